@@ -1,0 +1,67 @@
+/**
+ * What the composition root (src/node.ts) hands every layer's `attach(ctx)`: the node's identity, validated
+ * config, data dir, logger, metrics registry, the transport's router and link provider, the local HTTP APIs,
+ * a registry through which layers find each other's services, and the node's shutdown signal.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Registry } from 'prom-client'
+import type { Identity } from '../crypto/identity.js'
+import type { ZeoneConfig } from '../ops/config-schema.js'
+import type { LegacyRouter, LinkProvider, MessageRouter } from './link.js'
+import type { Logger } from './logger.js'
+import type { TrustSink } from './trust.js'
+
+/** A JSON request on the owner-only control API (used by `zeone peers`, `zeone dht get`, ...). */
+export interface ControlRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+  body: unknown
+}
+export type ControlHandler = (req: ControlRequest) => Promise<unknown> | unknown
+
+export interface ControlApi {
+  /** Registers `METHOD /path` on the control API; the handler's return value is sent as JSON. */
+  route(method: 'GET' | 'POST' | 'DELETE', path: string, handler: ControlHandler): void
+}
+
+/** The node's local HTTP server (metrics port): /metrics, /healthz, and layer endpoints such as the chat API. */
+export interface HttpApi {
+  route(method: 'GET' | 'POST', path: string, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): void
+  upgrade(path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void
+}
+
+/**
+ * Services layers provide to each other. Each layer augments this interface from its own attach.ts:
+ *   declare module '../interfaces/node-context.js' { interface ServiceMap { dht: Dht } }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface ServiceMap {
+  trust: TrustSink
+}
+
+export interface ServiceRegistry {
+  provide<K extends keyof ServiceMap>(name: K, impl: ServiceMap[K]): void
+  get<K extends keyof ServiceMap>(name: K): ServiceMap[K] | undefined
+}
+
+export interface NodeContext {
+  identity: Identity
+  config: ZeoneConfig
+  dataDir: string
+  logger: Logger
+  metrics: Registry
+  router: MessageRouter & LegacyRouter
+  links: LinkProvider
+  control: ControlApi
+  http: HttpApi
+  services: ServiceRegistry
+  /** Aborted when the node stops. */
+  signal: AbortSignal
+}
+
+export interface Stoppable { stop(): Promise<void> | void }
+
+/** Every layer exports `attach` from src/<layer>/attach.ts; src/node.ts calls them in layer order. */
+export type AttachFn = (ctx: NodeContext) => Promise<Stoppable | void>

@@ -1,0 +1,11 @@
+import { z } from 'zod'
+
+/** Config section `ops`: logging, metrics/health HTTP port, tracing. */
+export const opsConfigSchema = z.object({
+  /** pino level. @default 'info' */
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Local HTTP API (/metrics, /healthz, layer endpoints) port; 0 = ephemeral, -1 = disabled. @default 9468 */
+  httpPort: z.number().int().min(-1).max(65535).default(9468),
+  /** Bind address of the local HTTP API. @default '127.0.0.1' */
+  httpHost: z.string().default('127.0.0.1'),
+}).strict()

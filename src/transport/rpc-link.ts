@@ -1,0 +1,195 @@
+/**
+ * Request/reply correlation and dispatch on top of any frame channel (TCP session, UDP stream, in-memory pipe).
+ *
+ * Every application frame's plaintext starts with a 1-byte kind and, for requests and replies, a 4-byte
+ * big-endian request id (docs/protocol.md §"Message envelope"):
+ *   kind 0 = one-way message: [0][body]
+ *   kind 1 = request:         [1][rid u32][body]
+ *   kind 2 = reply:           [2][rid u32][body]
+ */
+import type { Clock } from '../interfaces/clock.js'
+import { systemClock } from '../interfaces/clock.js'
+import type { Inbound, Link, Message, RemotePeer, RequestOptions } from '../interfaces/link.js'
+import { AbortedError, TimeoutError } from '../util/errors.js'
+import { LinkClosedError, ProtocolError, RemoteError } from './errors.js'
+import { decode, encode } from '../wire/cbor.js'
+import { MessageType } from '../wire/message-types.js'
+
+export const KIND_MESSAGE = 0
+export const KIND_REQUEST = 1
+export const KIND_REPLY = 2
+
+/** What an RpcLink needs from the channel underneath. */
+export interface FrameSink {
+  /** Sends one frame; returns false above the high-water mark (the frame is still queued). */
+  sendFrame(type: number, plaintext: Uint8Array): boolean
+  whenWritable(): Promise<void>
+  /** Closes the underlying channel; must eventually call RpcLink.handleClosed(reason) exactly once. */
+  close(reason: string): void
+}
+
+export interface RpcLinkInit {
+  /** @default 5000 */
+  defaultTimeoutMs?: number
+  /** Maximum requests awaiting a reply; further requests reject at once. @default 1024 */
+  maxPending?: number
+  clock?: Clock
+}
+
+interface Pending {
+  resolve(m: Message): void
+  reject(e: Error): void
+  cancel(): void
+}
+
+export class RpcLink implements Link {
+  readonly peer: RemotePeer
+  #sink: FrameSink
+  #dispatch: (msg: Inbound) => void
+  #pending = new Map<number, Pending>()
+  #nextId = 1
+  #closed = false
+  #closeListeners = new Set<(reason: string) => void>()
+  readonly #timeoutMs: number
+  readonly #maxPending: number
+  readonly #clock: Clock
+
+  constructor(peer: RemotePeer, sink: FrameSink, dispatch: (msg: Inbound) => void, init: RpcLinkInit = {}) {
+    this.peer = peer
+    this.#sink = sink
+    this.#dispatch = dispatch
+    this.#timeoutMs = init.defaultTimeoutMs ?? 5000
+    this.#maxPending = init.maxPending ?? 1024
+    this.#clock = init.clock ?? systemClock
+  }
+
+  get closed(): boolean { return this.#closed }
+  get pendingRequests(): number { return this.#pending.size }
+
+  send(type: number, body: Uint8Array): boolean {
+    if (this.#closed) return false
+    const pt = new Uint8Array(1 + body.byteLength)
+    pt[0] = KIND_MESSAGE
+    pt.set(body, 1)
+    return this.#sink.sendFrame(type, pt)
+  }
+
+  request(type: number, body: Uint8Array, opts: RequestOptions = {}): Promise<Message> {
+    if (this.#closed) return Promise.reject(new LinkClosedError('closed'))
+    if (opts.signal?.aborted) return Promise.reject(new AbortedError())
+    if (this.#pending.size >= this.#maxPending) return Promise.reject(new ProtocolError('too_many_pending', 'too many pending requests on this link'))
+    const rid = this.#allocId()
+    return new Promise<Message>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        done()
+        reject(new TimeoutError(`request 0x${type.toString(16)} timed out after ${opts.timeoutMs ?? this.#timeoutMs} ms`))
+      }, opts.timeoutMs ?? this.#timeoutMs)
+      const onAbort = (): void => { done(); reject(new AbortedError()) }
+      const done = (): void => {
+        timer.cancel()
+        opts.signal?.removeEventListener('abort', onAbort)
+        this.#pending.delete(rid)
+      }
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.set(rid, {
+        resolve: (m) => { done(); resolve(m) },
+        reject: (e) => { done(); reject(e) },
+        cancel: done,
+      })
+      this.#sink.sendFrame(type, withHeader(KIND_REQUEST, rid, body))
+    })
+  }
+
+  whenWritable(): Promise<void> { return this.#closed ? Promise.resolve() : this.#sink.whenWritable() }
+
+  close(reason = 'closed locally'): void {
+    if (this.#closed) return
+    this.#sink.close(reason)
+    // sinks call closed() when the channel is gone; make sure state settles even if one does not
+    this.handleClosed(reason)
+  }
+
+  onClose(cb: (reason: string) => void): () => void {
+    if (this.#closed) { queueMicrotask(() => cb('closed')); return () => {} }
+    this.#closeListeners.add(cb)
+    return () => this.#closeListeners.delete(cb)
+  }
+
+  /** Called by the channel when it is gone. Rejects pending requests and notifies listeners once. */
+  handleClosed(reason: string): void {
+    if (this.#closed) return
+    this.#closed = true
+    const err = new LinkClosedError(reason)
+    for (const p of [...this.#pending.values()]) p.reject(err)
+    this.#pending.clear()
+    for (const cb of [...this.#closeListeners]) {
+      try { cb(reason) } catch { /* a listener's failure must not stop the others */ }
+    }
+    this.#closeListeners.clear()
+  }
+
+  /**
+   * Called by the channel with each authenticated, decrypted frame. Throws ProtocolError for a malformed
+   * envelope (the caller counts it as an invalid frame); an unsolicited reply is ignored (it may be late).
+   */
+  receiveFrame(type: number, plaintext: Uint8Array): void {
+    if (plaintext.byteLength < 1) throw new ProtocolError('bad_envelope', 'empty message envelope')
+    const kind = plaintext[0]!
+    if (kind === KIND_MESSAGE) {
+      this.#dispatch({ type, body: plaintext.subarray(1), link: this })
+      return
+    }
+    if (kind !== KIND_REQUEST && kind !== KIND_REPLY) throw new ProtocolError('bad_envelope', `unknown envelope kind ${kind}`)
+    if (plaintext.byteLength < 5) throw new ProtocolError('bad_envelope', 'truncated request id')
+    const rid = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getUint32(1)
+    const body = plaintext.subarray(5)
+    if (kind === KIND_REPLY) {
+      const p = this.#pending.get(rid)
+      if (!p) return
+      if (type === MessageType.ERROR) {
+        const e = decodeError(body)
+        p.reject(new RemoteError(e.code, e.message))
+      } else {
+        p.resolve({ type, body })
+      }
+      return
+    }
+    let replied = false
+    const reply = (rtype: number, rbody: Uint8Array): boolean => {
+      if (replied || this.#closed) return false
+      replied = true
+      return this.#sink.sendFrame(rtype, withHeader(KIND_REPLY, rid, rbody))
+    }
+    this.#dispatch({ type, body, link: this, reply })
+  }
+
+  #allocId(): number {
+    let id = this.#nextId
+    do {
+      id = id >= 0xffffffff ? 1 : id + 1
+    } while (this.#pending.has(id))
+    this.#nextId = id
+    return id
+  }
+}
+
+function withHeader(kind: number, rid: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + body.byteLength)
+  out[0] = kind
+  new DataView(out.buffer).setUint32(1, rid)
+  out.set(body, 5)
+  return out
+}
+
+/** ERROR message body: CBOR `{code: text, message: text}`. */
+export function encodeError(code: string, message: string): Uint8Array {
+  return encode({ code: code.slice(0, 64), message: message.slice(0, 512) })
+}
+
+export function decodeError(body: Uint8Array): { code: string; message: string } {
+  try {
+    const v = decode(body, { maxDepth: 2, maxItems: 8, maxStringBytes: 1024 }) as Record<string, unknown>
+    if (v && typeof v === 'object' && typeof v.code === 'string' && typeof v.message === 'string') return { code: v.code, message: v.message }
+  } catch { /* fall through */ }
+  return { code: 'malformed_error', message: 'peer sent a malformed ERROR message' }
+}
