@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
 import type { Identity } from '../crypto/identity.js'
 import type { ZeoneConfig } from '../ops/config-schema.js'
-import type { LegacyRouter, LinkProvider, MessageRouter } from './link.js'
+import type { LegacyRouter, LinkProvider, MessageRouter, RemotePeer } from './link.js'
 import type { Logger } from './logger.js'
 import type { TrustSink } from './trust.js'
 
@@ -54,11 +54,26 @@ export interface NodeContext {
   metrics: Registry
   router: MessageRouter & LegacyRouter
   links: LinkProvider
+  wireTap: WireTap
   control: ControlApi
   http: HttpApi
   services: ServiceRegistry
   /** Aborted when the node stops. */
   signal: AbortSignal
+}
+
+/** One application frame crossing the wire, reported after decryption (in) or before encryption (out). */
+export interface FrameEvent {
+  peer: RemotePeer
+  direction: 'in' | 'out'
+  type: number
+  /** Application payload bytes (the message body, excluding envelope, header and AEAD tag). */
+  bytes: number
+}
+
+/** Lets the economy layer meter traffic without the transport knowing about it. */
+export interface WireTap {
+  observe(cb: (ev: FrameEvent) => void): () => void
 }
 
 export interface Stoppable { stop(): Promise<void> | void }
