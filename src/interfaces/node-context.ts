@@ -11,6 +11,8 @@ import type { ZeoneConfig } from '../ops/config-schema.js'
 import type { LegacyRouter, LinkProvider, MessageRouter, RemotePeer } from './link.js'
 import type { Logger } from './logger.js'
 import type { TrustSink } from './trust.js'
+import type { ProviderDirectory } from './providers.js'
+import type { StakeSource, UsageMeter } from './services.js'
 
 /** A JSON request on the owner-only control API (used by `zeone peers`, `zeone dht get`, ...). */
 export interface ControlRequest {
@@ -38,7 +40,14 @@ export interface HttpApi {
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface ServiceMap {
+  /** economy: trust scoring (lower layers report events) */
   trust: TrustSink
+  /** economy: pricing, metering and debt-limit enforcement */
+  usage: UsageMeter
+  /** chain settlement client (or config): stakes */
+  stake: StakeSource
+  /** dht: provider records */
+  providers: ProviderDirectory
 }
 
 export interface ServiceRegistry {

@@ -1,0 +1,25 @@
+/**
+ * Cross-layer service contracts between the service router / relays / content serving (which deliver work) and
+ * the economy layer (which prices, meters, and enforces debt limits). The economy layer implements them; the
+ * delivering layers only call them, so they work (unmetered) when no economy is attached.
+ */
+
+/** Decides whether a peer may be served and records what was served/consumed, in the service's own units. */
+export interface UsageMeter {
+  /**
+   * Throws a ZeoneError with code 'debt_limit' or 'low_trust' if `nodeId` must not be served `service` now
+   * (tit-for-tat: a peer over its debt limit is served nothing until it pays).
+   */
+  authorize(nodeId: Uint8Array, service: string): void
+  /**
+   * Records usage of `service` between us and `nodeId`: `served` = we delivered to them (they owe us),
+   * `consumed` = they delivered to us. `units` are the service's unit (bytes, tokens, requests); the pricing module
+   * converts them to credits. Returns the charge in micro-credits.
+   */
+  record(nodeId: Uint8Array, service: string, units: bigint, direction: 'served' | 'consumed'): bigint
+}
+
+/** Stake of a node in ZEO wei, from the staking contract (cached) or config. */
+export interface StakeSource {
+  stakeOf(nodeId: Uint8Array): Promise<bigint>
+}
