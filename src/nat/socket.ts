@@ -1,0 +1,117 @@
+/**
+ * The one datagram-socket shape the NAT code drives (STUN client, punching, TURN client), with adapters for
+ * node:dgram and udx-native. Punching on the udx socket itself keeps the NAT mapping that the stream then uses.
+ */
+import { createSocket, type Socket as NodeDgram } from 'node:dgram'
+import { createRequire } from 'node:module'
+import type { Duplex } from 'node:stream'
+
+export interface Rinfo { host: string; port: number }
+
+export interface DatagramSocket {
+  send(buf: Uint8Array, port: number, host: string): void
+  /** Every datagram that is not consumed by a udx stream; returns an unsubscribe function. */
+  onMessage(cb: (buf: Uint8Array, from: Rinfo) => void): () => void
+  address(): Rinfo
+  close(): Promise<void>
+}
+
+// ---- udx-native (untyped CommonJS): the narrow surface we use ----
+export interface UdxSocketLike {
+  bind(port?: number, host?: string): void
+  address(): { host: string; port: number } | null
+  trySend(buf: Uint8Array, port: number, host: string): void
+  on(ev: 'message', cb: (buf: Buffer, rinfo: { host: string; port: number }) => void): unknown
+  off(ev: 'message', cb: (buf: Buffer, rinfo: { host: string; port: number }) => void): unknown
+  close(): Promise<void>
+  readonly closing: boolean
+}
+export interface UdxStreamLike extends Duplex {
+  readonly id: number
+  connect(socket: UdxSocketLike, remoteId: number, port: number, host: string): void
+  changeRemote(socket: UdxSocketLike, remoteId: number, port: number, host: string): Promise<void>
+  setInteractive(b: boolean): void
+}
+export interface UdxLike {
+  createSocket(opts?: Record<string, unknown>): UdxSocketLike
+  createStream(id: number, opts?: Record<string, unknown>): UdxStreamLike
+}
+
+let udxSingleton: UdxLike | undefined
+/** The process-wide udx instance (one event-loop binding is enough). */
+export function getUdx(): UdxLike {
+  if (!udxSingleton) {
+    const Ctor = createRequire(import.meta.url)('udx-native') as new () => UdxLike
+    udxSingleton = new Ctor()
+  }
+  return udxSingleton
+}
+
+export class UdxDatagramSocket implements DatagramSocket {
+  readonly raw: UdxSocketLike
+  #closed: Promise<void> | undefined
+  constructor(raw: UdxSocketLike) { this.raw = raw }
+
+  static bind(port = 0, host = '0.0.0.0'): UdxDatagramSocket {
+    const s = getUdx().createSocket()
+    s.bind(port, host)
+    return new UdxDatagramSocket(s)
+  }
+
+  send(buf: Uint8Array, port: number, host: string): void {
+    if (this.#closed || this.raw.closing) return
+    this.raw.trySend(buf, port, host)
+  }
+
+  onMessage(cb: (buf: Uint8Array, from: Rinfo) => void): () => void {
+    const fn = (b: Buffer, r: { host: string; port: number }): void => cb(b, { host: r.host, port: r.port })
+    this.raw.on('message', fn)
+    return () => { this.raw.off('message', fn) }
+  }
+
+  address(): Rinfo {
+    const a = this.raw.address()
+    return { host: a?.host ?? '0.0.0.0', port: a?.port ?? 0 }
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.raw.close()
+    return this.#closed
+  }
+}
+
+export class NodeDatagramSocket implements DatagramSocket {
+  readonly raw: NodeDgram
+  #closed: Promise<void> | undefined
+  #addr: Rinfo
+  private constructor(raw: NodeDgram, addr: Rinfo) { this.raw = raw; this.#addr = addr }
+
+  static async bind(port = 0, host = '0.0.0.0'): Promise<NodeDatagramSocket> {
+    const s = createSocket({ type: 'udp4' })
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.bind(port, host, () => { s.off('error', reject); resolve() })
+    })
+    s.on('error', () => { /* ICMP errors surface as send failures; datagrams are best effort */ })
+    const a = s.address()
+    return new NodeDatagramSocket(s, { host: a.address, port: a.port })
+  }
+
+  send(buf: Uint8Array, port: number, host: string): void {
+    if (this.#closed) return
+    this.raw.send(buf, port, host, () => {})
+  }
+
+  onMessage(cb: (buf: Uint8Array, from: Rinfo) => void): () => void {
+    const fn = (b: Buffer, r: { address: string; port: number }): void => cb(b, { host: r.address, port: r.port })
+    this.raw.on('message', fn)
+    return () => { this.raw.off('message', fn) }
+  }
+
+  address(): Rinfo { return this.#addr }
+
+  close(): Promise<void> {
+    this.#closed ??= new Promise((resolve) => { try { this.raw.close(() => resolve()) } catch { resolve() } })
+    return this.#closed
+  }
+}
