@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IdentityRegistry} from "./IdentityRegistry.sol";
+
+interface IBurnableToken {
+    function burn(uint256 amount) external;
+}
+
+/// @title Settlement escrow: the seed's initiate/claim/dispute flow and cashing of cumulative EIP-712 cheques.
+/// 20% (BURN_BPS) of every settled service fee is burned. Cheque debtors must have bound an Ed25519 node id
+/// (IdentityRegistry, inherited); creditors check the binding's Ed25519 signature off-chain before accepting
+/// cheques. Debtor deposits can be withdrawn only `withdrawDelay` after a request, so creditors can cash first.
+contract SettlementEscrow is AccessControl, ReentrancyGuard, EIP712, IdentityRegistry {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    bytes32 public constant CHEQUE_TYPEHASH =
+        keccak256("Cheque(address debtor,address creditor,uint256 cumulativeAmount,uint64 serial,uint64 expires)");
+    uint256 public constant BURN_BPS = 2000;
+
+    enum Status { None, Pending, Disputed, Paid, Resolved, Refunded }
+
+    struct Settlement {
+        address payer;
+        uint64 claimAfter;
+        uint32 _pad;
+        address payee;
+        uint64 deadline;
+        Status status;
+        uint128 amount;
+        bytes32 proofHash;
+    }
+
+    struct Deposit {
+        uint128 balance;
+        uint64 unlockAt;
+    }
+
+    struct Channel {
+        uint192 paid;
+        uint64 serial;
+    }
+
+    IERC20 public immutable token;
+    uint64 public disputeWindow;
+    uint64 public claimWindow;
+    uint64 public withdrawDelay;
+    uint256 public nextId = 1;
+    mapping(uint256 => Settlement) public settlements;
+    mapping(address => Deposit) public deposits;
+    mapping(address => mapping(address => Channel)) public channels;
+
+    event SettlementInitiated(uint256 indexed id, address indexed payer, address indexed payee, uint256 amount, bytes32 proofHash);
+    event SettlementClaimed(uint256 indexed id, uint256 paid, uint256 burned);
+    event SettlementDisputed(uint256 indexed id, address indexed by, bytes32 evidenceHash, bytes evidence);
+    event SettlementResolved(uint256 indexed id, uint256 toPayee, uint256 burned, uint256 refunded);
+    event SettlementRefunded(uint256 indexed id, uint256 amount);
+    event Deposited(address indexed debtor, uint256 amount);
+    event WithdrawalRequested(address indexed debtor, uint256 unlockAt);
+    event DepositWithdrawn(address indexed debtor, uint256 amount);
+    event ChequeCashed(address indexed debtor, address indexed creditor, uint256 cumulative, uint64 serial, uint256 paid, uint256 burned);
+    event WindowsSet(uint64 disputeWindow, uint64 claimWindow, uint64 withdrawDelay);
+
+    error BadStatus(Status status);
+    error NotParty();
+    error TooEarly(uint256 at);
+    error TooLate(uint256 at);
+    error BadProof();
+    error BadSignature();
+    error DebtorNotBound(address debtor);
+    error ChequeExpired(uint64 expires);
+    error StaleCheque(uint256 cumulative, uint256 paid);
+    error NothingToPay();
+    error ZeroAmount();
+
+    constructor(IERC20 token_, uint64 disputeWindow_, uint64 claimWindow_, uint64 withdrawDelay_, address admin)
+        EIP712("ZEONE Settlement", "1")
+    {
+        token = token_;
+        disputeWindow = disputeWindow_;
+        claimWindow = claimWindow_;
+        withdrawDelay = withdrawDelay_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- seed interface: escrowed settlements
+
+    function initiateSettlement(address payee, uint256 amount, bytes32 proofHash) external nonReentrant returns (uint256 id) {
+        if (amount == 0) revert ZeroAmount();
+        id = nextId++;
+        uint64 claimAfter = uint64(block.timestamp) + disputeWindow;
+        settlements[id] = Settlement(msg.sender, claimAfter, 0, payee, claimAfter + claimWindow, Status.Pending, uint128(amount), proofHash);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit SettlementInitiated(id, msg.sender, payee, amount, proofHash);
+    }
+
+    /// The payee claims after the dispute window and before the deadline with the preimage of proofHash.
+    function claimSettlement(uint256 id, bytes calldata proof) external nonReentrant {
+        Settlement storage s = settlements[id];
+        if (s.status != Status.Pending) revert BadStatus(s.status);
+        if (msg.sender != s.payee) revert NotParty();
+        if (block.timestamp < s.claimAfter) revert TooEarly(s.claimAfter);
+        if (block.timestamp > s.deadline) revert TooLate(s.deadline);
+        if (keccak256(proof) != s.proofHash) revert BadProof();
+        s.status = Status.Paid;
+        (uint256 net, uint256 burned) = _payWithBurn(s.payee, s.amount);
+        emit SettlementClaimed(id, net, burned);
+    }
+
+    /// Either party may dispute during the dispute window; the arbiter (governance timelock) resolves it.
+    function disputeSettlement(uint256 id, bytes calldata evidence) external {
+        Settlement storage s = settlements[id];
+        if (s.status != Status.Pending) revert BadStatus(s.status);
+        if (msg.sender != s.payer && msg.sender != s.payee) revert NotParty();
+        if (block.timestamp >= s.claimAfter) revert TooLate(s.claimAfter);
+        s.status = Status.Disputed;
+        emit SettlementDisputed(id, msg.sender, keccak256(evidence), evidence);
+    }
+
+    /// Pays `payeeBps` of the amount to the payee (20% of that burned) and refunds the rest to the payer.
+    function resolveDispute(uint256 id, uint256 payeeBps) external onlyRole(ARBITER_ROLE) nonReentrant {
+        Settlement storage s = settlements[id];
+        if (s.status != Status.Disputed) revert BadStatus(s.status);
+        require(payeeBps <= 10_000, "bps");
+        s.status = Status.Resolved;
+        uint256 toPayee = (uint256(s.amount) * payeeBps) / 10_000;
+        uint256 refund = s.amount - toPayee;
+        uint256 burned;
+        if (toPayee > 0) (, burned) = _payWithBurn(s.payee, toPayee);
+        if (refund > 0) token.safeTransfer(s.payer, refund);
+        emit SettlementResolved(id, toPayee - burned, burned, refund);
+    }
+
+    /// After the deadline an unclaimed, undisputed settlement goes back to the payer.
+    function refund(uint256 id) external nonReentrant {
+        Settlement storage s = settlements[id];
+        if (s.status != Status.Pending) revert BadStatus(s.status);
+        if (block.timestamp <= s.deadline) revert TooEarly(s.deadline);
+        s.status = Status.Refunded;
+        token.safeTransfer(s.payer, s.amount);
+        emit SettlementRefunded(id, s.amount);
+    }
+
+    // ---------------------------------------------------------------- cheque deposits
+
+    function deposit(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Deposit storage d = deposits[msg.sender];
+        d.balance += uint128(amount);
+        d.unlockAt = 0;
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Deposited(msg.sender, amount);
+    }
+
+    function requestWithdrawal() external {
+        uint64 at = uint64(block.timestamp) + withdrawDelay;
+        deposits[msg.sender].unlockAt = at;
+        emit WithdrawalRequested(msg.sender, at);
+    }
+
+    function withdrawDeposit(uint256 amount) external nonReentrant {
+        Deposit storage d = deposits[msg.sender];
+        if (d.unlockAt == 0 || block.timestamp < d.unlockAt) revert TooEarly(d.unlockAt);
+        if (amount > d.balance) revert NothingToPay();
+        d.balance -= uint128(amount);
+        token.safeTransfer(msg.sender, amount);
+        emit DepositWithdrawn(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- cheques
+
+    function chequeDigest(address debtor, address creditor, uint256 cumulativeAmount, uint64 serial, uint64 expires)
+        public view returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(CHEQUE_TYPEHASH, debtor, creditor, cumulativeAmount, serial, expires)));
+    }
+
+    /// Cashes a cumulative cheque: pays cumulativeAmount minus what was already paid on (debtor, creditor), as far
+    /// as the debtor's deposit covers it; 20% is burned, the rest goes to the creditor. Anyone may submit.
+    function cashCheque(
+        address debtor,
+        address creditor,
+        uint256 cumulativeAmount,
+        uint64 serial,
+        uint64 expires,
+        bytes calldata sig
+    ) external nonReentrant returns (uint256 paid) {
+        if (expires != 0 && block.timestamp > expires) revert ChequeExpired(expires);
+        if (ECDSA.recover(chequeDigest(debtor, creditor, cumulativeAmount, serial, expires), sig) != debtor) {
+            revert BadSignature();
+        }
+        if (_bindingNode(debtor) == bytes32(0)) revert DebtorNotBound(debtor);
+        Channel storage c = channels[debtor][creditor];
+        uint256 already = c.paid;
+        if (cumulativeAmount <= already || serial <= c.serial) revert StaleCheque(cumulativeAmount, already);
+        Deposit storage d = deposits[debtor];
+        uint256 due = cumulativeAmount - already;
+        paid = due <= d.balance ? due : d.balance;
+        if (paid == 0) revert NothingToPay();
+        d.balance -= uint128(paid);
+        c.paid = uint192(already + paid);
+        c.serial = serial;
+        (, uint256 burned) = _payWithBurn(creditor, paid);
+        emit ChequeCashed(debtor, creditor, cumulativeAmount, serial, paid, burned);
+    }
+
+    function setWindows(uint64 disputeWindow_, uint64 claimWindow_, uint64 withdrawDelay_)
+        external onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        disputeWindow = disputeWindow_;
+        claimWindow = claimWindow_;
+        withdrawDelay = withdrawDelay_;
+        emit WindowsSet(disputeWindow_, claimWindow_, withdrawDelay_);
+    }
+
+    function _payWithBurn(address to, uint256 amount) private returns (uint256 net, uint256 burned) {
+        burned = (amount * BURN_BPS) / 10_000;
+        net = amount - burned;
+        if (burned > 0) IBurnableToken(address(token)).burn(burned);
+        token.safeTransfer(to, net);
+    }
+}

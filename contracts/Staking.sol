@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Params} from "./Params.sol";
+
+interface IBurnable {
+    function burn(uint256 amount) external;
+}
+
+/// @title Staking with an unbonding delay, provider stake requirements and slashing.
+/// Exit and CDN providers must keep bonded >= bandwidthMbps * 100 ZEO. Slashing (rates from Params, defaults
+/// 10% invalid data, 1% unavailability, 50% + ban for censorship) is possible only for SLASHER_ROLE (granted to
+/// the governance timelock) or through a verified fraud proof (two conflicting signed data attestations).
+/// Unbonding stake stays slashable until withdrawn. Slashed tokens are burned.
+contract Staking is AccessControl, ReentrancyGuard, EIP712 {
+    using Checkpoints for Checkpoints.Trace208;
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
+    bytes32 public constant DATA_ATTESTATION_TYPEHASH =
+        keccak256("DataAttestation(bytes32 root,uint64 index,bytes32 dataHash)");
+    uint256 public constant STAKE_PER_MBPS = 100 ether;
+
+    enum Kind { None, Exit, Cdn, Inference, Storage }
+    enum Reason { InvalidData, Unavailability, Censorship }
+
+    struct Account {
+        uint128 bonded;
+        uint128 unbonding;
+        uint64 releaseAt;
+        uint32 bandwidthMbps;
+        Kind kind;
+        bool banned;
+    }
+
+    IERC20 public immutable token;
+    Params public immutable params;
+    uint256 public unbondingDelay;
+    mapping(address => Account) private _accounts;
+    mapping(address => Checkpoints.Trace208) private _votingStake;
+    mapping(bytes32 => bool) public fraudProofUsed;
+
+    event Staked(address indexed account, uint256 amount);
+    event UnstakeRequested(address indexed account, uint256 amount, uint256 releaseAt);
+    event Withdrawn(address indexed account, uint256 amount);
+    event ProviderRegistered(address indexed account, Kind kind, uint32 bandwidthMbps);
+    event Slashed(address indexed account, Reason reason, uint256 amount, bytes32 evidence, bool banned);
+    event UnbondingDelaySet(uint256 delay);
+
+    error Banned(address account);
+    error InsufficientStake(uint256 have, uint256 need);
+    error StillUnbonding(uint256 releaseAt);
+    error ZeroAmount();
+    error InvalidFraudProof();
+
+    constructor(IERC20 token_, Params params_, uint256 unbondingDelay_, address admin) EIP712("ZEONE Staking", "1") {
+        token = token_;
+        params = params_;
+        unbondingDelay = unbondingDelay_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    function stake(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Account storage a = _accounts[msg.sender];
+        if (a.banned) revert Banned(msg.sender);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        a.bonded += uint128(amount);
+        _checkpoint(msg.sender, a.bonded);
+        emit Staked(msg.sender, amount);
+    }
+
+    function requestUnstake(uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Account storage a = _accounts[msg.sender];
+        if (amount > a.bonded) revert InsufficientStake(a.bonded, amount);
+        uint256 remaining = a.bonded - amount;
+        uint256 need = requiredStake(msg.sender);
+        if (remaining < need && remaining > 0) revert InsufficientStake(remaining, need);
+        if (remaining == 0) { a.kind = Kind.None; a.bandwidthMbps = 0; }
+        a.bonded = uint128(remaining);
+        a.unbonding += uint128(amount);
+        a.releaseAt = uint64(block.timestamp + unbondingDelay);
+        _checkpoint(msg.sender, remaining);
+        emit UnstakeRequested(msg.sender, amount, a.releaseAt);
+    }
+
+    function withdraw() external nonReentrant {
+        Account storage a = _accounts[msg.sender];
+        if (block.timestamp < a.releaseAt) revert StillUnbonding(a.releaseAt);
+        uint256 amount = a.unbonding;
+        if (amount == 0) revert ZeroAmount();
+        a.unbonding = 0;
+        token.safeTransfer(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    function registerProvider(Kind kind, uint32 bandwidthMbps) external {
+        Account storage a = _accounts[msg.sender];
+        if (a.banned) revert Banned(msg.sender);
+        uint256 need = (kind == Kind.Exit || kind == Kind.Cdn) ? uint256(bandwidthMbps) * STAKE_PER_MBPS : 0;
+        if (a.bonded < need || a.bonded == 0) revert InsufficientStake(a.bonded, need);
+        a.kind = kind;
+        a.bandwidthMbps = bandwidthMbps;
+        emit ProviderRegistered(msg.sender, kind, bandwidthMbps);
+    }
+
+    /// Governance slashing (timelock holds SLASHER_ROLE).
+    function slash(address account, Reason reason, bytes32 evidence) external onlyRole(SLASHER_ROLE) nonReentrant {
+        _slash(account, reason, evidence);
+    }
+
+    /// Permissionless slashing with a verified fraud proof: two DataAttestations by `account` for the same
+    /// (root, index) with different data hashes. Each conflicting pair can be used once.
+    function slashInvalidData(
+        address account,
+        bytes32 root,
+        uint64 index,
+        bytes32 hashA,
+        bytes calldata sigA,
+        bytes32 hashB,
+        bytes calldata sigB
+    ) external nonReentrant {
+        if (hashA == hashB) revert InvalidFraudProof();
+        if (ECDSA.recover(attestationDigest(root, index, hashA), sigA) != account) revert InvalidFraudProof();
+        if (ECDSA.recover(attestationDigest(root, index, hashB), sigB) != account) revert InvalidFraudProof();
+        bytes32 key = keccak256(abi.encode(account, root, index));
+        if (fraudProofUsed[key]) revert InvalidFraudProof();
+        fraudProofUsed[key] = true;
+        _slash(account, Reason.InvalidData, key);
+    }
+
+    function attestationDigest(bytes32 root, uint64 index, bytes32 dataHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DATA_ATTESTATION_TYPEHASH, root, index, dataHash)));
+    }
+
+    function setUnbondingDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        unbondingDelay = delay;
+        emit UnbondingDelaySet(delay);
+    }
+
+    function _slash(address account, Reason reason, bytes32 evidence) private {
+        Account storage a = _accounts[account];
+        bytes32 key = reason == Reason.InvalidData
+            ? params.SLASH_INVALID_BPS()
+            : reason == Reason.Unavailability ? params.SLASH_UNAVAILABLE_BPS() : params.SLASH_CENSORSHIP_BPS();
+        uint256 bps = params.getUint(key);
+        uint256 total = uint256(a.bonded) + a.unbonding;
+        uint256 amount = (total * bps) / 10_000;
+        uint256 fromBonded = amount <= a.bonded ? amount : a.bonded;
+        a.bonded -= uint128(fromBonded);
+        a.unbonding -= uint128(amount - fromBonded);
+        bool ban = reason == Reason.Censorship;
+        if (ban) { a.banned = true; a.kind = Kind.None; a.bandwidthMbps = 0; }
+        _checkpoint(account, ban ? 0 : a.bonded);
+        if (amount > 0) IBurnable(address(token)).burn(amount);
+        emit Slashed(account, reason, amount, evidence, ban);
+    }
+
+    function _checkpoint(address account, uint256 bonded) private {
+        _votingStake[account].push(uint48(block.timestamp), uint208(bonded));
+    }
+
+    function requiredStake(address account) public view returns (uint256) {
+        Account storage a = _accounts[account];
+        return (a.kind == Kind.Exit || a.kind == Kind.Cdn) ? uint256(a.bandwidthMbps) * STAKE_PER_MBPS : 0;
+    }
+
+    function accountOf(address account) external view returns (Account memory) {
+        return _accounts[account];
+    }
+
+    function stakeOf(address account) external view returns (uint256) {
+        return _accounts[account].bonded;
+    }
+
+    /// Bonded stake at `timepoint` (a timestamp); banned accounts have 0 from the ban on.
+    function votingStakeAt(address account, uint256 timepoint) external view returns (uint256) {
+        return _votingStake[account].upperLookupRecent(uint48(timepoint));
+    }
+}
