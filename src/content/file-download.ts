@@ -1,0 +1,225 @@
+/**
+ * Downloads one file of a manifest from a provider set: fetches the hash layer (verified against the file's
+ * Merkle root once), then runs `window` pipelined chunk requests per provider. Each chunk is checked against its
+ * leaf hash before it is written; the bitfield of verified chunks is persisted atomically every `flushEvery`
+ * chunks (after the data is synced), and the partial file becomes the target only after its whole SHA-256 matches.
+ */
+import { createHash } from 'node:crypto'
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import type { Logger } from '../interfaces/logger.js'
+import { equalBytes, toHex } from '../util/bytes.js'
+import { AbortedError } from '../util/errors.js'
+import { Bitfield, loadState, saveState } from './bitfield.js'
+import { DownloadError } from './errors.js'
+import { readFully } from './hasher.js'
+import { leafCountOf, type ManifestFile } from './manifest.js'
+import { HASH_BYTES, leafHash, rootOfLeafHashes } from './merkle.js'
+import { ContentMessageType as T, decodeChunkReply, decodeHashesReply, encodeGetChunk, encodeGetHashes, MAX_HASH_BATCH } from './messages.js'
+import { prepareTarget } from './paths.js'
+import type { ProviderSet, ProviderState } from './provider-set.js'
+
+export const PART_SUFFIX = '.zeone-part'
+export const STATE_SUFFIX = '.zeone-state'
+
+/** Positional write, injectable so tests can simulate a full disk. */
+export type ChunkWriter = (fh: FileHandle, data: Uint8Array, position: number) => Promise<void>
+export const defaultWriter: ChunkWriter = async (fh, data, position) => {
+  let off = 0
+  while (off < data.byteLength) {
+    const { bytesWritten } = await fh.write(data, off, data.byteLength - off, position + off)
+    off += bytesWritten
+  }
+}
+
+export interface FileJob {
+  id: Uint8Array
+  index: number
+  meta: ManifestFile
+  outDir: string
+  providers: ProviderSet
+  window: number
+  requestTimeoutMs: number
+  flushEvery?: number
+  writer: ChunkWriter
+  logger: Logger
+  signal: AbortSignal
+  /** Called once per chunk verified and written (index, bytes). */
+  onChunk: (index: number, bytes: number) => void
+  /** Called with the resumed count before fetching starts. */
+  onResume: (chunks: number, bytes: number) => void
+  /** Called when the partial file exists (the streaming reader may open it), with the verified-chunk test. */
+  onPartial: (path: string, verified: (i: number) => boolean) => void
+}
+
+export interface FileResult { path: string; fetched: number; resumed: number; alreadyComplete: boolean }
+
+export async function sha256OfFile(path: string, signal?: AbortSignal): Promise<Uint8Array> {
+  const h = createHash('sha256')
+  const fh = await open(path, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (let pos = 0; ; ) {
+      signal?.throwIfAborted()
+      const got = await readFully(fh, buf, pos)
+      if (got === 0) break
+      h.update(buf.subarray(0, got))
+      pos += got
+    }
+  } finally { await fh.close() }
+  return new Uint8Array(h.digest())
+}
+
+async function exists(p: string): Promise<boolean> {
+  try { await stat(p); return true } catch { return false }
+}
+
+/** Fetches and verifies a file's hash layer, trying providers in turn. */
+async function fetchHashLayer(job: FileJob, n: number): Promise<Uint8Array> {
+  for (const p of job.providers.active()) {
+    const out = new Uint8Array(n * HASH_BYTES)
+    try {
+      for (let start = 0; start < n; start += MAX_HASH_BATCH) {
+        const count = Math.min(MAX_HASH_BATCH, n - start)
+        const r = await p.link.request(T.CONTENT_GET_HASHES, encodeGetHashes({ id: job.id, file: job.index, start, count }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+        if (r.type !== T.CONTENT_HASHES) throw new DownloadError('unexpected_reply', `expected HASHES, got 0x${r.type.toString(16)}`)
+        const rep = decodeHashesReply(r.body)
+        if (rep.start !== start || rep.hashes.byteLength !== count * HASH_BYTES) {
+          job.providers.misbehaved(p, 'invalid_message', 'hash batch of the wrong range or length')
+          throw new DownloadError('bad_hashes', 'bad hash batch')
+        }
+        out.set(rep.hashes, start * HASH_BYTES)
+      }
+    } catch (err) {
+      if (job.signal.aborted) throw new AbortedError('download aborted', { cause: err })
+      if (!p.dropped) job.providers.failed(p, `hash layer: ${(err as Error).message}`)
+      continue
+    }
+    if (equalBytes(rootOfLeafHashes(out), job.meta.root)) return out
+    job.providers.misbehaved(p, 'invalid_merkle_proof', `hash layer of ${job.meta.path} does not match the Merkle root`)
+  }
+  throw new DownloadError('no_providers', `no provider delivered a valid hash layer for ${job.meta.path}`)
+}
+
+export async function downloadFile(job: FileJob): Promise<FileResult> {
+  const { meta } = job
+  const n = leafCountOf(meta)
+  const target = prepareTarget(job.outDir, meta.path)
+  const partial = target + PART_SUFFIX
+  const statePath = target + STATE_SUFFIX
+  const partialExists = await exists(partial)
+  if (!partialExists && await exists(target) && (await stat(target)).size === meta.size && equalBytes(await sha256OfFile(target, job.signal), meta.sha256)) {
+    await rm(statePath, { force: true })
+    return { path: target, fetched: 0, resumed: n, alreadyComplete: true }
+  }
+  const bf = (partialExists ? loadState(statePath, job.id, job.index, n) : undefined) ?? new Bitfield(n)
+  const resumed = bf.count
+  let fh = await open(partial, partialExists ? 'r+' : 'w+', 0o644)
+  let fetched = 0
+  try {
+    await fh.truncate(meta.size)
+    job.onPartial(partial, (i) => bf.has(i))
+    const lastLen = meta.size - (n - 1) * meta.chunkSize
+    job.onResume(resumed, resumed === 0 ? 0 : (resumed - (bf.has(n - 1) ? 1 : 0)) * meta.chunkSize + (bf.has(n - 1) ? lastLen : 0))
+    if (!bf.complete) {
+      const leaves = await fetchHashLayer(job, n)
+      fetched = await fetchChunks(job, fh, bf, leaves, n, statePath)
+    }
+    await fh.sync()
+    await fh.close()
+    fh = undefined as unknown as FileHandle
+    const digest = await sha256OfFile(partial, job.signal)
+    if (!equalBytes(digest, meta.sha256)) {
+      // every chunk matched the root, so the publisher's manifest is inconsistent: nothing here is reusable
+      await rm(partial, { force: true })
+      await rm(statePath, { force: true })
+      throw new DownloadError('sha256_mismatch', `${meta.path}: whole-file SHA-256 ${toHex(digest)} does not match the manifest`)
+    }
+    await rename(partial, target)
+    await rm(statePath, { force: true })
+    return { path: target, fetched, resumed, alreadyComplete: false }
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}
+
+async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: Uint8Array, n: number, statePath: string): Promise<number> {
+  const { meta, providers } = job
+  const missing = bf.missing()
+  const flushEvery = job.flushEvery ?? Math.max(1, Math.floor(n / 128))
+  let next = 0
+  const queue: number[] = missing
+  const retry: number[] = []
+  let inflight = 0
+  let sinceFlush = 0
+  let fetched = 0
+  let fatal: Error | undefined
+  let wake: (() => void) | undefined
+  const notify = (): void => { const w = wake; wake = undefined; w?.() }
+  const take = (): number | undefined => {
+    if (retry.length > 0) { retry.sort((a, b) => a - b); return retry.shift() }
+    return next < queue.length ? queue[next++] : undefined
+  }
+  let flushing = Promise.resolve()
+  const flush = (): Promise<void> => {
+    sinceFlush = 0
+    flushing = flushing.then(async () => { await fh.datasync(); saveState(statePath, job.id, job.index, bf) })
+    return flushing
+  }
+
+  const lane = async (p: ProviderState): Promise<void> => {
+    while (!fatal && !job.signal.aborted && !p.dropped && !p.link.closed) {
+      const i = take()
+      if (i === undefined) {
+        if (inflight === 0) return
+        await new Promise<void>((r) => { const prev = wake; wake = () => { prev?.(); r() } })
+        continue
+      }
+      inflight++
+      let ok = false
+      try {
+        const len = i === n - 1 ? meta.size - i * meta.chunkSize : meta.chunkSize
+        let data: Uint8Array
+        try {
+          const r = await p.link.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+          if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
+          const rep = decodeChunkReply(r.body)
+          if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) {
+            providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
+            continue
+          }
+          data = rep.data
+        } catch (err) {
+          if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
+          continue
+        }
+        try {
+          await job.writer(fh, data, i * meta.chunkSize)
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : 'disk_error'
+          fatal ??= new DownloadError(code, `writing ${meta.path}: ${(err as Error).message}`, { cause: err })
+          continue
+        }
+        ok = true
+        bf.set(i)
+        fetched++
+        p.chunks++
+        p.bytes += len
+        job.onChunk(i, len)
+        if (++sinceFlush >= flushEvery) await flush()
+      } finally {
+        inflight--
+        if (!ok) retry.push(i)
+        notify()
+      }
+    }
+  }
+
+  const lanes: Promise<void>[] = []
+  for (const p of providers.active()) for (let w = 0; w < job.window; w++) lanes.push(lane(p))
+  await Promise.all(lanes)
+  await flush().catch((err) => { fatal ??= new DownloadError('disk_error', `saving resume state: ${(err as Error).message}`, { cause: err }) })
+  if (fatal) throw fatal
+  if (job.signal.aborted) throw new AbortedError('download aborted')
+  if (!bf.complete) throw new DownloadError('no_providers', `${meta.path}: ${n - bf.count} chunks left and no provider remains; run again to resume`)
+  return fetched
+}

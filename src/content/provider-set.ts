@@ -1,0 +1,53 @@
+/**
+ * The providers a download uses, with their failure counts. A provider that sends an unverifiable chunk, hash
+ * layer or manifest is reported to trust and dropped for this content at once; one that times out or errors is
+ * dropped after `maxFailures` strikes (or at once when its link is gone).
+ */
+import type { Link } from '../interfaces/link.js'
+import type { TrustEvent, TrustSink } from '../interfaces/trust.js'
+import type { Logger } from '../interfaces/logger.js'
+
+export interface ProviderState {
+  key: string
+  link: Link
+  failures: number
+  dropped: boolean
+  chunks: number
+  bytes: number
+}
+
+export class ProviderSet {
+  readonly all: ProviderState[]
+  /** Providers caught serving bad data (node id base64 → reason). */
+  readonly bad = new Map<string, string>()
+
+  constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number) {
+    const seen = new Set<string>()
+    this.all = []
+    for (const link of links) {
+      if (seen.has(link.peer.nodeIdB64)) continue
+      seen.add(link.peer.nodeIdB64)
+      this.all.push({ key: link.peer.nodeIdB64, link, failures: 0, dropped: false, chunks: 0, bytes: 0 })
+    }
+  }
+
+  active(): ProviderState[] { return this.all.filter((p) => !p.dropped && !p.link.closed) }
+
+  /** Bad data: penalise and drop for this content. */
+  misbehaved(p: ProviderState, event: TrustEvent, detail: string): void {
+    this.trust?.report(p.link.peer.nodeId, event, detail)
+    this.bad.set(p.key, detail)
+    if (!p.dropped) this.logger.warn({ provider: p.key, detail }, 'provider sent unverifiable data; dropped for this content')
+    p.dropped = true
+  }
+
+  /** Transport trouble: strike, and drop when out of strikes or the link is gone. */
+  failed(p: ProviderState, detail: string): void {
+    p.failures++
+    this.trust?.report(p.link.peer.nodeId, 'failed_transfer', detail)
+    if (p.failures >= this.maxFailures || p.link.closed) {
+      if (!p.dropped) this.logger.info({ provider: p.key, detail }, 'provider dropped after failures')
+      p.dropped = true
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Serves the published set over the chunk protocol: one handler per request type. Lookups are by (manifest id,
+ * file index, chunk index) only; the bytes read are exactly the chunk's range of a published file, and (by
+ * default) re-hashed before sending so a file changed on disk is never served as if it were the published one.
+ */
+import { open } from 'node:fs/promises'
+import type { Inbound, MessageRouter } from '../interfaces/link.js'
+import type { Logger } from '../interfaces/logger.js'
+import { silentLogger } from '../interfaces/logger.js'
+import type { UsageMeter } from '../interfaces/services.js'
+import { equalBytes } from '../util/bytes.js'
+import { ContentProtocolError } from './errors.js'
+import { readFully } from './hasher.js'
+import { leafHash } from './merkle.js'
+import {
+  ContentMessageType as T, decodeGetChunk, decodeGetHashes, decodeGetManifest,
+  encodeChunkReply, encodeHashesReply, encodeManifestReply,
+} from './messages.js'
+import type { ContentStore, PublishedFile } from './store.js'
+
+export interface ContentServerInit {
+  store: ContentStore
+  router: MessageRouter
+  /** Economy hook, looked up per request (optional at runtime). */
+  usage?: () => UsageMeter | undefined
+  logger?: Logger
+  /** Re-hash each chunk before serving it. @default true */
+  verifyOnServe?: boolean
+  /** Called with every chunk served (feeds the metrics). */
+  onServed?: (bytes: number) => void
+}
+
+export class ContentServer {
+  #unsub: (() => void)[] = []
+  readonly #init: ContentServerInit
+  readonly #logger: Logger
+  #stopped = false
+
+  constructor(init: ContentServerInit) {
+    this.#init = init
+    this.#logger = init.logger ?? silentLogger
+  }
+
+  start(): void {
+    if (this.#unsub.length > 0 || this.#stopped) return
+    const r = this.#init.router
+    this.#unsub.push(
+      r.handle(T.CONTENT_GET_MANIFEST, (m) => this.#onGetManifest(m)),
+      r.handle(T.CONTENT_GET_HASHES, (m) => this.#onGetHashes(m)),
+      r.handle(T.CONTENT_GET_CHUNK, (m) => this.#onGetChunk(m)),
+    )
+  }
+
+  stop(): void {
+    this.#stopped = true
+    for (const u of this.#unsub.splice(0)) u()
+  }
+
+  #pub(id: Uint8Array) {
+    const pub = this.#init.store.get(id)
+    if (!pub) throw new ContentProtocolError('not_found', 'content not published here')
+    return pub
+  }
+
+  #file(id: Uint8Array, file: number): PublishedFile {
+    const f = this.#pub(id).files[file]
+    if (!f) throw new ContentProtocolError('not_found', `no file ${file} in this content`)
+    return f
+  }
+
+  #onGetManifest(msg: Inbound): void {
+    const req = decodeGetManifest(msg.body)
+    const pub = this.#pub(req.id)
+    msg.reply?.(T.CONTENT_MANIFEST, encodeManifestReply({ manifest: pub.encoded }))
+  }
+
+  #onGetHashes(msg: Inbound): void {
+    const req = decodeGetHashes(msg.body)
+    const f = this.#file(req.id, req.file)
+    if (req.start > f.tree.leafCount) throw new ContentProtocolError('bad_range', 'start beyond the last chunk')
+    msg.reply?.(T.CONTENT_HASHES, encodeHashesReply({ start: req.start, hashes: f.tree.leaves(req.start, req.count) }))
+  }
+
+  async #onGetChunk(msg: Inbound): Promise<void> {
+    const req = decodeGetChunk(msg.body)
+    const f = this.#file(req.id, req.file)
+    if (req.index >= f.tree.leafCount) throw new ContentProtocolError('bad_range', `chunk ${req.index} beyond the last chunk`)
+    const usage = this.#init.usage?.()
+    usage?.authorize(msg.link.peer.nodeId, 'cdn')
+    const { chunkSize, size } = f.meta
+    const len = Math.min(chunkSize, size - req.index * chunkSize)
+    const buf = new Uint8Array(len)
+    const fh = await open(f.abs, 'r')
+    try {
+      const got = await readFully(fh, buf, req.index * chunkSize)
+      if (got !== len) throw new ContentProtocolError('unavailable', 'published file shrank on disk')
+    } finally {
+      await fh.close()
+    }
+    if (this.#init.verifyOnServe !== false && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
+      this.#logger.warn({ path: f.meta.path, chunk: req.index }, 'published file changed on disk; refusing to serve the chunk')
+      throw new ContentProtocolError('unavailable', 'chunk no longer matches the published manifest')
+    }
+    const body = encodeChunkReply(req.proof ? { index: req.index, data: buf, proof: f.tree.proof(req.index) } : { index: req.index, data: buf })
+    msg.reply?.(T.CONTENT_CHUNK, body)
+    usage?.record(msg.link.peer.nodeId, 'cdn', BigInt(len), 'served')
+    this.#init.onServed?.(len)
+    if (!msg.link.closed) await msg.link.whenWritable()
+  }
+}
