@@ -1,0 +1,187 @@
+/**
+ * Hugging Face model directory: config.json (GPT-2 or Llama family), one or more *.safetensors files (optionally
+ * sharded with model.safetensors.index.json) and tokenizer.json. A stage reads only the tensors of its layer range.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { ModelFormatError } from './errors.js'
+import { SafetensorsFile } from './safetensors.js'
+
+export type Family = 'gpt2' | 'llama'
+
+export interface ModelConfig {
+  family: Family
+  vocabSize: number
+  hidden: number
+  layers: number
+  heads: number
+  kvHeads: number
+  headDim: number
+  intermediate: number
+  maxPositions: number
+  eps: number
+  ropeTheta: number
+  tiedEmbeddings: boolean
+  bosTokenId?: number
+  eosTokenId?: number
+}
+
+const MAX_CONFIG_BYTES = 1024 * 1024
+const MAX_INDEX_BYTES = 64 * 1024 * 1024
+
+function readJson(path: string, max: number): Record<string, unknown> {
+  if (!existsSync(path)) throw new ModelFormatError('missing_file', `${path} not found`)
+  if (statSync(path).size > max) throw new ModelFormatError('bad_model', `${path} exceeds ${max} bytes`)
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+    return v as Record<string, unknown>
+  } catch (e) {
+    throw new ModelFormatError('bad_model', `${path}: invalid JSON`, { cause: e })
+  }
+}
+
+function int(c: Record<string, unknown>, key: string, fallback?: number): number {
+  const v = c[key] ?? fallback
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 1 << 24) throw new ModelFormatError('bad_config', `config.json: ${key} must be a positive integer`)
+  return v
+}
+
+/** Parses a config.json object. Throws ModelFormatError('unsupported_architecture') for other families. */
+export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
+  const type = String(c.model_type ?? '')
+  const eos = typeof c.eos_token_id === 'number' ? c.eos_token_id : undefined
+  const bos = typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined
+  if (type === 'gpt2') {
+    const hidden = int(c, 'n_embd'), heads = int(c, 'n_head')
+    if (hidden % heads) throw new ModelFormatError('bad_config', 'n_embd must be divisible by n_head')
+    return {
+      family: 'gpt2', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'n_layer'), heads, kvHeads: heads,
+      headDim: hidden / heads, intermediate: typeof c.n_inner === 'number' ? c.n_inner : 4 * hidden,
+      maxPositions: int(c, 'n_positions', 1024), eps: typeof c.layer_norm_epsilon === 'number' ? c.layer_norm_epsilon : 1e-5,
+      ropeTheta: 0, tiedEmbeddings: true, bosTokenId: bos, eosTokenId: eos,
+    }
+  }
+  if (type === 'llama' || type === 'mistral') {
+    const hidden = int(c, 'hidden_size'), heads = int(c, 'num_attention_heads')
+    const kvHeads = int(c, 'num_key_value_heads', heads)
+    if (heads % kvHeads) throw new ModelFormatError('bad_config', 'num_attention_heads must be a multiple of num_key_value_heads')
+    const headDim = int(c, 'head_dim', hidden / heads)
+    if (headDim % 2) throw new ModelFormatError('bad_config', 'head_dim must be even for RoPE')
+    if (c.rope_scaling && typeof c.rope_scaling === 'object') throw new ModelFormatError('unsupported_architecture', 'rope_scaling is not supported')
+    if (c.hidden_act !== undefined && c.hidden_act !== 'silu') throw new ModelFormatError('unsupported_architecture', `hidden_act ${String(c.hidden_act)} is not supported`)
+    return {
+      family: 'llama', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'num_hidden_layers'), heads, kvHeads, headDim,
+      intermediate: int(c, 'intermediate_size'), maxPositions: int(c, 'max_position_embeddings', 2048),
+      eps: typeof c.rms_norm_eps === 'number' ? c.rms_norm_eps : 1e-6, ropeTheta: typeof c.rope_theta === 'number' ? c.rope_theta : 10000,
+      tiedEmbeddings: c.tie_word_embeddings === true, bosTokenId: bos, eosTokenId: eos,
+    }
+  }
+  throw new ModelFormatError('unsupported_architecture', `model_type ${JSON.stringify(type)} is not supported (gpt2, llama, mistral)`)
+}
+
+/** Tensor names of one layer, in the order the graph uses them. */
+export function layerTensorNames(cfg: ModelConfig, i: number): string[] {
+  if (cfg.family === 'gpt2') {
+    const p = `h.${i}.`
+    return ['ln_1.weight', 'ln_1.bias', 'attn.c_attn.weight', 'attn.c_attn.bias', 'attn.c_proj.weight', 'attn.c_proj.bias',
+      'ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias'].map((n) => p + n)
+  }
+  const p = `model.layers.${i}.`
+  return ['input_layernorm.weight', 'self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight', 'self_attn.o_proj.weight',
+    'post_attention_layernorm.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight', 'mlp.down_proj.weight'].map((n) => p + n)
+}
+
+/** The expected shape of a named tensor (used to refuse files whose tensors do not match config.json). */
+export function expectedShape(cfg: ModelConfig, name: string): number[] | undefined {
+  const D = cfg.hidden, F = cfg.intermediate, V = cfg.vocabSize
+  const short = name.replace(/^(h|model\.layers)\.\d+\./, '')
+  if (cfg.family === 'gpt2') {
+    const t: Record<string, number[]> = {
+      'wte.weight': [V, D], 'wpe.weight': [cfg.maxPositions, D], 'ln_f.weight': [D], 'ln_f.bias': [D],
+      'ln_1.weight': [D], 'ln_1.bias': [D], 'ln_2.weight': [D], 'ln_2.bias': [D],
+      'attn.c_attn.weight': [D, 3 * D], 'attn.c_attn.bias': [3 * D], 'attn.c_proj.weight': [D, D], 'attn.c_proj.bias': [D],
+      'mlp.c_fc.weight': [D, F], 'mlp.c_fc.bias': [F], 'mlp.c_proj.weight': [F, D], 'mlp.c_proj.bias': [D],
+    }
+    return t[short]
+  }
+  const qd = cfg.heads * cfg.headDim, kd = cfg.kvHeads * cfg.headDim
+  const t: Record<string, number[]> = {
+    'model.embed_tokens.weight': [V, D], 'lm_head.weight': [V, D], 'model.norm.weight': [D],
+    'input_layernorm.weight': [D], 'post_attention_layernorm.weight': [D],
+    'self_attn.q_proj.weight': [qd, D], 'self_attn.k_proj.weight': [kd, D], 'self_attn.v_proj.weight': [kd, D], 'self_attn.o_proj.weight': [D, qd],
+    'mlp.gate_proj.weight': [F, D], 'mlp.up_proj.weight': [F, D], 'mlp.down_proj.weight': [D, F],
+  }
+  return t[short]
+}
+
+/** An opened model directory: config plus a name -> file map, with tensor data read lazily. */
+export class ModelDir {
+  readonly config: ModelConfig
+  readonly rawConfig: Record<string, unknown>
+  #files = new Map<string, SafetensorsFile>()
+  #where = new Map<string, string>()
+
+  constructor(readonly dir: string) {
+    this.rawConfig = readJson(join(dir, 'config.json'), MAX_CONFIG_BYTES)
+    this.config = parseModelConfig(this.rawConfig)
+    const indexPath = join(dir, 'model.safetensors.index.json')
+    if (existsSync(indexPath)) {
+      const idx = readJson(indexPath, MAX_INDEX_BYTES)
+      const map = idx.weight_map
+      if (!map || typeof map !== 'object') throw new ModelFormatError('bad_model', 'index has no weight_map')
+      for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+        if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file)) throw new ModelFormatError('bad_model', `index: bad file name for ${name}`)
+        this.#where.set(name, file)
+      }
+    } else {
+      const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
+      if (!files.length) throw new ModelFormatError('missing_file', `${dir}: no .safetensors file`)
+      for (const f of files) for (const name of this.#file(f).header.tensors.keys()) this.#where.set(name, f)
+    }
+  }
+
+  #file(f: string): SafetensorsFile {
+    let h = this.#files.get(f)
+    if (!h) { h = SafetensorsFile.open(join(this.dir, f)); this.#files.set(f, h) }
+    return h
+  }
+
+  /** Resolves a canonical tensor name, accepting the `transformer.` prefix GPT2LMHeadModel checkpoints use. */
+  resolve(name: string): string | undefined {
+    if (this.#where.has(name)) return name
+    if (this.#where.has(`transformer.${name}`)) return `transformer.${name}`
+    return undefined
+  }
+
+  has(name: string): boolean { return this.resolve(name) !== undefined }
+
+  tensorNames(): string[] { return [...this.#where.keys()] }
+
+  /** Reads a tensor as float32 and checks its shape against config.json. */
+  read(name: string): { data: Float32Array; shape: number[] } {
+    const real = this.resolve(name)
+    if (!real) throw new ModelFormatError('missing_tensor', `tensor ${name} not found in ${this.dir}`)
+    const t = this.#file(this.#where.get(real)!).readF32(real)
+    const want = expectedShape(this.config, name)
+    if (want && (want.length !== t.shape.length || want.some((d, i) => d !== t.shape[i]))) {
+      throw new ModelFormatError('bad_shape', `tensor ${name} has shape [${t.shape.join(',')}], config.json implies [${want.join(',')}]`)
+    }
+    return t
+  }
+
+  /** Byte size per dtype of what the files hold (for `model info`). */
+  dtypes(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const [name, f] of this.#where) {
+      const info = this.#file(f).info(name)
+      if (info) out[info.dtype] = (out[info.dtype] ?? 0) + info.byteLength
+    }
+    return out
+  }
+
+  close(): void {
+    for (const f of this.#files.values()) f.close()
+    this.#files.clear()
+  }
+}
