@@ -1,0 +1,213 @@
+/**
+ * Hole punching: ICE-style prioritised, paced connectivity checks (RFC 8445 §6.1.4: one check per Ta), and the
+ * birthday approach when one side's NAT maps per destination (the hard side opens many sockets towards the easy
+ * side, the easy side probes random ports at the hard side's public IP). When both NATs claim endpoint-independent
+ * mapping but plain checks fail (e.g. an early packet made a NAT remap our port), it escalates to the birthday
+ * approach with the controlled side as the hard side. Probes are MAC-authenticated (probe.ts). The controlling side
+ * nominates the first pair that answered; the controlled side adopts the nominated (socket, address).
+ */
+import { systemClock, type Clock } from '../../interfaces/clock.js'
+import { AbortedError } from '../../util/errors.js'
+import { NatError } from '../errors.js'
+import type { DatagramSocket, Rinfo } from '../socket.js'
+import type { Candidate } from './candidates.js'
+import { decodeProbe, encodeProbe, ProbeKind, type Probe } from './probe.js'
+
+export interface PunchOptions {
+  /** Pacing between two checks (RFC 8445 Ta). @default 20 */
+  paceMs?: number
+  /** Sockets the hard side opens for the birthday approach. @default 256 */
+  birthdaySockets?: number
+  /** Random-port probes per second from the easy side (polite default). @default 250 */
+  sprayPps?: number
+  /** Most random-port probes in one attempt. @default 8000 */
+  maxSprayProbes?: number
+  /** How long plain checks run between two endpoint-independent NATs before escalating. @default 1500 */
+  escalateAfterMs?: number
+  /** Give up after this long. @default 15000 */
+  timeoutMs?: number
+  /** Try the birthday approach at all. @default true */
+  birthday?: boolean
+}
+
+export interface PunchInit extends PunchOptions {
+  /** 0 = controlling (initiator), 1 = controlled. */
+  role: 0 | 1
+  key: Uint8Array
+  sid: Uint8Array
+  primary: DatagramSocket
+  remote: { candidates: Candidate[]; mapping: string }
+  selfMapping: string
+  /** Opens one extra socket for the birthday approach (the hard side). */
+  openSocket: () => Promise<DatagramSocket>
+  clock?: Clock
+  random?: () => number
+  signal?: AbortSignal
+}
+
+export type PunchMethod = 'direct' | 'birthday'
+
+export interface PunchResult {
+  socket: DatagramSocket
+  remote: Rinfo
+  method: PunchMethod
+  /** Checks and random-port probes sent. */
+  probesSent: number
+  /** Stops answering late nominations on the chosen socket. */
+  dispose(): void
+}
+
+const easy = (m: string): boolean => m === 'endpoint-independent' || m === 'none'
+
+export function punch(init: PunchInit): Promise<PunchResult> {
+  const clock = init.clock ?? systemClock
+  const random = init.random ?? Math.random
+  const pace = init.paceMs ?? 20
+  const remoteRole: 0 | 1 = init.role === 0 ? 1 : 0
+  const selfEasy = easy(init.selfMapping)
+  const remoteEasy = easy(init.remote.mapping)
+  const cands = [...init.remote.candidates].filter((c) => c.kind !== 'relay' && c.kind !== 'tcp')
+    .sort((a, b) => b.priority - a.priority)
+  const srflx = cands.filter((c) => c.kind === 'srflx')
+  const sockets: { s: DatagramSocket; primary: boolean; unsub: () => void }[] = []
+  const timers = new Set<{ cancel(): void }>()
+  let seq = 1
+  let probesSent = 0
+  let done = false
+  let nominating: { s: DatagramSocket; to: Rinfo } | undefined
+
+  return new Promise<PunchResult>((resolve, reject) => {
+    const later = (ms: number, fn: () => void): void => {
+      const t = clock.setTimeout(() => { timers.delete(t); if (!done) fn() }, ms)
+      timers.add(t)
+    }
+    const send = (s: DatagramSocket, to: Rinfo, kind: number, echo = 0): void => {
+      probesSent++
+      s.send(encodeProbe(init.key, init.sid, init.role, { kind, seq: seq++, echo }), to.port, to.host)
+    }
+    const cleanup = (keep?: DatagramSocket): void => {
+      done = true
+      init.signal?.removeEventListener('abort', onAbort)
+      for (const t of timers) t.cancel()
+      timers.clear()
+      for (const x of sockets) {
+        x.unsub()
+        if (x.s !== keep && !x.primary) void x.s.close()
+      }
+    }
+    const finish = (s: DatagramSocket, to: Rinfo): void => {
+      if (done) return
+      const primary = sockets.find((x) => x.s === s)?.primary ?? true
+      cleanup(s)
+      // keep answering a late NOMINATE (our NOMINATE_ACK may be lost) until the caller disposes
+      const unsub = s.onMessage((buf, from) => {
+        const p = decodeProbe(buf, init.key, init.sid, remoteRole)
+        if (p?.kind === ProbeKind.nominate) send(s, from, ProbeKind.nominateAck, p.seq)
+      })
+      resolve({ socket: s, remote: to, method: primary ? 'direct' : 'birthday', probesSent, dispose: unsub })
+    }
+    const fail = (err: Error): void => {
+      if (done) return
+      cleanup()
+      reject(err)
+    }
+    const onAbort = (): void => fail(new AbortedError('punch aborted'))
+    if (init.signal?.aborted) { reject(new AbortedError('punch aborted')); return }
+    init.signal?.addEventListener('abort', onAbort, { once: true })
+
+    const onProbe = (s: DatagramSocket, p: Probe, from: Rinfo): void => {
+      switch (p.kind) {
+        case ProbeKind.check:
+          send(s, from, ProbeKind.ack, p.seq)
+          // triggered check (RFC 8445 §7.3.1.4): the controlling side needs an ACK on this pair to nominate it
+          if (init.role === 0 && !nominating) send(s, from, ProbeKind.check)
+          return
+        case ProbeKind.ack:
+          if (init.role === 0 && !nominating) {
+            nominating = { s, to: from }
+            const nominate = (n: number): void => {
+              if (n === 0) return
+              send(s, from, ProbeKind.nominate)
+              later(50, () => nominate(n - 1))
+            }
+            nominate(40)
+          }
+          return
+        case ProbeKind.nominate:
+          if (init.role === 1) { send(s, from, ProbeKind.nominateAck, p.seq); finish(s, from) }
+          return
+        case ProbeKind.nominateAck:
+          if (init.role === 0 && nominating && nominating.s === s) finish(s, from)
+          return
+      }
+    }
+    const watch = (s: DatagramSocket, primary: boolean): void => {
+      const unsub = s.onMessage((buf, from) => {
+        if (done) return
+        const p = decodeProbe(buf, init.key, init.sid, remoteRole)
+        if (p) onProbe(s, p, from)
+      })
+      sockets.push({ s, primary, unsub })
+    }
+    watch(init.primary, true)
+
+    // 1. paced ordinary checks from the primary socket, round robin over the remote candidates by priority
+    let next = 0
+    const checkLoop = (): void => {
+      if (cands.length === 0 || nominating) return
+      const c = cands[next++ % cands.length]!
+      send(init.primary, c, ProbeKind.check)
+      later(pace, checkLoop)
+    }
+    checkLoop()
+
+    // 2. birthday roles
+    const startHard = async (): Promise<void> => {
+      const n = init.birthdaySockets ?? 256
+      for (let i = 0; i < n && !done; i++) {
+        let s: DatagramSocket
+        try { s = await init.openSocket() } catch { break }
+        if (done) { void s.close(); return }
+        watch(s, false)
+        for (const c of srflx) send(s, c, ProbeKind.check)
+      }
+      const refresh = (): void => {
+        if (nominating) return
+        for (const x of sockets) if (!x.primary) for (const c of srflx) send(x.s, c, ProbeKind.check)
+        later(2000, refresh)
+      }
+      later(2000, refresh)
+    }
+    const startEasy = (): void => {
+      const host = srflx[0]?.host
+      if (!host) return
+      const pps = init.sprayPps ?? 250
+      const tick = Math.max(pace, 10)
+      let budget = init.maxSprayProbes ?? 8000
+      let carry = 0
+      const spray = (): void => {
+        if (nominating || budget <= 0) return
+        carry += (pps * tick) / 1000
+        while (carry >= 1 && budget > 0) {
+          carry--; budget--
+          const port = 1024 + Math.floor(random() * (65536 - 1024))
+          send(init.primary, { host, port }, ProbeKind.check)
+        }
+        later(tick, spray)
+      }
+      spray()
+    }
+    const birthday = init.birthday ?? true
+    if (birthday && srflx.length > 0) {
+      if (!selfEasy && remoteEasy) void startHard()
+      else if (selfEasy && !remoteEasy) startEasy()
+      else if (selfEasy && remoteEasy) {
+        later(init.escalateAfterMs ?? 1500, () => {
+          if (nominating) return
+          if (init.role === 1) void startHard(); else startEasy()
+        })
+      }
+    }
+    later(init.timeoutMs ?? 15000, () => fail(new NatError('nat_punch_failed', 'no direct path found')))
+  })
+}
