@@ -1,0 +1,162 @@
+/**
+ * Cumulative cheques (IOU 0x50), docs/protocol/economy.md §2. The debtor signs the cumulative amount it owes the
+ * creditor; a later cheque (higher serial, amount not lower) supersedes every earlier one, so there is nothing to
+ * double-spend and the creditor keeps only the latest. The same bytes are cashed by the on-chain escrow, which
+ * checks the optional `onchain` part (an EIP-712 signature by the debtor's bound EVM key; verified by a hook the
+ * settlement client provides, here only its shape is checked).
+ */
+import { decode, encode, type CborValue } from '../wire/cbor.js'
+import { verify } from '../crypto/sign.js'
+import { equalBytes } from '../util/bytes.js'
+import { asMap, bytes, checkKeys, cborUint, uint, type CborMap } from './codec-util.js'
+import { ChequeRejectedError, EconomyProtocolError } from './errors.js'
+
+export const CHEQUE_DOMAIN = new TextEncoder().encode('ZEONE-CHEQUE-v1')
+export const CHEQUE_VERSION = 1
+/** An encoded cheque is never larger than this (the on-chain part included). */
+export const MAX_CHEQUE_BYTES = 512
+
+export interface OnchainPart {
+  chainId: bigint
+  /** 20-byte escrow contract address. */
+  escrow: Uint8Array
+  debtorEvm: Uint8Array
+  creditorEvm: Uint8Array
+  /** Cumulative amount in ZEO wei. */
+  amountWei: bigint
+  /** 65-byte EIP-712 signature (r, s, v) by `debtorEvm`. */
+  sig: Uint8Array
+}
+
+export interface ChequeFields {
+  debtor: Uint8Array
+  creditor: Uint8Array
+  /** Cumulative micro-credits. */
+  amount: bigint
+  serial: bigint
+  /** Unix seconds. */
+  expires: bigint
+  onchain?: OnchainPart
+}
+
+export interface Cheque extends ChequeFields { sig: Uint8Array }
+
+/** What can sign a cheque: a node Identity satisfies it. */
+export interface ChequeSigner {
+  readonly publicKey: Uint8Array
+  sign(...parts: Uint8Array[]): Uint8Array
+}
+
+/** Verifies the EIP-712 `onchain` part; provided by the settlement client (src/economy/chain). */
+export type OnchainVerifier = (cheque: Cheque) => boolean
+
+function onchainToCbor(o: OnchainPart): CborValue {
+  return {
+    chainId: cborUint(o.chainId), escrow: o.escrow, debtorEvm: o.debtorEvm, creditorEvm: o.creditorEvm,
+    amountWei: cborUint(o.amountWei), sig: o.sig,
+  }
+}
+
+function body(c: ChequeFields): CborMap {
+  const m: CborMap = {
+    v: CHEQUE_VERSION, debtor: c.debtor, creditor: c.creditor, amount: cborUint(c.amount),
+    serial: cborUint(c.serial), expires: cborUint(c.expires),
+  }
+  if (c.onchain) m.onchain = onchainToCbor(c.onchain)
+  return m
+}
+
+/** The bytes the debtor's Ed25519 key signs: "ZEONE-CHEQUE-v1" || CBOR(map without sig). */
+export function chequeSigningBytes(c: ChequeFields): Uint8Array {
+  const b = encode(body(c))
+  const out = new Uint8Array(CHEQUE_DOMAIN.length + b.length)
+  out.set(CHEQUE_DOMAIN, 0)
+  out.set(b, CHEQUE_DOMAIN.length)
+  return out
+}
+
+export function signCheque(signer: ChequeSigner, fields: Omit<ChequeFields, 'debtor'>): Cheque {
+  const f: ChequeFields = { ...fields, debtor: signer.publicKey }
+  if (f.onchain) checkOnchainShape(f.onchain)
+  return { ...f, sig: signer.sign(chequeSigningBytes(f)) }
+}
+
+export function encodeCheque(c: Cheque): Uint8Array {
+  return encode({ ...body(c), sig: c.sig })
+}
+
+const REQUIRED = ['v', 'debtor', 'creditor', 'amount', 'serial', 'expires', 'sig'] as const
+const ONCHAIN_KEYS = ['chainId', 'escrow', 'debtorEvm', 'creditorEvm', 'amountWei', 'sig'] as const
+
+/** Decodes a cheque strictly (exact fields, sizes, version). Does not verify the signature. */
+export function decodeCheque(b: Uint8Array): Cheque {
+  if (b.byteLength > MAX_CHEQUE_BYTES) throw new ChequeRejectedError('bad_cheque', `cheque of ${b.byteLength} bytes exceeds ${MAX_CHEQUE_BYTES}`)
+  let m: CborMap
+  try {
+    m = asMap(decode(b, { maxDepth: 2, maxItems: 16, maxStringBytes: 128 }), 'cheque')
+    checkKeys(m, REQUIRED, ['onchain'], 'cheque')
+    if (m.v !== CHEQUE_VERSION) throw new EconomyProtocolError('bad_payload', `unsupported cheque version ${String(m.v)}`)
+    const c: Cheque = {
+      debtor: bytes(m, 'debtor', 32, 'cheque'), creditor: bytes(m, 'creditor', 32, 'cheque'),
+      amount: uint(m, 'amount', 'cheque'), serial: uint(m, 'serial', 'cheque'), expires: uint(m, 'expires', 'cheque'),
+      sig: bytes(m, 'sig', 64, 'cheque'),
+    }
+    if (m.onchain !== undefined) {
+      const o = asMap(m.onchain, 'cheque.onchain')
+      checkKeys(o, ONCHAIN_KEYS, [], 'cheque.onchain')
+      c.onchain = {
+        chainId: uint(o, 'chainId', 'onchain'), escrow: bytes(o, 'escrow', 20, 'onchain'),
+        debtorEvm: bytes(o, 'debtorEvm', 20, 'onchain'), creditorEvm: bytes(o, 'creditorEvm', 20, 'onchain'),
+        amountWei: uint(o, 'amountWei', 'onchain'), sig: bytes(o, 'sig', 65, 'onchain'),
+      }
+    }
+    return c
+  } catch (err) {
+    if (err instanceof ChequeRejectedError) throw err
+    throw new ChequeRejectedError('bad_cheque', `malformed cheque: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function checkOnchainShape(o: OnchainPart): void {
+  const ok = o.escrow.byteLength === 20 && o.debtorEvm.byteLength === 20 && o.creditorEvm.byteLength === 20 &&
+    o.sig.byteLength === 65 && o.chainId >= 0n && o.amountWei >= 0n
+  if (!ok) throw new ChequeRejectedError('bad_cheque', 'malformed onchain part')
+}
+
+export function verifyChequeSignature(c: Cheque): boolean {
+  return verify(c.debtor, c.sig, chequeSigningBytes(c))
+}
+
+export interface AcceptContext {
+  /** The node id the cheque must come from (the link's proven peer). */
+  debtor: Uint8Array
+  /** Our own node id. */
+  creditor: Uint8Array
+  /** Latest cheque we hold from this debtor, if any. */
+  previous?: { amount: bigint; serial: bigint }
+  /** Unix seconds now. */
+  nowSec: bigint
+  onchainVerifier?: OnchainVerifier
+}
+
+/**
+ * Decides whether a received cheque supersedes the one we hold. Returns 'new' (accept), 'duplicate' (same serial
+ * and amount: idempotent, nothing to do), or throws ChequeRejectedError: bad_signature, wrong_party,
+ * cheque_backwards, cheque_expired, bad_onchain.
+ */
+export function checkCheque(c: Cheque, ctx: AcceptContext): 'new' | 'duplicate' {
+  if (!equalBytes(c.debtor, ctx.debtor) || !equalBytes(c.creditor, ctx.creditor)) {
+    throw new ChequeRejectedError('wrong_party', 'cheque names the wrong debtor or creditor')
+  }
+  if (!verifyChequeSignature(c)) throw new ChequeRejectedError('bad_signature', 'cheque signature does not verify')
+  const prev = ctx.previous
+  if (prev && c.serial === prev.serial && c.amount === prev.amount) return 'duplicate'
+  if (prev && (c.serial <= prev.serial || c.amount < prev.amount)) {
+    throw new ChequeRejectedError('cheque_backwards', `cheque serial ${c.serial}/amount ${c.amount} does not supersede ${prev.serial}/${prev.amount}`)
+  }
+  if (c.expires <= ctx.nowSec) throw new ChequeRejectedError('cheque_expired', 'cheque already expired')
+  if (c.onchain && ctx.onchainVerifier && !ctx.onchainVerifier(c)) {
+    throw new ChequeRejectedError('bad_onchain', 'on-chain signature of the cheque does not verify')
+  }
+  return 'new'
+}

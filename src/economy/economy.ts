@@ -1,0 +1,303 @@
+/**
+ * The economy engine: metering, debt limits, cheques and reconciliation over one LedgerStore. Sans-I/O: it is fed
+ * frame events, usage records, and payloads, and returns payloads to send; src/economy/session.ts moves them over
+ * links. Implements UsageMeter (authorize/record) for the service router, content server and relays.
+ */
+import type { Clock } from '../interfaces/clock.js'
+import type { FrameEvent } from '../interfaces/node-context.js'
+import type { Logger } from '../interfaces/logger.js'
+import { silentLogger } from '../interfaces/logger.js'
+import type { UsageMeter } from '../interfaces/services.js'
+import { equalBytes, toB64, toHex } from '../util/bytes.js'
+import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields, type ChequeSigner, type OnchainPart, type OnchainVerifier } from './cheque.js'
+import { toAmount, type EconomyConfig } from './config.js'
+import { ChequeRejectedError, DebtLimitError, EconomyProtocolError, LowTrustError } from './errors.js'
+import type { LedgerStore } from './ledger-store.js'
+import { ACK_DIVERGED, ACK_OK, claimHash, decodeAck, decodeClaim, encodeAck, encodeClaim } from './messages.js'
+import { Pricing, PPM } from './pricing.js'
+import { reconcile, type ReconcileDecision } from './reconcile.js'
+import { TrustBook } from './trust.js'
+
+/** Service name of wire bytes metered by message-type range; types outside these ranges are not metered. */
+export function wireServiceOf(type: number): string | undefined {
+  if (type >= 0x20 && type <= 0x2f) return 'wire:service'
+  if (type >= 0x30 && type <= 0x3f) return 'wire:vpn'
+  if (type >= 0x40 && type <= 0x4f) return 'wire:content'
+  if (type >= 0x70 && type <= 0x7f) return 'wire:cortex'
+  return undefined
+}
+
+export interface EconomyInit {
+  identity: ChequeSigner
+  store: LedgerStore
+  config: EconomyConfig
+  clock: Clock
+  logger?: Logger
+  /** Cached stake lookup (ZEO wei); undefined = config defaultStake. */
+  stakeOf?: (peer: Uint8Array) => bigint | undefined
+  onchainVerifier?: OnchainVerifier
+  /** Adds the EIP-712 part to a cheque we issue (settlement client). */
+  onchainSigner?: (fields: Omit<ChequeFields, 'onchain'>) => OnchainPart | undefined
+  /** Called (synchronously) when our debt to a peer reached the pay threshold: the session sends a cheque. */
+  onPaymentDue?: (peer: Uint8Array) => void
+}
+
+export interface BalanceView { peer: string; served: bigint; consumed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
+
+interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean }
+
+export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number }
+
+const MAX_PEER_STATES = 100_000
+
+export class Economy implements UsageMeter {
+  readonly store: LedgerStore
+  readonly pricing: Pricing
+  readonly trust: TrustBook
+  readonly debtLimit: bigint
+  readonly payThreshold: bigint
+  #init: EconomyInit
+  #cfg: EconomyConfig
+  #log: Logger
+  #peers = new Map<string, PeerState>()
+  #maxRecovery: bigint
+
+  constructor(init: EconomyInit) {
+    this.#init = init
+    this.#cfg = init.config
+    this.store = init.store
+    this.#log = init.logger ?? silentLogger
+    const now = (): number => init.clock.now()
+    this.pricing = new Pricing(init.config, now)
+    this.debtLimit = init.config.debtLimit !== undefined ? toAmount(init.config.debtLimit) : 100n * 1024n * 1024n * this.pricing.bytePrice
+    this.payThreshold = (this.debtLimit * BigInt(init.config.payThresholdPpm)) / PPM
+    this.#maxRecovery = init.config.maxRecoveryAdjust !== undefined ? toAmount(init.config.maxRecoveryAdjust) : this.debtLimit
+    const t = init.config.trust
+    const defaultStake = toAmount(t.defaultStake)
+    this.trust = new TrustBook({
+      store: init.store, now, baseStake: toAmount(t.baseStake),
+      params: { alpha: t.alpha, initial: t.initial, min: t.min, decayPerDay: t.decayPerDay },
+      stakeOf: (p) => init.stakeOf?.(p) ?? defaultStake,
+    })
+  }
+
+  #state(peer: Uint8Array): PeerState {
+    const k = toHex(peer)
+    let s = this.#peers.get(k)
+    if (!s) {
+      if (this.#peers.size >= MAX_PEER_STATES) this.#peers.clear()
+      // a fresh process (or an evicted entry) cannot know whether a link dropped since the last confirmation: assume so
+      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false }
+      this.#peers.set(k, s)
+    }
+    return s
+  }
+
+  balance(peer: Uint8Array): BalanceView {
+    const a = this.store.account(peer)
+    return { peer: toB64(peer), served: a.served, consumed: a.consumed, paidIn: a.paidIn, paidOut: a.paidOut, balance: a.served - a.consumed - a.paidIn + a.paidOut }
+  }
+
+  /** What the peer owes us (negative: what we owe it). */
+  owed(peer: Uint8Array): bigint {
+    const a = this.store.account(peer)
+    return a.served - a.consumed - a.paidIn + a.paidOut
+  }
+
+  // ---- metering ----
+
+  /** Meters one application frame (from ctx.wireTap): out = we served it, in = the peer served us. */
+  observeFrame(ev: FrameEvent): void {
+    if (!this.#cfg.enabled || ev.bytes <= 0) return
+    const service = wireServiceOf(ev.type)
+    if (!service) return
+    // wire bytes are priced at the network byte price on both sides (never a local dynamic rate), so both views agree
+    const amount = BigInt(ev.bytes) * this.pricing.bytePrice
+    this.#meter(ev.peer.nodeId, ev.direction === 'out' ? 'served' : 'consumed', service, BigInt(ev.bytes), amount)
+  }
+
+  authorize(nodeId: Uint8Array, service: string): void {
+    if (!this.#cfg.enabled) return
+    const owed = this.owed(nodeId)
+    const v = this.trust.view(nodeId)
+    if (v.blacklisted) throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`)
+    if (v.effective < this.#cfg.trust.min && -owed < toAmount(this.#cfg.trust.collateral)) {
+      throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#cfg.trust.min} and no collateral; not serving ${service}`)
+    }
+    if (owed > this.debtLimit) {
+      const s = this.#state(nodeId)
+      if (!s.overLimit) { s.overLimit = true; this.trust.report(nodeId, 'excessive_debt', `${owed}`) }
+      throw new DebtLimitError(`peer owes ${owed} micro-credits, over the debt limit ${this.debtLimit}; send a cheque`)
+    }
+  }
+
+  record(nodeId: Uint8Array, service: string, units: bigint, direction: 'served' | 'consumed'): bigint {
+    if (!this.#cfg.enabled || units <= 0n) return 0n
+    const amount = direction === 'served' ? this.pricing.chargeServed(service, units) : this.pricing.chargeConsumed(service, units)
+    this.#meter(nodeId, direction, service, units, amount)
+    return amount
+  }
+
+  #meter(peer: Uint8Array, kind: 'served' | 'consumed', service: string, units: bigint, amount: bigint): void {
+    this.store.meter(peer, kind, service, units, amount)
+    if (this.store.pending >= this.#cfg.maxBatch) this.store.flush()
+    if (kind === 'consumed' && this.#init.onPaymentDue && -this.owed(peer) >= this.payThreshold) {
+      const s = this.#state(peer)
+      if (!s.due) { s.due = true; this.#init.onPaymentDue(peer) }
+    }
+  }
+
+  // ---- cheques ----
+
+  /** Issues a cheque for everything we owe the peer (cumulative), committed before it is returned for sending. */
+  issueCheque(peer: Uint8Array): Uint8Array | undefined {
+    this.#state(peer).due = false
+    const debt = -this.owed(peer)
+    if (debt <= 0n) return undefined
+    const a = this.store.touch(peer)
+    const fields = { debtor: this.#init.identity.publicKey, creditor: peer, amount: a.paidOut + debt, serial: a.outSerial + 1n, expires: BigInt(Math.floor(this.#init.clock.now() / 1000) + this.#cfg.chequeTtlSec) }
+    const onchain = this.#init.onchainSigner?.(fields)
+    const c = signCheque(this.#init.identity, onchain ? { ...fields, onchain } : fields)
+    const bytes = encodeCheque(c)
+    a.paidOut = c.amount
+    a.outSerial = c.serial
+    this.store.log(peer, 'cheque_out', debt, `serial ${c.serial}`)
+    this.store.putCheque({ debtor: c.debtor, creditor: peer, serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
+    // never send a cheque that a crash could make us re-issue with the same serial
+    this.store.flush()
+    return bytes
+  }
+
+  /** Accepts a cheque from `peer` (the link's proven identity). Throws ChequeRejectedError and reports trust. */
+  receiveCheque(peer: Uint8Array, bytes: Uint8Array): 'new' | 'duplicate' {
+    const a = this.store.account(peer)
+    let verdict: 'new' | 'duplicate'
+    let c
+    try {
+      c = decodeCheque(bytes)
+      verdict = checkCheque(c, {
+        debtor: peer, creditor: this.#init.identity.publicKey, nowSec: BigInt(Math.floor(this.#init.clock.now() / 1000)),
+        previous: a.inSerial > 0n ? { amount: a.paidIn, serial: a.inSerial } : undefined, onchainVerifier: this.#init.onchainVerifier,
+      })
+    } catch (err) {
+      if (err instanceof ChequeRejectedError) this.trust.report(peer, chequeTrustEvent(err.code, c, a.inSerial), err.message)
+      throw err
+    }
+    if (verdict === 'duplicate') return verdict
+    const before = this.owed(peer)
+    const t = this.store.touch(peer)
+    const delta = c.amount - t.paidIn
+    t.paidIn = c.amount
+    t.inSerial = c.serial
+    this.store.log(peer, 'cheque_in', delta, `serial ${c.serial}`)
+    this.store.putCheque({ debtor: peer, creditor: c.creditor, serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
+    this.trust.report(peer, 'iou_created')
+    const s = this.#state(peer)
+    if (before > this.debtLimit && this.owed(peer) <= this.debtLimit) { s.overLimit = false; this.trust.report(peer, 'debt_repaid') }
+    return verdict
+  }
+
+  /** Records that the latest cheque from `debtor` was cashed on-chain. */
+  markRedeemed(debtor: Uint8Array, serial: bigint): boolean {
+    const row = this.store.getCheque(debtor, this.#init.identity.publicKey)
+    if (!row || row.serial !== serial || row.status !== 'active') return false
+    this.store.putCheque({ ...row, status: 'redeemed', updated: this.#init.clock.now() })
+    this.trust.report(debtor, 'iou_redeemed')
+    return true
+  }
+
+  /** Marks held cheques that expired unredeemed while the debtor still owes us as defaulted; returns how many. */
+  checkDefaults(): number {
+    const nowSec = BigInt(Math.floor(this.#init.clock.now() / 1000))
+    let n = 0
+    for (const row of this.store.listCheques()) {
+      if (row.status !== 'active' || !equalBytes(row.creditor, this.#init.identity.publicKey) || row.expires > nowSec) continue
+      if (this.owed(row.debtor) <= 0n) continue
+      this.store.putCheque({ ...row, status: 'defaulted', updated: this.#init.clock.now() })
+      this.trust.report(row.debtor, 'iou_defaulted')
+      n++
+    }
+    return n
+  }
+
+  // ---- reconciliation ----
+
+  makeClaim(peer: Uint8Array): { bytes: Uint8Array; pending: PendingClaim } {
+    const s = this.#state(peer)
+    s.seq++
+    const a = this.store.account(peer)
+    const latest = this.store.getCheque(this.#init.identity.publicKey, peer)
+    const bytes = encodeClaim(this.#init.identity, {
+      to: peer, seq: s.seq, served: a.served, consumed: a.consumed, paidOut: a.paidOut, ts: BigInt(this.#init.clock.now()),
+      ...(latest ? { cheque: latest.bytes } : {}),
+    })
+    return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch } }
+  }
+
+  /** Answers a peer's claim with our signed count of what we received from it. Commits first. */
+  answerClaim(peer: Uint8Array, bytes: Uint8Array): Uint8Array {
+    let c
+    try {
+      c = decodeClaim(bytes)
+      if (!equalBytes(c.from, peer) || !equalBytes(c.to, this.#init.identity.publicKey)) throw new EconomyProtocolError('wrong_party', 'balance claim names the wrong parties')
+    } catch (err) {
+      this.trust.report(peer, (err as EconomyProtocolError).code === 'bad_signature' ? 'signature_forgery' : 'invalid_message', (err as Error).message)
+      throw err
+    }
+    if (c.cheque) {
+      try { this.receiveCheque(peer, c.cheque) } catch (err) { this.#log.debug({ err: (err as Error).message }, 'cheque in balance claim refused') }
+    }
+    const a = this.store.account(peer)
+    const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
+    if (status === ACK_DIVERGED) this.#log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
+    this.trust.report(peer, 'valid_message')
+    // our attestation must survive a crash: the claimant builds its bounds on it
+    this.store.flush()
+    return encodeAck(this.#init.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#init.clock.now()) })
+  }
+
+  /** Applies the peer's ack to our claim. */
+  applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision {
+    const peer = pending.peer
+    const ack = decodeAck(bytes)
+    if (!equalBytes(ack.from, peer) || !equalBytes(ack.to, this.#init.identity.publicKey) || ack.seq !== pending.seq || !equalBytes(ack.claim, pending.hash)) {
+      this.trust.report(peer, 'invalid_message', 'balance ack does not answer our claim')
+      throw new EconomyProtocolError('wrong_party', 'balance ack does not answer our claim')
+    }
+    const s = this.#state(peer)
+    const a = this.store.touch(peer)
+    const d = reconcile({
+      claimed: pending.served, attested: ack.attested, confirmed: a.confirmedServed,
+      droppedSinceConfirm: pending.dropEpoch > s.confirmedDropEpoch, crashedSinceConfirm: this.store.recoveries > a.confirmedRecovery,
+      toleranceAbs: toAmount(this.#cfg.toleranceAbs), tolerancePpm: BigInt(this.#cfg.tolerancePpm), maxRecovery: this.#maxRecovery,
+    })
+    if (d.accepted) {
+      if (d.delta !== 0n) {
+        a.served += d.delta
+        this.store.log(peer, 'adjust', d.delta, d.reason)
+        this.store.divergence({ peer, side: 'claimant', claimed: pending.served, attested: ack.attested, reason: d.reason, accepted: true })
+      }
+      a.confirmedServed = ack.attested
+      a.confirmedRecovery = this.store.recoveries
+      s.confirmedDropEpoch = pending.dropEpoch
+    } else {
+      this.store.divergence({ peer, side: 'claimant', claimed: pending.served, attested: ack.attested, reason: d.reason, accepted: false })
+      this.#log.warn({ peer: toB64(peer), claimed: `${pending.served}`, attested: `${ack.attested}` }, 'unexplained balance divergence recorded')
+    }
+    this.store.flush()
+    return d
+  }
+
+  /** A link to the peer closed: anything served on it since the last confirmation may be lost in flight. */
+  linkClosed(peer: Uint8Array): void { this.#state(peer).dropEpoch++ }
+
+  flush(): void { this.store.flush() }
+  close(): void { this.store.close() }
+}
+
+function chequeTrustEvent(code: string, c: { serial: bigint } | undefined, inSerial: bigint): 'signature_forgery' | 'double_spend' | 'invalid_message' {
+  if (code === 'bad_signature' || code === 'bad_onchain') return 'signature_forgery'
+  // a validly signed cheque with a newer serial but a lower cumulative amount tries to take back a payment
+  if (code === 'cheque_backwards' && c && c.serial > inSerial) return 'double_spend'
+  return 'invalid_message'
+}
