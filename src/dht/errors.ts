@@ -1,0 +1,16 @@
+import { ZeoneError } from '../util/errors.js'
+
+/** A DHT message or record failed validation (wrong shape, bad signature, oversize, expired). */
+export class DhtInvalidError extends ZeoneError {
+  override readonly name = 'DhtInvalidError'
+}
+
+/** A DHT operation (get, put, provide) could not complete: no reachable peers, nothing found. */
+export class DhtLookupError extends ZeoneError {
+  override readonly name = 'DhtLookupError'
+}
+
+/** The local store refused a record (capacity, stale sequence number). */
+export class DhtStoreError extends ZeoneError {
+  override readonly name = 'DhtStoreError'
+}

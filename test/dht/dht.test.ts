@@ -1,0 +1,83 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createTestnet } from '../../src/dht/testnet.js'
+import { keyOfString } from '../../src/dht/id.js'
+import { signRecord } from '../../src/dht/record.js'
+import { Identity } from '../../src/crypto/identity.js'
+import { randomBytes } from '../../src/crypto/sign.js'
+import { encodeMessage } from '../../src/dht/messages.js'
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+test('30 in-process nodes: put, get from another node, newer seq wins, survives a third leaving', async () => {
+  const tn = await createTestnet({ size: 30 })
+  try {
+    const { nodes } = tn
+    for (const n of nodes) assert.ok(n.dht.table.size >= 10, `table too small: ${n.dht.table.size}`)
+    const key = keyOfString('mission')
+    const put = await nodes[3]!.dht.put(key, text('v1'))
+    assert.ok(put.stored >= 15, `stored on ${put.stored}`)
+    const got = await nodes[25]!.dht.get(key)
+    assert.deepEqual(got.record?.value, text('v1'))
+    await nodes[3]!.dht.put(key, text('v2'))
+    const got2 = await nodes[17]!.dht.get(key)
+    assert.deepEqual(got2.record?.value, text('v2'))
+    // a third of the nodes go away (not the reader)
+    for (let i = 0; i < 10; i++) nodes[i * 3 + 1]!.stop()
+    const got3 = await nodes[29]!.dht.get(key)
+    assert.deepEqual(got3.record?.value, text('v2'))
+  } finally { tn.destroy() }
+})
+
+test('a record under another publisher key or with a broken signature is refused and never served', async () => {
+  const tn = await createTestnet({ size: 12 })
+  try {
+    const [a, b] = tn.nodes
+    const key = keyOfString('forged')
+    const good = signRecord(a!.identity, key, text('honest'), 1, Date.now() + 60_000)
+    const forged = { ...good, value: text('evil') }
+    const link = await a!.node.dial(b!.node.addr)
+    const msg = encodeMessage({ t: 'store', x: a!.dht.puzzle, record: forged })
+    const reply = await link.request(msg.type, msg.body)
+    const ack = (await import('../../src/dht/messages.js')).decodeMessage(reply.type, reply.body)
+    assert.equal(ack.t, 'ack')
+    assert.equal(ack.t === 'ack' && ack.ok, false)
+    assert.equal(b!.dht.store.getRecords(key, Date.now()).length, 0)
+    // a TTL beyond the maximum is refused too (replicas cannot extend a record's life)
+    const long = signRecord(a!.identity, key, text('forever'), 2, Date.now() + 10 * 86_400_000)
+    const m2 = encodeMessage({ t: 'store', x: a!.dht.puzzle, record: long })
+    const r2 = await link.request(m2.type, m2.body)
+    const ack2 = (await import('../../src/dht/messages.js')).decodeMessage(r2.type, r2.body)
+    assert.equal(ack2.t === 'ack' && ack2.err, 'ttl_too_long')
+  } finally { tn.destroy() }
+})
+
+test('a request without a valid dynamic puzzle is refused and the sender is not admitted', async () => {
+  const tn = await createTestnet({ size: 6, config: { dynamicPuzzleBits: 12 } })
+  try {
+    const [a, b] = tn.nodes
+    const stranger = Identity.fromSeed(randomBytes(32))
+    const node = tn.net.createNode(stranger, { host: '10.99.0.1', port: 9 })
+    const link = await node.dial(b!.node.addr)
+    const bad = encodeMessage({ t: 'find_node', x: new Uint8Array(20).fill(0xff), target: a!.identity.dhtId })
+    await assert.rejects(link.request(bad.type, bad.body), /puzzle/)
+    assert.equal(b!.dht.table.has(Buffer.from(stranger.dhtId).toString('hex')), false)
+    node.stop()
+  } finally { tn.destroy() }
+})
+
+test('provider records: many providers per key, none can overwrite another', async () => {
+  const tn = await createTestnet({ size: 20 })
+  try {
+    const key = keyOfString('service:vpn_exit')
+    await tn.nodes[2]!.dht.provide(key, text('cap=1'))
+    await tn.nodes[7]!.dht.provide(key)
+    await tn.nodes[11]!.dht.provide(key)
+    const found = await tn.nodes[19]!.dht.findProviders(key, 10)
+    const pubs = new Set(found.map((p) => Buffer.from(p.publisher).toString('hex')))
+    for (const i of [2, 7, 11]) assert.ok(pubs.has(Buffer.from(tn.nodes[i]!.identity.publicKey).toString('hex')), `provider ${i} missing`)
+    const p2 = found.find((p) => Buffer.from(p.publisher).equals(Buffer.from(tn.nodes[2]!.identity.publicKey)))
+    assert.deepEqual(p2?.data, text('cap=1'))
+    assert.deepEqual(p2?.addrs, [tn.nodes[2]!.node.addr])
+  } finally { tn.destroy() }
+})
