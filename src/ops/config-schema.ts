@@ -12,6 +12,7 @@ import { cortexConfigSchema } from '../cortex/config.js'
 import { servicesConfigSchema } from '../services/config.js'
 import { chainConfigSchema } from './chain-config.js'
 import { opsConfigSchema } from './ops-config.js'
+import { legacyConfigSchema } from '../transport/legacy/config.js'
 
 export const configSchema = z.object({
   /** Node data directory (identity, SQLite files, bloom filter, control socket). */
@@ -25,6 +26,8 @@ export const configSchema = z.object({
   cortex: cortexConfigSchema.prefault({}),
   services: servicesConfigSchema.prefault({}),
   ops: opsConfigSchema.prefault({}),
+  /** The legacy v0 bridge (switched by node.legacy). */
+  legacy: legacyConfigSchema.prefault({}),
 }).strict()
 
 export type ZeoneConfig = z.infer<typeof configSchema>

@@ -1,0 +1,250 @@
+/**
+ * The composition root. `createNode(config)` builds a ZeoneNode; `start()` loads the identity (refusing a key file
+ * readable by group/others), builds the router, the transport (with the legacy v0 bridge unless `node.legacy` is
+ * false), the local HTTP API and the owner-only control API, then attaches the layers in order
+ * services, dht, nat, content, economy, cortex, and dials the bootstrap peers. `stop()` undoes it in reverse.
+ * Both are idempotent and may be called in any order.
+ */
+import { chmodSync, mkdirSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Registry } from 'prom-client'
+import { loadOrCreateIdentity, type Identity } from './crypto/identity.js'
+import type { Endpoint, Handler, LegacyHandler, LegacyLink, Link, MessageRouter, LegacyRouter } from './interfaces/link.js'
+import type { Logger } from './interfaces/logger.js'
+import type { AttachFn, NodeContext, Stoppable } from './interfaces/node-context.js'
+import type { ZeoneConfig } from './ops/config-schema.js'
+import { ConfigWatcher } from './ops/config-watcher.js'
+import type { ConfigSources } from './ops/config.js'
+import { ControlServer } from './ops/control-server.js'
+import { HttpServer } from './ops/http-server.js'
+import { createLogger } from './ops/logger.js'
+import { createMetricsRegistry } from './ops/metrics.js'
+import { MapServiceRegistry } from './ops/service-registry.js'
+import { registerNodeControlRoutes } from './ops/node-control.js'
+import { Router } from './transport/router.js'
+import { LegacyBridge } from './transport/legacy/bridge.js'
+import { createDefaultTransport, type TransportFactory } from './transport/legacy/default-transport.js'
+import type { NodeTransport } from './transport/legacy/types.js'
+import { attach as attachServices } from './services/attach.js'
+import { attach as attachDht } from './dht/attach.js'
+import { attach as attachNat } from './nat/attach.js'
+import { attach as attachContent } from './content/attach.js'
+import { attach as attachEconomy } from './economy/attach.js'
+import { attach as attachCortex } from './cortex/attach.js'
+
+/** Layer attach order; stopped in reverse. */
+export const LAYERS: ReadonlyArray<[string, AttachFn]> = [
+  ['services', attachServices], ['dht', attachDht], ['nat', attachNat],
+  ['content', attachContent], ['economy', attachEconomy], ['cortex', attachCortex],
+]
+
+export interface NodeInit {
+  /** @default a pino logger at config.ops.logLevel on stderr */
+  logger?: Logger
+  /** When it names a file, the node watches it and applies valid changes (live reload). */
+  configSources?: ConfigSources
+  /** Builds the transport. @default the secure connection manager (with the legacy acceptor) */
+  transport?: TransportFactory
+  /** Replaces the layer list (tests). */
+  layers?: ReadonlyArray<[string, AttachFn]>
+  /** Capabilities announced in the handshake. @default ['DHT'] */
+  capabilities?: string[]
+}
+
+export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
+
+export class ZeoneNode {
+  #config: ZeoneConfig
+  readonly init: NodeInit
+  readonly dataDir: string
+  readonly logger: Logger
+  readonly metrics: Registry
+  readonly services = new MapServiceRegistry()
+  readonly router: Router
+  #state: NodeState = 'new'
+  #starting: Promise<void> | undefined
+  #stopping: Promise<void> | undefined
+  #abort = new AbortController()
+  #identity: Identity | undefined
+  #transport: NodeTransport | undefined
+  #legacy: LegacyBridge | undefined
+  #http: HttpServer | undefined
+  #control: ControlServer | undefined
+  #watcher: ConfigWatcher | undefined
+  #attached: Array<[string, Stoppable]> = []
+  #ctx: NodeContext | undefined
+  readonly startedAt = Date.now()
+
+  constructor(config: ZeoneConfig, init: NodeInit = {}) {
+    this.#config = config
+    this.init = init
+    this.dataDir = resolve(config.dataDir)
+    this.logger = init.logger ?? createLogger({ level: config.ops.logLevel })
+    this.metrics = createMetricsRegistry()
+    this.router = new Router({ logger: this.logger.child({ c: 'router' }) })
+  }
+
+  get state(): NodeState { return this.#state }
+  get config(): ZeoneConfig { return this.#config }
+  get identity(): Identity {
+    if (!this.#identity) throw new Error('node not started')
+    return this.#identity
+  }
+  get transport(): NodeTransport | undefined { return this.#transport }
+  get legacy(): LegacyBridge | undefined { return this.#legacy }
+  get http(): HttpServer | undefined { return this.#http }
+  get control(): ControlServer | undefined { return this.#control }
+  get context(): NodeContext | undefined { return this.#ctx }
+  get signal(): AbortSignal { return this.#abort.signal }
+  /** Where the node accepts peers. */
+  get listenAddress(): Endpoint | undefined { return this.#transport?.listenAddress }
+  get httpAddress(): Endpoint | undefined { return this.#http?.address }
+
+  start(): Promise<void> {
+    if (this.#stopping) return Promise.reject(new Error('node is stopping or stopped'))
+    this.#starting ??= this.#start().catch(async (err: unknown) => {
+      await this.#teardown()
+      throw err
+    })
+    return this.#starting
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #start(): Promise<void> {
+    this.#state = 'starting'
+    const cfg = this.#config
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 })
+    if ((statSync(this.dataDir).mode & 0o077) !== 0) {
+      this.logger.warn({ dataDir: this.dataDir }, 'data dir was accessible by group/others; setting mode 0700')
+      chmodSync(this.dataDir, 0o700)
+    }
+    const { identity, created } = loadOrCreateIdentity(this.dataDir)
+    this.#identity = identity
+    this.logger.info({ nodeId: identity.nodeIdB64, dhtId: identity.dhtIdHex, created }, 'identity loaded')
+
+    const legacyOn = cfg.node.legacy
+    this.#legacy = legacyOn
+      ? new LegacyBridge({ identity, config: cfg.legacy, logger: this.logger.child({ c: 'legacy' }), metrics: this.metrics,
+        knownPeers: () => this.#advertisable() })
+      : undefined
+    const factory = this.init.transport ?? createDefaultTransport
+    this.#transport = await factory({
+      identity, config: cfg, dataDir: this.dataDir, router: this.router, logger: this.logger.child({ c: 'transport' }),
+      metrics: this.metrics, capabilities: this.init.capabilities ?? ['DHT'],
+      ...(this.#legacy ? { legacyAcceptor: this.#legacy.accept } : {}),
+    })
+    await this.#transport.start()
+    this.#legacy?.setSelfAddress(this.#transport.listenAddress)
+
+    this.#http = new HttpServer({
+      host: cfg.ops.httpHost, port: cfg.ops.httpPort, metrics: this.metrics, logger: this.logger.child({ c: 'http' }),
+      health: () => ({ ok: this.#state === 'running', state: this.#state, nodeId: identity.nodeIdB64,
+        peers: this.#transport?.links().length ?? 0, legacyPeers: this.#legacy?.links().length ?? 0,
+        uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),
+    })
+    await this.#http.start()
+    this.#control = new ControlServer(this.dataDir, this.logger.child({ c: 'control' }))
+    registerNodeControlRoutes(this.#control, this)
+    await this.#control.start()
+
+    const legacy = this.#legacy
+    const router: MessageRouter & LegacyRouter = {
+      handle: (type: number, h: Handler) => this.router.handle(type, h),
+      handleLegacy: (type: string, h: LegacyHandler) => (legacy ? legacy.handleLegacy(type, h) : () => {}),
+      handleLegacyDht: (h: (r: Record<string, unknown>, l: LegacyLink) => Promise<Record<string, unknown>>) =>
+        (legacy ? legacy.handleLegacyDht(h) : () => {}),
+    }
+    this.#ctx = {
+      identity, config: cfg, dataDir: this.dataDir, logger: this.logger, metrics: this.metrics, router,
+      links: this.#transport, wireTap: this.#transport, control: this.#control, http: this.#http,
+      services: this.services, signal: this.#abort.signal,
+    }
+    for (const [name, attach] of this.init.layers ?? LAYERS) {
+      const s = await attach({ ...this.#ctx, logger: this.logger.child({ c: name }) })
+      if (s) this.#attached.push([name, s])
+    }
+    this.#watchConfig()
+    this.#state = 'running'
+    this.logger.info({ listen: this.listenAddress, http: this.httpAddress, legacy: legacyOn }, 'node started')
+    this.#bootstrap()
+  }
+
+  #bootstrap(): void {
+    const t = this.#transport
+    for (const hp of this.#config.node.bootstrap) {
+      const addr = parseHostPort(hp)
+      t?.dial(addr).catch((err: unknown) => this.logger.warn({ peer: hp, err: (err as Error).message }, 'bootstrap dial failed'))
+    }
+    for (const hp of this.#config.legacy.bootstrap) {
+      this.#legacy?.dial(parseHostPort(hp)).catch((err: unknown) => this.logger.warn({ peer: hp, err: (err as Error).message }, 'legacy bootstrap dial failed'))
+    }
+  }
+
+  #watchConfig(): void {
+    const src = this.init.configSources
+    if (!src?.file) return
+    this.#watcher = new ConfigWatcher({ sources: { ...src, file: src.file }, current: this.#config, logger: this.logger })
+    this.#watcher.on('reload', (next) => {
+      this.#config = next
+      const l = this.logger as Logger & { level?: string }
+      if (typeof l.level === 'string') l.level = next.ops.logLevel
+      if (this.#ctx) this.#ctx.config = next
+    })
+    this.#watcher.on('error', () => { /* logged by the watcher; the old config stays */ })
+    this.#watcher.start()
+  }
+
+  /** Reloads the config file now (also done automatically when the file changes). */
+  reloadConfig(): boolean { return this.#watcher?.reload() ?? false }
+
+  /** Peers we may advertise to others: only verified listening addresses, never ephemeral source ports. */
+  #advertisable(): Array<{ nodeId: string; host: string; port: number; version: number }> {
+    const out: Array<{ nodeId: string; host: string; port: number; version: number }> = []
+    for (const l of [...(this.#transport?.links() ?? []), ...(this.#legacy?.links() ?? [])]) {
+      const a = l.peer.listenAddr
+      if (a) out.push({ nodeId: l.peer.nodeIdB64, host: a.host, port: a.port, version: l.peer.version })
+    }
+    return out
+  }
+
+  /** Every open link, secure and legacy. */
+  allLinks(): Array<Link | LegacyLink> { return [...(this.#transport?.links() ?? []), ...(this.#legacy?.links() ?? [])] }
+
+  async #stop(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(() => {})
+    await this.#teardown()
+  }
+
+  async #teardown(): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopping'
+    this.#abort.abort()
+    this.#watcher?.stop()
+    for (const [name, s] of this.#attached.reverse()) {
+      try { await s.stop() } catch (err) { this.logger.warn({ layer: name, err: (err as Error).message }, 'layer stop failed') }
+    }
+    this.#attached = []
+    await this.#control?.stop()
+    await this.#legacy?.stop()
+    await this.#transport?.stop()
+    await this.#http?.stop()
+    this.#state = 'stopped'
+    this.logger.info('node stopped')
+  }
+}
+
+export function createNode(config: ZeoneConfig, init: NodeInit = {}): ZeoneNode {
+  return new ZeoneNode(config, init)
+}
+
+/** Parses `host:port` or `[v6]:port`. */
+export function parseHostPort(s: string): Endpoint {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([^\s:/]+):(\d{1,5})$/.exec(s)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port < 1 || port > 65535) throw new TypeError(`expected host:port, got '${s}'`)
+  return { host: m[1]!, port }
+}
