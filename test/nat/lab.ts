@@ -1,0 +1,144 @@
+/**
+ * A NAT lab in network namespaces, built by the tests themselves (same topology as ../shared/natlab/lab.sh):
+ *   <p>pub bridge 198.18.0.0/24; <p>stun .10 + .11; <p>turn .20; <p>natA .101 / LAN 10.1.0.1; <p>natB .102 / 10.2.0.1;
+ *   <p>hostA 10.1.0.2; <p>hostB 10.2.0.2. No veth touches the root namespace and no namespace has a default route.
+ * Names start with `zn-` plus the test process id, so parallel runs never collide; `down()` removes everything.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+
+export type NatMode = 'cone' | 'full' | 'restricted' | 'symmetric' | 'cone-open'
+
+export function canRunLab(): boolean {
+  if (process.getuid?.() !== 0) return false
+  try {
+    execFileSync('iptables', ['--version'], { stdio: 'ignore' })
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' })
+    return true
+  } catch { return false }
+}
+
+const run = (args: string[]): void => { execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }) }
+
+export class NatLab {
+  readonly prefix: string
+  constructor(tag: string) { this.prefix = `zn-${process.pid}${tag}-` }
+  ns(name: 'pub' | 'stun' | 'turn' | 'natA' | 'natB' | 'hostA' | 'hostB'): string { return this.prefix + name }
+  get all(): string[] { return (['pub', 'stun', 'turn', 'natA', 'natB', 'hostA', 'hostB'] as const).map((n) => this.ns(n)) }
+  x(ns: string, ...args: string[]): void { run(['ip', 'netns', 'exec', ns, ...args]) }
+
+  up(a: NatMode, b: NatMode): void {
+    this.down()
+    for (const n of this.all) { run(['ip', 'netns', 'add', n]); this.x(n, 'ip', 'link', 'set', 'lo', 'up') }
+    const pub = this.ns('pub')
+    this.x(pub, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
+    this.x(pub, 'ip', 'link', 'set', 'br0', 'up')
+    for (const [h, ip] of [['stun', 10], ['turn', 20], ['natA', 101], ['natB', 102]] as const) {
+      run(['ip', '-n', pub, 'link', 'add', `p-${h}`, 'type', 'veth', 'peer', 'name', 'wan', 'netns', this.ns(h)])
+      run(['ip', '-n', pub, 'link', 'set', `p-${h}`, 'master', 'br0', 'up'])
+      run(['ip', '-n', this.ns(h), 'addr', 'add', `198.18.0.${ip}/24`, 'dev', 'wan'])
+      run(['ip', '-n', this.ns(h), 'link', 'set', 'wan', 'up'])
+    }
+    run(['ip', '-n', this.ns('stun'), 'addr', 'add', '198.18.0.11/24', 'dev', 'wan'])
+    for (const [s, i] of [['A', 1], ['B', 2]] as const) {
+      const nat = this.ns(`nat${s}`), host = this.ns(`host${s}`)
+      run(['ip', '-n', nat, 'link', 'add', 'lan', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host])
+      run(['ip', '-n', nat, 'addr', 'add', `10.${i}.0.1/24`, 'dev', 'lan'])
+      run(['ip', '-n', nat, 'link', 'set', 'lan', 'up'])
+      run(['ip', '-n', host, 'addr', 'add', `10.${i}.0.2/24`, 'dev', 'eth0'])
+      run(['ip', '-n', host, 'link', 'set', 'eth0', 'up'])
+      run(['ip', '-n', host, 'route', 'add', '198.18.0.0/15', 'via', `10.${i}.0.1`])
+      this.x(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+    }
+    this.nat('A', a)
+    this.nat('B', b)
+  }
+
+  /** (Re)configures one NAT router and flushes its conntrack table. */
+  nat(side: 'A' | 'B', mode: NatMode): void {
+    const n = this.ns(`nat${side}`)
+    const host = side === 'A' ? '10.1.0.2' : '10.2.0.2'
+    const ipt = (...a: string[]): void => this.x(n, 'iptables', ...a)
+    ipt('-t', 'nat', '-F'); ipt('-F')
+    if (mode !== 'cone-open') {
+      ipt('-A', 'INPUT', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+      ipt('-A', 'INPUT', '-i', 'wan', '-j', 'DROP')
+    }
+    switch (mode) {
+      case 'cone': case 'cone-open': ipt('-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE'); break
+      case 'symmetric': ipt('-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE', '--random-fully'); break
+      case 'full': case 'restricted':
+        ipt('-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE')
+        ipt('-t', 'nat', '-A', 'PREROUTING', '-i', 'wan', '-p', 'udp', '-j', 'DNAT', '--to-destination', host)
+        if (mode === 'restricted') {
+          ipt('-A', 'FORWARD', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+          ipt('-A', 'FORWARD', '-o', 'wan', '-m', 'recent', '--name', 'out', '--rdest', '--set')
+          ipt('-A', 'FORWARD', '-i', 'wan', '-m', 'recent', '--name', 'out', '--rsource', '--rcheck', '--seconds', '300', '-j', 'ACCEPT')
+          ipt('-A', 'FORWARD', '-i', 'wan', '-j', 'DROP')
+        }
+        break
+    }
+    try { this.x(n, 'conntrack', '-F') } catch { /* empty table */ }
+  }
+
+  down(): void {
+    for (const n of this.all) {
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', n], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split(/\s+/).filter(Boolean)
+        for (const p of pids) { try { process.kill(Number(p), 'SIGKILL') } catch { /* gone */ } }
+      } catch { /* no such namespace */ }
+      try { run(['ip', 'netns', 'del', n]) } catch { /* absent */ }
+    }
+  }
+}
+
+/** A fixture process (test/nat/fixtures/agent) inside a namespace, driven by JSON lines. */
+export class Agent {
+  readonly proc: ChildProcess
+  #next = 1
+  readonly #waiting = new Map<number, { resolve(v: Record<string, unknown>): void; reject(e: Error): void }>()
+  stderr = ''
+
+  constructor(ns: string, name: string) {
+    const here = fileURLToPath(import.meta.url)
+    const ts = here.endsWith('.ts')
+    const script = fileURLToPath(new URL(`./fixtures/agent.${ts ? 'ts' : 'js'}`, import.meta.url))
+    const args = ['netns', 'exec', ns, process.execPath, ...(ts ? ['--import', 'tsx'] : []), script, name]
+    this.proc = spawn('ip', args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.proc.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000) })
+    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+      let m: Record<string, unknown>
+      try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
+      const w = this.#waiting.get(m.id as number)
+      if (!w) return
+      this.#waiting.delete(m.id as number)
+      if (m.error) w.reject(new Error(`${name}: ${String(m.error)}`)); else w.resolve(m)
+    })
+    this.proc.on('exit', () => {
+      for (const w of this.#waiting.values()) w.reject(new Error(`${name} exited: ${this.stderr}`))
+      this.#waiting.clear()
+    })
+  }
+
+  call(op: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.#waiting.delete(id); reject(new Error(`${op} timed out; stderr: ${this.stderr}`)) }, timeoutMs)
+      this.#waiting.set(id, {
+        resolve: (v) => { clearTimeout(t); resolve(v) },
+        reject: (e) => { clearTimeout(t); reject(e) },
+      })
+      this.proc.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n')
+    })
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()))
+    this.proc.stdin!.end()
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 2000)
+    await exited
+    clearTimeout(t)
+  }
+}
