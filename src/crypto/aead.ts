@@ -1,0 +1,79 @@
+/**
+ * Authenticated encryption used by the wire:
+ *  - v1: XSalsa20-Poly1305 (libsodium crypto_secretbox, 24-byte nonce, 16-byte MAC in front of the ciphertext);
+ *  - v2: an IETF AEAD from node:crypto, ChaCha20-Poly1305 or AES-256-GCM (12-byte nonce, 16-byte tag after it).
+ * Keys are wrapped once (KeyObject) so sealing a frame does no key import.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+import sodium from 'sodium-native'
+import { asBuffer } from '../util/bytes.js'
+import { ZeoneError } from '../util/errors.js'
+
+export const KEY_BYTES = 32
+export const TAG_BYTES = 16
+export const AEAD_NONCE_BYTES = 12
+export const SECRETBOX_NONCE_BYTES = 24
+
+/** v2 cipher suites in our default order of preference (measured by bench/wire-throughput.ts). */
+export const CIPHER_SUITES = ['chacha20-poly1305', 'aes-256-gcm'] as const
+export type CipherSuite = (typeof CIPHER_SUITES)[number]
+
+export function isCipherSuite(s: unknown): s is CipherSuite {
+  return typeof s === 'string' && (CIPHER_SUITES as readonly string[]).includes(s)
+}
+
+/** Decryption failed: wrong key, tampered bytes or a wrong nonce. */
+export class DecryptError extends ZeoneError {
+  override readonly name = 'DecryptError'
+  constructor(options?: { cause?: unknown }) { super('bad_mac', 'authentication tag mismatch', options) }
+}
+
+/** One direction's v2 key. */
+export class AeadKey {
+  readonly #key: KeyObject
+  constructor(readonly suite: CipherSuite, key: Uint8Array) {
+    if (key.byteLength !== KEY_BYTES) throw new RangeError('AEAD key must be 32 bytes')
+    this.#key = createSecretKey(asBuffer(key))
+  }
+
+  /** Encrypts `plaintext`; returns [ciphertext, tag] as separate buffers so the caller can writev them. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): [Buffer, Buffer] {
+    const c = createCipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
+    c.setAAD(aad, { plaintextLength: plaintext.byteLength })
+    const ct = c.update(plaintext)
+    c.final()
+    return [ct, c.getAuthTag()]
+  }
+
+  /** Decrypts `ciphertextAndTag` (tag last); throws DecryptError if it does not authenticate. */
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Buffer {
+    if (ciphertextAndTag.byteLength < TAG_BYTES) throw new DecryptError()
+    const split = ciphertextAndTag.byteLength - TAG_BYTES
+    const d = createDecipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
+    d.setAAD(aad, { plaintextLength: split })
+    d.setAuthTag(ciphertextAndTag.subarray(split))
+    const pt = d.update(ciphertextAndTag.subarray(0, split))
+    try {
+      d.final()
+    } catch (err) {
+      throw new DecryptError({ cause: err })
+    }
+    return pt
+  }
+}
+
+/** XSalsa20-Poly1305: returns MAC(16) || ciphertext. */
+export function secretboxSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Buffer {
+  if (key.byteLength !== KEY_BYTES || nonce.byteLength !== SECRETBOX_NONCE_BYTES) throw new RangeError('bad secretbox key or nonce size')
+  const out = Buffer.allocUnsafe(plaintext.byteLength + TAG_BYTES)
+  sodium.crypto_secretbox_easy(out, asBuffer(plaintext), asBuffer(nonce), asBuffer(key))
+  return out
+}
+
+/** Opens MAC(16) || ciphertext; throws DecryptError on failure. */
+export function secretboxOpen(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Buffer {
+  if (boxed.byteLength < TAG_BYTES || nonce.byteLength !== SECRETBOX_NONCE_BYTES || key.byteLength !== KEY_BYTES) throw new DecryptError()
+  const out = Buffer.allocUnsafe(boxed.byteLength - TAG_BYTES)
+  if (!sodium.crypto_secretbox_open_easy(out, asBuffer(boxed), asBuffer(nonce), asBuffer(key))) throw new DecryptError()
+  return out
+}

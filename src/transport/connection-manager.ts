@@ -1,0 +1,386 @@
+/**
+ * The connection manager: listens on TCP, dials, runs the secure handshake over any Duplex (adoptStream), keeps
+ * one link per peer pair, enforces limits and bans, answers PING and DISCOVER, keeps links alive, and dispatches
+ * application frames into the Router through RpcLink. Implements LinkProvider and WireTap.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import type { Registry } from 'prom-client'
+import type { Identity } from '../crypto/identity.js'
+import type { Clock } from '../interfaces/clock.js'
+import { systemClock } from '../interfaces/clock.js'
+import type { DialOptions, Endpoint, Inbound, Link, LinkProvider, RemotePeer } from '../interfaces/link.js'
+import type { Logger } from '../interfaces/logger.js'
+import { silentLogger } from '../interfaces/logger.js'
+import type { FrameEvent, WireTap } from '../interfaces/node-context.js'
+import { dhtIdOf } from '../crypto/identity.js'
+import { compareBytes, toB64 } from '../util/bytes.js'
+import { AbortedError, TimeoutError, ZeoneError } from '../util/errors.js'
+import { MessageType } from '../wire/message-types.js'
+import type { TransportConfig } from './config.js'
+import { Connection, type ConnectionEvents } from './connection.js'
+import { CoreProtocol } from './core-protocol.js'
+import { LinkClosedError } from './errors.js'
+import { BanList, KeyedBuckets } from './limits.js'
+import { TransportMetrics } from './metrics.js'
+import { normalizeHost, PeerBook, type KnownPeer } from './peer-book.js'
+import { ReplayGuard } from './replay-guard.js'
+import { RpcLink, type FrameSink } from './rpc-link.js'
+
+export const REPLAY_FILE = 'replay.bloom'
+
+export interface ConnectionManagerInit {
+  identity: Identity
+  config: TransportConfig
+  dataDir: string
+  router: { dispatch(msg: Inbound): void }
+  logger?: Logger
+  metrics?: Registry
+  clock?: Clock
+  /** Capabilities announced in the handshake. @default ['DHT'] */
+  capabilities?: string[]
+  /** Receives inbound sockets that do not start with the magic, when config.legacy is on. */
+  legacyAcceptor?: (socket: Socket, firstBytes: Buffer) => void
+}
+
+interface Pending { resolve(l: Link): void; reject(e: Error): void }
+interface Rec { conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending }
+
+const ip = (e: Endpoint): string => `ip:${e.host}`
+
+export class ConnectionManager implements LinkProvider, WireTap {
+  readonly metrics: TransportMetrics
+  readonly #init: ConnectionManagerInit
+  readonly #cfg: TransportConfig
+  readonly #clock: Clock
+  readonly #log: Logger
+  readonly #links = new Map<string, RpcLink>()
+  readonly #recs = new Map<Connection, Rec>()
+  readonly #dialing = new Map<string, Promise<Link>>()
+  readonly #linkListeners = new Set<(l: Link) => void>()
+  readonly #taps = new Set<(ev: FrameEvent) => void>()
+  readonly #book = new PeerBook()
+  readonly #bans: BanList
+  readonly #connectRate: KeyedBuckets
+  readonly #msgRate: KeyedBuckets
+  readonly #byteRate: KeyedBuckets
+  readonly #core: CoreProtocol
+  readonly #stop = new AbortController()
+  #replay: ReplayGuard
+  #server: Server | undefined
+  #timers: Array<ReturnType<typeof setInterval>> = []
+  #stopping: Promise<void> | undefined
+  #listen: Endpoint | undefined
+
+  constructor(init: ConnectionManagerInit) {
+    this.#init = init
+    this.#cfg = init.config
+    this.#clock = init.clock ?? systemClock
+    this.#log = (init.logger ?? silentLogger).child({ layer: 'transport' })
+    this.metrics = new TransportMetrics(init.metrics)
+    const l = this.#cfg.limits
+    this.#bans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.banBaseMs, banMaxMs: l.banMaxMs })
+    this.#connectRate = new KeyedBuckets(l.connectsPerSecPerIp, l.connectBurstPerIp)
+    this.#msgRate = new KeyedBuckets(l.messagesPerSec, l.messageBurst)
+    this.#byteRate = new KeyedBuckets(l.bytesPerSec, l.byteBurst)
+    this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
+    this.#core = new CoreProtocol({
+      identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
+      peerListSize: this.#cfg.peerListSize, links: () => this.links(), refuse: (link, reason) => this.#refuseFromPeer(link, reason),
+    })
+  }
+
+  get listenAddress(): Endpoint | undefined { return this.#listen }
+
+  async start(): Promise<void> {
+    if (this.#stopping) throw new ZeoneError('stopped', 'connection manager stopped')
+    try {
+      this.#replay = new ReplayGuard({ file: join(this.#init.dataDir, REPLAY_FILE), bits: this.#cfg.replayFilterBits })
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'replay filter unreadable; starting a fresh one')
+      this.#replay = new ReplayGuard({ file: join(this.#init.dataDir, REPLAY_FILE), bits: this.#cfg.replayFilterBits })
+    }
+    const server = createServer({ noDelay: true }, (s) => this.#onInbound(s))
+    this.#server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#cfg.port, this.#cfg.host, () => { server.off('error', reject); resolve() })
+    })
+    server.on('error', (err) => this.#log.error({ err: err.message }, 'listener error'))
+    const a = server.address()
+    if (a && typeof a === 'object') this.#listen = { host: normalizeHost(a.address), port: a.port }
+    const every = (ms: number, fn: () => void): void => { const t = setInterval(fn, ms); t.unref(); this.#timers.push(t) }
+    every(this.#cfg.replayFilterSaveMs, () => this.#saveReplay())
+    every(Math.max(50, Math.min(this.#cfg.keepAliveMs, this.#cfg.idleTimeoutMs) / 3), () => this.#sweep())
+    for (const b of this.#cfg.bootstrap) {
+      const i = b.lastIndexOf(':')
+      const host = b.slice(0, i).replace(/^\[|\]$/g, '')
+      this.dial({ host, port: Number(b.slice(i + 1)) }).catch((err) => this.#log.warn({ bootstrap: b, err: (err as Error).message }, 'bootstrap dial failed'))
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#doStop()
+    return this.#stopping
+  }
+
+  async #doStop(): Promise<void> {
+    this.#stop.abort()
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    const closing = this.#server ? new Promise<void>((r) => this.#server!.close(() => r())) : Promise.resolve()
+    for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
+    this.#saveReplay()
+    await closing
+  }
+
+  dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {
+    if (this.#stopping) return Promise.reject(new LinkClosedError('node stopped'))
+    if (opts.expectNodeId) { const l = this.get(opts.expectNodeId); if (l) return Promise.resolve(l) }
+    const key = `${addr.host}:${addr.port}`
+    for (const l of this.#links.values()) {
+      const la = l.peer.listenAddr
+      if (la && la.host === addr.host && la.port === addr.port) return Promise.resolve(l)
+    }
+    const inflight = this.#dialing.get(key)
+    if (inflight) return inflight
+    const p = this.#dial(addr, opts).finally(() => this.#dialing.delete(key))
+    this.#dialing.set(key, p)
+    return p
+  }
+
+  async #dial(addr: Endpoint, opts: DialOptions): Promise<Link> {
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal
+    signal.throwIfAborted()
+    const sock = connect({ host: addr.host, port: addr.port, noDelay: true })
+    await new Promise<void>((resolve, reject) => {
+      const t = this.#clock.setTimeout(() => { done(); sock.destroy(); reject(new TimeoutError(`connect to ${addr.host}:${addr.port} timed out`)) }, this.#cfg.handshakeTimeoutMs)
+      const onErr = (err: Error): void => { done(); reject(new ZeoneError('connect_failed', `connect to ${addr.host}:${addr.port} failed: ${err.message}`, { cause: err })) }
+      const onAbort = (): void => { done(); sock.destroy(); reject(new AbortedError()) }
+      const onOk = (): void => { done(); resolve() }
+      const done = (): void => { t.cancel(); sock.off('error', onErr); sock.off('connect', onOk); signal.removeEventListener('abort', onAbort) }
+      sock.once('error', onErr)
+      sock.once('connect', onOk)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    return this.adoptStream(sock, { outbound: true, remoteAddr: addr, expectNodeId: opts.expectNodeId, signal })
+  }
+
+  /** Runs the handshake and framing over any Duplex; resolves with the authenticated link. */
+  adoptStream(stream: Duplex, opts: { outbound: boolean; remoteAddr: Endpoint; expectNodeId?: Uint8Array; signal?: AbortSignal }): Promise<Link> {
+    if (this.#stopping) { stream.destroy(); return Promise.reject(new LinkClosedError('node stopped')) }
+    return new Promise<Link>((resolve, reject) => {
+      const signal = opts.signal
+      const onAbort = (): void => conn.destroy('aborted')
+      const settle = (): void => signal?.removeEventListener('abort', onAbort)
+      const conn = this.#newConnection(stream, { outbound: opts.outbound, remoteAddr: { host: normalizeHost(opts.remoteAddr.host), port: opts.remoteAddr.port }, expectNodeId: opts.expectNodeId })
+      this.#recs.get(conn)!.pending = {
+        resolve: (l) => { settle(); resolve(l) },
+        reject: (e) => { settle(); reject(e) },
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      conn.start()
+    })
+  }
+
+  get(nodeId: Uint8Array | string): Link | undefined {
+    return this.#links.get(typeof nodeId === 'string' ? nodeId : toB64(nodeId))
+  }
+
+  links(): Link[] { return [...this.#links.values()] }
+
+  onLink(cb: (link: Link) => void): () => void {
+    this.#linkListeners.add(cb)
+    return () => this.#linkListeners.delete(cb)
+  }
+
+  observe(cb: (ev: FrameEvent) => void): () => void {
+    this.#taps.add(cb)
+    return () => this.#taps.delete(cb)
+  }
+
+  /** Round-trip time of a PING/PONG on `link`, in ms. */
+  ping(link: Link, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> { return this.#core.ping(link, opts) }
+
+  knownPeers(): KnownPeer[] { return this.#book.list() }
+
+  /** Connections open now, including those still handshaking. */
+  get connectionCount(): number { return this.#recs.size }
+
+  #onInbound(sock: Socket): void {
+    const remote = { host: normalizeHost(sock.remoteAddress), port: sock.remotePort ?? 0 }
+    sock.on('error', () => {})
+    const now = this.#clock.now()
+    const refuse = (reason: string): void => { this.metrics.refuse(reason); sock.destroy() }
+    if (this.#stopping) return refuse('stopping')
+    if (this.#bans.isBanned(ip(remote), now)) return refuse('banned')
+    if (!this.#connectRate.take(remote.host, 1, now)) return refuse('connect_rate')
+    if (this.#recs.size >= this.#cfg.limits.maxConnections) return refuse('max_connections')
+    const legacy = this.#cfg.legacy ? this.#init.legacyAcceptor : undefined
+    this.#newConnection(sock, { outbound: false, remoteAddr: remote, legacyAcceptor: legacy }).start()
+  }
+
+  #newConnection(stream: Duplex, opts: ConstructorParameters<typeof Connection>[1]): Connection {
+    const c = this.#cfg
+    const conn = new Connection(stream, opts, {
+      identity: this.#init.identity,
+      clock: this.#clock,
+      handshakeTimeoutMs: c.handshakeTimeoutMs,
+      highWaterMark: c.sendHighWaterMark,
+      isReplay: (n) => this.#replay.checkAndAdd(n),
+      handshake: {
+        versions: c.wireVersions, preferredVersion: c.preferredVersion, capabilities: this.#init.capabilities ?? ['DHT'],
+        suites: c.cipherSuites, listenPort: this.#listen?.port ?? 0, maxFrame: c.maxFrameBytes, maxSkewMs: c.maxClockSkewMs,
+      },
+    }, this.#events)
+    this.#recs.set(conn, { conn, registered: false })
+    return conn
+  }
+
+  readonly #events: ConnectionEvents = {
+    established: (conn) => this.#established(conn),
+    frame: (conn, type, pt) => this.#frame(conn, type, pt),
+    refused: (conn, reason, err) => {
+      const rec = this.#recs.get(conn)
+      this.metrics.refuse(reason)
+      if (!conn.session) {
+        this.metrics.handshakes.inc({ outcome: reason })
+        this.metrics.handshakeSeconds.observe({ outcome: 'failed' }, (this.#clock.now() - conn.startedAt) / 1000)
+      }
+      this.#log.debug({ reason, remote: conn.opts.remoteAddr, err: err instanceof Error ? err.message : undefined }, 'refused')
+      if (!conn.opts.outbound || conn.session) this.#strike(conn.session ? `id:${toB64(conn.session.remoteNodeId)}` : ip(conn.opts.remoteAddr))
+      rec?.pending?.reject(err instanceof ZeoneError ? err : new ZeoneError(reason, `connection refused: ${reason}`, { cause: err }))
+      if (rec) rec.pending = undefined
+    },
+    closed: (conn, reason) => {
+      const rec = this.#recs.get(conn)
+      this.#recs.delete(conn)
+      if (!rec) return
+      rec.pending?.reject(new LinkClosedError(reason))
+      rec.pending = undefined
+      if (rec.link) {
+        if (rec.registered) {
+          this.metrics.peers.dec()
+          const id = rec.link.peer.nodeIdB64
+          if (this.#links.get(id) === rec.link) this.#links.delete(id)
+        }
+        rec.link.handleClosed(reason)
+      }
+    },
+  }
+
+  #established(conn: Connection): void {
+    const rec = this.#recs.get(conn)!
+    const p = conn.session!
+    const now = this.#clock.now()
+    const id = toB64(p.remoteNodeId)
+    this.metrics.handshakes.inc({ outcome: 'ok' })
+    this.metrics.handshakeSeconds.observe({ outcome: 'ok' }, (now - conn.startedAt) / 1000)
+    if (this.#bans.isBanned(`id:${id}`, now)) { this.metrics.refuse('banned'); conn.destroy('banned'); return }
+    const remote = conn.opts.remoteAddr
+    const listenAddr = conn.opts.outbound ? remote : p.remoteListenPort > 0 ? { host: remote.host, port: p.remoteListenPort } : undefined
+    const peer: RemotePeer = {
+      nodeId: p.remoteNodeId, nodeIdB64: id, dhtId: dhtIdOf(p.remoteNodeId), remoteAddr: remote, listenAddr,
+      version: p.version, capabilities: new Set(p.remoteCapabilities), outbound: conn.opts.outbound,
+    }
+    const link = new RpcLink(peer, this.#sink(conn, peer), (m) => this.#core.dispatch(m, this.#init.router), { clock: this.#clock })
+    rec.link = link
+    const existing = this.#links.get(id)
+    if (existing && !existing.closed) {
+      if (!this.#keepNew(existing.peer, peer)) {
+        rec.pending?.resolve(existing)
+        rec.pending = undefined
+        conn.close('duplicate')
+        return
+      }
+      existing.close('duplicate')
+    }
+    this.#links.set(id, link)
+    rec.registered = true
+    this.metrics.peers.inc()
+    if (listenAddr) this.#book.seen(p.remoteNodeId, listenAddr.host, listenAddr.port, now)
+    rec.pending?.resolve(link)
+    rec.pending = undefined
+    for (const cb of [...this.#linkListeners]) {
+      try { cb(link) } catch (err) { this.#log.warn({ err: (err as Error).message }, 'onLink listener failed') }
+    }
+    if (this.#cfg.discover) this.#core.discover(link)
+  }
+
+  /** Simultaneous dials: keep the connection dialed by the smaller node id; same direction: keep the existing one. */
+  #keepNew(existing: RemotePeer, fresh: RemotePeer): boolean {
+    if (existing.outbound === fresh.outbound) return false
+    const weAreSmaller = compareBytes(this.#init.identity.publicKey, fresh.nodeId) < 0
+    return weAreSmaller ? fresh.outbound : !fresh.outbound
+  }
+
+  #sink(conn: Connection, peer: RemotePeer): FrameSink {
+    return {
+      sendFrame: (type, pt) => {
+        const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
+        this.metrics.frame(type, 'out', body)
+        if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: body })
+        return conn.sendFrame(type, pt)
+      },
+      whenWritable: () => conn.whenWritable(),
+      close: (reason) => conn.close(reason),
+    }
+  }
+
+  #frame(conn: Connection, type: number, pt: Buffer): void {
+    const link = this.#recs.get(conn)?.link
+    if (!link || link.closed) return
+    const now = this.#clock.now()
+    const id = link.peer.nodeIdB64
+    if (!this.#msgRate.take(id, 1, now) || !this.#byteRate.take(id, pt.byteLength, now)) return this.#refuseFromPeer(link, 'rate_limited')
+    if (type === 0 || type >= 0x80 || (type >= MessageType.HELLO && type <= MessageType.VERIFY)) return this.#refuseFromPeer(link, 'unknown_type')
+    const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
+    this.metrics.frame(type, 'in', body)
+    if (this.#taps.size) this.#tap({ peer: link.peer, direction: 'in', type, bytes: body })
+    try {
+      link.receiveFrame(type, pt)
+    } catch (err) {
+      this.#refuseFromPeer(link, err instanceof ZeoneError ? err.code : 'bad_envelope')
+    }
+  }
+
+  #tap(ev: FrameEvent): void {
+    for (const cb of this.#taps) { try { cb(ev) } catch { /* an observer must not break the wire */ } }
+  }
+
+  #refuseFromPeer(link: Link, reason: string): void {
+    this.metrics.refuse(reason)
+    this.#strike(`id:${link.peer.nodeIdB64}`)
+  }
+
+  #strike(key: string): void {
+    const dur = this.#bans.strike(key, this.#clock.now())
+    if (dur === 0) return
+    this.metrics.refuse('banned')
+    this.#log.info({ key, ms: dur }, 'peer banned')
+    for (const rec of [...this.#recs.values()]) {
+      const c = rec.conn
+      const k = c.session ? `id:${toB64(c.session.remoteNodeId)}` : ip(c.opts.remoteAddr)
+      if (k === key || (key.startsWith('ip:') && ip(c.opts.remoteAddr) === key && !c.session)) c.destroy('banned')
+    }
+  }
+
+  #sweep(): void {
+    const now = this.#clock.now()
+    for (const rec of [...this.#recs.values()]) {
+      if (!rec.link || !rec.registered) continue
+      const idle = now - rec.conn.lastReceived
+      if (idle >= this.#cfg.idleTimeoutMs) {
+        this.metrics.refuse('idle_timeout')
+        rec.conn.destroy('idle_timeout')
+      } else if (idle >= this.#cfg.keepAliveMs) {
+        this.#core.keepAlive(rec.link)
+      }
+    }
+  }
+
+  #saveReplay(): void {
+    try { this.#replay.save() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
+  }
+}

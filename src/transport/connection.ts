@@ -1,0 +1,225 @@
+/**
+ * One secured stream: magic sniffing (legacy hand-off), the handshake with its timeout, then v1 or v2 frames.
+ * Drives the sans-I/O handshake from src/wire/handshake.ts over any Duplex (TCP socket, punched UDP/UDX stream).
+ * Emits decrypted application frames; every failure is reported with its refusal reason and closes the stream.
+ */
+import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { AeadKey } from '../crypto/aead.js'
+import type { Identity } from '../crypto/identity.js'
+import type { Clock } from '../interfaces/clock.js'
+import type { Endpoint } from '../interfaces/link.js'
+import { ZeoneError } from '../util/errors.js'
+import { encodeHandshakeFrame, FrameReader, MAGIC_0, MAGIC_1, type RawFrame, VERSION_HANDSHAKE } from '../wire/frame.js'
+import { V1Opener, V1Sealer } from '../wire/frame-v1.js'
+import { V2Opener, V2Sealer } from '../wire/frame-v2.js'
+import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type SessionParams } from '../wire/handshake.js'
+import { HandshakeError } from '../wire/handshake-errors.js'
+import { MessageType } from '../wire/message-types.js'
+import type { FrameSink } from './rpc-link.js'
+
+export interface ConnectionOptions {
+  outbound: boolean
+  remoteAddr: Endpoint
+  expectNodeId?: Uint8Array
+  /** Inbound TCP only: hand streams without the magic to this acceptor (legacy bridge). */
+  legacyAcceptor?: (socket: Socket, firstBytes: Buffer) => void
+}
+
+export interface ConnectionDeps {
+  identity: Identity
+  clock: Clock
+  handshake: Omit<HandshakeConfig, 'identity' | 'now'>
+  handshakeTimeoutMs: number
+  highWaterMark: number
+  isReplay: (nonce: Uint8Array) => boolean
+}
+
+export interface ConnectionEvents {
+  /** Session keys are in place; called synchronously before any application frame is emitted. */
+  established(conn: Connection): void
+  frame(conn: Connection, type: number, plaintext: Buffer): void
+  /** A refusal (reason label) that ends the connection; `err` carries details. */
+  refused(conn: Connection, reason: string, err?: unknown): void
+  closed(conn: Connection, reason: string): void
+}
+
+export class Connection implements FrameSink {
+  readonly stream: Duplex
+  readonly opts: ConnectionOptions
+  readonly startedAt: number
+  session: SessionParams | undefined
+  lastReceived: number
+  #deps: ConnectionDeps
+  #ev: ConnectionEvents
+  #reader: FrameReader
+  #initiator: HandshakeInitiator | undefined
+  #responder: HandshakeResponder | undefined
+  #timer: { cancel(): void } | undefined
+  #sniff: Buffer | null
+  #seal: ((type: number, pt: Uint8Array) => Buffer[]) | undefined
+  #open: ((f: RawFrame) => Buffer) | undefined
+  #corked = false
+  #closed = false
+
+  constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
+    this.stream = stream
+    this.opts = opts
+    this.#deps = deps
+    this.#ev = ev
+    this.startedAt = deps.clock.now()
+    this.lastReceived = this.startedAt
+    this.#sniff = opts.outbound ? null : Buffer.alloc(0)
+    this.#reader = new FrameReader({ versions: new Set([VERSION_HANDSHAKE]), maxBody: deps.handshake.maxFrame, onFrame: (f) => this.#onFrame(f) })
+  }
+
+  get closed(): boolean { return this.#closed }
+
+  start(): void {
+    const s = this.stream
+    if (s instanceof Socket) s.setNoDelay(true)
+    s.on('data', this.#onData)
+    s.on('error', this.#onError)
+    s.on('close', this.#onClose)
+    this.#timer = this.#deps.clock.setTimeout(() => this.#refuse('handshake_timeout'), this.#deps.handshakeTimeoutMs)
+    const cfg: HandshakeConfig = { ...this.#deps.handshake, identity: this.#deps.identity, now: () => this.#deps.clock.now() }
+    if (this.opts.outbound) {
+      this.#initiator = new HandshakeInitiator(cfg, { expectNodeId: this.opts.expectNodeId })
+      s.write(encodeHandshakeFrame(MessageType.HELLO, this.#initiator.hello()))
+    } else {
+      this.#responder = new HandshakeResponder(cfg, { isReplay: this.#deps.isReplay, expectNodeId: this.opts.expectNodeId })
+    }
+  }
+
+  sendFrame(type: number, plaintext: Uint8Array): boolean {
+    if (this.#closed || !this.#seal) return false
+    const s = this.stream
+    if (!this.#corked) {
+      this.#corked = true
+      s.cork()
+      process.nextTick(this.#uncork)
+    }
+    for (const b of this.#seal(type, plaintext)) s.write(b)
+    return s.writableLength < this.#deps.highWaterMark
+  }
+
+  whenWritable(): Promise<void> {
+    const s = this.stream
+    if (this.#closed || s.writableLength < this.#deps.highWaterMark / 2) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => { s.off('drain', done); s.off('close', done); resolve() }
+      s.on('drain', done)
+      s.on('close', done)
+    })
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return
+    this.#finish(reason)
+    const s = this.stream
+    if (this.#corked) s.uncork()
+    s.end()
+    const t = this.#deps.clock.setTimeout(() => s.destroy(), 2000)
+    s.once('close', () => t.cancel())
+  }
+
+  /** Closes at once after a refusal: nothing more is read or written. */
+  destroy(reason: string): void {
+    if (this.#closed) return
+    this.#finish(reason)
+    this.stream.destroy()
+  }
+
+  #finish(reason: string): void {
+    this.#closed = true
+    this.#reader.stop()
+    this.#timer?.cancel()
+    this.stream.off('data', this.#onData)
+    this.#ev.closed(this, reason)
+  }
+
+  #uncork = (): void => {
+    this.#corked = false
+    if (!this.#closed) this.stream.uncork()
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#closed) return
+    this.lastReceived = this.#deps.clock.now()
+    if (this.#sniff) {
+      const got = this.#sniff.length === 0 ? chunk : Buffer.concat([this.#sniff, chunk])
+      if (got.length < 2 && got[0] === MAGIC_0) { this.#sniff = got; return }
+      this.#sniff = null
+      if (got[0] !== MAGIC_0 || got[1] !== MAGIC_1) {
+        const acceptor = this.opts.legacyAcceptor
+        if (acceptor && this.stream instanceof Socket) {
+          this.#closed = true
+          this.#timer?.cancel()
+          this.stream.off('data', this.#onData)
+          this.stream.off('error', this.#onError)
+          this.stream.off('close', this.#onClose)
+          this.#ev.closed(this, 'legacy')
+          acceptor(this.stream, got)
+          return
+        }
+        this.#refuse('bad_magic')
+        return
+      }
+      chunk = got
+    }
+    try {
+      this.#reader.push(chunk)
+    } catch (err) {
+      this.#refuse(err instanceof ZeoneError ? err.code : 'bad_frame', err)
+    }
+  }
+
+  #onError = (err: Error): void => { this.destroy(`socket error: ${err.message}`) }
+  #onClose = (): void => { if (!this.#closed) this.#finish(this.session ? 'remote closed' : 'closed_during_handshake') }
+
+  #refuse(reason: string, err?: unknown): void {
+    if (this.#closed) return
+    this.#ev.refused(this, reason, err)
+    this.destroy(reason)
+  }
+
+  #onFrame(f: RawFrame): void {
+    if (this.#open) {
+      const pt = this.#open(f) // throws FrameError: caught in #onData
+      this.#ev.frame(this, f.type, pt)
+      return
+    }
+    const body = f.frame.subarray(f.headerLength)
+    if (this.#initiator && f.type === MessageType.HELLO_ACK) {
+      const { verify, session } = this.#initiator.onHelloAck(body)
+      this.stream.write(encodeHandshakeFrame(MessageType.VERIFY, verify))
+      this.#establish(session)
+    } else if (this.#responder && f.type === MessageType.HELLO && !this.#responder.claimedNodeId) {
+      this.stream.write(encodeHandshakeFrame(MessageType.HELLO_ACK, this.#responder.onHello(body)))
+    } else if (this.#responder && f.type === MessageType.VERIFY) {
+      this.#establish(this.#responder.onVerify(body))
+    } else {
+      throw new HandshakeError('bad_handshake', `unexpected frame type ${f.type} during the handshake`)
+    }
+  }
+
+  #establish(p: SessionParams): void {
+    this.#timer?.cancel()
+    this.#timer = undefined
+    this.session = p
+    if (p.version === 2) {
+      const sealer = new V2Sealer(new AeadKey(p.suite, p.sendKey))
+      const opener = new V2Opener(new AeadKey(p.suite, p.recvKey))
+      this.#seal = (t, pt) => sealer.seal(t, pt)
+      this.#open = (f) => opener.open(f)
+    } else {
+      const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
+      const opener = new V1Opener(p.recvKey, p.remoteNodeId)
+      this.#seal = (t, pt) => sealer.seal(t, pt)
+      this.#open = (f) => opener.open(f)
+    }
+    this.#reader.versions = new Set([p.version])
+    this.#reader.maxBody = p.maxFrame
+    this.#ev.established(this)
+  }
+}
