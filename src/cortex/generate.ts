@@ -1,0 +1,57 @@
+/**
+ * The generation loop: prefill the prompt, then sample one token per step until a stop condition. Streams
+ * `{id, text}` chunks (text is only complete UTF-8; stop strings are held back until they cannot match).
+ */
+import { normalizeSampling, Prng, sample, type SamplingParams, type StopParams } from './sampling.js'
+import type { Tokenizer } from './tokenizer.js'
+
+export interface Forwarder {
+  /** Runs new tokens; returns the logits of the last one. */
+  step(ids: number[]): Promise<Float32Array>
+  end(): void
+}
+
+export interface GenChunk { id: number; text: string }
+export interface GenResult { ids: number[]; text: string; reason: 'stop' | 'length' }
+
+export async function* generate(fw: Forwarder, prompt: number[], sampling: SamplingParams, stop: StopParams, tok?: Tokenizer, signal?: AbortSignal): AsyncGenerator<GenChunk, GenResult> {
+  const p = normalizeSampling(sampling)
+  const rng = new Prng(p.seed)
+  const stopIds = new Set(stop.stopTokens ?? [])
+  const stopStrs = (stop.stopStrings ?? []).filter((s) => s.length > 0)
+  const dec = tok?.streamDecoder()
+  const ids: number[] = []
+  let text = '', held = ''
+  let logits = await fw.step(prompt)
+  try {
+    while (ids.length < stop.maxTokens) {
+      signal?.throwIfAborted()
+      const id = sample(logits, p, rng)
+      if (stopIds.has(id)) return { ids, text, reason: 'stop' }
+      ids.push(id)
+      held += dec ? dec.push(id) : ''
+      const hit = stopStrs.map((s) => held.indexOf(s)).filter((i) => i >= 0)
+      if (hit.length) { const cut = held.slice(0, Math.min(...hit)); text += cut; yield { id, text: cut }; return { ids, text, reason: 'stop' } }
+      const keep = stopStrs.reduce((k, s) => { for (let n = Math.min(s.length - 1, held.length); n > 0; n--) if (s.startsWith(held.slice(-n))) return Math.max(k, n); return k }, 0)
+      const emit = held.slice(0, held.length - keep)
+      held = held.slice(held.length - keep)
+      text += emit
+      yield { id, text: emit }
+      if (ids.length >= stop.maxTokens) break
+      logits = await fw.step([id])
+    }
+    text += held + (dec ? dec.flush() : '')
+    return { ids, text, reason: 'length' }
+  } finally {
+    fw.end()
+  }
+}
+
+/** Runs `generate` to completion. */
+export async function generateAll(fw: Forwarder, prompt: number[], sampling: SamplingParams, stop: StopParams, tok?: Tokenizer): Promise<GenResult> {
+  const it = generate(fw, prompt, sampling, stop, tok)
+  for (;;) {
+    const r = await it.next()
+    if (r.done) return r.value
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Cortex wire messages (types 0x70-0x7f, CBOR bodies; normative spec: docs/protocol/cortex.md).
+ * Every decoder bounds sizes and checks field types; violations throw InvalidInputError('bad_message').
+ */
+import { decode, encode, type CborValue } from '../wire/cbor.js'
+import { registerMessageTypes } from '../wire/message-types.js'
+import { InvalidInputError } from '../util/errors.js'
+
+export const CortexType = {
+  CORTEX_INFO: 0x70,
+  CORTEX_INFO_RESP: 0x71,
+  CORTEX_FORWARD: 0x72,
+  CORTEX_FORWARD_RESP: 0x73,
+  CORTEX_END: 0x74,
+  CORTEX_GENERATE: 0x75,
+  CORTEX_TOKEN: 0x76,
+  CORTEX_CANCEL: 0x77,
+} as const
+registerMessageTypes('cortex', CortexType)
+
+export const PROTOCOL_VERSION = 1
+export const SID_BYTES = 16
+export const MAX_MODEL_ID = 128
+export const MAX_IDS = 8192
+export const MAX_PROMPT_BYTES = 64 * 1024
+
+const LIMITS = { maxDepth: 3, maxItems: MAX_IDS, maxStringBytes: 64 * 1024 * 1024 }
+
+function bad(msg: string): never { throw new InvalidInputError('bad_message', msg) }
+
+function obj(body: Uint8Array): Record<string, unknown> {
+  const v = decode(body, LIMITS)
+  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array || v instanceof Map) bad('body is not a map')
+  const o = v as Record<string, unknown>
+  if (o.v !== PROTOCOL_VERSION) bad(`unsupported cortex message version ${String(o.v)}`)
+  return o
+}
+const uint = (o: Record<string, unknown>, k: string, max = 0xffffffff): number => {
+  const v = o[k]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(`${k} must be an unsigned integer <= ${max}`)
+  return v
+}
+const text = (o: Record<string, unknown>, k: string, max: number): string => {
+  const v = o[k]
+  if (typeof v !== 'string' || Buffer.byteLength(v) > max) bad(`${k} must be text of at most ${max} bytes`)
+  return v
+}
+const bytes = (o: Record<string, unknown>, k: string, len?: number): Uint8Array => {
+  const v = o[k]
+  if (!(v instanceof Uint8Array) || (len !== undefined && v.byteLength !== len)) bad(`${k} must be ${len ?? ''} bytes`)
+  return v
+}
+const num = (o: Record<string, unknown>, k: string, d: number): number => {
+  const v = o[k]
+  if (v === undefined) return d
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${k} must be a number`)
+  return v
+}
+const clean = (o: Record<string, CborValue | undefined>): Record<string, CborValue> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, CborValue>
+
+export interface InfoResp { model: string; family: string; start: number; end: number; layers: number; capacity: number; sessions: number }
+export const encodeInfoReq = (): Uint8Array => encode({ v: PROTOCOL_VERSION })
+export const decodeInfoReq = (b: Uint8Array): void => { obj(b) }
+export const encodeInfoResp = (r: InfoResp): Uint8Array => encode({ v: PROTOCOL_VERSION, ...r })
+export function decodeInfoResp(b: Uint8Array): InfoResp {
+  const o = obj(b)
+  const r = { model: text(o, 'model', MAX_MODEL_ID), family: text(o, 'family', 16), start: uint(o, 'start'), end: uint(o, 'end'), layers: uint(o, 'layers'), capacity: uint(o, 'capacity'), sessions: uint(o, 'sessions') }
+  if (r.end <= r.start || r.end > r.layers) bad('layer range is empty or outside the model')
+  return r
+}
+
+export interface ForwardReq {
+  sid: Uint8Array
+  model: string
+  /** Cache length the sender expects before this step (ignored when stateless). */
+  pos: number
+  /** Token ids (first stage). */
+  ids?: number[]
+  /** Hidden states, tensor codec (later stages). */
+  x?: Uint8Array
+  stateless?: boolean
+}
+export function encodeForwardReq(r: ForwardReq): Uint8Array {
+  return encode(clean({ v: PROTOCOL_VERSION, sid: r.sid, model: r.model, pos: r.pos, ids: r.ids, x: r.x, stateless: r.stateless ? true : undefined }))
+}
+export function decodeForwardReq(b: Uint8Array): ForwardReq {
+  const o = obj(b)
+  const r: ForwardReq = { sid: bytes(o, 'sid', SID_BYTES), model: text(o, 'model', MAX_MODEL_ID), pos: uint(o, 'pos') }
+  if (o.ids !== undefined) {
+    if (!Array.isArray(o.ids) || o.ids.length < 1 || o.ids.length > MAX_IDS || !o.ids.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i <= 0xffffffff)) bad('ids must be 1..8192 unsigned integers')
+    r.ids = o.ids as number[]
+  }
+  if (o.x !== undefined) r.x = bytes(o, 'x')
+  if ((r.ids === undefined) === (r.x === undefined)) bad('exactly one of ids and x is required')
+  if (o.stateless !== undefined) { if (typeof o.stateless !== 'boolean') bad('stateless must be a boolean'); r.stateless = o.stateless }
+  return r
+}
+
+export interface ForwardResp { pos: number; y: Uint8Array }
+export const encodeForwardResp = (r: ForwardResp): Uint8Array => encode({ v: PROTOCOL_VERSION, pos: r.pos, y: r.y })
+export function decodeForwardResp(b: Uint8Array): ForwardResp {
+  const o = obj(b)
+  return { pos: uint(o, 'pos'), y: bytes(o, 'y') }
+}
+
+export const encodeEnd = (sid: Uint8Array): Uint8Array => encode({ v: PROTOCOL_VERSION, sid })
+export const decodeEnd = (b: Uint8Array): Uint8Array => bytes(obj(b), 'sid', SID_BYTES)
+
+export interface GenerateReq { gid: Uint8Array; model: string; prompt: string; maxTokens: number; temperature: number; topK: number; topP: number; seed: number }
+export function encodeGenerate(r: GenerateReq): Uint8Array {
+  return encode({ v: PROTOCOL_VERSION, gid: r.gid, model: r.model, prompt: r.prompt, max: r.maxTokens, temp: r.temperature, topK: r.topK, topP: r.topP, seed: r.seed })
+}
+export function decodeGenerate(b: Uint8Array): GenerateReq {
+  const o = obj(b)
+  return {
+    gid: bytes(o, 'gid', SID_BYTES), model: text(o, 'model', MAX_MODEL_ID), prompt: text(o, 'prompt', MAX_PROMPT_BYTES),
+    maxTokens: uint(o, 'max', MAX_IDS), temperature: num(o, 'temp', 0), topK: uint(o, 'topK'), topP: num(o, 'topP', 1), seed: uint(o, 'seed'),
+  }
+}
+
+export interface TokenMsg { gid: Uint8Array; seq: number; ids: number[]; text: string; done: boolean; reason?: string }
+export function encodeToken(t: TokenMsg): Uint8Array {
+  return encode(clean({ v: PROTOCOL_VERSION, gid: t.gid, seq: t.seq, ids: t.ids, text: t.text, done: t.done, reason: t.reason }))
+}
+export function decodeToken(b: Uint8Array): TokenMsg {
+  const o = obj(b)
+  if (!Array.isArray(o.ids) || o.ids.length > MAX_IDS || !o.ids.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0)) bad('ids must be unsigned integers')
+  if (typeof o.done !== 'boolean') bad('done must be a boolean')
+  const t: TokenMsg = { gid: bytes(o, 'gid', SID_BYTES), seq: uint(o, 'seq'), ids: o.ids as number[], text: text(o, 'text', MAX_PROMPT_BYTES), done: o.done }
+  if (o.reason !== undefined) t.reason = text(o, 'reason', 256)
+  return t
+}
+
+export const encodeCancel = (gid: Uint8Array): Uint8Array => encode({ v: PROTOCOL_VERSION, gid })
+export const decodeCancel = (b: Uint8Array): Uint8Array => bytes(obj(b), 'gid', SID_BYTES)

@@ -1,0 +1,167 @@
+/**
+ * Serves one stage over the wire: CORTEX_INFO, CORTEX_FORWARD (through the batcher) and CORTEX_END. Sessions are
+ * scoped by the requesting peer, freed on CORTEX_END, when the peer's link closes, or after `sessionTtlMs` idle.
+ */
+import type { Clock } from '../interfaces/clock.js'
+import { systemClock } from '../interfaces/clock.js'
+import type { Inbound, Link, LinkProvider, MessageRouter } from '../interfaces/link.js'
+import type { Logger } from '../interfaces/logger.js'
+import { silentLogger } from '../interfaces/logger.js'
+import type { UsageMeter } from '../interfaces/services.js'
+import type { TrustSink } from '../interfaces/trust.js'
+import { MessageType } from '../wire/message-types.js'
+import { encodeError } from '../transport/rpc-link.js'
+import { toHex } from '../util/bytes.js'
+import { ZeoneError } from '../util/errors.js'
+import { Batcher } from './batcher.js'
+import { InferenceError } from './errors.js'
+import { CortexType, decodeEnd, decodeForwardReq, decodeInfoReq, encodeForwardResp, encodeInfoResp } from './messages.js'
+import type { StageEngine } from './stage.js'
+import { decodeTensor, encodeTensor } from './tensor-codec.js'
+
+export interface StageServerInit {
+  modelId: string
+  engine: StageEngine
+  router: MessageRouter
+  links?: LinkProvider
+  /** Idle time after which a session's cache is freed. @default 300000 */
+  sessionTtlMs?: number
+  /** @default 16 */
+  maxBatch?: number
+  clock?: Clock
+  logger?: Logger
+  usage?: UsageMeter
+  trust?: TrustSink
+}
+
+interface SessionMeta { key: string; peer: string; lastUsed: number }
+
+export class StageServer {
+  readonly batcher: Batcher
+  readonly modelId: string
+  readonly engine: StageEngine
+  #meta = new Map<string, SessionMeta>()
+  #unsub: (() => void)[] = []
+  #linkWatch = new Map<string, () => void>()
+  #sweep: { cancel(): void } | null = null
+  #clock: Clock
+  #ttl: number
+  #log: Logger
+  #stopped = false
+
+  constructor(readonly init: StageServerInit) {
+    this.modelId = init.modelId
+    this.engine = init.engine
+    this.batcher = new Batcher(init.engine, { maxBatch: init.maxBatch ?? 16 })
+    this.#clock = init.clock ?? systemClock
+    this.#ttl = init.sessionTtlMs ?? 300_000
+    this.#log = init.logger ?? silentLogger
+  }
+
+  start(): void {
+    const r = this.init.router
+    this.#unsub.push(r.handle(CortexType.CORTEX_INFO, (m) => this.#onInfo(m)))
+    this.#unsub.push(r.handle(CortexType.CORTEX_FORWARD, (m) => this.#onForward(m)))
+    this.#unsub.push(r.handle(CortexType.CORTEX_END, (m) => this.#onEnd(m)))
+    this.#scheduleSweep()
+  }
+
+  get sessionCount(): number { return this.#meta.size }
+
+  info(): { model: string; family: string; start: number; end: number; layers: number; capacity: number; sessions: number } {
+    const e = this.engine
+    return { model: this.modelId, family: e.cfg.family, start: e.spec.start, end: e.spec.end, layers: e.cfg.layers, capacity: Math.max(0, e.maxSessions - e.sessions), sessions: e.sessions }
+  }
+
+  #onInfo(m: Inbound): void {
+    try { decodeInfoReq(m.body) } catch (e) { return this.#fail(m, e) }
+    m.reply?.(CortexType.CORTEX_INFO_RESP, encodeInfoResp(this.info()))
+  }
+
+  async #onForward(m: Inbound): Promise<void> {
+    try {
+      if (this.#stopped) throw new InferenceError('closed', 'stage stopped')
+      const req = decodeForwardReq(m.body)
+      if (req.model !== this.modelId) throw new InferenceError('wrong_model', `this stage serves ${this.modelId}`)
+      this.init.usage?.authorize(m.link.peer.nodeId, 'cortex')
+      const key = `${m.link.peer.nodeIdB64}:${toHex(req.sid)}`
+      const D = this.engine.cfg.hidden
+      let T: number
+      let hidden: Float32Array | undefined
+      if (this.engine.first) {
+        if (!req.ids) throw new InferenceError('bad_input', 'the first stage takes token ids')
+        T = req.ids.length
+      } else {
+        if (!req.x) throw new InferenceError('bad_input', 'this stage takes hidden states')
+        const t = decodeTensor(req.x, { maxElements: this.engine.maxContext * D, expectDims: [-1, D] })
+        T = t.dims[0]!
+        hidden = t.data
+      }
+      if (!req.stateless) {
+        const have = this.engine.pastLength(key)
+        if (req.pos === 0 && have > 0) this.engine.endSession(key)
+        else if (req.pos !== have) throw new InferenceError('pos_mismatch', `session is at position ${have}, request expects ${req.pos}`)
+        this.#touch(key, m.link)
+      }
+      const out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless })
+      this.init.usage?.record(m.link.peer.nodeId, 'cortex', BigInt(T), 'served')
+      m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, y: encodeTensor(out.data, out.dims) }))
+    } catch (e) {
+      this.#fail(m, e)
+    }
+  }
+
+  #onEnd(m: Inbound): void {
+    try {
+      const sid = decodeEnd(m.body)
+      this.#drop(`${m.link.peer.nodeIdB64}:${toHex(sid)}`)
+    } catch (e) { this.#fail(m, e) }
+  }
+
+  #touch(key: string, link: Link): void {
+    const peer = link.peer.nodeIdB64
+    const meta = this.#meta.get(key)
+    if (meta) { meta.lastUsed = this.#clock.now(); return }
+    this.#meta.set(key, { key, peer, lastUsed: this.#clock.now() })
+    if (!this.#linkWatch.has(peer)) {
+      this.#linkWatch.set(peer, link.onClose(() => {
+        this.#linkWatch.delete(peer)
+        for (const s of [...this.#meta.values()]) if (s.peer === peer) this.#drop(s.key)
+      }))
+    }
+  }
+
+  #drop(key: string): void {
+    this.#meta.delete(key)
+    this.engine.endSession(key)
+  }
+
+  #scheduleSweep(): void {
+    if (this.#stopped) return
+    this.#sweep = this.#clock.setTimeout(() => {
+      const now = this.#clock.now()
+      for (const s of [...this.#meta.values()]) if (now - s.lastUsed > this.#ttl) { this.#log.debug({ session: s.key }, 'cortex session expired'); this.#drop(s.key) }
+      this.#scheduleSweep()
+    }, Math.max(50, Math.floor(this.#ttl / 2)))
+  }
+
+  #fail(m: Inbound, e: unknown): void {
+    const code = e instanceof ZeoneError ? e.code : 'internal'
+    if (code === 'bad_message' || code === 'cbor' || e instanceof ZeoneError && e.name === 'TensorError') {
+      this.init.trust?.report(m.link.peer.nodeId, 'invalid_message', code)
+    }
+    if (!(e instanceof ZeoneError)) this.#log.warn({ err: (e as Error).message }, 'cortex stage request failed')
+    m.reply?.(MessageType.ERROR, encodeError(code, (e as Error).message ?? 'error'))
+  }
+
+  stop(): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#sweep?.cancel()
+    for (const u of this.#unsub.splice(0)) u()
+    for (const u of this.#linkWatch.values()) u()
+    this.#linkWatch.clear()
+    this.batcher.close()
+    for (const k of [...this.#meta.keys()]) this.#drop(k)
+  }
+}
