@@ -11,7 +11,7 @@ import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { TrustSink } from '../interfaces/trust.js'
-import { equalBytes } from '../util/bytes.js'
+import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
 import { DownloadError } from './errors.js'
 import { defaultWriter, downloadFile, type ChunkWriter, type FileResult } from './file-download.js'
@@ -25,6 +25,8 @@ export interface DownloadInit {
   /** Manifest id (SHA-256 of the signed manifest encoding). */
   id: Uint8Array
   providers: readonly Link[]
+  /** CDN cache peers asked by leaf hash (CACHE_REQUEST); they need not hold the manifest. @default [] */
+  cachePeers?: readonly Link[]
   outDir: string
   /** Pipelined chunk requests per provider. @default 8 */
   window?: number
@@ -40,6 +42,8 @@ export interface DownloadInit {
   clock?: Clock
   signal?: AbortSignal
   onProgress?: (p: Progress) => void
+  /** Called with every verified chunk (leaf hash, data, file Merkle root hex): feeds the local CDN cache. */
+  onVerified?: (leaf: Uint8Array, data: Uint8Array, rootHex: string) => void
   /** Test hook: positional writes (inject a full disk). */
   writer?: ChunkWriter
 }
@@ -67,7 +71,7 @@ export class Download {
 
   constructor(init: DownloadInit) {
     this.#init = init
-    this.#providers = new ProviderSet(init.providers, init.trust, init.logger ?? silentLogger, init.maxFailures ?? 3)
+    this.#providers = new ProviderSet(init.providers, init.trust, init.logger ?? silentLogger, init.maxFailures ?? 3, init.cachePeers ?? [])
   }
 
   get manifest(): Manifest | undefined { return this.#manifest }
@@ -104,6 +108,7 @@ export class Download {
         onPartial: (p, verified) => { w.partial = p; w.verified = verified; this.#wake(w) },
         onResume: (c, b) => { meter.chunksDone += c; meter.bytesDone += b; report() },
         onChunk: (_idx, bytes) => { meter.add(bytes); this.#wake(w); report() },
+        ...(this.#init.onVerified ? { onVerified: (leaf: Uint8Array, data: Uint8Array) => this.#init.onVerified!(leaf, data, toHex(meta.root)) } : {}),
       })
       if (r.alreadyComplete) { meter.chunksDone += leafCountOf(meta); meter.bytesDone += meta.size; report() }
       w.partial = r.path
@@ -124,7 +129,7 @@ export class Download {
   }
 
   async #fetchManifest(signal: AbortSignal): Promise<Manifest> {
-    for (const p of this.#providers.active()) {
+    for (const p of this.#providers.active(true)) {
       try {
         const r = await p.link.request(T.CONTENT_GET_MANIFEST, encodeGetManifest({ id: this.#init.id }), { timeoutMs: this.#init.requestTimeoutMs ?? 30_000, signal })
         if (r.type !== T.CONTENT_MANIFEST) throw new DownloadError('unexpected_reply', `expected MANIFEST, got 0x${r.type.toString(16)}`)

@@ -14,7 +14,9 @@ import { DownloadError } from './errors.js'
 import { readFully } from './hasher.js'
 import { leafCountOf, type ManifestFile } from './manifest.js'
 import { HASH_BYTES, leafHash, rootOfLeafHashes } from './merkle.js'
-import { ContentMessageType as T, decodeChunkReply, decodeHashesReply, encodeGetChunk, encodeGetHashes, MAX_HASH_BATCH } from './messages.js'
+import {
+  ContentMessageType as T, decodeCacheResponse, decodeChunkReply, decodeHashesReply, encodeCacheRequest, encodeGetChunk, encodeGetHashes, MAX_HASH_BATCH,
+} from './messages.js'
 import { prepareTarget } from './paths.js'
 import type { ProviderSet, ProviderState } from './provider-set.js'
 
@@ -45,6 +47,8 @@ export interface FileJob {
   signal: AbortSignal
   /** Called once per chunk verified and written (index, bytes). */
   onChunk: (index: number, bytes: number) => void
+  /** Called with each verified chunk's data (feeds the local CDN cache). */
+  onVerified?: (leaf: Uint8Array, data: Uint8Array) => void
   /** Called with the resumed count before fetching starts. */
   onResume: (chunks: number, bytes: number) => void
   /** Called when the partial file exists (the streaming reader may open it), with the verified-chunk test. */
@@ -75,7 +79,7 @@ async function exists(p: string): Promise<boolean> {
 
 /** Fetches and verifies a file's hash layer, trying providers in turn. */
 async function fetchHashLayer(job: FileJob, n: number): Promise<Uint8Array> {
-  for (const p of job.providers.active()) {
+  for (const p of job.providers.active(true)) {
     const out = new Uint8Array(n * HASH_BYTES)
     try {
       for (let start = 0; start < n; start += MAX_HASH_BATCH) {
@@ -178,16 +182,29 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: U
       let ok = false
       try {
         const len = i === n - 1 ? meta.size - i * meta.chunkSize : meta.chunkSize
+        const leaf = leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
         let data: Uint8Array
         try {
-          const r = await p.link.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
-          if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
-          const rep = decodeChunkReply(r.body)
-          if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) {
-            providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
-            continue
+          if (p.cache) {
+            const r = await p.link.request(T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+            if (r.type !== T.CACHE_RESPONSE) throw new DownloadError('unexpected_reply', `expected CACHE_RESPONSE, got 0x${r.type.toString(16)}`)
+            const rep = decodeCacheResponse(r.body)
+            if (!rep.data) { providers.missed(p); continue }
+            if (!equalBytes(rep.hash, leaf) || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
+              providers.misbehaved(p, 'invalid_merkle_proof', `cached chunk ${i} of ${meta.path} does not match its leaf hash`)
+              continue
+            }
+            data = rep.data
+          } else {
+            const r = await p.link.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+            if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
+            const rep = decodeChunkReply(r.body)
+            if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
+              providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
+              continue
+            }
+            data = rep.data
           }
-          data = rep.data
         } catch (err) {
           if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
           continue
@@ -205,6 +222,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: U
         p.chunks++
         p.bytes += len
         job.onChunk(i, len)
+        job.onVerified?.(leaf, data)
         if (++sinceFlush >= flushEvery) await flush()
       } finally {
         inflight--

@@ -14,6 +14,8 @@ export interface ProviderState {
   dropped: boolean
   chunks: number
   bytes: number
+  /** A CDN cache peer: asked by leaf hash (CACHE_REQUEST), never for manifests or hash layers. */
+  cache: boolean
 }
 
 export class ProviderSet {
@@ -21,23 +23,33 @@ export class ProviderSet {
   /** Providers caught serving bad data (node id base64 → reason). */
   readonly bad = new Map<string, string>()
 
-  constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number) {
+  constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number, cacheLinks: readonly Link[] = []) {
     const seen = new Set<string>()
     this.all = []
-    for (const link of links) {
-      if (seen.has(link.peer.nodeIdB64)) continue
+    const add = (link: Link, cache: boolean): void => {
+      if (seen.has(link.peer.nodeIdB64)) return
       seen.add(link.peer.nodeIdB64)
-      this.all.push({ key: link.peer.nodeIdB64, link, failures: 0, dropped: false, chunks: 0, bytes: 0 })
+      this.all.push({ key: link.peer.nodeIdB64, link, failures: 0, dropped: false, chunks: 0, bytes: 0, cache })
     }
+    for (const link of links) add(link, false)
+    for (const link of cacheLinks) add(link, true)
   }
 
-  active(): ProviderState[] { return this.all.filter((p) => !p.dropped && !p.link.closed) }
+  /** Usable providers; `full` restricts to those that serve manifests and hash layers (not caches). */
+  active(full = false): ProviderState[] { return this.all.filter((p) => !p.dropped && !p.link.closed && (!full || !p.cache)) }
+
+  /** A cache peer without the chunk: strike without a trust penalty. */
+  missed(p: ProviderState): void {
+    if (++p.failures >= this.maxFailures) p.dropped = true
+  }
 
   /** Bad data: penalise and drop for this content. */
   misbehaved(p: ProviderState, event: TrustEvent, detail: string): void {
+    // pipelined replies already in flight may fail too: one offence is reported once
+    if (this.bad.has(p.key)) return
     this.trust?.report(p.link.peer.nodeId, event, detail)
     this.bad.set(p.key, detail)
-    if (!p.dropped) this.logger.warn({ provider: p.key, detail }, 'provider sent unverifiable data; dropped for this content')
+    this.logger.warn({ provider: p.key, detail }, 'provider sent unverifiable data; dropped for this content')
     p.dropped = true
   }
 
