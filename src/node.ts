@@ -174,11 +174,7 @@ export class ZeoneNode {
   }
 
   #bootstrap(): void {
-    const t = this.#transport
-    for (const hp of this.#config.node.bootstrap) {
-      const addr = parseHostPort(hp)
-      t?.dial(addr).catch((err: unknown) => this.logger.warn({ peer: hp, err: (err as Error).message }, 'bootstrap dial failed'))
-    }
+    // node.bootstrap (v1/v2 peers) is dialed by the connection manager itself
     for (const hp of this.#config.legacy.bootstrap) {
       this.#legacy?.dial(parseHostPort(hp)).catch((err: unknown) => this.logger.warn({ peer: hp, err: (err as Error).message }, 'legacy bootstrap dial failed'))
     }
