@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import fc from 'fast-check'
+import { AeadKey, CIPHER_SUITES } from '../../src/crypto/aead.js'
+import { Identity } from '../../src/crypto/identity.js'
+import { randomBytes } from '../../src/crypto/sign.js'
+import { toHex } from '../../src/util/bytes.js'
+import { encodePing, decodePeerList, encodePeerList } from '../../src/wire/core-messages.js'
+import { FrameError, FrameReader, MAX_HANDSHAKE_BODY, type RawFrame } from '../../src/wire/frame.js'
+import { V1Opener, V1Sealer } from '../../src/wire/frame-v1.js'
+import { V2Opener, V2Sealer } from '../../src/wire/frame-v2.js'
+import { MessageType } from '../../src/wire/message-types.js'
+
+function readAll(bufs: Buffer[], versions = [1, 2], maxBody = 1 << 20): RawFrame[] {
+  const out: RawFrame[] = []
+  const r = new FrameReader({ versions: new Set(versions), maxBody, onFrame: (f) => out.push({ ...f, frame: Buffer.from(f.frame) }) })
+  for (const b of bufs) r.push(b)
+  return out
+}
+
+const code = (c: string) => (e: unknown) => e instanceof FrameError && e.code === c
+
+test('PING body vector', () => {
+  assert.equal(toHex(encodePing({ timestamp: 1_700_000_000_000 })), 'a16974696d657374616d701b0000018bcfe56800')
+})
+
+for (const suite of CIPHER_SUITES) {
+  test(`v2 (${suite}): round trip, tamper anywhere, replayed and reordered frames`, () => {
+    const key = randomBytes(32)
+    const s = new V2Sealer(new AeadKey(suite, key))
+    const o = new V2Opener(new AeadKey(suite, key))
+    const msgs = [new Uint8Array(0), randomBytes(1), randomBytes(70_000)]
+    const frames = readAll(msgs.map((m) => Buffer.concat(s.seal(MessageType.VPN_DATA, m))))
+    assert.equal(frames.length, 3)
+    frames.forEach((f, i) => assert.deepEqual(new Uint8Array(o.open(f)), msgs[i]))
+    assert.throws(() => o.open(frames[1]!), code('replayed_seq'))
+    const f4 = readAll([Buffer.concat(s.seal(MessageType.PING, randomBytes(40)))])[0]!
+    for (const pos of [2, 3, 7, 8, 15, 16, 30, f4.frame.length - 1]) {
+      const o2 = new V2Opener(new AeadKey(suite, key))
+      const bad = Buffer.from(f4.frame)
+      bad[pos]! ^= 1
+      assert.throws(() => o2.open({ ...f4, frame: bad, version: bad[2]!, type: bad[3]! }), (e: unknown) => e instanceof FrameError)
+    }
+    // a different key does not open it
+    assert.throws(() => new V2Opener(new AeadKey(suite, randomBytes(32))).open(f4), code('bad_mac'))
+  })
+}
+
+test('v1: round trip, signature by the sender, tamper, replay, wrong signer', () => {
+  const key = randomBytes(32)
+  const id = Identity.fromSeed(randomBytes(32))
+  const s = new V1Sealer({ key, identity: id })
+  const o = new V1Opener(key, id.publicKey)
+  const m = randomBytes(5000)
+  const [f] = readAll([Buffer.concat(s.seal(MessageType.IOU, m))])
+  assert.equal(f!.frame.length, 96 + 16 + 5000)
+  assert.deepEqual(new Uint8Array(o.open(f!)), m)
+  assert.throws(() => o.open(f!), code('replayed_seq'))
+  const [g] = readAll([Buffer.concat(s.seal(MessageType.IOU, m))])
+  for (const pos of [3, 9, 20, 40, 100, g!.frame.length - 1]) {
+    const bad = Buffer.from(g!.frame)
+    bad[pos]! ^= 0x80
+    assert.throws(() => new V1Opener(key, id.publicKey).open({ ...g!, frame: bad, type: bad[3]! }), (e: unknown) => e instanceof FrameError)
+  }
+  assert.throws(() => new V1Opener(key, Identity.fromSeed(randomBytes(32)).publicKey).open(g!), code('bad_signature'))
+})
+
+test('FrameReader: the same frames come out for every way of splitting the stream', () => {
+  const key = randomBytes(32)
+  const s = new V2Sealer(new AeadKey('aes-256-gcm', key))
+  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 4000 }), { maxLength: 20 }), (sizes, cuts) => {
+    const frames = sizes.map((n) => Buffer.concat(s.seal(MessageType.VPN_DATA, new Uint8Array(n).fill(n & 0xff))))
+    const all = Buffer.concat(frames)
+    const pieces: Buffer[] = []
+    let off = 0
+    for (const c of cuts) { if (off >= all.length) break; pieces.push(all.subarray(off, off + c)); off += c }
+    if (off < all.length) pieces.push(all.subarray(off))
+    const got = readAll(pieces)
+    assert.equal(got.length, frames.length)
+    got.forEach((g, i) => assert.ok(g.frame.equals(frames[i]!)))
+  }), { numRuns: 200 })
+})
+
+test('FrameReader refuses an oversized length from the 8-byte prefix alone, before any body arrives', () => {
+  const prefix = Buffer.from([0x5a, 0x45, 2, 1, 0, 0x10, 0, 1]) // 1 MiB + 1
+  assert.throws(() => readAll([prefix], [2], 1 << 20), code('oversize'))
+  assert.throws(() => readAll([prefix.subarray(0, 3), prefix.subarray(3)], [2], 1 << 20), code('oversize'))
+  const hs = Buffer.from([0x5a, 0x45, 0, 8, 0, 0, (MAX_HANDSHAKE_BODY + 1) >> 8, (MAX_HANDSHAKE_BODY + 1) & 0xff])
+  assert.throws(() => readAll([hs], [0]), code('oversize'))
+  const huge = Buffer.from([0x5a, 0x45, 1, 1, 0xff, 0xff, 0xff, 0xff])
+  assert.throws(() => readAll([huge], [1], 16 << 20), code('oversize'))
+})
+
+test('FrameReader refuses a bad magic and a version not allowed now', () => {
+  assert.throws(() => readAll([Buffer.from('GET / HTTP/1.1\r\n')]), code('bad_magic'))
+  assert.throws(() => readAll([Buffer.from([0x5a, 0x45, 7, 1, 0, 0, 0, 0])]), code('bad_version'))
+  assert.throws(() => readAll([Buffer.from([0x5a, 0x45, 1, 1, 0, 0, 0, 0])], [2]), code('bad_version'))
+})
+
+test('PEER_LIST round trip and strict decoding', () => {
+  const l = { peers: [{ node_id: randomBytes(32), host: '127.0.0.1', port: 8468 }] }
+  assert.deepEqual(decodePeerList(encodePeerList(l)), l)
+  assert.throws(() => decodePeerList(new Uint8Array([0xa0])))
+})
