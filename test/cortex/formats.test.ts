@@ -1,0 +1,134 @@
+import { after, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseHeader, SafetensorsFile, writeSafetensors, fromF32, toF32 } from '../../src/cortex/safetensors.js'
+import { ModelDir } from '../../src/cortex/model.js'
+import { Tokenizer } from '../../src/cortex/tokenizer.js'
+import { decodeTensor, encodeTensor } from '../../src/cortex/tensor-codec.js'
+import { decodeForwardReq, encodeForwardReq } from '../../src/cortex/messages.js'
+import { quantizeNK, dequantizeNK } from '../../src/cortex/quant.js'
+import { sample, Prng } from '../../src/cortex/sampling.js'
+import { fromHex, toHex } from '../../src/util/bytes.js'
+import { tempDir, tinyModel } from './helpers.js'
+
+const t = tempDir()
+after(() => t.cleanup())
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+test('tensor codec: spec test vector and round trips', () => {
+  const v = encodeTensor(new Float32Array([1, -2]), [1, 2])
+  assert.equal(toHex(v), '010102000000000100000002' + '0000803f000000c0')
+  const d = decodeTensor(fromHex('010102000000000100000002' + '0000803f000000c0'))
+  assert.deepEqual([...d.data], [1, -2])
+  assert.deepEqual(d.dims, [1, 2])
+  const h = decodeTensor(encodeTensor(new Float32Array([0.5, -3]), [2], 'F16'))
+  assert.deepEqual([...h.data], [0.5, -3])
+})
+
+test('tensor codec refuses hostile tensors: wrong shape, oversize, NaN/Inf, truncation, bad header', () => {
+  const good = encodeTensor(new Float32Array(6), [2, 3])
+  assert.throws(() => decodeTensor(good, { expectDims: [-1, 4] }), { code: 'bad_shape' })
+  assert.throws(() => decodeTensor(good, { maxElements: 5 }), { code: 'oversize' })
+  // a header claiming 2^24 x 2^24 elements is refused before any allocation
+  assert.throws(() => decodeTensor(fromHex('0101020001000000' + '01000000')), { code: 'oversize' })
+  assert.throws(() => decodeTensor(encodeTensor(new Float32Array([1, NaN]), [2])), { code: 'non_finite' })
+  assert.throws(() => decodeTensor(encodeTensor(new Float32Array([Infinity]), [1])), { code: 'non_finite' })
+  assert.throws(() => decodeTensor(good.subarray(0, good.length - 1)), { code: 'bad_length' })
+  assert.throws(() => decodeTensor(fromHex('0201010000000001')), { code: 'bad_version' })
+  assert.throws(() => decodeTensor(fromHex('0109010000000001')), { code: 'bad_dtype' })
+  assert.throws(() => decodeTensor(fromHex('0101050000000001')), { code: 'bad_rank' })
+  assert.throws(() => decodeTensor(fromHex('010101000000000000000000')), { code: 'bad_shape' })
+  assert.throws(() => decodeTensor(new Uint8Array(3)), { code: 'truncated' })
+})
+
+test('forward request codec round-trips and refuses malformed bodies', () => {
+  const sid = new Uint8Array(16).fill(7)
+  const r = decodeForwardReq(encodeForwardReq({ sid, model: 'm', pos: 3, ids: [1, 2] }))
+  assert.deepEqual(r, { sid, model: 'm', pos: 3, ids: [1, 2] })
+  assert.throws(() => decodeForwardReq(encodeForwardReq({ sid: new Uint8Array(3), model: 'm', pos: 0, ids: [1] })), { code: 'bad_message' })
+  assert.throws(() => decodeForwardReq(encodeForwardReq({ sid, model: 'm', pos: 0 })), { code: 'bad_message' })
+  assert.throws(() => decodeForwardReq(new Uint8Array([0xff])), (e: Error & { code?: string }) => e.code === 'cbor' || e.code === 'bad_message')
+})
+
+test('safetensors: round trip, dtypes, range reads', () => {
+  const p = join(t.dir, 'a.safetensors')
+  const x = new Float32Array([1.5, -2.25, 3, 0.125])
+  writeSafetensors(p, { a: { dtype: 'F32', shape: [2, 2], data: fromF32(x, 'F32') }, b: { dtype: 'BF16', shape: [4], data: fromF32(x, 'BF16') }, c: { dtype: 'F16', shape: [4], data: fromF32(x, 'F16') } })
+  const f = SafetensorsFile.open(p)
+  try {
+    for (const n of ['a', 'b', 'c']) assert.deepEqual([...f.readF32(n).data], [...x])
+    assert.deepEqual(f.readF32('a').shape, [2, 2])
+    assert.throws(() => f.readRaw('zzz'), { code: 'missing_tensor' })
+  } finally { f.close() }
+  assert.deepEqual([...toF32(fromF32(new Float32Array([65504, -0.5]), 'F16'), 'F16')], [65504, -0.5])
+})
+
+test('safetensors refuses hostile headers', () => {
+  const bad = (hdr: object, size = 1000): unknown => parseHeader(enc(JSON.stringify(hdr)), size)
+  assert.throws(() => bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 10), { code: 'bad_safetensors' }) // beyond file
+  assert.throws(() => bad({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), /do not match/)
+  assert.throws(() => bad({ a: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }), /unsupported dtype/)
+  assert.throws(() => bad({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }), /bad shape/)
+  assert.throws(() => bad({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }), /overlap/)
+  assert.throws(() => parseHeader(enc('{not json'), 100), /JSON/)
+  // a header length larger than the limit is refused before allocating it
+  const p = join(t.dir, 'huge.safetensors')
+  const b = Buffer.alloc(16); b.writeBigUInt64LE(1n << 40n); writeFileSync(p, b)
+  assert.throws(() => SafetensorsFile.open(p), /exceeds/)
+})
+
+test('model directory: unsupported architecture, missing tensors, wrong shapes', () => {
+  const m = tinyModel({ family: 'gpt2', layers: 1 })
+  try {
+    const cfgPath = join(m.dir, 'config.json')
+    const md = new ModelDir(m.dir)
+    assert.equal(md.config.family, 'gpt2')
+    assert.throws(() => md.read('h.5.ln_1.weight'), { code: 'missing_tensor' })
+    md.close()
+    writeFileSync(cfgPath, JSON.stringify({ model_type: 'bert', hidden_size: 8 }))
+    assert.throws(() => new ModelDir(m.dir), { code: 'unsupported_architecture' })
+    writeFileSync(cfgPath, JSON.stringify({ model_type: 'gpt2', vocab_size: 999, n_embd: 32, n_head: 4, n_layer: 1 }))
+    const wrong = new ModelDir(m.dir)
+    assert.throws(() => wrong.read('wte.weight'), { code: 'bad_shape' })
+    wrong.close()
+  } finally { m.cleanup() }
+})
+
+for (const family of ['gpt2', 'llama'] as const) {
+  test(`tokenizer (${family}): round trip, merges applied, special tokens`, () => {
+    const m = tinyModel({ family, layers: 1 })
+    try {
+      const tok = Tokenizer.fromFile(join(m.dir, 'tokenizer.json'))
+      for (const s of ['hello world', 'the quick brown fox.', 'ünïcödé ✓ 日本', '  spaces  and\nnewlines']) assert.equal(tok.decode(tok.encode(s)), s)
+      const ids = tok.encode('the the the')
+      assert.ok(ids.length < 'the the the'.length, 'merges shorten the token sequence')
+      const eos = family === 'gpt2' ? '<|endoftext|>' : '</s>'
+      const withSpecial = tok.encode(`hi${eos}`)
+      assert.equal(withSpecial.at(-1), tok.eosId)
+    } finally { m.cleanup() }
+  })
+}
+
+test('quantisation error is bounded (8-bit and 4-bit)', () => {
+  const rng = new Prng(3)
+  const N = 8, K = 70
+  const w = Float32Array.from({ length: N * K }, () => rng.normal())
+  for (const bits of [8, 4] as const) {
+    const d = dequantizeNK(quantizeNK(w, N, K, bits))
+    let err = 0, amax = 0
+    for (let i = 0; i < w.length; i++) { err = Math.max(err, Math.abs(d[i]! - w[i]!)); amax = Math.max(amax, Math.abs(w[i]!)) }
+    assert.ok(err <= amax / (bits === 8 ? 127 : 7), `${bits}-bit error ${err}`)
+  }
+})
+
+test('sampling: greedy, seeded reproducibility, top-k restricts', () => {
+  const logits = new Float32Array([0.1, 2, 0.3, 1.9, -1])
+  assert.equal(sample(logits, {}, new Prng(1)), 1)
+  const draw = (seed: number): number[] => { const r = new Prng(seed); return Array.from({ length: 50 }, () => sample(logits, { temperature: 1, seed }, r)) }
+  assert.deepEqual(draw(5), draw(5))
+  assert.notDeepEqual(draw(5), draw(6))
+  const r = new Prng(9)
+  for (let i = 0; i < 50; i++) assert.ok([1, 3].includes(sample(logits, { temperature: 5, topK: 2 }, r)))
+  for (let i = 0; i < 50; i++) assert.equal(sample(logits, { temperature: 1, topP: 0.01 }, r), 1)
+})
