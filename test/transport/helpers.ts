@@ -1,4 +1,5 @@
 /** Shared helpers for transport tests: temp dirs, configs and managers on 127.0.0.1:0. */
+import { connect as netConnect } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -45,5 +46,32 @@ export function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<v
       setTimeout(tick, 10)
     }
     tick()
+  })
+}
+
+/** Refusal counts by reason from a manager's metrics. */
+export async function refusals(n: TestNode): Promise<Map<string, number>> {
+  const m = await n.cm.metrics.refusals.get()
+  return new Map(m.values.map((v) => [String(v.labels.reason), v.value]))
+}
+
+/** Opens a raw TCP socket, writes `bytes`, resolves with everything received until the peer closes. */
+export function rawExchange(port: number, bytes: Uint8Array[], opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<{ received: Buffer; closed: boolean }> {
+  return new Promise((resolve) => {
+    const sock = netConnect({ host: '127.0.0.1', port, localAddress: opts.localAddress })
+    const chunks: Buffer[] = []
+    let finished = false
+    const finish = (closed: boolean): void => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      sock.destroy()
+      resolve({ received: Buffer.concat(chunks), closed })
+    }
+    const timer = setTimeout(() => finish(false), opts.timeoutMs ?? 3000)
+    sock.on('data', (d) => chunks.push(d))
+    sock.on('error', () => finish(true))
+    sock.on('close', () => finish(true))
+    sock.on('connect', () => { for (const b of bytes) sock.write(b) })
   })
 }
