@@ -44,11 +44,12 @@ contract Emission is AccessControl {
     /// Cumulative emission S(t) in wei for t seconds after start.
     function cumulative(uint256 t) public pure returns (uint256) {
         uint256 x = (LAMBDA_WAD * t) / YEAR;
-        return (S_MAX * (EmissionMath.WAD - EmissionMath.expNegWad(x))) / EmissionMath.WAD;
+        return (S_MAX * (EmissionMath.RAY - EmissionMath.expNegRay(x))) / EmissionMath.RAY;
     }
 
-    function expNegWad(uint256 x) external pure returns (uint256) {
-        return EmissionMath.expNegWad(x);
+    /// e^(-x) for a WAD x, as a RAY.
+    function expNegRay(uint256 x) external pure returns (uint256) {
+        return EmissionMath.expNegRay(x);
     }
 
     function completedEpochs() public view returns (uint256) {

@@ -28,9 +28,9 @@ function listSol(dir, out = []) {
 
 export function sourceKey(root) {
   const require = createRequire(join(root, 'package.json'))
-  const solc = require('solc')
+  const solcVersion = require('solc/package.json').version // loading solc itself takes seconds: only on a miss
   const h = createHash('sha256')
-  h.update(solc.version()).update(JSON.stringify(SETTINGS))
+  h.update(solcVersion).update(JSON.stringify(SETTINGS))
   for (const f of listSol(join(root, 'contracts'))) h.update(relative(root, f)).update('\0').update(readFileSync(f))
   return h.digest('hex').slice(0, 16)
 }
