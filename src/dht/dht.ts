@@ -45,6 +45,8 @@ export interface DhtInit {
   advertise?: () => Endpoint[]
   /** Hand stored records to newly joined closer nodes. @default true */
   replicateOnJoin?: boolean
+  /** Ping the oldest entry of a full bucket when a new contact shows up. @default true */
+  pingOnFull?: boolean
   /** Precomputed dynamic puzzle solution (the simulator passes one to skip solving). */
   puzzle?: Uint8Array
 }
@@ -64,6 +66,7 @@ export class Dht {
   readonly #random: (n: number) => Uint8Array
   readonly #advertise: () => Endpoint[]
   readonly #replicate: boolean
+  readonly #pingOnFull: boolean
   readonly #x: Uint8Array
   readonly #pinging = new Set<string>()
   readonly #published = new Map<string, { key: Uint8Array; value: Uint8Array; seq: number }>()
@@ -83,6 +86,7 @@ export class Dht {
     this.#random = init.random ?? randomBytes
     this.#advertise = init.advertise ?? (() => [])
     this.#replicate = init.replicateOnJoin ?? true
+    this.#pingOnFull = init.pingOnFull ?? true
     this.selfIdHex = toHex(init.identity.dhtId)
     // requests in flight hold one abort listener each; they are bounded by the RPC layer's pending limit
     setMaxListeners(0, this.#ac.signal)
@@ -111,7 +115,7 @@ export class Dht {
     if (this.#stopped || c.idHex === this.selfIdHex || !this.admissible(c.nodeId)) return 'refused'
     const r = this.table.update(c)
     if (r.status === 'added' && !bulk && this.#replicate) this.#handoff(c)
-    if (r.status === 'full' && !bulk) this.#pingOldest(r.oldest)
+    if (r.status === 'full' && !bulk && this.#pingOnFull) this.#pingOldest(r.oldest)
     return r.status
   }
 
@@ -228,12 +232,18 @@ export class Dht {
     return this.runLookup(target, () => ({ t: 'find_node', x: this.#x, target }), undefined, signal)
   }
 
-  /** Finds the newest valid signed value for `key`. Forged answers are ignored and reported. */
-  async get(key: Uint8Array, signal?: AbortSignal): Promise<{ record: SignedRecord | undefined; stats: LookupStats }> {
+  /**
+   * Finds the newest valid signed value for `key` (from `publisher` when given: anyone may sign a value under any
+   * key, so a reader that knows the publisher must say so). Forged answers are ignored and reported.
+   */
+  async get(key: Uint8Array, opts: { publisher?: Uint8Array; signal?: AbortSignal } = {}): Promise<{ record: SignedRecord | undefined; stats: LookupStats }> {
     const t0 = this.#clock.now()
+    const { publisher, signal } = opts
     let best: SignedRecord | undefined
     const consider = (r: SignedRecord): boolean => {
-      if (!equalBytes(r.key, key) || r.expires <= this.#clock.now() || !verifyRecord(r)) return false
+      if (!equalBytes(r.key, key) || r.expires <= this.#clock.now()) return false
+      if (publisher && !equalBytes(r.publisher, publisher)) return false
+      if (!verifyRecord(r)) return false
       if (!best || r.seq > best.seq || (r.seq === best.seq && r.expires > best.expires)) best = r
       return true
     }
@@ -243,7 +253,7 @@ export class Dht {
       let found = false
       for (const r of m.records.slice(0, this.config.maxRecordsPerKey)) {
         if (consider(r)) found = true
-        else this.#trust?.report(from.nodeId, 'invalid_message', 'dht forged or foreign record')
+        else if (!verifyRecord(r)) this.#trust?.report(from.nodeId, 'signature_forgery', 'dht forged record')
       }
       return found
     }, signal)

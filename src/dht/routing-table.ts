@@ -28,6 +28,8 @@ export type UpdateResult =
 
 interface Bucket {
   entries: Contact[]
+  /** entries per /24 in this bucket */
+  nets: Map<string, number> | undefined
   replacements: Contact[]
   lastTouched: number
 }
@@ -57,7 +59,7 @@ export class RoutingTable {
     this.#perBucket = init.maxPerSubnetBucket ?? 2
     this.#perTable = init.maxPerSubnetTable ?? 10
     this.#clock = init.clock ?? systemClock
-    for (let i = 0; i < ID_BITS; i++) this.#buckets.push({ entries: [], replacements: [], lastTouched: 0 })
+    for (let i = 0; i < ID_BITS; i++) this.#buckets.push({ entries: [], nets: undefined, replacements: [], lastTouched: 0 })
   }
 
   get size(): number { return this.#index.size }
@@ -87,9 +89,7 @@ export class RoutingTable {
     const net = subnetOf(c.addr.host)
     if (net !== undefined) {
       if ((this.#subnets.get(net) ?? 0) >= this.#perTable) return { status: 'rejected', reason: 'subnet_table' }
-      let inBucket = 0
-      for (const e of bucket.entries) if (subnetOf(e.addr.host) === net) inBucket++
-      if (inBucket >= this.#perBucket) return { status: 'rejected', reason: 'subnet_bucket' }
+      if ((bucket.nets?.get(net) ?? 0) >= this.#perBucket) return { status: 'rejected', reason: 'subnet_bucket' }
     }
     if (bucket.entries.length < this.k) {
       this.#insert(i, c, net)
@@ -113,12 +113,18 @@ export class RoutingTable {
     const pos = bucket.entries.findIndex((e) => e.idHex === idHex)
     const [gone] = bucket.entries.splice(pos, 1)
     this.#index.delete(idHex)
-    this.#countSubnet(subnetOf(gone!.addr.host), -1)
+    const goneNet = subnetOf(gone!.addr.host)
+    this.#countSubnet(goneNet, -1)
+    if (goneNet !== undefined) {
+      const n = (bucket.nets?.get(goneNet) ?? 1) - 1
+      if (n <= 0) bucket.nets?.delete(goneNet)
+      else bucket.nets?.set(goneNet, n)
+    }
     while (bucket.replacements.length > 0) {
       const r = bucket.replacements.pop()!
       const net = subnetOf(r.addr.host)
       if (this.#index.has(r.idHex)) continue
-      if (net !== undefined && (this.#subnets.get(net) ?? 0) >= this.#perTable) continue
+      if (net !== undefined && ((this.#subnets.get(net) ?? 0) >= this.#perTable || (bucket.nets?.get(net) ?? 0) >= this.#perBucket)) continue
       this.#insert(i, r, net)
       break
     }
@@ -169,6 +175,7 @@ export class RoutingTable {
     bucket.replacements = bucket.replacements.filter((r) => r.idHex !== c.idHex)
     this.#index.set(c.idHex, i)
     this.#countSubnet(net, 1)
+    if (net !== undefined) (bucket.nets ??= new Map()).set(net, (bucket.nets.get(net) ?? 0) + 1)
   }
 
   #addReplacement(bucket: Bucket, c: Contact): void {
