@@ -1,4 +1,39 @@
 import { z } from 'zod'
 
+/** One locally served stage. */
+export const stageServeSchema = z.object({
+  /** Hugging Face model directory (config.json, *.safetensors, tokenizer.json). */
+  path: z.string().min(1),
+  /** Model id announced to the network. @default the directory's base name */
+  modelId: z.string().min(1).max(128).optional(),
+  /** Half-open layer range "A:B"; empty = all layers. @default '' */
+  layers: z.string().regex(/^(\d+:\d+)?$/).default(''),
+  /** Weight quantisation at load. @default 'none' */
+  quant: z.enum(['none', 'q8', 'q4']).default('none'),
+  /** Sessions holding a KV cache at once. @default 32 */
+  maxSessions: z.number().int().min(1).max(4096).default(32),
+  /** onnxruntime intra-op threads. @default 1 */
+  threads: z.number().int().min(1).max(256).default(1),
+}).strict()
+
 /** Config section `cortex` (owned by src/cortex). Every field has a default so an empty section is valid. */
-export const cortexConfigSchema = z.object({}).strict()
+export const cortexConfigSchema = z.object({
+  /** Serve the inference API and stages. @default true */
+  enabled: z.boolean().default(true),
+  /** Stages this node serves. @default [] */
+  serve: z.array(stageServeSchema).max(16).default([]),
+  /** Stage peers ("host:port") asked with CORTEX_INFO when no DHT provider records are available. @default [] */
+  peers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/)).max(256).default([]),
+  /** Idle time after which a session's KV cache is freed. @default 300000 */
+  sessionTtlMs: z.number().int().min(1000).default(300_000),
+  /** Most sessions per forward pass (continuous batching). @default 16 */
+  maxBatch: z.number().int().min(1).max(256).default(16),
+  /** Per-stage request timeout before failover. @default 60000 */
+  requestTimeoutMs: z.number().int().min(100).default(60_000),
+  /** Cap on max_tokens per request. @default 1024 */
+  maxTokens: z.number().int().min(1).max(8192).default(1024),
+  /** Serve /v1/chat/completions (SSE and WebSocket) on the local HTTP API. @default true */
+  httpApi: z.boolean().default(true),
+}).strict()
+
+export type CortexConfig = z.infer<typeof cortexConfigSchema>
