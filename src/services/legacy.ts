@@ -25,6 +25,13 @@ export interface LegacyServicesInit {
 
 export interface LegacyServiceResult { success: boolean; result: unknown; cost: number; executionTime: number; requestId: string; error: string | null; providerId: string }
 
+/** A payload field with exact number text when the bridge kept it (see LegacyConnection.toMessage). */
+function rawField(m: LegacyMessage, key: string): unknown {
+  const raw = (m as LegacyMessage & { rawPayload?: unknown }).rawPayload
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) return (raw as Record<string, unknown>)[key]
+  return m.payload[key]
+}
+
 export class LegacyServices {
   #init: LegacyServicesInit
   #owed = new Map<string, bigint>()
@@ -61,7 +68,7 @@ export class LegacyServices {
       return
     }
     const r = await this.#init.router.execute(link.peer, name, budget,
-      (s, signal) => s.serveJson!(p.payload, { peer: link.peer, signal }),
+      (s, signal) => s.serveJson!(rawField(m, 'payload'), { peer: link.peer, signal }),
       (s) => {
         const q = s.quote(new Uint8Array(0))
         if (owed + q > this.#init.creditLimit) throw new ServiceError('credit_limit', 'v0 peer over its credit limit')

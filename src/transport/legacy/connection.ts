@@ -260,9 +260,12 @@ export class LegacyConnection implements LegacyLink {
     return () => this.#closeListeners.delete(cb)
   }
 
-  /** The handler-facing view of a message. */
-  static toMessage(env: LegacyEnvelope): LegacyMessage {
-    return { type: env.type, payload: env.payload, senderId: env.senderId, timestamp: env.timestamp, nonce: env.nonce }
+  /**
+   * The handler-facing view of a message. `rawPayload` (not part of LegacyMessage) keeps the parsed tree with exact
+   * number text, for handlers that must echo values back byte for byte.
+   */
+  static toMessage(env: LegacyEnvelope): LegacyMessage & { rawPayload: unknown } {
+    return { type: env.type, payload: env.payload, senderId: env.senderId, timestamp: env.timestamp, nonce: env.nonce, rawPayload: env.raw.payload }
   }
 }
 
