@@ -1,0 +1,101 @@
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Registry } from 'prom-client'
+import WebSocket from 'ws'
+import { HttpServer } from '../../src/ops/http-server.js'
+import { MemoryNetwork, type MemoryNode } from '../../src/transport/memory.js'
+import { StageEngine } from '../../src/cortex/stage.js'
+import { StageServer } from '../../src/cortex/server.js'
+import { StaticStageDirectory } from '../../src/cortex/directory.js'
+import { CortexService } from '../../src/cortex/service.js'
+import { registerHttp } from '../../src/cortex/http.js'
+import { identity, refClock, tinyModel } from './helpers.js'
+
+const m = tinyModel({ family: 'gpt2', layers: 2, seed: 21 })
+const net = new MemoryNetwork({ clock: refClock })
+const model = 'tiny-api'
+let head: MemoryNode, tail: MemoryNode, asker: MemoryNode
+let s1: StageServer, s2: StageServer
+let svcHead: CortexService, svcAsker: CortexService
+let http: HttpServer
+let closeHttp: () => void
+let base = ''
+
+before(async () => {
+  head = net.createNode(identity(40), { host: '10.0.0.3', port: 40 })
+  tail = net.createNode(identity(41), { host: '10.0.0.3', port: 41 })
+  asker = net.createNode(identity(42), { host: '10.0.0.3', port: 42 })
+  s1 = new StageServer({ modelId: model, engine: await StageEngine.load(m.dir, { start: 0, end: 1 }), router: head.router })
+  s2 = new StageServer({ modelId: model, engine: await StageEngine.load(m.dir, { start: 1, end: 2 }), router: tail.router })
+  s1.start(); s2.start()
+  const peers = [40, 41].map((port) => ({ host: '10.0.0.3', port }))
+  svcHead = new CortexService({ nodeId: head.identity.publicKey, router: head.router, links: head, directory: new StaticStageDirectory(head, peers.slice(1)), stages: [{ server: s1, dir: m.dir }] })
+  svcAsker = new CortexService({ nodeId: asker.identity.publicKey, router: asker.router, links: asker, directory: new StaticStageDirectory(asker, peers), stages: [] })
+  svcHead.start(); svcAsker.start()
+  http = new HttpServer({ host: '127.0.0.1', port: 0, metrics: new Registry(), health: () => ({ ok: true }) })
+  closeHttp = registerHttp(http, svcHead).close
+  await http.start()
+  base = `http://127.0.0.1:${http.address!.port}`
+})
+after(async () => {
+  closeHttp(); await http.stop()
+  svcHead.stop(); svcAsker.stop()
+  for (const s of [s1, s2]) { s.stop(); await s.engine.close() }
+  for (const n of [head, tail, asker]) n.stop()
+  m.cleanup()
+})
+
+const body = { model, messages: [{ role: 'user', content: 'hello world' }], max_tokens: 8, temperature: 0.7, seed: 3 }
+
+test('POST /v1/chat/completions: JSON and SSE give the same text', async () => {
+  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body) })
+  assert.equal(r.status, 200)
+  const j = await r.json() as { choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number } }
+  assert.equal(j.usage.completion_tokens, 8)
+  const sse = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ ...body, stream: true }) })
+  assert.match(sse.headers.get('content-type') ?? '', /text\/event-stream/)
+  const events = (await sse.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''))
+  assert.equal(events.at(-1), '[DONE]')
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { object: string; choices: { delta: { content?: string }; finish_reason: string | null }[] })
+  assert.ok(chunks.length >= 2)
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'))
+  assert.equal(chunks.map((c) => c.choices[0]!.delta.content ?? '').join(''), j.choices[0]!.message.content)
+  assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'length')
+})
+
+test('WebSocket endpoint streams the same completion', async () => {
+  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body) })
+  const expected = ((await r.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content
+  const ws = new WebSocket(`ws://127.0.0.1:${http.address!.port}/v1/chat/completions/ws`)
+  const msgs: { done?: boolean; choices?: { delta: { content?: string } }[] }[] = []
+  await new Promise<void>((resolve, reject) => {
+    ws.on('open', () => ws.send(JSON.stringify(body)))
+    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())))
+    ws.on('close', () => resolve())
+    ws.on('error', reject)
+  })
+  assert.deepEqual(msgs.at(-1), { done: true })
+  assert.equal(msgs.slice(0, -1).map((x) => x.choices![0]!.delta.content ?? '').join(''), expected)
+})
+
+test('bad requests are refused with 400/413, unknown models with 503', async () => {
+  const bad = async (b: unknown): Promise<number> => (await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: typeof b === 'string' ? b : JSON.stringify(b) })).status
+  assert.equal(await bad('{nope'), 400)
+  assert.equal(await bad({ model }), 400)
+  assert.equal(await bad({ ...body, temperature: -1 }), 400)
+  assert.equal(await bad({ ...body, max_tokens: 0 }), 400)
+  assert.equal(await bad('x'.repeat(1024 * 1024 + 10)), 413)
+  assert.equal(await bad({ ...body, model: 'unknown' }), 503)
+})
+
+test('a node without the model streams tokens from a remote coordinator over the wire', async () => {
+  const local = svcHead.generate({ model, prompt: 'hello world', maxTokens: 6, temperature: 0 })
+  let a = await local.next(); const want: number[] = []
+  while (!a.done) { want.push(a.value.id); a = await local.next() }
+  const it = svcAsker.generate({ model, prompt: 'hello world', maxTokens: 6, temperature: 0 })
+  const got: number[] = []
+  let n = await it.next()
+  while (!n.done) { got.push(n.value.id); n = await it.next() }
+  assert.deepEqual(got, want)
+  assert.equal(n.value.reason, 'length')
+})
