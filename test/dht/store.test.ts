@@ -1,0 +1,72 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Identity } from '../../src/crypto/identity.js'
+import { randomBytes } from '../../src/crypto/sign.js'
+import { keyOfString } from '../../src/dht/id.js'
+import { signProvider, signRecord } from '../../src/dht/record.js'
+import { MemoryRecordStore } from '../../src/dht/store.js'
+import { SqliteRecordStore } from '../../src/dht/store-sqlite.js'
+
+const t0 = 1_800_000_000_000
+const ids = Array.from({ length: 6 }, () => Identity.fromSeed(randomBytes(32)))
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+test('same publisher: higher seq wins, a replica cannot extend expiry with an older seq; others keep their own slot', () => {
+  const s = new MemoryRecordStore()
+  const key = keyOfString('k')
+  assert.equal(s.putRecord(signRecord(ids[0]!, key, enc('a'), 5, t0 + 1000), t0), 'stored')
+  assert.equal(s.putRecord(signRecord(ids[0]!, key, enc('old'), 4, t0 + 9000), t0), 'stale')
+  assert.equal(s.putRecord(signRecord(ids[1]!, key, enc('b'), 1, t0 + 1000), t0), 'stored')
+  assert.deepEqual(s.getRecords(key, t0).map((r) => new TextDecoder().decode(r.value)).sort(), ['a', 'b'])
+  assert.equal(s.putRecord(signRecord(ids[0]!, key, enc('c'), 6, t0 + 1000), t0), 'stored')
+  assert.deepEqual(s.getRecords(key, t0).map((r) => new TextDecoder().decode(r.value)).sort(), ['b', 'c'])
+  assert.equal(s.getRecords(key, t0 + 1000).length, 0)
+  assert.equal(s.cleanup(t0 + 1000), 2)
+  assert.equal(s.keyCount, 0)
+})
+
+test('provider cap per key, byte cap, and legacy values kept apart', () => {
+  const s = new MemoryRecordStore({ maxProvidersPerKey: 3, maxBytes: 10_000 })
+  const key = keyOfString('service:vpn_exit')
+  for (let i = 0; i < 3; i++) assert.equal(s.putProvider(signProvider(ids[i]!, key, [], undefined, t0 + 1000 + i), t0), 'stored')
+  // a fourth provider only displaces the earliest-expiring one if it lives longer
+  assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 500), t0), 'full')
+  assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 5000), t0), 'stored')
+  assert.equal(s.getProviders(key, t0).length, 3)
+  assert.equal(s.putRecord(signRecord(ids[0]!, key, new Uint8Array(20_000), 1, t0 + 1000), t0), 'full')
+  assert.equal(s.putLegacy(key, enc('v0'), t0 + 1000, t0), 'stored')
+  assert.equal(s.getRecords(key, t0).length, 0)
+  assert.deepEqual(s.getLegacy(key, t0), enc('v0'))
+})
+
+test('SQLite store: batched writes persist records, providers, legacy values and peers across reopen', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zeone-dht-'))
+  const clock = { now: () => t0, setTimeout: (_cb: () => void, _ms: number) => ({ cancel() {} }) }
+  try {
+    const file = join(dir, 'dht.sqlite')
+    const s = new SqliteRecordStore(file, { clock })
+    const key = keyOfString('persist')
+    for (let i = 0; i < 50; i++) s.putRecord(signRecord(ids[i % 6]!, keyOfString(`k${i}`), enc(`v${i}`), i, t0 + 60_000), t0)
+    s.putRecord(signRecord(ids[0]!, key, enc('x'), 9, t0 + 60_000), t0)
+    s.putProvider(signProvider(ids[1]!, key, [{ host: '198.51.100.7', port: 9000 }], enc('meta'), t0 + 60_000), t0)
+    s.putLegacy(key, enc('legacy'), t0 + 60_000, t0)
+    s.putRecord(signRecord(ids[2]!, keyOfString('short'), enc('s'), 1, t0 + 10), t0)
+    s.savePeers([{ nodeId: ids[3]!.publicKey, addr: { host: '198.51.100.8', port: 1 }, lastSeen: t0 }])
+    s.close()
+    s.close()
+    const later = { ...clock, now: () => t0 + 100 }
+    const r = new SqliteRecordStore(file, { clock: later })
+    assert.equal(r.getRecords(key, t0 + 100)[0]?.seq, 9)
+    assert.equal(r.getRecords(keyOfString('k49'), t0 + 100).length, 1)
+    assert.equal(r.getRecords(keyOfString('short'), t0 + 100).length, 0, 'expired rows are dropped on load')
+    const p = r.getProviders(key, t0 + 100)[0]
+    assert.deepEqual(p?.addrs, [{ host: '198.51.100.7', port: 9000 }])
+    assert.deepEqual(p?.data, enc('meta'))
+    assert.deepEqual(r.getLegacy(key, t0 + 100), enc('legacy'))
+    assert.equal(r.loadPeers()[0]?.addr.host, '198.51.100.8')
+    r.close()
+  } finally { rmSync(dir, { recursive: true, force: true }) }
+})
