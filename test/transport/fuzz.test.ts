@@ -170,7 +170,7 @@ async function honestStillServed(honest: TestNode, target: TestNode): Promise<vo
 async function honestPeer(t: Parameters<typeof startNode>[0], target: TestNode): Promise<TestNode> {
   const honest = await startNode(t)
   const sock = connect({ host: '127.0.0.1', port: addr(target).port, localAddress: '127.0.0.2' })
-  t.after(() => sock.destroy())
+  t.after(() => { sock.destroy() })
   await new Promise((r) => sock.once('connect', r))
   await honest.cm.adoptStream(sock, { outbound: true, remoteAddr: addr(target) })
   return honest

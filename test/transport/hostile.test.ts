@@ -102,7 +102,7 @@ test('an honest link survives keep-alive; a peer that stops answering is dropped
 
   const c = await startNode(t, { keepAliveMs: 60_000, idleTimeoutMs: 60_000 })
   const sock = connect(addr(a).port, '127.0.0.1')
-  t.after(() => sock.destroy())
+  t.after(() => { sock.destroy() })
   const cl = await c.cm.adoptStream(sock, { outbound: true, remoteAddr: addr(a) })
   await waitFor(() => a.cm.get(c.identity.publicKey) !== undefined, 'inbound link on a')
   sock.pause() // c stops reading, so it never answers a's pings
