@@ -126,6 +126,11 @@ export class ZeoneNode {
     this.#identity = identity
     this.logger.info({ nodeId: identity.nodeIdB64, dhtId: identity.dhtIdHex, created }, 'identity loaded')
 
+    // first: refuses a data dir another running node owns, before anything else touches its files
+    this.#control = new ControlServer(this.dataDir, this.logger.child({ c: 'control' }))
+    registerNodeControlRoutes(this.#control, this)
+    await this.#control.start()
+
     const legacyOn = cfg.node.legacy
     this.#legacy = legacyOn
       ? new LegacyBridge({ identity, config: cfg.legacy, logger: this.logger.child({ c: 'legacy' }), metrics: this.metrics,
@@ -147,9 +152,6 @@ export class ZeoneNode {
         uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),
     })
     await this.#http.start()
-    this.#control = new ControlServer(this.dataDir, this.logger.child({ c: 'control' }))
-    registerNodeControlRoutes(this.#control, this)
-    await this.#control.start()
 
     const legacy = this.#legacy
     const router: MessageRouter & LegacyRouter = {

@@ -1,0 +1,123 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { loadOrCreateIdentity } from '../../src/crypto/identity.js'
+import { createNode, type ZeoneNode } from '../../src/node.js'
+import { validateConfig } from '../../src/ops/config.js'
+import { controlCall } from '../../src/cli/control-client.js'
+import { createLogger } from '../../src/ops/logger.js'
+import type { AttachFn } from '../../src/interfaces/node-context.js'
+
+const dirs: string[] = []
+const tmp = (): string => { const d = mkdtempSync(join(tmpdir(), 'zeone-node-')); dirs.push(d); return d }
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+const cfg = (dataDir: string, httpPort = -1) => validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1' }, ops: { httpPort, logLevel: 'silent' } })
+
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('node lifecycle', () => {
+  it('refuses to start with a group/world-readable identity key and cleans up', async () => {
+    const d = tmp()
+    loadOrCreateIdentity(d)
+    chmodSync(join(d, 'identity.key'), 0o644)
+    const node = createNode(cfg(d))
+    await assert.rejects(node.start(), (e: Error & { code?: string }) => e.code === 'key_permissions' && /chmod 600/.test(e.message))
+    await node.stop()
+    assert.equal(existsSync(join(d, 'control.sock')), false)
+  })
+
+  it('construct then stop, double start, double stop, start after stop', async () => {
+    await createNode(cfg(tmp())).stop()
+    const node = createNode(cfg(tmp()))
+    const a = node.start()
+    assert.equal(node.start(), a)
+    await a
+    assert.equal(node.state, 'running')
+    await Promise.all([node.stop(), node.stop()])
+    assert.equal(node.state, 'stopped')
+    await assert.rejects(node.start())
+  })
+
+  it('attaches layers in order and stops them in reverse', async () => {
+    const events: string[] = []
+    const layer = (name: string): [string, AttachFn] => [name, async (ctx) => {
+      events.push(`attach ${name}`)
+      assert.equal(ctx.identity.publicKey.length, 32)
+      return { stop: () => { events.push(`stop ${name}`) } }
+    }]
+    const node = createNode(cfg(tmp()), { layers: [layer('services'), layer('dht'), layer('cortex')] })
+    await node.start()
+    await node.stop()
+    assert.deepEqual(events, ['attach services', 'attach dht', 'attach cortex', 'stop cortex', 'stop dht', 'stop services'])
+  })
+})
+
+describe('node HTTP and control APIs', () => {
+  let node: ZeoneNode
+  const d = tmp()
+  after(async () => { await node?.stop() })
+
+  it('serves /healthz and Prometheus /metrics on the local HTTP port', async () => {
+    node = createNode(cfg(d, 0))
+    await node.start()
+    const port = node.httpAddress!.port
+    const h = await get(port, '/healthz')
+    assert.equal(h.status, 200)
+    const health = JSON.parse(h.body) as { ok: boolean; nodeId: string }
+    assert.equal(health.ok, true)
+    assert.equal(health.nodeId, node.identity.nodeIdB64)
+    const m = await get(port, '/metrics')
+    assert.equal(m.status, 200)
+    assert.match(m.type, /text\/plain/)
+    assert.match(m.body, /^zeone_process_cpu_user_seconds_total /m)
+    assert.match(m.body, /^zeone_legacy_peers 0$/m)
+    assert.equal((await get(port, '/nope')).status, 404)
+    assert.equal((await get(port, '/metrics', 'POST')).status, 405)
+  })
+
+  it('puts the control socket (0600) in a 0700 data dir and answers the owner', async () => {
+    assert.equal(statSync(d).mode & 0o777, 0o700)
+    assert.equal(statSync(join(d, 'control.sock')).mode & 0o777, 0o600)
+    const status = await controlCall(d, 'GET', '/v1/status') as { nodeId: string; state: string; legacy: boolean }
+    assert.equal(status.nodeId, node.identity.nodeIdB64)
+    assert.equal(status.legacy, true)
+    assert.deepEqual(await controlCall(d, 'GET', '/v1/peers'), [])
+    assert.deepEqual(await controlCall(d, 'GET', '/v1/services'), ['echo'])
+    await assert.rejects(controlCall(d, 'GET', '/v1/nothing'), (e: Error & { code?: string }) => e.code === 'not_found')
+  })
+
+  it('a second node on the same data dir is refused', async () => {
+    const second = createNode(cfg(d))
+    await assert.rejects(second.start(), (e: Error & { code?: string }) => e.code === 'node_running')
+    await second.stop()
+    // the first node still answers
+    assert.equal((await controlCall(d, 'GET', '/v1/status') as { state: string }).state, 'running')
+  })
+})
+
+describe('logger', () => {
+  it('redacts secrets at any of the first three levels', () => {
+    let out = ''
+    const sink = new Writable({ write(c: Buffer, _e, cb) { out += c.toString(); cb() } })
+    const log = createLogger({ level: 'info', destination: sink as never })
+    log.info({ secretKey: 'S1', peer: { password: 'S2', note: 'visible' }, a: { b: { token: 'S3' } } }, 'hello')
+    assert.match(out, /visible/)
+    assert.doesNotMatch(out, /S1|S2|S3/)
+    assert.match(out, /\[redacted\]/)
+  })
+})
