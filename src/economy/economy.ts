@@ -44,9 +44,10 @@ export interface EconomyInit {
 
 export interface BalanceView { peer: string; served: bigint; consumed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
 
-interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean }
+interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint }
 
-export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number }
+/** A claim awaiting its ack. `adjusted` = the peer's adjustment sum when it was made (acks may overlap). */
+export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number; adjusted: bigint }
 
 const MAX_PEER_STATES = 100_000
 
@@ -87,7 +88,7 @@ export class Economy implements UsageMeter {
     if (!s) {
       if (this.#peers.size >= MAX_PEER_STATES) this.#peers.clear()
       // a fresh process (or an evicted entry) cannot know whether a link dropped since the last confirmation: assume so
-      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false }
+      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false, adjusted: 0n }
       this.#peers.set(k, s)
     }
     return s
@@ -197,6 +198,9 @@ export class Economy implements UsageMeter {
     return verdict
   }
 
+  /** The session could not act on onPaymentDue (no link): let the next metered frame raise it again. */
+  cancelDue(peer: Uint8Array): void { this.#state(peer).due = false }
+
   /** Records that the latest cheque from `debtor` was cashed on-chain. */
   markRedeemed(debtor: Uint8Array, serial: bigint): boolean {
     const row = this.store.getCheque(debtor, this.#init.identity.publicKey)
@@ -231,7 +235,7 @@ export class Economy implements UsageMeter {
       to: peer, seq: s.seq, served: a.served, consumed: a.consumed, paidOut: a.paidOut, ts: BigInt(this.#init.clock.now()),
       ...(latest ? { cheque: latest.bytes } : {}),
     })
-    return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch } }
+    return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch, adjusted: s.adjusted } }
   }
 
   /** Answers a peer's claim with our signed count of what we received from it. Commits first. */
@@ -266,23 +270,26 @@ export class Economy implements UsageMeter {
     }
     const s = this.#state(peer)
     const a = this.store.touch(peer)
+    // adjustments applied since the claim was made shift our counter; move the claimed value into today's terms
+    const claimed = pending.served + (s.adjusted - pending.adjusted)
     const d = reconcile({
-      claimed: pending.served, attested: ack.attested, confirmed: a.confirmedServed,
+      claimed, attested: ack.attested, confirmed: a.confirmedServed,
       droppedSinceConfirm: pending.dropEpoch > s.confirmedDropEpoch, crashedSinceConfirm: this.store.recoveries > a.confirmedRecovery,
       toleranceAbs: toAmount(this.#cfg.toleranceAbs), tolerancePpm: BigInt(this.#cfg.tolerancePpm), maxRecovery: this.#maxRecovery,
     })
     if (d.accepted) {
       if (d.delta !== 0n) {
         a.served += d.delta
+        s.adjusted += d.delta
         this.store.log(peer, 'adjust', d.delta, d.reason)
-        this.store.divergence({ peer, side: 'claimant', claimed: pending.served, attested: ack.attested, reason: d.reason, accepted: true })
+        this.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: true })
       }
       a.confirmedServed = ack.attested
       a.confirmedRecovery = this.store.recoveries
       s.confirmedDropEpoch = pending.dropEpoch
     } else {
-      this.store.divergence({ peer, side: 'claimant', claimed: pending.served, attested: ack.attested, reason: d.reason, accepted: false })
-      this.#log.warn({ peer: toB64(peer), claimed: `${pending.served}`, attested: `${ack.attested}` }, 'unexplained balance divergence recorded')
+      this.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: false })
+      this.#log.warn({ peer: toB64(peer), claimed: `${claimed}`, attested: `${ack.attested}` }, 'unexplained balance divergence recorded')
     }
     this.store.flush()
     return d
