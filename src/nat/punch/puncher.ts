@@ -98,13 +98,14 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     const finish = (s: DatagramSocket, to: Rinfo): void => {
       if (done) return
       const primary = sockets.find((x) => x.s === s)?.primary ?? true
+      const known = cands.some((c) => c.host === to.host && c.port === to.port)
       cleanup(s)
       // keep answering a late NOMINATE (our NOMINATE_ACK may be lost) until the caller disposes
       const unsub = s.onMessage((buf, from) => {
         const p = decodeProbe(buf, init.key, init.sid, remoteRole)
         if (p?.kind === ProbeKind.nominate) send(s, from, ProbeKind.nominateAck, p.seq)
       })
-      resolve({ socket: s, remote: to, method: primary ? 'direct' : 'birthday', probesSent, dispose: unsub })
+      resolve({ socket: s, remote: to, method: primary && known ? 'direct' : 'birthday', probesSent, dispose: unsub })
     }
     const fail = (err: Error): void => {
       if (done) return
@@ -202,9 +203,12 @@ export function punch(init: PunchInit): Promise<PunchResult> {
       if (!selfEasy && remoteEasy) void startHard()
       else if (selfEasy && !remoteEasy) startEasy()
       else if (selfEasy && remoteEasy) {
+        // Both claim endpoint-independent mapping yet no check got through: an early packet may have made one NAT
+        // remap our port (conntrack clash). Each side then plays both birthday roles: whichever NAT was affected,
+        // one combination (its fresh sockets, the other's spray) avoids the clashed mapping.
         later(init.escalateAfterMs ?? 1500, () => {
           if (nominating) return
-          if (init.role === 1) void startHard(); else startEasy()
+          void startHard(); startEasy()
         })
       }
     }
