@@ -1,0 +1,131 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createHash } from 'node:crypto'
+
+const fromSource = import.meta.url.endsWith('.ts')
+const fixture = fileURLToPath(new URL(`./fixtures/zeone-cli.${fromSource ? 'ts' : 'js'}`, import.meta.url))
+const nodeArgs = fromSource ? ['--import', 'tsx', fixture] : [fixture]
+const dirs: string[] = []
+const children = new Set<ChildProcess>()
+const tmp = (): string => { const d = mkdtempSync(join(tmpdir(), 'zeone-cli-')); dirs.push(d); return d }
+after(() => {
+  for (const c of children) c.kill('SIGKILL')
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+const env = (): NodeJS.ProcessEnv => {
+  const e = { ...process.env }
+  for (const k of Object.keys(e)) if (k.startsWith('ZEONE_')) delete e[k]
+  return e
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [...nodeArgs, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(c)
+    let stdout = ''
+    let stderr = ''
+    c.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+    c.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+    c.on('error', reject)
+    c.on('close', (code) => { children.delete(c); resolve({ code, stdout, stderr }) })
+  })
+}
+
+interface Running { proc: ChildProcess; port: number; http: number; out: () => string; exited: Promise<number | null> }
+
+/** Starts `zeone start` and waits for the line that shows it is up. */
+function startNode(args: string[]): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...nodeArgs, 'start', '--port', '0', '--host', '127.0.0.1', '--http-port', '0', '--log-level', 'warn', ...args],
+      { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(proc)
+    let out = ''
+    let err = ''
+    const exited = new Promise<number | null>((r) => proc.on('close', (code) => { children.delete(proc); r(code) }))
+    exited.then((code) => reject(new Error(`node exited early (${code}): ${err}`)))
+    proc.stderr!.on('data', (b: Buffer) => { err += b.toString() })
+    proc.stdout!.on('data', (b: Buffer) => {
+      out += b.toString()
+      const m = /listening: [^\n]*:(\d+)\nhttp: [^\n]*:(\d+)\n/.exec(out)
+      if (m && /legacy: /.test(out)) resolve({ proc, port: Number(m[1]), http: Number(m[2]), out: () => out, exited })
+    })
+  })
+}
+
+describe('zeone CLI (real processes)', () => {
+  it('id creates the identity once and prints node id and DHT id', async () => {
+    const d = tmp()
+    const a = await run(['id', '--data-dir', d])
+    assert.equal(a.code, 0, a.stderr)
+    const m = /node id: (\S+)\ndht id: ([0-9a-f]{40})\n/.exec(a.stdout)
+    assert.ok(m, a.stdout)
+    const pk = Buffer.from(m[1]!, 'base64')
+    assert.equal(pk.length, 32)
+    assert.equal(createHash('sha1').update(pk).digest('hex'), m[2])
+    const b = await run(['id', '--data-dir', d, '--json'])
+    const j = JSON.parse(b.stdout) as { nodeId: string; dhtId: string; created: boolean }
+    assert.equal(j.nodeId, m[1])
+    assert.equal(j.created, false)
+  })
+
+  it('start, peers, ping (v2 and legacy), then SIGINT stops cleanly', async () => {
+    const da = tmp()
+    const db = tmp()
+    const a = await startNode(['--data-dir', da])
+    const b = await startNode(['--data-dir', db, '--bootstrap', `127.0.0.1:${a.port}`, '--bootstrap', `legacy://127.0.0.1:${a.port}`])
+    const idB = /node id: (\S+)/.exec(b.out())![1]
+    let peers: Array<{ nodeId: string; version: number; outbound: boolean; listen: string | null }> = []
+    for (let i = 0; i < 50; i++) {
+      const r = await run(['peers', '--data-dir', da, '--json'])
+      assert.equal(r.code, 0, r.stderr)
+      peers = JSON.parse(r.stdout)
+      if (peers.length >= 2) break
+      await new Promise((res) => setTimeout(res, 100))
+    }
+    assert.deepEqual(peers.map((p) => `${p.nodeId}/v${p.version}`).sort(), [`${idB}/v0`, `${idB}/v2`])
+    const v0 = peers.find((p) => p.version === 0)!
+    assert.equal(v0.listen, null, 'an inbound v0 peer has no verified listening address')
+    const text = await run(['peers', '--data-dir', da])
+    assert.match(text.stdout, new RegExp(`${idB!.replace(/[+/]/g, '\\$&')}\\s+v2\\s+in`))
+
+    const ping = await run(['ping', `127.0.0.1:${a.port}`, '--count', '2', '--json'])
+    assert.equal(ping.code, 0, ping.stderr)
+    const pr = JSON.parse(ping.stdout) as { nodeId: string; version: number; handshakeMs: number; rttMs: number[] }
+    assert.equal(pr.version, 2)
+    assert.equal(pr.rttMs.length, 2)
+    assert.ok(pr.handshakeMs > 0)
+    const lp = await run(['ping', `legacy://127.0.0.1:${a.port}`])
+    assert.equal(lp.code, 0, lp.stderr)
+    assert.match(lp.stdout, /\(v0\)[\s\S]*handshake: [\d.]+ ms\nrtt: [\d.]+ ms\n/)
+
+    a.proc.kill('SIGINT')
+    b.proc.kill('SIGTERM')
+    assert.equal(await a.exited, 0)
+    assert.equal(await b.exited, 0)
+    assert.equal(existsSync(join(da, 'control.sock')), false)
+  })
+
+  it('peers without a running node, unknown commands, bad config and help fail clearly', async () => {
+    const d = tmp()
+    const p = await run(['peers', '--data-dir', d])
+    assert.equal(p.code, 1)
+    assert.match(p.stderr, /no running node/)
+    const u = await run(['frobnicate'])
+    assert.equal(u.code, 2)
+    assert.match(u.stderr, /unknown command/)
+    const cfg = join(d, 'bad.toml')
+    writeFileSync(cfg, '[node]\nport = "x"\n')
+    const bad = await run(['id', '--config', cfg])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /node\.port/)
+    const h = await run(['help'])
+    assert.equal(h.code, 0)
+    for (const c of ['start', 'id', 'ping', 'peers']) assert.match(h.stdout, new RegExp(`\\n  ${c} `))
+  })
+})
