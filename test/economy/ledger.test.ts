@@ -83,3 +83,17 @@ test('a file that is not a ledger is refused with a typed error', async () => {
     assert.throws(() => LedgerStore.open(file), (e: unknown) => e instanceof LedgerError && e.code === 'ledger_open')
   } finally { cleanup() }
 })
+
+test('the invariant checker catches an account that disagrees with its log', () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = join(dir, 'ledger.sqlite')
+    const s = LedgerStore.open(file)
+    s.meter(A, 'served', 'x', 5n, 5n)
+    s.close()
+    const db = new Database(file)
+    db.prepare('UPDATE accounts SET served = served + 1').run()
+    db.close()
+    assert.equal(checkLedgerFile(file).problems.length, 1)
+  } finally { cleanup() }
+})
