@@ -1,6 +1,109 @@
+/**
+ * Wires the DHT into a running node: SQLite store in `<dataDir>/dht.sqlite`, request handlers on the router, v0
+ * DHT-in-DATA, admission of DHT-capable links as they appear, bootstrap, restored peers (re-validated before they
+ * re-enter the table), maintenance timers, the `providers` service and the control routes of `zeone dht`.
+ */
+import { networkInterfaces } from 'node:os'
+import { join } from 'node:path'
+import { staticPuzzleBits } from '../crypto/identity.js'
+import { systemClock } from '../interfaces/clock.js'
+import type { Endpoint, Link } from '../interfaces/link.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { TrustSink } from '../interfaces/trust.js'
+import { contactFromPeer, makeContact } from './contact.js'
+import { providerDirectory, registerDhtRoutes } from './control.js'
+import { Dht } from './dht.js'
+import { LegacyDht } from './legacy.js'
+import { LinkDhtNet, serveDht } from './link-net.js'
+import { SqliteRecordStore } from './store-sqlite.js'
+import { sha1 } from '../crypto/hash.js'
 
-/** Wires the dht layer into a running node. */
-export async function attach(_ctx: NodeContext): Promise<Stoppable | void> {
+declare module '../interfaces/node-context.js' {
+  interface ServiceMap {
+    /** dht: the Kademlia node (lookups, records, routing table) */
+    dht: Dht
+  }
+}
+
+/** Peers persisted for the next start. */
+const MAX_SAVED_PEERS = 500
+
+function parseHostPort(s: string): Endpoint {
+  const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s)
+  return { host: m![1]!, port: Number(m![2]) }
+}
+
+function externalIPv4(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
   return undefined
+}
+
+export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+  const cfg = ctx.config.dht
+  if (!cfg.enabled) return undefined
+  const log = ctx.logger
+  const clock = systemClock
+  if (staticPuzzleBits(ctx.identity.publicKey) < cfg.staticPuzzleBits) {
+    log.error({ required: cfg.staticPuzzleBits, have: staticPuzzleBits(ctx.identity.publicKey) },
+      'this identity does not solve the S/Kademlia static puzzle: other nodes will not admit it to their routing tables (mint a new identity with the puzzle, or lower dht.staticPuzzleBits network-wide)')
+  }
+  const store = new SqliteRecordStore(join(ctx.dataDir, 'dht.sqlite'), {
+    clock, maxRecordsPerKey: cfg.maxRecordsPerKey, maxProvidersPerKey: cfg.maxProvidersPerKey, maxBytes: cfg.maxStoreBytes,
+  })
+  const trust: TrustSink = { report: (id, ev, d) => ctx.services.get('trust')?.report(id, ev, d) }
+  const advertise = (): Endpoint[] => {
+    const l = (ctx.links as { listenAddress?: Endpoint }).listenAddress
+    if (!l) return []
+    let host = cfg.advertiseHost || l.host
+    if (host === '0.0.0.0' || host === '::') host = externalIPv4() ?? '127.0.0.1'
+    return [{ host, port: l.port }]
+  }
+  const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise })
+  const offServe = serveDht(ctx.router, dht, clock)
+  const legacy = cfg.legacy ? new LegacyDht(dht, clock) : undefined
+  const offLegacy = legacy ? ctx.router.handleLegacyDht(legacy.handle) : () => {}
+
+  // every DHT-capable link is offered to the table through a PING: the answer proves the dynamic puzzle
+  let joined = false
+  const offer = (link: Link): void => {
+    if (link.closed || !link.peer.capabilities.has('DHT')) return
+    const c = contactFromPeer(link.peer, clock.now())
+    if (!c) return
+    dht.rpc(c, { t: 'ping', x: dht.puzzle }).then(() => {
+      if (!joined && dht.table.size > 0) { joined = true; dht.findNode(ctx.identity.dhtId).catch(() => {}) }
+    }, (err: unknown) => log.debug({ peer: link.peer.nodeIdB64, err: (err as Error).message }, 'dht ping of new link failed'))
+  }
+  const offLink = ctx.links.onLink(offer)
+  for (const l of ctx.links.links()) offer(l)
+
+  // restored peers must answer (and prove their identity) before they re-enter the table
+  const saved = store.loadPeers(MAX_SAVED_PEERS).map((p) => makeContact(p.nodeId, sha1(p.nodeId), p.addr, p.lastSeen))
+  const boot = cfg.bootstrap.map(parseHostPort)
+  void (async () => {
+    const revalidated = await dht.revalidate(saved).catch(() => 0)
+    const size = await dht.bootstrap(boot).catch(() => dht.table.size)
+    if (dht.table.size > 0 && !joined) { joined = true; await dht.findNode(ctx.identity.dhtId).catch(() => {}) }
+    log.info({ restored: saved.length, revalidated, bootstrap: boot.length, table: size }, 'dht started')
+  })()
+  dht.start()
+
+  ctx.services.provide('dht', dht)
+  ctx.services.provide('providers', providerDirectory(dht))
+  registerDhtRoutes(ctx.control, dht, legacy)
+
+  let stopped = false
+  return {
+    stop: () => {
+      if (stopped) return
+      stopped = true
+      offLink(); offServe(); offLegacy()
+      try {
+        store.savePeers(dht.table.all().slice(0, MAX_SAVED_PEERS).map((c) => ({ nodeId: c.nodeId, addr: c.addr, lastSeen: c.lastSeen })))
+      } catch (err) { log.warn({ err: (err as Error).message }, 'could not save dht peers') }
+      dht.stop()
+      store.close()
+    },
+  }
 }

@@ -49,6 +49,8 @@ export const dhtConfigSchema = z.object({
   replacementCacheSize: z.number().int().min(0).max(64).default(10),
   /** Extra DHT bootstrap peers (`host:port`), in addition to `node.bootstrap`. */
   bootstrap: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port')).default([]),
+  /** Host put in our provider records; '' = the listen host, or the first external IPv4 when listening on a wildcard. @default '' */
+  advertiseHost: z.string().max(253).default(''),
   /** Answer v0 DHT-in-DATA requests and keep their unsigned records apart. @default true */
   legacy: z.boolean().default(true),
 }).strict()
