@@ -132,7 +132,9 @@ export class SafetensorsFile {
 export function toF32(raw: Uint8Array, dtype: SafeDtype, name = 'tensor'): Float32Array {
   if (dtype === 'F32') {
     if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4)
-    return new Float32Array(raw.slice().buffer)
+    const out = new Float32Array(raw.byteLength / 4)
+    new Uint8Array(out.buffer).set(raw)
+    return out
   }
   const n = raw.byteLength / 2
   const out = new Float32Array(n)

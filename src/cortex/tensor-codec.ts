@@ -75,7 +75,11 @@ export function decodeTensor(bytes: Uint8Array, limits: TensorLimits = {}): Deco
   const size = dtype === 'F32' ? 4 : 2
   if (bytes.byteLength !== head + n * size) throw new TensorError('bad_length', `tensor data is ${bytes.byteLength - head} bytes, shape needs ${n * size}`)
   let data: Float32Array
-  if (dtype === 'F32') data = new Float32Array(bytes.slice(head).buffer)
+  if (dtype === 'F32') {
+    // copy into a fresh, aligned buffer (the input may be a view into a larger pooled Buffer)
+    data = new Float32Array(n)
+    new Uint8Array(data.buffer).set(bytes.subarray(head))
+  }
   else {
     data = new Float32Array(n)
     for (let i = 0; i < n; i++) data[i] = f16ToF32(dv.getUint16(head + 2 * i, true))

@@ -132,3 +132,10 @@ test('sampling: greedy, seeded reproducibility, top-k restricts', () => {
   for (let i = 0; i < 50; i++) assert.ok([1, 3].includes(sample(logits, { temperature: 5, topK: 2 }, r)))
   for (let i = 0; i < 50; i++) assert.equal(sample(logits, { temperature: 1, topP: 0.01 }, r), 1)
 })
+
+test('tensor codec decodes from a view into a larger (pooled) buffer', () => {
+  const inner = encodeTensor(new Float32Array([4, 5, 6]), [3])
+  const big = Buffer.alloc(inner.length + 3)
+  big.set(inner, 3)
+  assert.deepEqual([...decodeTensor(big.subarray(3)).data], [4, 5, 6])
+})
