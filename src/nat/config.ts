@@ -1,4 +1,53 @@
 import { z } from 'zod'
 
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
+
 /** Config section `nat` (owned by src/nat). Every field has a default so an empty section is valid. */
-export const natConfigSchema = z.object({}).strict()
+export const natConfigSchema = z.object({
+  /** Run NAT traversal (UDP socket, discovery, punching, signalling). @default true */
+  enabled: z.boolean().default(true),
+  /** Local UDP port of the udx socket used for STUN, punching and UDP links (0 = any). @default 0 */
+  udpPort: z.number().int().min(0).max(65535).default(0),
+  /** @default '0.0.0.0' */
+  udpHost: z.string().default('0.0.0.0'),
+  /** STUN servers (host:port) for NAT discovery; the first one that answers is used. RFC 5780 needs OTHER-ADDRESS. */
+  stunServers: z.array(hostPort).default([]),
+  /** Re-run NAT discovery this often. @default 300000 */
+  rediscoverMs: z.number().int().min(1000).default(300_000),
+  /** STUN server role (RFC 5780 with an alternate address) for public nodes. */
+  stunServer: z.object({
+    /** @default false */
+    enabled: z.boolean().default(false),
+    /** Primary listen address host:port. @default '0.0.0.0:3478' */
+    primary: hostPort.default('0.0.0.0:3478'),
+    /** Alternate IP:port (second public IP) for CHANGE-REQUEST; empty = plain STUN. @default '' */
+    alternate: z.union([hostPort, z.literal('')]).default(''),
+    /** @default 2000 */
+    maxRepliesPerSecond: z.number().int().min(1).default(2000),
+  }).strict().prefault({}),
+  /** Node ids (base64) of rendezvous nodes to signal through when no direct link carries signalling. */
+  rendezvous: z.array(z.string()).default([]),
+  /** Forward signalling for other peers (rendezvous role). @default true */
+  forwardSignals: z.boolean().default(true),
+  /** Hole-punching parameters. */
+  punch: z.object({
+    /** Pacing between checks (RFC 8445 Ta), ms. @default 20 */
+    paceMs: z.number().int().min(5).max(1000).default(20),
+    /** Sockets the hard (symmetric) side opens for the birthday approach. @default 256 */
+    birthdaySockets: z.number().int().min(0).max(1024).default(256),
+    /** Random-port probes per second from the easy side (polite default). @default 250 */
+    sprayPps: z.number().int().min(1).max(10_000).default(250),
+    /** @default 8000 */
+    maxSprayProbes: z.number().int().min(0).max(65_536).default(8000),
+    /** @default 1500 */
+    escalateAfterMs: z.number().int().min(0).default(1500),
+    /** @default 15000 */
+    timeoutMs: z.number().int().min(100).default(15_000),
+    /** Use the birthday approach at all. @default true */
+    birthday: z.boolean().default(true),
+  }).strict().prefault({}),
+  /** Signalling requests forwarded per second per peer (rendezvous role). @default 10 */
+  signalsPerSecond: z.number().positive().default(10),
+}).strict()
+
+export type NatConfig = z.infer<typeof natConfigSchema>

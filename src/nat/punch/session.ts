@@ -52,8 +52,9 @@ export class PunchSession {
   }
 
   localCandidates(): Candidate[] {
-    const port = this.#init.socket.address().port
+    const { host: bound, port } = this.#init.socket.address()
     const out: Candidate[] = [...(this.#init.candidates ?? [])]
+    if (bound !== '0.0.0.0' && bound !== '::') out.push({ kind: 'host', host: bound, port, priority: candidatePriority('host') })
     if (this.#init.hostCandidates ?? true) {
       let pref = 65535
       for (const list of Object.values(networkInterfaces())) {

@@ -1,0 +1,269 @@
+/**
+ * The node's NAT traversal service: one udx socket for STUN, punching and UDP links; RFC 5780 discovery; the STUN
+ * server role; signalling through a rendezvous (NAT_SIGNAL / NAT_SIGNAL_DELIVER); punching; and handing the punched
+ * udx stream to the transport (`adoptStream`) so the normal handshake and frames run over it.
+ */
+import type { Registry } from 'prom-client'
+import type { Identity } from '../crypto/identity.js'
+import type { Endpoint, Link, LinkProvider, MessageRouter } from '../interfaces/link.js'
+import { silentLogger, type Logger } from '../interfaces/logger.js'
+import { systemClock, type Clock } from '../interfaces/clock.js'
+import { toB64 } from '../util/bytes.js'
+import { ZeoneError } from '../util/errors.js'
+import type { NatConfig } from './config.js'
+import { discoverNat, type NatBehavior } from './discovery.js'
+import { NatError } from './errors.js'
+import { decodeAnswer, decodeSignal, encodeAnswer, encodeSignal, NatMessageType } from './messages.js'
+import { NatMetrics, pairLabel } from './metrics.js'
+import { PunchSession, type PunchedPath } from './punch/session.js'
+import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from './socket.js'
+import { StunClient } from './stun/client.js'
+import { StunServer } from './stun/server.js'
+
+export type AdoptStream = (stream: import('node:stream').Duplex, opts: { outbound: boolean; remoteAddr: Endpoint; expectNodeId?: Uint8Array; signal?: AbortSignal }) => Promise<Link>
+
+export interface NatServiceInit {
+  identity: Identity
+  config: NatConfig
+  links: LinkProvider & { adoptStream?: AdoptStream }
+  router: MessageRouter
+  logger?: Logger
+  metrics?: Registry
+  clock?: Clock
+}
+
+export interface ConnectResult { link: Link; method: string; ms: number; remote: Rinfo; pair: string }
+
+/** Most punch attempts running at once (each may hold up to `birthdaySockets` sockets). */
+export const MAX_CONCURRENT_PUNCHES = 4
+const MAX_ECHO_BYTES = 64 * 1024
+
+const parseHp = (s: string): Rinfo => { const i = s.lastIndexOf(':'); return { host: s.slice(0, i), port: Number(s.slice(i + 1)) } }
+
+export class NatService {
+  readonly #init: NatServiceInit
+  readonly #cfg: NatConfig
+  readonly #log: Logger
+  readonly #clock: Clock
+  readonly metrics: NatMetrics
+  #socket: UdxDatagramSocket | undefined
+  #stun: StunClient | undefined
+  #server: StunServer | undefined
+  #behavior: NatBehavior | undefined
+  #discovering: Promise<NatBehavior> | undefined
+  #unsubs: Array<() => void> = []
+  #timer: { cancel(): void } | undefined
+  #active = 0
+  readonly #paths = new Set<PunchedPath>()
+  readonly #rate = new Map<string, { t: number; n: number }>()
+  #stopped = false
+
+  constructor(init: NatServiceInit) {
+    this.#init = init
+    this.#cfg = init.config
+    this.#log = init.logger ?? silentLogger
+    this.#clock = init.clock ?? systemClock
+    this.metrics = new NatMetrics(init.metrics)
+  }
+
+  get socket(): UdxDatagramSocket | undefined { return this.#socket }
+  get behavior(): NatBehavior | undefined { return this.#behavior }
+
+  async start(): Promise<void> {
+    this.#socket = UdxDatagramSocket.bind(this.#cfg.udpPort, this.#cfg.udpHost)
+    this.#stun = new StunClient({ socket: this.#socket, rtoMs: 100, maxTransmits: 4 })
+    if (this.#cfg.stunServer.enabled) {
+      const alt = this.#cfg.stunServer.alternate
+      this.#server = new StunServer({
+        primary: parseHp(this.#cfg.stunServer.primary), ...(alt ? { alternate: parseHp(alt) } : {}),
+        maxRepliesPerSecond: this.#cfg.stunServer.maxRepliesPerSecond,
+      })
+      await this.#server.start()
+    }
+    const r = this.#init.router
+    this.#unsubs.push(
+      r.handle(NatMessageType.NAT_SIGNAL, (m) => this.#onSignal(m.link, m.body, m.reply)),
+      r.handle(NatMessageType.NAT_SIGNAL_DELIVER, (m) => this.#onDeliver(m.link, m.body, m.reply)),
+      r.handle(NatMessageType.NAT_ECHO, (m) => {
+        if (m.body.length > MAX_ECHO_BYTES) throw new NatError('nat_echo_size', 'echo too large')
+        m.reply?.(NatMessageType.NAT_ECHO, m.body)
+      }),
+    )
+    if (this.#cfg.stunServers.length > 0) {
+      this.discover().catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'NAT discovery failed'))
+      const again = (): void => {
+        this.#timer = this.#clock.setTimeout(() => {
+          this.#discovering = undefined
+          this.discover().catch(() => {}).finally(() => { if (!this.#stopped) again() })
+        }, this.#cfg.rediscoverMs)
+      }
+      again()
+    }
+  }
+
+  /** RFC 5780 discovery against the configured STUN servers (the first that answers). Cached until re-run. */
+  discover(): Promise<NatBehavior> {
+    this.#discovering ??= (async () => {
+      const local = this.#socket!.address()
+      let last: unknown
+      for (const s of this.#cfg.stunServers) {
+        try {
+          const b = await discoverNat(this.#stun!, parseHp(s), { localPort: local.port })
+          this.#behavior = b
+          this.#log.info({ mapping: b.mapping, filtering: b.filtering, publicAddr: b.publicAddr }, 'NAT behaviour')
+          return b
+        } catch (err) { last = err }
+      }
+      if (this.#cfg.stunServers.length === 0) {
+        const b: NatBehavior = { mapping: 'unknown', filtering: 'unknown', publicAddr: { host: '0.0.0.0', port: 0 } }
+        this.#behavior = b
+        return b
+      }
+      this.#discovering = undefined
+      throw new NatError('nat_discovery', 'no STUN server answered', { cause: last })
+    })()
+    return this.#discovering
+  }
+
+  #session(remoteId: Uint8Array, nat: NatBehavior): PunchSession {
+    return new PunchSession({ identity: this.#init.identity, remoteId, socket: this.#socket!, nat, punch: this.#cfg.punch, clock: this.#clock })
+  }
+
+  /** Reaches `nodeId` over a punched UDP path, signalling through `via` (a linked rendezvous) or any configured one. */
+  async connect(nodeId: Uint8Array, opts: { via?: Uint8Array; signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    const t0 = performance.now()
+    const existing = this.#init.links.get(nodeId)
+    if (existing) return { link: existing, method: 'existing', ms: 0, remote: existing.peer.remoteAddr, pair: 'n/a' }
+    const rendezvous = this.#pickRendezvous(opts.via)
+    if (!rendezvous) throw new NatError('nat_no_rendezvous', 'no linked rendezvous to signal through')
+    const nat = await this.discover()
+    let pair = pairLabel(nat.mapping, 'unknown')
+    this.#enter()
+    try {
+      const session = this.#session(nodeId, nat)
+      const reply = await rendezvous.request(NatMessageType.NAT_SIGNAL, encodeSignal({ v: 1, to: nodeId, offer: session.offer() }), { timeoutMs: 10_000 })
+      const ans = decodeAnswer(reply.body)
+      if (!ans.answer) throw new NatError('nat_signal_refused', `signalling refused: ${ans.error ?? reply.type}`)
+      session.acceptAnswer(ans.answer)
+      pair = pairLabel(nat.mapping, session.remote!.mapping)
+      const path = await session.connect(opts.signal ? { signal: opts.signal } : {})
+      const link = await this.#adopt(path, true, nodeId)
+      const ms = performance.now() - t0
+      this.metrics.outcome('punched', path.method, pair, ms)
+      return { link, method: path.method, ms, remote: path.remote, pair }
+    } catch (err) {
+      this.metrics.outcome('failed', 'none', pair, performance.now() - t0)
+      throw err
+    } finally {
+      this.#active--
+    }
+  }
+
+  #enter(): void {
+    if (this.#active >= MAX_CONCURRENT_PUNCHES) throw new NatError('nat_busy', 'too many punch attempts in progress')
+    this.#active++
+  }
+
+  #pickRendezvous(via?: Uint8Array): Link | undefined {
+    if (via) return this.#init.links.get(via)
+    for (const id of this.#cfg.rendezvous) { const l = this.#init.links.get(id); if (l) return l }
+    return this.#init.links.links()[0]
+  }
+
+  async #adopt(path: PunchedPath, outbound: boolean, nodeId: Uint8Array): Promise<Link> {
+    const adopt = this.#init.links.adoptStream
+    if (!adopt) { path.stream.destroy(); throw new NatError('nat_no_transport', 'transport cannot adopt streams') }
+    this.#paths.add(path)
+    path.stream.on('error', () => { /* surfaced through the link's close */ })
+    const release = (): void => {
+      if (!this.#paths.delete(path)) return
+      path.dispose()
+      path.stream.destroy()
+      if (path.socket !== (this.#socket as DatagramSocket)) void path.socket.close()
+    }
+    try {
+      const link = await adopt.call(this.#init.links, path.stream, { outbound, remoteAddr: path.remote, expectNodeId: nodeId })
+      link.onClose(release)
+      return link
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  /** Rendezvous role: forwards an offer to the addressee and relays its answer back. */
+  async #onSignal(from: Link, body: Uint8Array, reply?: (t: number, b: Uint8Array) => boolean): Promise<void> {
+    if (!reply) return
+    const m = decodeSignal(body)
+    if (!m.to) throw new NatError('nat_bad_signal', 'NAT_SIGNAL without `to`')
+    if (!this.#cfg.forwardSignals) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'not a rendezvous' })); return }
+    if (!this.#allow(from.peer.nodeIdB64)) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'rate limited' })); return }
+    const target = this.#init.links.get(m.to)
+    if (!target) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'peer not connected here' })); return }
+    try {
+      const r = await target.request(NatMessageType.NAT_SIGNAL_DELIVER, encodeSignal({ v: 1, from: from.peer.nodeId, offer: m.offer }), { timeoutMs: 8000 })
+      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer(decodeAnswer(r.body)))
+    } catch (err) {
+      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: err instanceof ZeoneError ? err.code : 'forward failed' }))
+    }
+  }
+
+  /** Addressee role: verifies the signed offer, answers, and punches towards the sender. */
+  async #onDeliver(link: Link, body: Uint8Array, reply?: (t: number, b: Uint8Array) => boolean): Promise<void> {
+    if (!reply) return
+    const m = decodeSignal(body)
+    const remoteId = m.from ?? link.peer.nodeId
+    const nat = await this.discover()
+    try { this.#enter() } catch (err) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: (err as NatError).code })); return }
+    const t0 = performance.now()
+    let pair = pairLabel(nat.mapping, 'unknown')
+    let answer: Uint8Array
+    const session = this.#session(remoteId, nat)
+    try {
+      answer = session.answer(m.offer)
+      pair = pairLabel(nat.mapping, session.remote!.mapping)
+    } catch (err) {
+      this.#active--
+      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: (err as NatError).code ?? 'bad offer' }))
+      return
+    }
+    // punch first (our mapping towards the peer exists before its checks reach our NAT), then answer
+    const punching = session.connect()
+    reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, answer }))
+    void punching
+      .then(async (path) => {
+        await this.#adopt(path, false, remoteId)
+        this.metrics.outcome('punched', path.method, pair, performance.now() - t0)
+      })
+      .catch((err: unknown) => {
+        this.metrics.outcome('failed', 'none', pair, performance.now() - t0)
+        this.#log.debug({ peer: toB64(remoteId), err: (err as Error).message }, 'inbound punch failed')
+      })
+      .finally(() => { this.#active-- })
+  }
+
+  #allow(key: string): boolean {
+    const now = this.#clock.now()
+    const e = this.#rate.get(key)
+    if (!e || now - e.t >= 1000) {
+      if (this.#rate.size >= 4096) this.#rate.clear()
+      this.#rate.set(key, { t: now, n: 1 })
+      return true
+    }
+    return ++e.n <= this.#cfg.signalsPerSecond
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#timer?.cancel()
+    for (const u of this.#unsubs) u()
+    this.#unsubs = []
+    for (const p of [...this.#paths]) { p.dispose(); p.stream.destroy() }
+    this.#paths.clear()
+    this.#stun?.destroy()
+    await this.#server?.stop()
+    await this.#socket?.close()
+  }
+}
+

@@ -1,0 +1,57 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNode, type ZeoneNode } from '../../src/node.js'
+import { validateConfig } from '../../src/ops/config.js'
+import { NatMessageType } from '../../src/nat/messages.js'
+import { StunServer } from '../../src/nat/stun/server.js'
+
+/** Three real nodes on loopback: A and B both linked to R (rendezvous); A reaches B over a punched udx path. */
+test('connect through a rendezvous: signed signalling, punched udx path, transport handshake, echo over the link', async () => {
+  const dirs: string[] = []
+  const nodes: ZeoneNode[] = []
+  const stun = new StunServer({ primary: { host: '127.0.0.1', port: 0 }, alternate: { host: '127.0.0.2', port: 0 } })
+  await stun.start()
+  const stunAddr = `127.0.0.1:${stun.addrs.primary.port}`
+  const mk = async (bootstrap: string[]): Promise<ZeoneNode> => {
+    const d = mkdtempSync(join(tmpdir(), 'zeone-nat-')); dirs.push(d)
+    const n = createNode(validateConfig({
+      dataDir: d, node: { port: 0, host: '127.0.0.1', bootstrap, legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
+      nat: { udpHost: '127.0.0.1', stunServers: [stunAddr], punch: { timeoutMs: 5000 } },
+    }))
+    nodes.push(n)
+    await n.start()
+    return n
+  }
+  try {
+    const r = await mk([])
+    const rAddr = `127.0.0.1:${r.listenAddress!.port}`
+    const a = await mk([rAddr]), b = await mk([rAddr])
+    const waitLinks = async (n: ZeoneNode, k: number): Promise<void> => {
+      for (let i = 0; i < 200 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
+    }
+    await waitLinks(r, 2); await waitLinks(a, 1); await waitLinks(b, 1)
+    const nat = a.services.get('nat')!
+    const behavior = await nat.discover()
+    assert.equal(behavior.mapping, 'none', 'loopback has no NAT')
+    const res = await nat.connect(b.identity.publicKey, { via: r.identity.publicKey })
+    assert.equal(res.link.peer.nodeIdB64, b.identity.nodeIdB64, 'the handshake over udx proved B')
+    assert.equal(res.remote.port, b.services.get('nat')!.socket!.address().port, 'the link runs over B\'s udx socket')
+    const payload = new Uint8Array(30_000).map((_, i) => i & 0xff)
+    const echo = await res.link.request(NatMessageType.NAT_ECHO, payload)
+    assert.ok(Buffer.from(echo.body).equals(Buffer.from(payload)), "echo intact")
+    // B sees the same link, inbound
+    const back = b.transport!.get(a.identity.publicKey)
+    assert.ok(back && !back.peer.outbound)
+    const metrics = await a.metrics.getSingleMetricAsString('zeone_nat_connections_total')
+    assert.match(metrics, /outcome="punched",method="direct",pair="open-open"/)
+    // a rendezvous refuses to signal to a node it has no link to
+    await assert.rejects(nat.connect(new Uint8Array(32).fill(1), { via: r.identity.publicKey }), /not connected here/)
+  } finally {
+    for (const n of nodes.reverse()) await n.stop()
+    await stun.stop()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+})
