@@ -28,27 +28,47 @@ export class DecryptError extends ZeoneError {
   constructor(options?: { cause?: unknown }) { super('bad_mac', 'authentication tag mismatch', options) }
 }
 
-/** One direction's v2 key. */
+/**
+ * One direction's v2 key. ChaCha20-Poly1305 runs through libsodium (crypto_aead_chacha20poly1305_ietf, byte-for-byte
+ * the RFC 8439 construction node:crypto implements) because it seals straight into a caller's buffer with no
+ * per-frame cipher object; AES-256-GCM runs through node:crypto (AES-NI).
+ */
 export class AeadKey {
   readonly #key: KeyObject
+  readonly #raw: Buffer
   constructor(readonly suite: CipherSuite, key: Uint8Array) {
     if (key.byteLength !== KEY_BYTES) throw new RangeError('AEAD key must be 32 bytes')
-    this.#key = createSecretKey(asBuffer(key))
+    this.#raw = Buffer.from(key)
+    this.#key = createSecretKey(this.#raw)
   }
 
-  /** Encrypts `plaintext`; returns [ciphertext, tag] as separate buffers so the caller can writev them. */
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): [Buffer, Buffer] {
+  /** Encrypts `plaintext` into `out` (exactly plaintext + 16 bytes: ciphertext || tag). */
+  sealInto(out: Buffer, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): void {
+    if (this.suite === 'chacha20-poly1305') {
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, asBuffer(plaintext), asBuffer(aad), null, asBuffer(nonce), this.#raw)
+      return
+    }
     const c = createCipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
     c.setAAD(aad, { plaintextLength: plaintext.byteLength })
     const ct = c.update(plaintext)
     c.final()
-    return [ct, c.getAuthTag()]
+    ct.copy(out, 0)
+    c.getAuthTag().copy(out, ct.length)
   }
 
   /** Decrypts `ciphertextAndTag` (tag last); throws DecryptError if it does not authenticate. */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Buffer {
     if (ciphertextAndTag.byteLength < TAG_BYTES) throw new DecryptError()
     const split = ciphertextAndTag.byteLength - TAG_BYTES
+    if (this.suite === 'chacha20-poly1305') {
+      const out = Buffer.allocUnsafe(split)
+      try {
+        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, asBuffer(ciphertextAndTag), asBuffer(aad), asBuffer(nonce), this.#raw)
+      } catch (err) {
+        throw new DecryptError({ cause: err })
+      }
+      return out
+    }
     const d = createDecipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
     d.setAAD(aad, { plaintextLength: split })
     d.setAuthTag(ciphertextAndTag.subarray(split))
@@ -62,12 +82,10 @@ export class AeadKey {
   }
 }
 
-/** XSalsa20-Poly1305: returns MAC(16) || ciphertext. */
-export function secretboxSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Buffer {
+/** XSalsa20-Poly1305 into `out` (exactly plaintext + 16 bytes: MAC || ciphertext). */
+export function secretboxSealInto(out: Buffer, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): void {
   if (key.byteLength !== KEY_BYTES || nonce.byteLength !== SECRETBOX_NONCE_BYTES) throw new RangeError('bad secretbox key or nonce size')
-  const out = Buffer.allocUnsafe(plaintext.byteLength + TAG_BYTES)
   sodium.crypto_secretbox_easy(out, asBuffer(plaintext), asBuffer(nonce), asBuffer(key))
-  return out
 }
 
 /** Opens MAC(16) || ciphertext; throws DecryptError on failure. */

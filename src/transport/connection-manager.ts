@@ -308,9 +308,12 @@ export class ConnectionManager implements LinkProvider, WireTap {
     if (this.#cfg.discover) this.#core.discover(link)
   }
 
-  /** Simultaneous dials: keep the connection dialed by the smaller node id; same direction: keep the existing one. */
+  /**
+   * Simultaneous dials: keep the connection dialed by the smaller node id. Same direction (the peer reconnected, e.g.
+   * after its old connection went half-dead): keep the fresh one.
+   */
   #keepNew(existing: RemotePeer, fresh: RemotePeer): boolean {
-    if (existing.outbound === fresh.outbound) return false
+    if (existing.outbound === fresh.outbound) return true
     const weAreSmaller = compareBytes(this.#init.identity.publicKey, fresh.nodeId) < 0
     return weAreSmaller ? fresh.outbound : !fresh.outbound
   }

@@ -18,6 +18,8 @@ import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
 
+const SLAB_BYTES = 256 * 1024
+
 export interface ConnectionOptions {
   outbound: boolean
   remoteAddr: Endpoint
@@ -57,9 +59,14 @@ export class Connection implements FrameSink {
   #responder: HandshakeResponder | undefined
   #timer: { cancel(): void } | undefined
   #sniff: Buffer | null
-  #seal: ((type: number, pt: Uint8Array) => Buffer[]) | undefined
+  #sealInto: ((type: number, pt: Uint8Array, out: Buffer, off: number) => number) | undefined
+  #frameLength: (plaintextLength: number) => number = () => 0
   #open: ((f: RawFrame) => Buffer) | undefined
-  #corked = false
+  /** Small frames are sealed back to back into a slab and written once per tick (one syscall for many frames). */
+  #slab: Buffer | null = null
+  #slabStart = 0
+  #slabPos = 0
+  #flushScheduled = false
   #closed = false
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
@@ -92,15 +99,40 @@ export class Connection implements FrameSink {
   }
 
   sendFrame(type: number, plaintext: Uint8Array): boolean {
-    if (this.#closed || !this.#seal) return false
+    const seal = this.#sealInto
+    if (this.#closed || !seal) return false
     const s = this.stream
-    if (!this.#corked) {
-      this.#corked = true
-      s.cork()
-      process.nextTick(this.#uncork)
+    const len = this.#frameLength(plaintext.byteLength)
+    if (len > SLAB_BYTES / 4) {
+      this.#flush()
+      const out = Buffer.allocUnsafe(len)
+      seal(type, plaintext, out, 0)
+      s.write(out)
+    } else {
+      if (!this.#slab || this.#slabPos + len > this.#slab.length) {
+        this.#flush()
+        this.#slab = Buffer.allocUnsafe(SLAB_BYTES)
+        this.#slabStart = this.#slabPos = 0
+      }
+      this.#slabPos += seal(type, plaintext, this.#slab, this.#slabPos)
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        process.nextTick(this.#flushTick)
+      }
     }
-    for (const b of this.#seal(type, plaintext)) s.write(b)
-    return s.writableLength < this.#deps.highWaterMark
+    return s.writableLength + (this.#slabPos - this.#slabStart) < this.#deps.highWaterMark
+  }
+
+  #flush(): void {
+    if (this.#slab && this.#slabPos > this.#slabStart) {
+      this.stream.write(this.#slab.subarray(this.#slabStart, this.#slabPos))
+      this.#slabStart = this.#slabPos
+    }
+  }
+
+  #flushTick = (): void => {
+    this.#flushScheduled = false
+    if (!this.#closed) this.#flush()
   }
 
   whenWritable(): Promise<void> {
@@ -115,9 +147,9 @@ export class Connection implements FrameSink {
 
   close(reason: string): void {
     if (this.#closed) return
+    this.#flush()
     this.#finish(reason)
     const s = this.stream
-    if (this.#corked) s.uncork()
     s.end()
     const t = this.#deps.clock.setTimeout(() => s.destroy(), 2000)
     s.once('close', () => t.cancel())
@@ -136,11 +168,6 @@ export class Connection implements FrameSink {
     this.#timer?.cancel()
     this.stream.off('data', this.#onData)
     this.#ev.closed(this, reason)
-  }
-
-  #uncork = (): void => {
-    this.#corked = false
-    if (!this.#closed) this.stream.uncork()
   }
 
   #onData = (chunk: Buffer): void => {
@@ -210,12 +237,14 @@ export class Connection implements FrameSink {
     if (p.version === 2) {
       const sealer = new V2Sealer(new AeadKey(p.suite, p.sendKey))
       const opener = new V2Opener(new AeadKey(p.suite, p.recvKey))
-      this.#seal = (t, pt) => sealer.seal(t, pt)
+      this.#sealInto = (t, pt, out, off) => sealer.sealInto(t, pt, out, off)
+      this.#frameLength = V2Sealer.frameLength
       this.#open = (f) => opener.open(f)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
       const opener = new V1Opener(p.recvKey, p.remoteNodeId)
-      this.#seal = (t, pt) => sealer.seal(t, pt)
+      this.#sealInto = (t, pt, out, off) => sealer.sealInto(t, pt, out, off)
+      this.#frameLength = V1Sealer.frameLength
       this.#open = (f) => opener.open(f)
     }
     this.#reader.versions = new Set([p.version])

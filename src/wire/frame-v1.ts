@@ -9,7 +9,7 @@
  * before the signature plus the ciphertext, hashed first so one signature costs the same for any frame size.
  */
 import sodium from 'sodium-native'
-import { secretboxOpen, secretboxSeal, TAG_BYTES } from '../crypto/aead.js'
+import { secretboxOpen, secretboxSealInto, TAG_BYTES } from '../crypto/aead.js'
 import type { Identity } from '../crypto/identity.js'
 import { verify } from '../crypto/sign.js'
 import { FrameError, type RawFrame, V1_HEADER_BYTES, writePrefix } from './frame.js'
@@ -37,20 +37,29 @@ export class V1Sealer {
   #seq = 0
   constructor(readonly init: V1SealerInit) {}
 
-  /** Returns [header, box]. */
-  seal(type: number, plaintext: Uint8Array): [Buffer, Buffer] {
+  static frameLength(plaintextLength: number): number { return V1_HEADER_BYTES + plaintextLength + TAG_BYTES }
+
+  /** Seals one frame into `out` at `off`; returns the frame length. */
+  sealInto(type: number, plaintext: Uint8Array, out: Buffer, off: number): number {
     const seq = this.#seq++
-    const header = Buffer.allocUnsafe(V1_HEADER_BYTES)
-    writePrefix(header, V1, type, plaintext.byteLength + TAG_BYTES)
-    header.writeUInt32BE(Math.floor(seq / 0x100000000), NONCE_OFFSET)
-    header.writeUInt32BE(seq >>> 0, NONCE_OFFSET + 4)
-    const rnd = header.subarray(NONCE_OFFSET + 8, SIG_OFFSET)
+    const len = V1Sealer.frameLength(plaintext.byteLength)
+    const frame = out.subarray(off, off + len)
+    writePrefix(frame, V1, type, plaintext.byteLength + TAG_BYTES)
+    frame.writeUInt32BE(Math.floor(seq / 0x100000000), NONCE_OFFSET)
+    frame.writeUInt32BE(seq >>> 0, NONCE_OFFSET + 4)
+    const rnd = frame.subarray(NONCE_OFFSET + 8, SIG_OFFSET)
     if (this.init.fixedRandom) rnd.set(this.init.fixedRandom)
     else sodium.randombytes_buf(rnd)
-    const box = secretboxSeal(this.init.key, header.subarray(NONCE_OFFSET, SIG_OFFSET), plaintext)
-    const sig = this.init.identity.sign(v1SignedDigest(header.subarray(0, SIGNED_HEADER_BYTES), box))
-    header.set(sig, SIG_OFFSET)
-    return [header, box]
+    const box = frame.subarray(V1_HEADER_BYTES)
+    secretboxSealInto(box, this.init.key, frame.subarray(NONCE_OFFSET, SIG_OFFSET), plaintext)
+    frame.set(this.init.identity.sign(v1SignedDigest(frame.subarray(0, SIGNED_HEADER_BYTES), box)), SIG_OFFSET)
+    return len
+  }
+
+  seal(type: number, plaintext: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(V1Sealer.frameLength(plaintext.byteLength))
+    this.sealInto(type, plaintext, out, 0)
+    return out
   }
 }
 

@@ -31,16 +31,27 @@ export class V2Sealer {
 
   get nextSeq(): number { return this.#seq }
 
-  /** Returns [header, ciphertext, tag]: write them in order (writev). */
-  seal(type: number, plaintext: Uint8Array): [Buffer, Buffer, Buffer] {
+  /** Size of the frame that carries `plaintextLength` bytes. */
+  static frameLength(plaintextLength: number): number { return V2_HEADER_BYTES + plaintextLength + TAG_BYTES }
+
+  /** Seals one frame into `out` at `off`; returns the frame length. */
+  sealInto(type: number, plaintext: Uint8Array, out: Buffer, off: number): number {
     if (this.#seq >= MAX_SEQ) throw new FrameError('seq_exhausted', 'v2 sequence numbers exhausted: rekey by reconnecting')
     const seq = this.#seq++
-    const header = Buffer.allocUnsafe(V2_HEADER_BYTES)
-    writePrefix(header, V2, type, plaintext.byteLength + TAG_BYTES)
-    writeSeq(header, 8, seq)
+    const len = V2_HEADER_BYTES + plaintext.byteLength + TAG_BYTES
+    const frame = off === 0 && len === out.length ? out : out.subarray(off, off + len)
+    writePrefix(frame, V2, type, plaintext.byteLength + TAG_BYTES)
+    writeSeq(frame, 8, seq)
     writeSeq(this.#nonce, 4, seq)
-    const [ct, tag] = this.key.seal(this.#nonce, header, plaintext)
-    return [header, ct, tag]
+    this.key.sealInto(frame.subarray(V2_HEADER_BYTES), this.#nonce, frame.subarray(0, V2_HEADER_BYTES), plaintext)
+    return len
+  }
+
+  /** Seals one frame into a new buffer. */
+  seal(type: number, plaintext: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(V2Sealer.frameLength(plaintext.byteLength))
+    this.sealInto(type, plaintext, out, 0)
+    return out
   }
 }
 

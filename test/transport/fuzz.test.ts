@@ -53,10 +53,10 @@ async function session(port: number, version: 1 | 2): Promise<Attack & { seal(t:
   })
   if (version === 2) {
     const s = new V2Sealer(new AeadKey('chacha20-poly1305', keys.sendKey))
-    return { ...a, key: keys.sendKey, seal: (t, pt) => Buffer.concat(s.seal(t, pt)) }
+    return { ...a, key: keys.sendKey, seal: (t, pt) => s.seal(t, pt) }
   }
   const s = new V1Sealer({ key: keys.sendKey, identity })
-  return { ...a, key: keys.sendKey, seal: (t, pt) => Buffer.concat(s.seal(t, pt)) }
+  return { ...a, key: keys.sendKey, seal: (t, pt) => s.seal(t, pt) }
 }
 
 type Case =
@@ -130,12 +130,12 @@ async function run(port: number, c: Case): Promise<Attack> {
     case 'cross_version': {
       const s = await session(port, c.version)
       const other = c.version === 2 ? new V1Sealer({ key: s.key, identity: Identity.fromSeed(randomBytes(32)) }).seal(1, PING_ENV()) : new V2Sealer(new AeadKey('chacha20-poly1305', s.key)).seal(1, PING_ENV())
-      s.sock.write(Buffer.concat(other))
+      s.sock.write(other)
       return s
     }
     case 'mis_signed_v1': {
       const s = await session(port, 1)
-      s.sock.write(Buffer.concat(new V1Sealer({ key: s.key, identity: Identity.fromSeed(randomBytes(32)) }).seal(1, PING_ENV())))
+      s.sock.write(new V1Sealer({ key: s.key, identity: Identity.fromSeed(randomBytes(32)) }).seal(1, PING_ENV()))
       return s
     }
     case 'replayed_hello': {

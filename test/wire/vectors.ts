@@ -42,9 +42,9 @@ export function computeVectors(): Record<string, string> {
     key_i2r: toHex(session.sendKey),
     key_r2i: toHex(session.recvKey),
     ping_plaintext: toHex(pt),
-    v2_chacha_frame: toHex(Buffer.concat(v2)),
-    v2_gcm_frame: toHex(Buffer.concat(v2gcm)),
-    v1_frame: toHex(Buffer.concat(v1)),
+    v2_chacha_frame: toHex(v2),
+    v2_gcm_frame: toHex(v2gcm),
+    v1_frame: toHex(v1),
   }
 }
 

@@ -1,0 +1,135 @@
+/**
+ * Throughput of the ZEONE wire between two processes on loopback, against raw TCP measured in the same run, and
+ * (when installed under bench/peers/) js-libp2p (TCP + Noise + yamux) and Hyperswarm secret-stream.
+ *   npm run bench -- wire-throughput [--quick]
+ * Prints JSON: MB/s for 64 KiB messages and msg/s for 1 KiB messages, per stack.
+ */
+import { existsSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { cpus } from 'node:os'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { MessageType } from '../src/wire/message-types.js'
+import { benchNode, spawnChild, stopChild } from './wire-common.js'
+
+const SELF = fileURLToPath(import.meta.url)
+const quick = process.argv.includes('--quick')
+const BIG = 64 * 1024
+const SMALL = 1024
+const BIG_TOTAL = (quick ? 64 : 512) * 1024 * 1024
+const SMALL_COUNT = quick ? 50_000 : 300_000
+
+// ---------------- child roles ----------------
+async function childZeone(version: string): Promise<void> {
+  const n = benchNode({ wireVersions: [Number(version)], preferredVersion: Number(version) })
+  let bytes = 0
+  n.router.handle(MessageType.VPN_DATA, (m) => { bytes += m.body.byteLength })
+  n.router.handle(MessageType.SERVICE_REQUEST, (m) => { m.reply?.(MessageType.SERVICE_RESPONSE, new TextEncoder().encode(String(bytes))) })
+  await n.cm.start()
+  console.log(JSON.stringify({ port: n.cm.listenAddress!.port }))
+  process.on('SIGTERM', () => { n.cleanup().then(() => process.exit(0)) })
+}
+
+function childRaw(): void {
+  const server = createServer((s) => {
+    let got = 0
+    let expect = -1
+    s.on('data', (d: Buffer) => {
+      if (expect < 0) { expect = d.readUInt32BE(0) * 1024; d = d.subarray(4) }
+      got += d.length
+      if (got >= expect) s.write(Buffer.from([1]))
+    })
+  })
+  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as { port: number }).port })))
+  process.on('SIGTERM', () => process.exit(0))
+}
+
+// ---------------- measurements ----------------
+async function measureRaw(): Promise<number> {
+  const { child, hello } = await spawnChild(SELF, ['child', 'raw'])
+  const sock = connect({ host: '127.0.0.1', port: hello.port as number, noDelay: true })
+  await new Promise((r) => sock.once('connect', r))
+  const buf = Buffer.alloc(BIG, 7)
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(BIG_TOTAL / 1024)
+  const done = new Promise((r) => sock.once('data', r))
+  const t0 = process.hrtime.bigint()
+  sock.write(head)
+  for (let sent = 0; sent < BIG_TOTAL; sent += BIG) {
+    if (!sock.write(buf)) await new Promise((r) => sock.once('drain', r))
+  }
+  await done
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  sock.destroy()
+  await stopChild(child)
+  return BIG_TOTAL / s / 1e6
+}
+
+async function measureZeone(version: number): Promise<{ mbps64k: number; msgps1k: number }> {
+  const { child, hello } = await spawnChild(SELF, ['child', 'zeone', String(version)])
+  const n = benchNode({ wireVersions: [version], preferredVersion: version })
+  const link = await n.cm.dial({ host: '127.0.0.1', port: hello.port as number })
+  const run = async (size: number, count: number): Promise<number> => {
+    const body = new Uint8Array(size).fill(9)
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < count; i++) {
+      if (!link.send(MessageType.VPN_DATA, body)) await link.whenWritable()
+    }
+    await link.request(MessageType.SERVICE_REQUEST, new Uint8Array(0), { timeoutMs: 600_000 })
+    return Number(process.hrtime.bigint() - t0) / 1e9
+  }
+  await run(BIG, 256) // warm-up
+  await run(SMALL, 5000)
+  const s64 = await run(BIG, BIG_TOTAL / BIG)
+  const s1 = await run(SMALL, SMALL_COUNT)
+  await n.cleanup()
+  await stopChild(child)
+  return { mbps64k: BIG_TOTAL / s64 / 1e6, msgps1k: SMALL_COUNT / s1 }
+}
+
+/** Runs bench/peers/<name>/run.mjs (server in a child, client here in another child) if installed. */
+async function measurePeer(name: string): Promise<{ mbps64k: number; msgps1k: number } | { skipped: string }> {
+  const script = `bench/peers/${name}/run.mjs`
+  if (!existsSync(script) || !existsSync(`bench/peers/${name}/node_modules`)) return { skipped: `not installed: cd bench/peers/${name} && npm ci` }
+  const { child, hello } = await spawnChild(script, ['server'])
+  try {
+    const client = spawn(process.execPath, [script, 'client', String(hello.port), String(hello.addr ?? ''), String(BIG_TOTAL), String(SMALL_COUNT)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: client.stdout! }).once('line', resolve)
+      client.once('exit', (c) => reject(new Error(`${name} client exited ${c}`)))
+    })
+    return JSON.parse(line)
+  } finally {
+    await stopChild(child)
+  }
+}
+
+async function main(): Promise<void> {
+  const [role, kind, arg] = process.argv.slice(2)
+  if (role === 'child') return kind === 'raw' ? childRaw() : childZeone(arg!)
+  const rawMBps = await measureRaw()
+  const v2 = await measureZeone(2)
+  const v1 = await measureZeone(1)
+  const libp2p = await measurePeer('libp2p')
+  const secretStream = await measurePeer('secret-stream')
+  const ratio = (a: number, b: unknown): number | null => (typeof b === 'object' && b && 'mbps64k' in b ? a / (b as { mbps64k: number }).mbps64k : null)
+  console.log(JSON.stringify({
+    bench: 'wire-throughput',
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    config: { bigMessage: BIG, bigTotalBytes: BIG_TOTAL, smallMessage: SMALL, smallCount: SMALL_COUNT },
+    rawTcp: { mbps64k: rawMBps },
+    zeoneV2: v2,
+    zeoneV1: v1,
+    libp2p,
+    secretStream,
+    ratios: {
+      v2VsRawTcp: v2.mbps64k / rawMBps,
+      v2VsLibp2p: ratio(v2.mbps64k, libp2p),
+      v2VsSecretStream: ratio(v2.mbps64k, secretStream),
+    },
+    targets: { v2VsRawTcp: 0.4, v2VsLibp2p: 1.5, v2VsSecretStream: 1.2, v1mbps64k: 300, v2msgps1k: 100_000, v1msgps1k: 20_000 },
+  }, null, 2))
+}
+
+main().catch((err) => { console.error(err); process.exit(1) })
