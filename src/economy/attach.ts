@@ -1,6 +1,70 @@
+/**
+ * Wires the economy layer into a running node: the ledger at <dataDir>/ledger.sqlite, metering of application
+ * frames through ctx.wireTap, IOU / BALANCE_CLAIM / BALANCE_ACK on ctx.router, ctx.services 'trust' and 'usage',
+ * and the control routes behind `zeone balance`, `zeone trust [PEER]` and `zeone iou list`.
+ */
+import { join } from 'node:path'
+import { systemClock } from '../interfaces/clock.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import { makeOnchainVerifier } from './chain/cheque-eip712.js'
+import { Economy } from './economy.js'
+import { LedgerStore } from './ledger-store.js'
+import { balanceReport, iouReport, parsePeer, trustReport } from './report.js'
+import { EconomySession } from './session.js'
+import { StakeCache } from './stake-cache.js'
+
+export const LEDGER_FILE = 'ledger.sqlite'
+const DEFAULTS_CHECK_MS = 3_600_000
 
 /** Wires the economy layer into a running node. */
-export async function attach(_ctx: NodeContext): Promise<Stoppable | void> {
-  return undefined
+export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+  const cfg = ctx.config.economy
+  if (!cfg.enabled) return undefined
+  const clock = systemClock
+  const log = ctx.logger
+  const store = LedgerStore.open(join(ctx.dataDir, LEDGER_FILE), { now: () => clock.now() })
+  const stakes = new StakeCache({ source: () => ctx.services.get('stake'), now: () => clock.now(), ttlMs: cfg.trust.stakeCacheMs, logger: log })
+  let session: EconomySession | undefined
+  const economy = new Economy({
+    identity: ctx.identity, store, config: cfg, clock, logger: log,
+    stakeOf: (p) => stakes.get(p),
+    onchainVerifier: makeOnchainVerifier(),
+    onPaymentDue: (peer) => queueMicrotask(() => {
+      try { session?.pay(peer) } catch (err) { log.warn({ err: (err as Error).message }, 'could not send a cheque') }
+    }),
+  })
+  session = new EconomySession({
+    economy, router: ctx.router, links: ctx.links, wireTap: ctx.wireTap, clock, logger: log,
+    flushIntervalMs: cfg.flushIntervalMs, claimIntervalMs: cfg.claimIntervalMs,
+  })
+  session.start()
+  ctx.services.provide('trust', economy.trust)
+  ctx.services.provide('usage', economy)
+
+  const peerOf = (q: URLSearchParams): Uint8Array | undefined => {
+    const p = q.get('peer')
+    return p ? parsePeer(p) : undefined
+  }
+  ctx.control.route('GET', '/v1/economy/balance', (req) => balanceReport(economy, peerOf(req.query)))
+  ctx.control.route('GET', '/v1/economy/trust', (req) => trustReport(economy, peerOf(req.query)))
+  ctx.control.route('GET', '/v1/economy/iou', () => iouReport(economy, ctx.identity.publicKey))
+
+  let defaultsTimer: { cancel(): void } | undefined
+  const scheduleDefaults = (): void => {
+    defaultsTimer = clock.setTimeout(() => {
+      try { economy.checkDefaults() } catch (err) { log.warn({ err: (err as Error).message }, 'cheque default check failed') }
+      scheduleDefaults()
+    }, DEFAULTS_CHECK_MS)
+  }
+  scheduleDefaults()
+  let stopped = false
+  const stop = (): void => {
+    if (stopped) return
+    stopped = true
+    defaultsTimer?.cancel()
+    session?.stop()
+  }
+  ctx.signal.addEventListener('abort', stop, { once: true })
+  log.info({ debtLimit: `${economy.debtLimit}`, recovered: store.recovered }, 'economy attached')
+  return { stop }
 }

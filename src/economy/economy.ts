@@ -109,7 +109,7 @@ export class Economy implements UsageMeter {
 
   /** Meters one application frame (from ctx.wireTap): out = we served it, in = the peer served us. */
   observeFrame(ev: FrameEvent): void {
-    if (!this.#cfg.enabled || ev.bytes <= 0) return
+    if (!this.#cfg.enabled || ev.bytes <= 0 || this.store.closed) return
     const service = wireServiceOf(ev.type)
     if (!service) return
     // wire bytes are priced at the network byte price on both sides (never a local dynamic rate), so both views agree
@@ -118,7 +118,8 @@ export class Economy implements UsageMeter {
   }
 
   authorize(nodeId: Uint8Array, service: string): void {
-    if (!this.#cfg.enabled) return
+    // a stopped ledger (node shutting down) meters nothing and blocks nobody
+    if (!this.#cfg.enabled || this.store.closed) return
     const owed = this.owed(nodeId)
     const v = this.trust.view(nodeId)
     if (v.blacklisted) throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`)
@@ -133,7 +134,7 @@ export class Economy implements UsageMeter {
   }
 
   record(nodeId: Uint8Array, service: string, units: bigint, direction: 'served' | 'consumed'): bigint {
-    if (!this.#cfg.enabled || units <= 0n) return 0n
+    if (!this.#cfg.enabled || units <= 0n || this.store.closed) return 0n
     const amount = direction === 'served' ? this.pricing.chargeServed(service, units) : this.pricing.chargeConsumed(service, units)
     this.#meter(nodeId, direction, service, units, amount)
     return amount
