@@ -1,0 +1,43 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Agent, canRunLab, NatLab, type NatMode } from './lab.js'
+
+const MODES: NatMode[] = ['cone', 'full', 'restricted', 'symmetric']
+const pairs: [NatMode, NatMode][] = []
+for (let i = 0; i < MODES.length; i++) for (let j = i; j < MODES.length; j++) if (MODES[i] !== 'symmetric' || MODES[j] !== 'symmetric') pairs.push([MODES[i]!, MODES[j]!])
+
+const NAT = { stunServers: ['198.18.0.10:3478'], punch: { timeoutMs: 12_000 } }
+
+/**
+ * Full stack in the lab: a public node (rendezvous + RFC 5780 STUN server role) on 198.18.0.10, and one ZEONE node
+ * behind each NAT. For each NAT pair, A connects to B by node id: discovery, signed signalling through the
+ * rendezvous, punching, the transport handshake over udx, then a NAT_ECHO over the authenticated link.
+ */
+test('two ZEONE nodes behind every NAT pair connect directly and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 170_000 }, async (t) => {
+  const lab = new NatLab('n')
+  const agents: Agent[] = []
+  try {
+    lab.up('cone', 'cone')
+    const pub = new Agent(lab.ns('stun'), 'rendezvous'); agents.push(pub)
+    const a = new Agent(lab.ns('hostA'), 'A'); agents.push(a)
+    const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
+    const r = await pub.call('node-start', { config: {
+      node: { host: '198.18.0.10', port: 7000 },
+      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' } },
+    } })
+    const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: { ...NAT, rendezvous: [r.nodeId] } }
+    for (const [ma, mb] of pairs) {
+      await t.test(`${ma} <-> ${mb}`, async () => {
+        lab.nat('A', ma); lab.nat('B', mb)
+        const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+        const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
+        assert.equal(res.echoOk, true)
+        assert.equal(res.version, 2)
+        assert.notEqual((res.remote as { host: string }).host, '198.18.0.10', 'direct path, not via the rendezvous')
+      })
+    }
+  } finally {
+    await Promise.all(agents.map((x) => x.stop()))
+    lab.down()
+  }
+})
