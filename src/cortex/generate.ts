@@ -8,6 +8,8 @@ import type { Tokenizer } from './tokenizer.js'
 export interface Forwarder {
   /** Runs new tokens; returns the logits of the last one. */
   step(ids: number[]): Promise<Float32Array>
+  /** Optional: runs new tokens and samples where the logits are (the last stage), with the caller's draw `u`. */
+  stepSample?(ids: number[], sample: { temperature: number; topK: number; topP: number; u: number }): Promise<number>
   end(): void
 }
 
@@ -22,11 +24,14 @@ export async function* generate(fw: Forwarder, prompt: number[], sampling: Sampl
   const dec = tok?.streamDecoder()
   const ids: number[] = []
   let text = '', held = ''
-  let logits = await fw.step(prompt)
+  // both paths consume exactly one PRNG draw per sampled token, so they produce the same stream
+  const pick = async (input: number[]): Promise<number> => fw.stepSample
+    ? fw.stepSample(input, { temperature: p.temperature, topK: p.topK, topP: p.topP, u: p.temperature > 0 ? rng.next() : 0 })
+    : sample(await fw.step(input), p, rng)
   try {
+    let id = await pick(prompt)
     while (ids.length < stop.maxTokens) {
       signal?.throwIfAborted()
-      const id = sample(logits, p, rng)
       if (stopIds.has(id)) return { ids, text, reason: 'stop' }
       ids.push(id)
       held += dec ? dec.push(id) : ''
@@ -38,7 +43,7 @@ export async function* generate(fw: Forwarder, prompt: number[], sampling: Sampl
       text += emit
       yield { id, text: emit }
       if (ids.length >= stop.maxTokens) break
-      logits = await fw.step([id])
+      id = await pick([id])
     }
     text += held + (dec ? dec.flush() : '')
     return { ids, text, reason: 'length' }

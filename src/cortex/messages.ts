@@ -80,9 +80,14 @@ export interface ForwardReq {
   /** Hidden states, tensor codec (later stages). */
   x?: Uint8Array
   stateless?: boolean
+  /** Last stage only: sample here and reply with the token instead of the logits. */
+  sample?: TailSample
 }
+/** Sampling done on the last stage: parameters plus the coordinator's PRNG draw `u` in [0, 1). */
+export interface TailSample { temperature: number; topK: number; topP: number; u: number }
 export function encodeForwardReq(r: ForwardReq): Uint8Array {
-  return encode(clean({ v: PROTOCOL_VERSION, sid: r.sid, model: r.model, pos: r.pos, ids: r.ids, x: r.x, stateless: r.stateless ? true : undefined }))
+  const smp = r.sample ? { temp: r.sample.temperature, topK: r.sample.topK, topP: r.sample.topP, u: r.sample.u } : undefined
+  return encode(clean({ v: PROTOCOL_VERSION, sid: r.sid, model: r.model, pos: r.pos, ids: r.ids, x: r.x, stateless: r.stateless ? true : undefined, sample: smp }))
 }
 export function decodeForwardReq(b: Uint8Array): ForwardReq {
   const o = obj(b)
@@ -94,14 +99,26 @@ export function decodeForwardReq(b: Uint8Array): ForwardReq {
   if (o.x !== undefined) r.x = bytes(o, 'x')
   if ((r.ids === undefined) === (r.x === undefined)) bad('exactly one of ids and x is required')
   if (o.stateless !== undefined) { if (typeof o.stateless !== 'boolean') bad('stateless must be a boolean'); r.stateless = o.stateless }
+  if (o.sample !== undefined) {
+    const sm = o.sample as Record<string, unknown>
+    if (!sm || typeof sm !== 'object' || Array.isArray(sm) || sm instanceof Uint8Array) bad('sample must be a map')
+    const smp = { temperature: num(sm, 'temp', 0), topK: uint(sm, 'topK', 1_000_000), topP: num(sm, 'topP', 1), u: num(sm, 'u', 0) }
+    if (smp.temperature < 0 || smp.temperature > 10 || smp.topP <= 0 || smp.topP > 1 || smp.u < 0 || smp.u >= 1) bad('sample parameters out of range')
+    r.sample = smp
+  }
   return r
 }
 
-export interface ForwardResp { pos: number; y: Uint8Array }
-export const encodeForwardResp = (r: ForwardResp): Uint8Array => encode({ v: PROTOCOL_VERSION, pos: r.pos, y: r.y })
+/** Reply: `y` (hidden states or logits, tensor codec) or, when the request asked the last stage to sample, `tok`. */
+export interface ForwardResp { pos: number; y?: Uint8Array; tok?: number }
+export const encodeForwardResp = (r: ForwardResp): Uint8Array => encode(clean({ v: PROTOCOL_VERSION, pos: r.pos, y: r.y, tok: r.tok }))
 export function decodeForwardResp(b: Uint8Array): ForwardResp {
   const o = obj(b)
-  return { pos: uint(o, 'pos'), y: bytes(o, 'y') }
+  const r: ForwardResp = { pos: uint(o, 'pos') }
+  if (o.y !== undefined) r.y = bytes(o, 'y')
+  if (o.tok !== undefined) r.tok = uint(o, 'tok')
+  if ((r.y === undefined) === (r.tok === undefined)) bad('exactly one of y and tok is required')
+  return r
 }
 
 export const encodeEnd = (sid: Uint8Array): Uint8Array => encode({ v: PROTOCOL_VERSION, sid })

@@ -13,12 +13,14 @@ import { ZeoneError } from '../util/errors.js'
 import { toB64, toHex } from '../util/bytes.js'
 import { assembleChain, type StageCandidate, type StageDirectory } from './directory.js'
 import { InferenceError, NoRouteError } from './errors.js'
-import { CortexType, decodeForwardResp, decodeInfoResp, encodeEnd, encodeForwardReq, encodeInfoReq } from './messages.js'
+import { CortexType, decodeForwardResp, decodeInfoResp, encodeEnd, encodeForwardReq, encodeInfoReq, type TailSample } from './messages.js'
+import { sampleWithDraw } from './sampling.js'
 import type { StageServer } from './server.js'
 import { decodeTensor, encodeTensor } from './tensor-codec.js'
 
 export interface StepInput { ids?: number[]; hidden?: Float32Array; T: number }
-export interface StepOutput { data: Float32Array; pos: number }
+/** `data`: hidden states or logits; `tok` instead when the last stage was asked to sample. */
+export interface StepOutput { data?: Float32Array; tok?: number; pos: number }
 
 /** One stage as the coordinator sees it. */
 export interface StageClient {
@@ -27,7 +29,7 @@ export interface StageClient {
   readonly start: number
   readonly end: number
   readonly last: boolean
-  forward(sid: Uint8Array, pos: number, input: StepInput, stateless?: boolean): Promise<StepOutput>
+  forward(sid: Uint8Array, pos: number, input: StepInput, stateless?: boolean, sample?: TailSample): Promise<StepOutput>
   /** Frees the session's cache on this stage. */
   release(sid: Uint8Array): void
 }
@@ -42,11 +44,17 @@ export class RemoteStageClient implements StageClient {
   }
   get last(): boolean { return this.end === this.layers }
 
-  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false): Promise<StepOutput> {
-    const body = encodeForwardReq({ sid, model: this.model, pos, ids: input.ids, x: input.hidden ? encodeTensor(input.hidden, [input.T, this.hidden]) : undefined, stateless })
+  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample): Promise<StepOutput> {
+    const smp = this.last ? sample : undefined
+    const body = encodeForwardReq({ sid, model: this.model, pos, ids: input.ids, x: input.hidden ? encodeTensor(input.hidden, [input.T, this.hidden]) : undefined, stateless, sample: smp })
     const resp = await this.link.request(CortexType.CORTEX_FORWARD, body, { timeoutMs: this.timeoutMs })
     if (resp.type !== CortexType.CORTEX_FORWARD_RESP) throw new InferenceError('bad_reply', `stage replied with type 0x${resp.type.toString(16)}`)
     const r = decodeForwardResp(resp.body)
+    if (smp) {
+      if (r.tok === undefined || r.tok >= this.vocab) throw new InferenceError('bad_reply', 'stage did not return a valid token')
+      return { tok: r.tok, pos: r.pos }
+    }
+    if (!r.y) throw new InferenceError('bad_reply', 'stage did not return a tensor')
     const t = decodeTensor(r.y, { expectDims: this.last ? [this.vocab] : [input.T, this.hidden] })
     return { data: t.data, pos: r.pos }
   }
@@ -62,13 +70,14 @@ export class LocalStageClient implements StageClient {
   get end(): number { return this.server.engine.spec.end }
   get last(): boolean { return this.server.engine.last }
   #key(sid: Uint8Array): string { return `local:${toHex(sid)}` }
-  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false): Promise<StepOutput> {
+  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample): Promise<StepOutput> {
     const key = this.#key(sid)
     if (!stateless && this.server.engine.pastLength(key) !== pos) {
       if (pos === 0) this.server.engine.endSession(key)
       else throw new InferenceError('pos_mismatch', 'local stage cache out of step')
     }
     const out = await this.server.batcher.submit({ sid: key, ids: input.ids, hidden: input.hidden, T: input.T, stateless })
+    if (sample && this.last) return { tok: sampleWithDraw(out.data, sample), pos: out.pos }
     return { data: out.data, pos: out.pos }
   }
   release(sid: Uint8Array): void { this.server.engine.endSession(this.#key(sid)) }
@@ -132,12 +141,21 @@ export class PipelineSession {
 
   /** Runs new tokens through every stage; returns the last position's logits. */
   async step(ids: number[]): Promise<Float32Array> {
+    return (await this.#run(ids)).data!
+  }
+
+  /** Runs new tokens and lets the last stage sample the next token with the coordinator's draw `u`. */
+  async stepSample(ids: number[], sample: TailSample): Promise<number> {
+    return (await this.#run(ids, sample)).tok!
+  }
+
+  async #run(ids: number[], sample?: TailSample): Promise<StepOutput> {
     if (this.#ended) throw new InferenceError('ended', 'session ended')
     let input: StepInput = { ids, T: ids.length }
+    let out!: StepOutput
     for (let i = 0; i < this.chain.length; i++) {
-      let out: StepOutput
       for (;;) {
-        try { out = await this.chain[i]!.forward(this.sid, this.tokens.length, input); break } catch (e) {
+        try { out = await this.chain[i]!.forward(this.sid, this.tokens.length, input, false, sample); break } catch (e) {
           if (!isStageFailure(e)) throw e
           this.#log.warn({ stage: this.chain[i]!.id, err: (e as Error).message }, 'cortex stage failed, replacing it')
           await this.#replace(i)
@@ -146,7 +164,7 @@ export class PipelineSession {
       input = { hidden: out.data, T: ids.length }
     }
     this.tokens.push(...ids)
-    return input.hidden!
+    return out
   }
 
   async #replace(i: number): Promise<void> {
@@ -166,7 +184,7 @@ export class PipelineSession {
     if (this.tokens.length) {
       // rebuild the new stage's cache: recompute its inputs for all committed tokens without touching other caches
       let input: StepInput = { ids: this.tokens.slice(), T: this.tokens.length }
-      for (let j = 0; j < i; j++) input = { hidden: (await this.chain[j]!.forward(this.sid, 0, input, true)).data, T: this.tokens.length }
+      for (let j = 0; j < i; j++) input = { hidden: (await this.chain[j]!.forward(this.sid, 0, input, true)).data!, T: this.tokens.length }
       const r = await next.forward(this.sid, 0, input)
       if (r.pos !== this.tokens.length) throw new InferenceError('rebuild_failed', 'replacement stage cache has the wrong length')
     }

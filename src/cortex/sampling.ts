@@ -80,3 +80,8 @@ export function normalizeSampling(p: SamplingParams): Required<SamplingParams> {
   if (!(Number.isInteger(s) && s >= 0 && s <= 0xffffffff)) throw new RangeError('seed must be a 32-bit unsigned integer')
   return { temperature: t, topK: k, topP: tp, seed: s }
 }
+
+/** Samples with a pre-drawn uniform number `u` (the last stage samples for the coordinator, which owns the PRNG). */
+export function sampleWithDraw(logits: Float32Array, p: { temperature: number; topK: number; topP: number; u: number }, ): number {
+  return sample(logits, p, { next: () => p.u } as Prng)
+}

@@ -18,6 +18,7 @@ import { InferenceError } from './errors.js'
 import { CortexType, decodeEnd, decodeForwardReq, decodeInfoReq, encodeForwardResp, encodeInfoResp } from './messages.js'
 import type { StageEngine } from './stage.js'
 import { decodeTensor, encodeTensor } from './tensor-codec.js'
+import { sampleWithDraw } from './sampling.js'
 
 export interface StageServerInit {
   modelId: string
@@ -105,7 +106,11 @@ export class StageServer {
       }
       const out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless })
       this.init.usage?.record(m.link.peer.nodeId, 'cortex', BigInt(T), 'served')
-      m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, y: encodeTensor(out.data, out.dims) }))
+      if (req.sample && this.engine.last) {
+        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, tok: sampleWithDraw(out.data, req.sample) }))
+      } else {
+        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, y: encodeTensor(out.data, out.dims) }))
+      }
     } catch (e) {
       this.#fail(m, e)
     }

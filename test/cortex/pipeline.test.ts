@@ -72,6 +72,10 @@ for (const family of ['gpt2', 'llama'] as Family[]) {
         const three = new PipelineSession({ model, layers: 4, ...dims, chain: [await remote(20, 0, 1), await remote(21, 1, 3), await remote(22, 3, 4)] })
         const r2 = await generateAll(two, prompt(), sampling, stop, tok)
         const r3 = await generateAll(three, prompt(), sampling, stop, tok)
+        // logits shipped to the coordinator (no tail sampling) give the same tokens as sampling on the last stage
+        const viaLogits = new PipelineSession({ model, layers: 4, ...dims, chain: [await remote(10, 0, 2), await remote(11, 2, 4)] })
+        const r2l = await generateAll({ step: (ids) => viaLogits.step(ids), end: () => viaLogits.end() }, prompt(), sampling, stop, tok)
+        assert.deepEqual(r2l.ids, ref.ids)
         assert.deepEqual(r2.ids, ref.ids)
         assert.deepEqual(r3.ids, ref.ids)
         assert.equal(r2.text, ref.text)
