@@ -1,4 +1,34 @@
 import { z } from 'zod'
 
-/** Config section `chain` (owned by src/economy/chain, the settlement client). */
-export const chainConfigSchema = z.object({}).strict()
+/** Config section `chain` (owned by src/economy/chain, the settlement client). Every field has a default. */
+export const chainConfigSchema = z.object({
+  /** Use the chain (stakes, governed parameters, settlement). @default false */
+  enabled: z.boolean().default(false),
+  /** JSON-RPC endpoint. `zeone chain devnet` listens here by default. @default http://127.0.0.1:8545 */
+  rpcUrl: z.string().url().default('http://127.0.0.1:8545'),
+  /** Expected chain id; a mismatching endpoint is refused. @default 31337 */
+  chainId: z.number().int().positive().default(31337),
+  /** Contract addresses written by `zeone chain devnet|deploy`, relative to the data dir. @default chain-deployment.json */
+  deploymentFile: z.string().min(1).default('chain-deployment.json'),
+  /** The node's EVM key file (hex, mode 0600), relative to the data dir; created on first use. @default evm.key */
+  keyFile: z.string().min(1).default('evm.key'),
+  /** Re-read governed parameters this often (seconds). @default 300 */
+  paramsRefreshSec: z.number().int().min(1).max(86_400).default(300),
+  /** Cache stakes read from the staking contract this long (seconds). @default 60 */
+  stakeCacheSec: z.number().int().min(0).max(86_400).default(60),
+  /** Largest number of cached stake entries. @default 10000 */
+  stakeCacheMax: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Settings of `zeone chain devnet` (short governance timings so a proposal passes in seconds). */
+  devnet: z.object({
+    /** @default 127.0.0.1 */ host: z.string().default('127.0.0.1'),
+    /** @default 8545 */ port: z.number().int().min(0).max(65_535).default(8545),
+    /** @default 1 */ votingDelaySec: z.number().int().min(0).default(1),
+    /** @default 60 */ votingPeriodSec: z.number().int().min(1).default(60),
+    /** @default 1 */ timelockDelaySec: z.number().int().min(0).default(1),
+    /** @default 60 */ unbondingDelaySec: z.number().int().min(0).default(60),
+    /** @default 86400 */ epochLengthSec: z.number().int().min(1).default(86_400),
+    /** Dev accounts funded with ETH and ZEO. @default 4 */ accounts: z.number().int().min(1).max(32).default(4),
+  }).strict().prefault({}),
+}).strict()
+
+export type ChainConfig = z.infer<typeof chainConfigSchema>

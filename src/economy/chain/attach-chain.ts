@@ -1,0 +1,56 @@
+/**
+ * Hook for a running node (called from src/economy/attach.ts or src/node.ts when `chain.enabled`): opens the
+ * settlement client, provides the `stake` service, and keeps the governed parameters fresh (refresh timer is
+ * unref'd and cleared on stop). Failures to reach the chain are logged, never fatal to the node.
+ */
+import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
+import { ChainClient, type GovernedParams } from './client.js'
+import { loadOrCreateEvmKey, readDeployment } from './files.js'
+
+export interface ChainHandle extends Stoppable {
+  client: ChainClient
+  /** Latest governed parameters read from chain (undefined until the first successful read). */
+  params(): GovernedParams | undefined
+  /** Called after every successful parameter refresh. */
+  onParams(cb: (p: GovernedParams) => void): () => void
+}
+
+export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undefined> {
+  const cfg = ctx.config.chain
+  if (!cfg.enabled) return undefined
+  const dep = readDeployment(ctx.dataDir, cfg.deploymentFile)
+  const client = await ChainClient.open({
+    deployment: dep,
+    rpcUrl: cfg.rpcUrl,
+    privateKey: loadOrCreateEvmKey(ctx.dataDir, cfg.keyFile),
+    stakeCacheMs: cfg.stakeCacheSec * 1000,
+    stakeCacheMax: cfg.stakeCacheMax,
+  })
+  if (client.dep.chainId !== cfg.chainId) ctx.logger.warn({ want: cfg.chainId, got: client.dep.chainId }, 'chain: deployment chain id differs from config')
+  ctx.services.provide('stake', client)
+  let current: GovernedParams | undefined
+  const listeners = new Set<(p: GovernedParams) => void>()
+  let stopped = false
+  const refresh = async (): Promise<void> => {
+    try {
+      const p = await client.readParams()
+      if (stopped) return
+      current = p
+      for (const cb of listeners) cb(p)
+    } catch (err) {
+      ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot read governed parameters')
+    }
+  }
+  await refresh()
+  const timer = setInterval(() => { void refresh() }, cfg.paramsRefreshSec * 1000)
+  timer.unref()
+  const stop = (): void => { stopped = true; clearInterval(timer); listeners.clear() }
+  ctx.signal.addEventListener('abort', stop, { once: true })
+  ctx.logger.info({ address: client.address, chainId: client.dep.chainId }, 'chain: settlement client ready')
+  return {
+    client,
+    params: () => current,
+    onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },
+    stop() { ctx.signal.removeEventListener('abort', stop); stop() },
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The node's settlement client: stakes (StakeSource for the service registry), governed parameters, identity
+ * binding, deposits and stake operations, over viem against the configured JSON-RPC endpoint (or an EIP-1193
+ * provider in tests).
+ */
+import { bytesToHex, hexToBytes, keccak256, toHex, type Address, type Hex } from 'viem'
+import type { StakeSource } from '../../interfaces/services.js'
+import type { Identity } from '../../crypto/identity.js'
+import { artifact, loadArtifacts, type Artifacts } from './artifacts.js'
+import { connect, read, write, type Clients } from './clients.js'
+import type { Eip1193 } from './edr.js'
+import type { Deployment } from './deploy.js'
+import { signBinding, verifyBinding } from './binding.js'
+import { ChainError } from './errors.js'
+
+export const PARAM_NAMES = ['fee_vpn', 'fee_cdn', 'fee_ai', 'debt_limit', 'min_trust_score', 'slashing_rate',
+  'slash_invalid_bps', 'slash_unavailable_bps', 'slash_censorship_bps'] as const
+export type ParamName = (typeof PARAM_NAMES)[number]
+export type GovernedParams = Record<ParamName, bigint>
+export const paramKey = (name: string): Hex => keccak256(toHex(name))
+
+export interface ChainClientInit {
+  deployment: Deployment
+  rpcUrl?: string
+  provider?: Eip1193
+  privateKey?: Hex
+  /** Stake cache lifetime in ms. @default 60000 */
+  stakeCacheMs?: number
+  /** @default 10000 */
+  stakeCacheMax?: number
+  /** @default Date.now */
+  now?: () => number
+}
+
+export class ChainClient implements StakeSource {
+  readonly dep: Deployment
+  readonly c: Clients
+  readonly arts: Artifacts
+  readonly #cache = new Map<string, { at: number; stake: bigint }>()
+  readonly #ttl: number
+  readonly #max: number
+  readonly #now: () => number
+
+  private constructor(init: ChainClientInit, c: Clients, arts: Artifacts) {
+    this.dep = init.deployment
+    this.c = c
+    this.arts = arts
+    this.#ttl = init.stakeCacheMs ?? 60_000
+    this.#max = init.stakeCacheMax ?? 10_000
+    this.#now = init.now ?? Date.now
+  }
+
+  static async open(init: ChainClientInit): Promise<ChainClient> {
+    const c = connect({
+      chainId: init.deployment.chainId,
+      ...(init.provider ? { provider: init.provider } : { rpcUrl: init.rpcUrl ?? 'http://127.0.0.1:8545' }),
+      ...(init.privateKey ? { privateKey: init.privateKey } : {}),
+    })
+    const id = await c.public.getChainId()
+    if (id !== init.deployment.chainId) {
+      throw new ChainError('wrong_chain', `endpoint is chain ${id}, deployment is for chain ${init.deployment.chainId}`)
+    }
+    return new ChainClient(init, c, await loadArtifacts())
+  }
+
+  get address(): Address | undefined { return this.c.account?.address }
+
+  abi(name: string) { return artifact(this.arts, name).abi }
+  read<T>(to: Address, name: string, fn: string, args: readonly unknown[] = []): Promise<T> { return read<T>(this.c, to, this.abi(name), fn, args) }
+  write(to: Address, name: string, fn: string, args: readonly unknown[] = []) { return write(this.c, to, this.abi(name), fn, args) }
+
+  /** Governed parameters from the Params contract. */
+  async readParams(): Promise<GovernedParams> {
+    const out = {} as GovernedParams
+    for (const n of PARAM_NAMES) out[n] = await this.read<bigint>(this.dep.params, 'Params', 'getUint', [paramKey(n)])
+    return out
+  }
+
+  async isModelWhitelisted(modelHash: Hex): Promise<boolean> {
+    return this.read<boolean>(this.dep.params, 'Params', 'modelWhitelisted', [modelHash])
+  }
+
+  /** Binds this node's Ed25519 identity to our EVM address (idempotent if already bound to the same id). */
+  async bind(identity: Identity): Promise<void> {
+    const me = this.#need()
+    const [bound] = await this.read<[Hex, Hex]>(this.dep.escrow, 'SettlementEscrow', 'bindingOf', [me])
+    if (bound.toLowerCase() === bytesToHex(identity.publicKey).toLowerCase()) return
+    const sig = signBinding(identity.exportSecretKey(), BigInt(this.dep.chainId), this.dep.escrow, me)
+    await this.write(this.dep.escrow, 'SettlementEscrow', 'bind', [bytesToHex(identity.publicKey), bytesToHex(sig)])
+  }
+
+  /** The EVM address a node id is bound to, if one binding verifies (Ed25519 checked here, off-chain). */
+  async addressOf(nodeId: Uint8Array): Promise<Address | undefined> {
+    if (nodeId.length !== 32) return undefined
+    const event = this.abi('SettlementEscrow').find((x) => x.type === 'event' && x.name === 'Bound')
+    const logs = await this.c.public.getLogs({
+      address: this.dep.escrow, event: event as never, args: { nodeId: bytesToHex(nodeId) } as never, fromBlock: 0n, toBlock: 'latest',
+    })
+    for (const log of [...logs].reverse()) {
+      const account = (log as unknown as { args: { account: Address } }).args.account
+      const [id, sig] = await this.read<[Hex, Hex]>(this.dep.escrow, 'SettlementEscrow', 'bindingOf', [account])
+      if (id.toLowerCase() !== bytesToHex(nodeId).toLowerCase()) continue // unbound since
+      if (verifyBinding(nodeId, hexToBytes(sig), BigInt(this.dep.chainId), this.dep.escrow, account)) return account
+    }
+    return undefined
+  }
+
+  /** StakeSource: bonded stake (wei) of the address a node id is verifiably bound to; 0 if none. Cached. */
+  async stakeOf(nodeId: Uint8Array): Promise<bigint> {
+    const key = bytesToHex(nodeId)
+    const hit = this.#cache.get(key)
+    const now = this.#now()
+    if (hit !== undefined && now - hit.at < this.#ttl) return hit.stake
+    const addr = await this.addressOf(nodeId)
+    const stake = addr === undefined ? 0n : await this.read<bigint>(this.dep.staking, 'Staking', 'stakeOf', [addr])
+    if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value as string)
+    this.#cache.delete(key)
+    this.#cache.set(key, { at: now, stake })
+    return stake
+  }
+
+  async balance(addr?: Address): Promise<bigint> {
+    return this.read<bigint>(this.dep.token, 'ZEOToken', 'balanceOf', [addr ?? this.#need()])
+  }
+
+  async #approve(spender: Address, amount: bigint): Promise<void> {
+    const allowance = await this.read<bigint>(this.dep.token, 'ZEOToken', 'allowance', [this.#need(), spender])
+    if (allowance < amount) await this.write(this.dep.token, 'ZEOToken', 'approve', [spender, amount])
+  }
+
+  async stake(amount: bigint): Promise<void> {
+    await this.#approve(this.dep.staking, amount)
+    await this.write(this.dep.staking, 'Staking', 'stake', [amount])
+  }
+
+  async requestUnstake(amount: bigint): Promise<void> { await this.write(this.dep.staking, 'Staking', 'requestUnstake', [amount]) }
+  async withdrawStake(): Promise<void> { await this.write(this.dep.staking, 'Staking', 'withdraw') }
+
+  /** kind: 1 exit, 2 cdn, 3 inference, 4 storage. */
+  async registerProvider(kind: number, bandwidthMbps: number): Promise<void> {
+    await this.write(this.dep.staking, 'Staking', 'registerProvider', [kind, bandwidthMbps])
+  }
+
+  async stakeStatus(addr?: Address): Promise<{ bonded: bigint; unbonding: bigint; releaseAt: bigint; bandwidthMbps: number; kind: number; banned: boolean }> {
+    return this.read(this.dep.staking, 'Staking', 'accountOf', [addr ?? this.#need()])
+  }
+
+  async deposit(amount: bigint): Promise<void> {
+    await this.#approve(this.dep.escrow, amount)
+    await this.write(this.dep.escrow, 'SettlementEscrow', 'deposit', [amount])
+  }
+
+  #need(): Address {
+    const a = this.c.account?.address
+    if (a === undefined) throw new ChainError('not_configured', 'no EVM key configured')
+    return a
+  }
+}
