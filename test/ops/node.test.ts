@@ -110,6 +110,51 @@ describe('node HTTP and control APIs', () => {
   })
 })
 
+describe('HTTP upgrades and live config reload', () => {
+  it('routes WebSocket-style upgrades by path and refuses unknown ones', async () => {
+    const node = createNode(cfg(tmp(), 0), { layers: [['t', async (ctx) => {
+      ctx.http.upgrade('/v1/ws', (_req, socket) => { socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nhi') })
+      ctx.http.route('POST', '/v1/thing', (_req, res) => { res.end('posted') })
+    }]] })
+    await node.start()
+    try {
+      const port = node.httpAddress!.port
+      const { connect } = await import('node:net')
+      const raw = (path: string): Promise<string> => new Promise((resolve) => {
+        const s = connect({ host: '127.0.0.1', port }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n`))
+        let got = ''
+        s.on('data', (b: Buffer) => { got += b.toString() })
+        s.on('close', () => resolve(got))
+        s.on('error', () => resolve(got))
+      })
+      assert.match(await raw('/v1/ws'), /^HTTP\/1.1 101[\s\S]*hi$/)
+      assert.equal(await raw('/elsewhere'), '')
+      assert.equal((await get(port, '/v1/thing', 'POST')).body, 'posted')
+    } finally { await node.stop() }
+  })
+
+  it('applies a valid config file change and keeps the old config on an invalid one', async () => {
+    const d = tmp()
+    const file = join(d, 'zeone.yaml')
+    const { writeFileSync } = await import('node:fs')
+    const { loadConfig } = await import('../../src/ops/config.js')
+    const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\nops:\n  httpPort: -1\n  logLevel: silent\n`
+    writeFileSync(file, base)
+    const node = createNode(loadConfig({ file }), { configSources: { file }, layers: [] })
+    await node.start()
+    try {
+      writeFileSync(file, base.replace('logLevel: silent', 'logLevel: error'))
+      assert.equal(node.reloadConfig(), true)
+      assert.equal(node.config.ops.logLevel, 'error')
+      assert.equal((node.logger as unknown as { level: string }).level, 'error')
+      writeFileSync(file, base.replace('logLevel: silent', 'logLevel: 7'))
+      assert.equal(node.reloadConfig(), false)
+      assert.equal(node.config.ops.logLevel, 'error')
+      assert.deepEqual(await controlCall(join(d, 'data'), 'POST', '/v1/config/reload'), { applied: false })
+    } finally { await node.stop() }
+  })
+})
+
 describe('logger', () => {
   it('redacts secrets at any of the first three levels', () => {
     let out = ''

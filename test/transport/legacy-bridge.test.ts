@@ -3,19 +3,22 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNode, type ZeoneNode } from '../../src/node.js'
+import { createNode, LAYERS, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import { V0Keys, V0Peer, V0Server, num, pyTime } from './legacy-v0-peer.js'
 
 const dirs: string[] = []
 function tmp(): string { const d = mkdtempSync(join(tmpdir(), 'zeone-legacy-')); dirs.push(d); return d }
 
-async function startNode(extra: Record<string, unknown> = {}, legacy = true): Promise<ZeoneNode> {
+/** Only the services layer: these tests own the legacy DHT handler and the pricing. */
+const servicesOnly = LAYERS.filter(([name]) => name === 'services')
+
+async function startNode(extra: Record<string, unknown> = {}, legacy = true, services: Record<string, unknown> = {}): Promise<ZeoneNode> {
   const config = validateConfig({
     dataDir: tmp(), node: { port: 0, host: '127.0.0.1', legacy }, ops: { httpPort: -1, logLevel: 'silent' },
-    legacy: { keepAliveMs: 30_000, idleTimeoutMs: 90_000, ...extra },
+    legacy: { keepAliveMs: 30_000, idleTimeoutMs: 90_000, ...extra }, services,
   })
-  const node = createNode(config)
+  const node = createNode(config, { layers: servicesOnly })
   await node.start()
   return node
 }
@@ -182,6 +185,61 @@ describe('legacy bridge: the node dials a v0 node', () => {
       fake.close()
       await node.stop()
       await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
+})
+
+describe('legacy bridge: DHT in DATA and credit limits', () => {
+  it('routes v0 DHT requests to the registered handler and dhtRequest to a v0 node', async () => {
+    const node = await startNode()
+    const v0 = new V0Server()
+    const port = await v0.listen()
+    const p = await V0Peer.connect(node.listenAddress!.port)
+    try {
+      const seen: Array<Record<string, unknown>> = []
+      node.context!.router.handleLegacyDht(async (req, link) => {
+        seen.push(req)
+        assert.equal(link.peer.nodeIdB64, p.keys.id)
+        return { type: 'FIND_NODE_RESPONSE', nodes: [] }
+      })
+      await p.handshake()
+      const nonce = 'AAECAwQFBgcICQoL'
+      p.send('DATA', { dht: true, dht_request: { type: 'FIND_NODE', target_id: 'ab'.repeat(20) }, nonce }, { nonce })
+      const resp = await p.next('DATA')
+      assert.equal(resp.payload.nonce, nonce)
+      assert.deepEqual(resp.payload.dht_response, { type: 'FIND_NODE_RESPONSE', nodes: [] })
+      assert.equal(seen[0]!.target_id, 'ab'.repeat(20))
+      const link = await node.legacy!.dial({ host: '127.0.0.1', port })
+      const r = await link.dhtRequest({ type: 'FIND_NODE', target_id: 'cd'.repeat(20) })
+      assert.equal(r.type, 'FIND_NODE_RESPONSE')
+      assert.equal((r.nodes as Array<{ node_id: string; port: number }>)[0]!.port, 8468)
+    } finally {
+      p.close()
+      await node.stop()
+      await v0.close()
+    }
+  })
+
+  it('serves a priced service to a v0 peer only up to its credit limit', async () => {
+    const node = await startNode({ creditLimit: 1_000_000 }, true, { echo: { price: 600_000 } })
+    const p = await V0Peer.connect(node.listenAddress!.port)
+    try {
+      await p.handshake()
+      p.send('SERVICE_REQUEST', { service_name: 'echo', payload: 'a', budget: num('0.5'), request_id: 'low' })
+      const low = await p.next('SERVICE_RESPONSE')
+      assert.equal(low.payload.success, false)
+      assert.match(String(low.payload.error), /over_budget/)
+      p.send('SERVICE_REQUEST', { service_name: 'echo', payload: 'a', budget: num('1.0'), request_id: 'one' })
+      const one = await p.next('SERVICE_RESPONSE')
+      assert.equal(one.payload.success, true)
+      assert.equal(one.payload.cost, num('0.6'))
+      p.send('SERVICE_REQUEST', { service_name: 'echo', payload: 'b', budget: num('1.0'), request_id: 'two' })
+      const two = await p.next('SERVICE_RESPONSE')
+      assert.equal(two.payload.success, false)
+      assert.match(String(two.payload.error), /credit_limit/)
+    } finally {
+      p.close()
+      await node.stop()
     }
   })
 })

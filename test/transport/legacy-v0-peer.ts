@@ -171,7 +171,10 @@ export class V0Server {
         p.send('SERVICE_RESPONSE', { success: m.payload.service_name === 'echo', result: m.payload.payload, cost: num('0.0'),
           execution_time: num('0.001'), request_id: m.payload.request_id, error: null, provider_id: this.keys.id })
       } else if (m.type === 'DISCOVER') p.send('PEER_LIST', { peers: [{ node_id: new V0Keys().id, host: '127.0.0.1', port: 9, trust_score: num('0.5'), last_seen: pyTime(Date.now()) }], total_known: 1 })
-      else p.inbox.push(m)
+      else if (m.type === 'DATA' && (m.payload as { dht?: boolean }).dht === true && m.payload.dht_request) {
+        const req = m.payload.dht_request as { type: string; target_id?: string }
+        p.send('DATA', { dht: true, dht_response: { type: `${req.type}_RESPONSE`, nodes: [{ node_id: req.target_id ?? '', host: '127.0.0.1', port: num('8468'), last_seen: pyTime(Date.now()) }] }, nonce: m.payload.nonce }, { nonce: m.payload.nonce as string })
+      } else p.inbox.push(m)
     }
   }
   async listen(): Promise<number> {
