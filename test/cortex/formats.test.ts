@@ -139,3 +139,24 @@ test('tensor codec decodes from a view into a larger (pooled) buffer', () => {
   big.set(inner, 3)
   assert.deepEqual([...decodeTensor(big.subarray(3)).data], [4, 5, 6])
 })
+
+test('message test vectors from docs/protocol/cortex.md', async () => {
+  const { encodeForwardResp, decodeForwardResp, encodeEnd } = await import('../../src/cortex/messages.js')
+  const { encodeAnnouncement, decodeAnnouncement } = await import('../../src/cortex/directory.js')
+  const sid = new Uint8Array(16).fill(7)
+  const fwd = 'a56176016369647382010263706f7303637369645007070707070707070707070707070707656d6f64656c616d'
+  assert.equal(toHex(encodeForwardReq({ sid, model: 'm', pos: 3, ids: [1, 2] })), fwd)
+  assert.deepEqual(decodeForwardReq(fromHex(fwd)).ids, [1, 2])
+  const fwdx = 'a66176016178540101020000000001000000020000803f000000c063706f7300637369645007070707070707070707070707070707656d6f64656c616d6673616d706c65a46175f934006474656d70f9380064746f704b0064746f705001'
+  assert.equal(toHex(encodeForwardReq({ sid, model: 'm', pos: 0, x: encodeTensor(new Float32Array([1, -2]), [1, 2]), sample: { temperature: 0.5, topK: 0, topP: 1, u: 0.25 } })), fwdx)
+  assert.deepEqual(decodeForwardReq(fromHex(fwdx)).sample, { temperature: 0.5, topK: 0, topP: 1, u: 0.25 })
+  assert.equal(toHex(encodeForwardResp({ pos: 4, tok: 42 })), 'a361760163706f730463746f6b182a')
+  assert.deepEqual(decodeForwardResp(fromHex('a361760163706f730463746f6b182a')), { pos: 4, tok: 42 })
+  assert.equal(toHex(encodeEnd(sid)), 'a2617601637369645007070707070707070707070707070707')
+  const ann = 'a661760163656e6406656d6f64656c646770743265737461727400666c61796572730c6863617061636974791820'
+  assert.equal(toHex(encodeAnnouncement({ model: 'gpt2', start: 0, end: 6, layers: 12, capacity: 32 })), ann)
+  assert.deepEqual(decodeAnnouncement(fromHex(ann)), { model: 'gpt2', start: 0, end: 6, layers: 12, capacity: 32 })
+  assert.equal(decodeAnnouncement(encodeAnnouncement({ model: 'x', start: 5, end: 3, layers: 12, capacity: 1 })), null)
+  // out-of-range tail sampling parameters are refused
+  assert.throws(() => decodeForwardReq(encodeForwardReq({ sid, model: 'm', pos: 0, ids: [1], sample: { temperature: 1, topK: 0, topP: 1, u: 1 } })), { code: 'bad_message' })
+})
