@@ -34,7 +34,7 @@ class Ctx {
       const q = quantizeNK(layout === 'NK' ? w : transpose(w, K, N), N, K, this.bits)
       const bq = g.init(`${name}.q`, DT.UINT8, [N, q.blocksPerRow, (q.block * q.bits) / 8], q.packed)
       const sc = g.f32(`${name}.scales`, [N * q.blocksPerRow], q.scales)
-      y = g.o('MatMulNBits', [x, bq, sc], { K, N, bits: this.bits, block_size: q.block }, 'com.microsoft')
+      y = g.o('MatMulNBits', [x, bq, sc], { K, N, bits: this.bits, block_size: q.block, accuracy_level: 4 }, 'com.microsoft')
     } else {
       const wt = layout === 'KN' ? w : transpose(w, N, K)
       y = g.o('MatMul', [x, g.f32(name, [K, N], wt)])

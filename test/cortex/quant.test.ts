@@ -19,7 +19,7 @@ test('8-bit and 4-bit MatMulNBits stages track the fp32 logits', async () => {
       let num = 0, den = 0
       for (let i = 0; i < out.length; i++) { num += (out[i]! - base[i]!) ** 2; den += base[i]! ** 2 }
       const rel = Math.sqrt(num / den)
-      assert.ok(rel < (bits === 8 ? 0.02 : 0.5), `${bits}-bit relative error ${rel}`)
+      assert.ok(rel < (bits === 8 ? 0.05 : 0.5), `${bits}-bit relative error ${rel}`)
       assert.ok(rel > 0, 'quantised weights are really used')
       if (bits === 8) assert.equal(argmax(out), argmax(base))
     } finally { await q.close() }
