@@ -4,7 +4,7 @@
  *   "ZEBF1\n" | manifest id (32) | file index u32 BE | leaf count u32 BE | bitfield ceil(n/8) | SHA-256 of all before (32)
  * Written atomically (temp file, fsync, rename); a sidecar that fails any check is ignored (download restarts).
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { sha256 } from '../crypto/hash.js'
 import { writeFileAtomic } from '../crypto/identity.js'
 import { equalBytes } from '../util/bytes.js'
@@ -25,6 +25,11 @@ export class Bitfield {
     if (i < 0 || i >= this.size || this.has(i)) return
     this.bits[i >> 3]! |= 0x80 >> (i & 7)
     this.#count++
+  }
+  clear(i: number): void {
+    if (i < 0 || i >= this.size || !this.has(i)) return
+    this.bits[i >> 3]! &= ~(0x80 >> (i & 7))
+    this.#count--
   }
   missing(): number[] {
     const out: number[] = []
@@ -68,6 +73,15 @@ export function loadState(path: string, id: Uint8Array, file: number, leafCount:
   return decodeState(raw, id, file, leafCount)
 }
 
-export function saveState(path: string, id: Uint8Array, file: number, bf: Bitfield): void {
-  writeFileAtomic(path, encodeState(id, file, bf), 0o600)
+/**
+ * Saves the sidecar by temp file + rename (readers see the old or the new state, never a mix). With `sync` the
+ * temp file is fsynced first; without, a crash of the process is still safe (the kernel has the data) and a power
+ * loss is caught by the final whole-file check, which repairs chunks that do not match (file-download.ts).
+ */
+export function saveState(path: string, id: Uint8Array, file: number, bf: Bitfield, sync = true): void {
+  const data = encodeState(id, file, bf)
+  if (sync) { writeFileAtomic(path, data, 0o600); return }
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, data, { mode: 0o600 })
+  renameSync(tmp, path)
 }

@@ -12,8 +12,11 @@ export const contentConfigSchema = z.object({
   maxFailures: z.number().int().min(1).max(100).default(3),
   /** Most providers used for one download. @default 16 */
   maxProviders: z.number().int().min(1).max(256).default(16),
-  /** Re-hash each chunk before serving it (a file edited after publishing is never served). @default true */
-  verifyOnServe: z.boolean().default(true),
+  /**
+   * Re-hash chunks before serving them: 'always', or 'if-changed' (only when the file's size or mtime differs from
+   * when it was published; an edited file is then never served as the published one). @default 'if-changed'
+   */
+  verifyOnServe: z.enum(['always', 'if-changed']).default('if-changed'),
   /** Most publications served at once. @default 4096 */
   maxPublications: z.number().int().min(1).max(1000000).default(4096),
   /** Seed (serve and announce) content after fetching it. @default true */

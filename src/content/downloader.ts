@@ -143,7 +143,8 @@ export class Download {
         this.#providers.failed(p, `manifest: ${(err as Error).message}`)
       }
     }
-    throw new DownloadError('no_providers', 'no provider delivered the manifest')
+    const why = this.#providers.all.map((p) => this.#providers.bad.get(p.key) ?? this.#providers.lastError.get(p.key) ?? (p.link.closed ? 'link closed' : 'dropped'))
+    throw new DownloadError('no_providers', `no provider delivered the manifest${why.length ? ` (${[...new Set(why)].slice(0, 3).join('; ')})` : ''}`)
   }
 
   #watchOf(i: number): FileWatch {

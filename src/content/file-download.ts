@@ -2,7 +2,8 @@
  * Downloads one file of a manifest from a provider set: fetches the hash layer (verified against the file's
  * Merkle root once), then runs `window` pipelined chunk requests per provider. Each chunk is checked against its
  * leaf hash before it is written; the bitfield of verified chunks is persisted atomically every `flushEvery`
- * chunks (after the data is synced), and the partial file becomes the target only after its whole SHA-256 matches.
+ * chunks (fsynced, after the data, every 64 MiB), resumed chunks are re-verified against the hash layer before they
+ * are trusted, and the partial file becomes the target only after its whole SHA-256 (computed in flight) matches.
  */
 import { createHash } from 'node:crypto'
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
@@ -11,7 +12,8 @@ import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
 import { Bitfield, loadState, saveState } from './bitfield.js'
 import { DownloadError } from './errors.js'
-import { readFully } from './hasher.js'
+import { readChunks, readFully } from './hasher.js'
+import { PrefixHasher } from './prefix-hasher.js'
 import { leafCountOf, type ManifestFile } from './manifest.js'
 import { HASH_BYTES, leafHash, rootOfLeafHashes } from './merkle.js'
 import {
@@ -21,6 +23,10 @@ import { prepareTarget } from './paths.js'
 import type { ProviderSet, ProviderState } from './provider-set.js'
 
 export const PART_SUFFIX = '.zeone-part'
+/** Reorder buffer of the in-flight whole-file hash. */
+export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024
+/** Partial-file data is fdatasynced (and the state fsynced) at least this often. */
+const SYNC_BYTES = 64 * 1024 * 1024
 export const STATE_SUFFIX = '.zeone-state'
 
 /** Positional write, injectable so tests can simulate a full disk. */
@@ -42,6 +48,8 @@ export interface FileJob {
   window: number
   requestTimeoutMs: number
   flushEvery?: number
+  /** @default DEFAULT_REORDER_BYTES */
+  reorderBytes?: number
   writer: ChunkWriter
   logger: Logger
   signal: AbortSignal
@@ -59,17 +67,7 @@ export interface FileResult { path: string; fetched: number; resumed: number; al
 
 export async function sha256OfFile(path: string, signal?: AbortSignal): Promise<Uint8Array> {
   const h = createHash('sha256')
-  const fh = await open(path, 'r')
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20)
-    for (let pos = 0; ; ) {
-      signal?.throwIfAborted()
-      const got = await readFully(fh, buf, pos)
-      if (got === 0) break
-      h.update(buf.subarray(0, got))
-      pos += got
-    }
-  } finally { await fh.close() }
+  for await (const c of readChunks(path, 1 << 20, signal)) h.update(c)
   return new Uint8Array(h.digest())
 }
 
@@ -117,21 +115,52 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
   }
   const bf = (partialExists ? loadState(statePath, job.id, job.index, n) : undefined) ?? new Bitfield(n)
   const resumed = bf.count
+  let resumedOk = resumed
   let fh = await open(partial, partialExists ? 'r+' : 'w+', 0o644)
   let fetched = 0
+  let hasher = new PrefixHasher(n, job.reorderBytes ?? DEFAULT_REORDER_BYTES)
   try {
     await fh.truncate(meta.size)
-    job.onPartial(partial, (i) => bf.has(i))
+    // readers see a chunk only once it is verified in this session (fetched, or resumed and re-verified)
+    const vf = new Bitfield(n)
+    job.onPartial(partial, (i) => vf.has(i))
     const lastLen = meta.size - (n - 1) * meta.chunkSize
-    job.onResume(resumed, resumed === 0 ? 0 : (resumed - (bf.has(n - 1) ? 1 : 0)) * meta.chunkSize + (bf.has(n - 1) ? lastLen : 0))
-    if (!bf.complete) {
+    const reportResumed = (): void => {
+      const c = bf.count
+      job.onResume(c, c === 0 ? 0 : (c - (bf.has(n - 1) ? 1 : 0)) * meta.chunkSize + (bf.has(n - 1) ? lastLen : 0))
+    }
+    const chunkLen = (i: number): number => (i === n - 1 ? lastLen : meta.chunkSize)
+    const readChunk = async (i: number): Promise<Uint8Array> => {
+      const buf = new Uint8Array(chunkLen(i))
+      if (await readFully(fh, buf, i * meta.chunkSize) !== buf.byteLength) throw new DownloadError('disk_error', `${meta.path}: partial file is short`)
+      return buf
+    }
+    let digest: Uint8Array | undefined
+    if (bf.complete) {
+      // everything was fetched before: if the bytes on disk hash right, no provider is needed
+      digest = await hasher.finish(readChunk)
+      if (equalBytes(digest, meta.sha256)) { for (let i = 0; i < n; i++) vf.set(i); reportResumed() } else { digest = undefined; hasher = new PrefixHasher(n, hasher.maxBuffered) }
+    }
+    if (!digest) {
       const leaves = await fetchHashLayer(job, n)
-      fetched = await fetchChunks(job, fh, bf, leaves, n, statePath)
+      if (resumed > 0) {
+        // trust no resumed chunk blindly (a power loss may have kept the state but not the bytes): re-verify them
+        let dropped = 0
+        for (let i = 0; i < n; i++) {
+          if (!bf.has(i)) continue
+          const c = await readChunk(i)
+          if (equalBytes(leafHash(c), leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) { vf.set(i); hasher.feed(i, c) } else { bf.clear(i); dropped++ }
+        }
+        if (dropped > 0) job.logger.warn({ path: meta.path, dropped }, 'resumed chunks failed re-verification; fetching them again')
+      }
+      resumedOk = bf.count
+      reportResumed()
+      fetched = await fetchChunks(job, fh, bf, vf, leaves, n, statePath, hasher)
+      digest = await hasher.finish(readChunk)
     }
     await fh.sync()
     await fh.close()
     fh = undefined as unknown as FileHandle
-    const digest = await sha256OfFile(partial, job.signal)
     if (!equalBytes(digest, meta.sha256)) {
       // every chunk matched the root, so the publisher's manifest is inconsistent: nothing here is reusable
       await rm(partial, { force: true })
@@ -140,16 +169,18 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
     }
     await rename(partial, target)
     await rm(statePath, { force: true })
-    return { path: target, fetched, resumed, alreadyComplete: false }
+    return { path: target, fetched, resumed: resumedOk, alreadyComplete: false }
   } finally {
     await fh?.close().catch(() => {})
   }
 }
 
-async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: Uint8Array, n: number, statePath: string): Promise<number> {
+async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfield, leaves: Uint8Array, n: number, statePath: string, hasher: PrefixHasher): Promise<number> {
   const { meta, providers } = job
   const missing = bf.missing()
-  const flushEvery = job.flushEvery ?? Math.max(1, Math.floor(n / 128))
+  const flushEvery = job.flushEvery ?? Math.max(1, Math.floor(n / 512))
+  const syncEvery = Math.max(1, Math.floor(SYNC_BYTES / meta.chunkSize))
+  let sinceSync = 0
   let next = 0
   const queue: number[] = missing
   const retry: number[] = []
@@ -166,7 +197,10 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: U
   let flushing = Promise.resolve()
   const flush = (): Promise<void> => {
     sinceFlush = 0
-    flushing = flushing.then(async () => { await fh.datasync(); saveState(statePath, job.id, job.index, bf) })
+    const sync = (sinceSync += flushEvery) >= syncEvery || bf.complete
+    if (sync) sinceSync = 0
+    // data is synced before a synced state names it; in between, states are saved without fsync (see saveState)
+    flushing = flushing.then(async () => { if (sync) await fh.datasync(); saveState(statePath, job.id, job.index, bf, sync) })
     return flushing
   }
 
@@ -218,6 +252,8 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, leaves: U
         }
         ok = true
         bf.set(i)
+        vf.set(i)
+        hasher.feed(i, data)
         fetched++
         p.chunks++
         p.bytes += len

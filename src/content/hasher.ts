@@ -3,7 +3,7 @@
  * SHA-256, reading `chunkSize` bytes at a time into one reused buffer (bounded memory).
  */
 import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { HASH_BYTES, leafHash, MerkleBuilder } from './merkle.js'
 import { ManifestError } from './errors.js'
 import { MAX_LEAVES } from './manifest.js'
@@ -33,29 +33,52 @@ export async function readFully(fh: import('node:fs/promises').FileHandle, buf: 
   return got
 }
 
-export async function hashFile(path: string, chunkSize: number, opts: HashFileOptions = {}): Promise<FileDigest> {
+/**
+ * Yields a file's contents in `chunkSize` pieces with one read ahead (two reused buffers), so disk or page-cache
+ * reads overlap hashing. A yielded buffer is only valid until the next iteration.
+ */
+export async function* readChunks(path: string, chunkSize: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r')
   try {
     const size = (await fh.stat()).size
-    const n = Math.ceil(size / chunkSize)
-    if (n > MAX_LEAVES) throw new ManifestError('too_many_chunks', `${path} would have ${n} chunks (max ${MAX_LEAVES}); use a larger chunk size`)
-    const leaves = new Uint8Array(n * HASH_BYTES)
-    const builder = new MerkleBuilder()
-    const whole = opts.wholeFile === false ? undefined : createHash('sha256')
-    const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)))
-    for (let i = 0; i < n; i++) {
-      opts.signal?.throwIfAborted()
-      const want = Math.min(chunkSize, size - i * chunkSize)
-      const got = await readFully(fh, buf.subarray(0, want), i * chunkSize)
-      if (got !== want) throw new ManifestError('file_changed', `${path} shrank while hashing`)
-      const chunk = buf.subarray(0, want)
-      const lh = leafHash(chunk)
-      leaves.set(lh, i * HASH_BYTES)
-      builder.push(lh)
-      whole?.update(chunk)
+    const bufs = [Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)))]
+    let pos = 0
+    let pending: Promise<number> | undefined = size > 0 ? readFully(fh, bufs[0]!.subarray(0, Math.min(chunkSize, size)), 0) : undefined
+    for (let i = 0; pending; i++) {
+      signal?.throwIfAborted()
+      const n = await pending
+      if (n === 0) break
+      const cur = bufs[i % 2]!
+      pos += n
+      const want = Math.min(chunkSize, size - pos)
+      pending = want > 0 ? readFully(fh, bufs[(i + 1) % 2]!.subarray(0, want), pos) : undefined
+      yield cur.subarray(0, n)
     }
-    return { size, leaves, root: builder.root(), sha256: new Uint8Array(whole ? whole.digest() : new Uint8Array(32)) }
+    // let a read still in flight finish before the handle closes
+    await pending?.catch(() => 0)
   } finally {
     await fh.close()
   }
+}
+
+export async function hashFile(path: string, chunkSize: number, opts: HashFileOptions = {}): Promise<FileDigest> {
+  const size = (await stat(path)).size
+  const n = Math.ceil(size / chunkSize)
+  if (n > MAX_LEAVES) throw new ManifestError('too_many_chunks', `${path} would have ${n} chunks (max ${MAX_LEAVES}); use a larger chunk size`)
+  const leaves = new Uint8Array(n * HASH_BYTES)
+  const builder = new MerkleBuilder()
+  const whole = opts.wholeFile === false ? undefined : createHash('sha256')
+  let i = 0
+  let total = 0
+  for await (const chunk of readChunks(path, chunkSize, opts.signal)) {
+    if (i >= n) throw new ManifestError('file_changed', `${path} grew while hashing`)
+    const lh = leafHash(chunk)
+    leaves.set(lh, i * HASH_BYTES)
+    builder.push(lh)
+    whole?.update(chunk)
+    total += chunk.byteLength
+    i++
+  }
+  if (total !== size || i !== n) throw new ManifestError('file_changed', `${path} changed size while hashing`)
+  return { size, leaves, root: builder.root(), sha256: new Uint8Array(whole ? whole.digest() : new Uint8Array(32)) }
 }

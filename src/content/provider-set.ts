@@ -22,6 +22,8 @@ export class ProviderSet {
   readonly all: ProviderState[]
   /** Providers caught serving bad data (node id base64 → reason). */
   readonly bad = new Map<string, string>()
+  /** Last transport failure per provider (for error messages). */
+  readonly lastError = new Map<string, string>()
 
   constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number, cacheLinks: readonly Link[] = []) {
     const seen = new Set<string>()
@@ -56,6 +58,7 @@ export class ProviderSet {
   /** Transport trouble: strike, and drop when out of strikes or the link is gone. */
   failed(p: ProviderState, detail: string): void {
     p.failures++
+    this.lastError.set(p.key, detail)
     this.trust?.report(p.link.peer.nodeId, 'failed_transfer', detail)
     if (p.failures >= this.maxFailures || p.link.closed) {
       if (!p.dropped) this.logger.info({ provider: p.key, detail }, 'provider dropped after failures')

@@ -20,7 +20,7 @@ const MAX_INDEX_BYTES = 512 * 1024 * 1024
 export function saveIndex(dataDir: string, store: ContentStore): void {
   const entries: CborValue[] = store.list().map((p) => ({
     manifest: encodeManifest(p.manifest),
-    files: p.files.map((f) => ({ abs: f.abs, leaves: f.tree.leaves(0, f.tree.leafCount) })),
+    files: p.files.map((f) => ({ abs: f.abs, leaves: f.tree.leaves(0, f.tree.leafCount), ...(f.stat ? { size: f.stat.size, mtime_ms: f.stat.mtimeMs } : {}) })),
   }))
   writeFileAtomic(join(dataDir, PUBLISHED_INDEX), encode({ v: 1, entries }), 0o600)
 }
@@ -43,14 +43,17 @@ export function loadIndex(dataDir: string, store: ContentStore, logger: Logger):
   let n = 0
   for (const e of Array.isArray(v?.entries) ? v.entries : []) {
     try {
-      const o = e as { manifest: Uint8Array; files: { abs: string; leaves: Uint8Array }[] }
+      const o = e as { manifest: Uint8Array; files: { abs: string; leaves: Uint8Array; size?: number; mtime_ms?: number }[] }
       const m = decodeManifest(o.manifest)
       const files = o.files.map((f, i) => {
         const meta = m.files[i]
-        if (!meta || typeof f.abs !== 'string' || statSync(f.abs).size !== meta.size) throw new Error(`file ${i} missing or changed`)
+        const st = meta && typeof f.abs === 'string' ? statSync(f.abs) : undefined
+        if (!meta || !st || st.size !== meta.size) throw new Error(`file ${i} missing or changed`)
         const tree = new MerkleTree(f.leaves)
         if (Buffer.compare(tree.root, meta.root) !== 0) throw new Error(`file ${i} leaves do not match its root`)
-        return { abs: f.abs, tree }
+        // a file touched since it was hashed loses its stat: every chunk served from it is re-hashed
+        const same = typeof f.mtime_ms === 'number' && f.size === st.size && f.mtime_ms === st.mtimeMs
+        return { abs: f.abs, tree, ...(same ? { stat: { size: st.size, mtimeMs: st.mtimeMs } } : {}) }
       })
       store.add(m, files)
       n++

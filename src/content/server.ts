@@ -24,8 +24,8 @@ export interface ContentServerInit {
   /** Economy hook, looked up per request (optional at runtime). */
   usage?: () => UsageMeter | undefined
   logger?: Logger
-  /** Re-hash each chunk before serving it. @default true */
-  verifyOnServe?: boolean
+  /** Re-hash each chunk before serving: 'always', or only when the file's size/mtime changed since publishing. @default 'if-changed' */
+  verifyOnServe?: 'always' | 'if-changed'
   /** Called with every chunk served (feeds the metrics). */
   onServed?: (bytes: number) => void
 }
@@ -91,13 +91,18 @@ export class ContentServer {
     const len = Math.min(chunkSize, size - req.index * chunkSize)
     const buf = new Uint8Array(len)
     const fh = await open(f.abs, 'r')
+    let changed = true
     try {
+      if (this.#init.verifyOnServe !== 'always' && f.stat) {
+        const st = await fh.stat()
+        changed = st.size !== f.stat.size || st.mtimeMs !== f.stat.mtimeMs
+      }
       const got = await readFully(fh, buf, req.index * chunkSize)
       if (got !== len) throw new ContentProtocolError('unavailable', 'published file shrank on disk')
     } finally {
       await fh.close()
     }
-    if (this.#init.verifyOnServe !== false && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
+    if (changed && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
       this.#logger.warn({ path: f.meta.path, chunk: req.index }, 'published file changed on disk; refusing to serve the chunk')
       throw new ContentProtocolError('unavailable', 'chunk no longer matches the published manifest')
     }

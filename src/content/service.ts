@@ -3,6 +3,7 @@
  * discovery and download jobs. attach.ts exposes it on the control API; other layers (e.g. cortex model
  * distribution) can use it through `ctx.services.get('content')`.
  */
+import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Counter } from 'prom-client'
 import type { Identity } from '../crypto/identity.js'
@@ -182,7 +183,8 @@ export class ContentService {
         const meta = r.manifest.files[i]!
         const d = await hashFile(r.files[i]!.path, meta.chunkSize, { wholeFile: false })
         if (!equalBytes(d.root, meta.root)) throw new DownloadError('changed', `${meta.path} changed after download`)
-        files.push({ abs: r.files[i]!.path, tree: new MerkleTree(d.leaves) })
+        const st = statSync(r.files[i]!.path)
+        files.push({ abs: r.files[i]!.path, tree: new MerkleTree(d.leaves), stat: { size: st.size, mtimeMs: st.mtimeMs } })
       }
       const pub = this.store.add(r.manifest, files)
       saveIndex(this.#init.dataDir, this.store)

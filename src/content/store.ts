@@ -3,6 +3,7 @@
  * the absolute local path and its Merkle tree. Serving looks files up only here, by (manifest id, file index), so a
  * request can never name a path and never read outside what was published.
  */
+import { statSync } from 'node:fs'
 import { readdir, lstat } from 'node:fs/promises'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import type { Identity } from '../crypto/identity.js'
@@ -13,7 +14,13 @@ import { DEFAULT_CHUNK_SIZE, encodeManifest, isValidChunkSize, manifestId, signM
 import { MerkleTree } from './merkle.js'
 import { validateRelPath } from './paths.js'
 
-export interface PublishedFile { abs: string; tree: MerkleTree; meta: ManifestFile }
+export interface PublishedFile {
+  abs: string
+  tree: MerkleTree
+  meta: ManifestFile
+  /** Size and mtime when the file was hashed: serving re-hashes chunks when they differ. */
+  stat?: { size: number; mtimeMs: number }
+}
 export interface Publication { id: Uint8Array; idHex: string; manifest: Manifest; encoded: Uint8Array; files: PublishedFile[] }
 
 export interface PublishOptions {
@@ -70,8 +77,13 @@ export class ContentStore {
     if (entries.length === 0) throw new ManifestError('empty_publication', `${path} contains no files`)
     const files: PublishedFile[] = []
     for (const e of entries) {
+      const before = statSync(e.abs)
       const d = await hashFile(e.abs, chunkSize, opts.signal ? { signal: opts.signal } : {})
-      files.push({ abs: e.abs, tree: new MerkleTree(d.leaves), meta: { path: e.rel, size: d.size, chunkSize, root: d.root, sha256: d.sha256 } })
+      const after = statSync(e.abs)
+      // edited while hashing: keep no stat, so every served chunk is re-hashed
+      const stable = before.mtimeMs === after.mtimeMs && before.size === after.size
+      files.push({ abs: e.abs, tree: new MerkleTree(d.leaves), meta: { path: e.rel, size: d.size, chunkSize, root: d.root, sha256: d.sha256 },
+        ...(stable ? { stat: { size: after.size, mtimeMs: after.mtimeMs } } : {}) })
     }
     const manifest = signManifest({
       contentId: opts.contentId ?? basename(abs),
@@ -79,11 +91,11 @@ export class ContentStore {
       files: files.map((f) => f.meta),
       created: opts.now ?? Date.now(),
     }, identity)
-    return this.add(manifest, files.map((f) => ({ abs: f.abs, tree: f.tree })))
+    return this.add(manifest, files.map((f) => ({ abs: f.abs, tree: f.tree, ...(f.stat ? { stat: f.stat } : {}) })))
   }
 
   /** Adds an already-built publication (e.g. a completed download that we now seed). */
-  add(manifest: Manifest, files: { abs: string; tree: MerkleTree }[]): Publication {
+  add(manifest: Manifest, files: { abs: string; tree: MerkleTree; stat?: { size: number; mtimeMs: number } }[]): Publication {
     if (files.length !== manifest.files.length) throw new ManifestError('bad_publication', 'file count mismatch')
     const encoded = encodeManifest(manifest)
     const id = manifestId(encoded)

@@ -1,13 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Download } from '../../src/content/downloader.js'
 import { ContentStore } from '../../src/content/store.js'
 import { PART_SUFFIX, STATE_SUFFIX, defaultWriter } from '../../src/content/file-download.js'
 import { leafCountOf } from '../../src/content/manifest.js'
 import { ContentServer } from '../../src/content/server.js'
-import { ContentMessageType as T, encodeHashesReply } from '../../src/content/messages.js'
+import { ContentMessageType as T, decodeChunkReply, encodeGetChunk, encodeHashesReply } from '../../src/content/messages.js'
+import { Bitfield, saveState } from '../../src/content/bitfield.js'
+import { PrefixHasher } from '../../src/content/prefix-hasher.js'
+import { leafHash, verifyInclusion } from '../../src/content/merkle.js'
 import { linksTo, makeCorrupting, makeNet, pseudoRandom, RecordingTrust, seededIdentity, tempDir, writeTree } from './helpers.js'
 
 const CHUNK = 16 * 1024
@@ -183,4 +187,63 @@ test('wrong id, unknown content and no providers end with a clear error', async 
   await assert.rejects(new Download({ id: wrong, providers: await linksTo(n.client, n.providers), outDir: out.dir }).run(), { code: 'no_providers' })
   await assert.rejects(new Download({ id: pub.id, providers: [], outDir: out.dir }).run(), { code: 'no_providers' })
   assert.deepEqual(listAll(out.dir), [])
+})
+
+test('a resumed state naming chunks whose bytes were lost (power loss) is re-verified: bad chunks are fetched again', async (t) => {
+  const data = pseudoRandom(20 * CHUNK, 'pl')
+  const { pub, src } = await publishTree({ 'pl.bin': data })
+  const out = tempDir('out')
+  const n = makeNet(pub, 1)
+  t.after(() => { n.stop(); src.cleanup(); out.cleanup() })
+  // the first 12 chunks are on disk correctly, chunks 12..15 are claimed but zero, 16..19 missing
+  const part = new Uint8Array(data.byteLength)
+  part.set(data.subarray(0, 12 * CHUNK))
+  writeFileSync(join(out.dir, 'pl.bin' + PART_SUFFIX), part)
+  const bf = new Bitfield(20)
+  for (let i = 0; i < 16; i++) bf.set(i)
+  saveState(join(out.dir, 'pl.bin' + STATE_SUFFIX), pub.id, 0, bf)
+  const d = new Download({ id: pub.id, providers: await linksTo(n.client, n.providers), outDir: out.dir })
+  const streamed: Uint8Array[] = []
+  const reading = (async () => { for await (const c of d.stream(0)) streamed.push(c) })()
+  const res = await d.run()
+  await reading
+  assert.equal(res.chunksResumed, 12)
+  assert.equal(res.chunksFetched, 8)
+  assert.deepEqual(new Uint8Array(readFileSync(join(out.dir, 'pl.bin'))), data)
+  assert.deepEqual(new Uint8Array(Buffer.concat(streamed)), data, 'the reader never saw the unverified zero chunks')
+})
+
+test('the in-flight whole-file hash equals SHA-256 for any arrival order and buffer size', async () => {
+  const chunks = Array.from({ length: 9 }, (_, i) => pseudoRandom(100 + i, `ph${i}`))
+  const expect = createHash('sha256').update(Buffer.concat(chunks)).digest('hex')
+  for (const [order, cap] of [[[0, 1, 2, 3, 4, 5, 6, 7, 8], 0], [[8, 7, 6, 5, 4, 3, 2, 1, 0], 1 << 20], [[3, 1, 0, 8, 2], 250], [[], 0]] as [number[], number][]) {
+    const h = new PrefixHasher(9, cap)
+    for (const i of order) h.feed(i, chunks[i]!)
+    assert.ok(h.buffered <= cap)
+    let reads = 0
+    const digest = await h.finish(async (i) => { reads++; return chunks[i]! })
+    assert.equal(Buffer.from(digest).toString('hex'), expect, `order ${order.join(',')}`)
+    if (order.length === 9 && cap > 0) assert.equal(reads, 0)
+  }
+})
+
+test('a published file edited in place is no longer served (size unchanged, mtime changed)', async (t) => {
+  const data = pseudoRandom(3 * CHUNK, 'ed')
+  const { pub, src } = await publishTree({ 'ed.bin': data })
+  const n = makeNet(pub, 1)
+  t.after(() => { n.stop(); src.cleanup() })
+  const [link] = await linksTo(n.client, n.providers)
+  const ask = (index: number) => link!.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: pub.id, file: 0, index, proof: true }))
+  const ok = decodeChunkReply((await ask(1)).body)
+  assert.deepEqual(ok.data, data.subarray(CHUNK, 2 * CHUNK))
+  assert.equal(verifyInclusion(leafHash(ok.data), 1, 3, ok.proof!, pub.manifest.files[0]!.root), true)
+  const edited = data.slice()
+  edited[CHUNK + 5]! ^= 1
+  writeFileSync(pub.files[0]!.abs, edited)
+  utimesSync(pub.files[0]!.abs, new Date(), new Date(Date.now() + 5000))
+  await assert.rejects(ask(1), { name: 'RemoteError', code: 'unavailable' })
+  assert.ok(decodeChunkReply((await ask(0)).body), 'untouched chunks are still served')
+  await assert.rejects(ask(3), { name: 'RemoteError', code: 'bad_range' })
+  await assert.rejects(link!.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: new Uint8Array(32), file: 0, index: 0, proof: false })), { code: 'not_found' })
+  await assert.rejects(link!.request(T.CONTENT_GET_CHUNK, new Uint8Array([0xa1, 0x61, 0x76, 0x02])), { name: 'RemoteError' })
 })

@@ -1,0 +1,128 @@
+/**
+ * Multi-provider verified download over real loopback TCP (the secure transport: handshake + AEAD frames) vs a
+ * raw TCP copy of the same file (one plain socket, written to disk and fsynced), same run. Default 1 GiB
+ * (`--mib N`), 1 MiB chunks, 4 provider processes. Also: one of the 4 providers corrupting 10% of its chunks, and
+ * a client process killed with SIGKILL at 50% then resumed (share of chunks fetched twice). Prints JSON.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
+import { Identity } from '../src/crypto/identity.js'
+import { Download } from '../src/content/downloader.js'
+import { sha256OfFile } from '../src/content/file-download.js'
+import { saveIndex } from '../src/content/published-index.js'
+import { ContentStore } from '../src/content/store.js'
+import { equalBytes } from '../src/util/bytes.js'
+import { sizeArg, writeBigFile } from './content/fixture.js'
+import { firstJson, onJsonLines, spawnScript, startBenchNode, waitExit } from './content/proc.js'
+
+const CHUNK = 1 << 20
+const children: ChildProcess[] = []
+const spawnChild = (name: string, args: string[]): ChildProcess => { const c = spawnScript(name, args); children.push(c); return c }
+
+async function rawCopy(file: string, out: string): Promise<number> {
+  const srv = spawnChild('raw-server', [file])
+  const { port } = await firstJson(srv) as { port: number }
+  const t0 = performance.now()
+  await new Promise<void>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1')
+    const ws = createWriteStream(out, { highWaterMark: 1 << 20 })
+    sock.pipe(ws)
+    ws.on('finish', resolve)
+    sock.on('error', reject)
+    ws.on('error', reject)
+  })
+  const fh = await open(out, 'r+')
+  await fh.sync()
+  await fh.close()
+  const ms = performance.now() - t0
+  srv.kill('SIGTERM')
+  await waitExit(srv)
+  rmSync(out, { force: true })
+  return ms
+}
+
+async function main(): Promise<void> {
+  const bytes = sizeArg(process.argv, 1 << 30)
+  const dir = mkdtempSync(join(tmpdir(), 'zeone-bench-dl-'))
+  const client = await startBenchNode(join(dir, 'client'), [])
+  try {
+    const file = join(dir, 'source.bin')
+    writeBigFile(file, bytes)
+    const store = new ContentStore()
+    const pub = await store.publish(file, Identity.fromSeed(randomBytes(32)), { chunkSize: CHUNK })
+    const chunks = pub.files[0]!.tree.leafCount
+    const spawnProvider = async (i: number, corrupt?: number) => {
+      const pdir = join(dir, `p${i}`)
+      mkdirSync(pdir, { recursive: true, mode: 0o700 })
+      saveIndex(pdir, store)
+      const c = spawnChild('provider', [pdir, ...(corrupt ? ['--corrupt', String(corrupt)] : [])])
+      return { child: c, ...(await firstJson(c)) as { port: number; nodeId: string } }
+    }
+    const honest = await Promise.all([0, 1, 2, 3].map((i) => spawnProvider(i)))
+    const hostile = await spawnProvider(4, 0.1)
+    const mbps = (ms: number): number => Math.round((bytes / (1 << 20)) / (ms / 1000))
+
+    const download = async (ports: number[], label: string) => {
+      const out = join(dir, `out-${label}`)
+      const links = await Promise.all(ports.map((port) => client.transport!.dial({ host: '127.0.0.1', port })))
+      const t0 = performance.now()
+      const r = await new Download({ id: pub.id, providers: links, outDir: out }).run()
+      const ms = performance.now() - t0
+      const ok = equalBytes(await sha256OfFile(join(out, 'source.bin')), pub.manifest.files[0]!.sha256)
+      rmSync(out, { recursive: true, force: true })
+      return { ms, ok, fetched: r.chunksFetched, bad: [...r.badProviders.keys()] }
+    }
+
+    const raw1 = await rawCopy(file, join(dir, 'raw.bin'))
+    const h = await download(honest.map((p) => p.port), 'honest')
+    const raw2 = await rawCopy(file, join(dir, 'raw.bin'))
+    const c = await download([hostile.port, ...honest.slice(0, 3).map((p) => p.port)], 'corrupt')
+    const rawMs = Math.min(raw1, raw2)
+
+    // resume: a client process killed at 50%, then run again
+    const out = join(dir, 'out-resume')
+    const ports = honest.map((p) => String(p.port))
+    const first = spawnChild('fetch-proc', [pub.idHex, out, ...ports])
+    let maxDone = 0
+    onJsonLines(first, (v) => {
+      const done = Number(v.chunksDone ?? 0)
+      maxDone = Math.max(maxDone, done)
+      if (done >= chunks / 2 && first.exitCode === null && first.signalCode === null) first.kill('SIGKILL')
+    })
+    await waitExit(first)
+    const second = spawnChild('fetch-proc', [pub.idHex, out, ...ports])
+    let result: { fetched: number; resumed: number } | undefined
+    onJsonLines(second, (v) => { if (v.done) result = v as unknown as { fetched: number; resumed: number } })
+    await waitExit(second)
+    const resumedOk = result !== undefined && equalBytes(await sha256OfFile(join(out, 'source.bin')), pub.manifest.files[0]!.sha256)
+    rmSync(out, { recursive: true, force: true })
+    const refetched = result ? maxDone - result.resumed : NaN
+
+    console.log(JSON.stringify({
+      bench: 'content-download', bytes, chunkSize: CHUNK, providers: 4, cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
+      rawTcpMiBps: mbps(rawMs),
+      honest: { MiBps: mbps(h.ms), vsRaw: +(rawMs / h.ms).toFixed(3), target: 0.5, correct: h.ok, badProviders: h.bad.length },
+      oneCorrupting10pct: {
+        MiBps: mbps(c.ms), vsHonest: +(h.ms / c.ms).toFixed(3), target: 0.7, correct: c.ok,
+        badProviderIdentified: c.bad.length === 1 && c.bad[0] === hostile.nodeId, flagged: c.bad.length,
+      },
+      resumeAfterKill9: {
+        chunks, verifiedBeforeKill: maxDone, resumed: result?.resumed, fetchedAfter: result?.fetched,
+        refetched, refetchedShare: +(refetched / chunks).toFixed(4), target: 0.02, correct: resumedOk,
+      },
+      ms: { raw: [raw1, raw2], honest: h.ms, corrupt: c.ms },
+    }))
+  } finally {
+    for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGTERM')
+    await Promise.all(children.map(waitExit))
+    await client.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()

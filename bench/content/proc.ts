@@ -1,0 +1,45 @@
+/** Helpers shared by the content benchmarks' child processes: start a node, spawn a sibling script. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { createNode, type ZeoneNode } from '../../src/node.js'
+import { validateConfig } from '../../src/ops/config.js'
+import type { AttachFn } from '../../src/interfaces/node-context.js'
+
+export async function startBenchNode(dataDir: string, layers: ReadonlyArray<[string, AttachFn]>): Promise<ZeoneNode> {
+  const config = validateConfig({
+    dataDir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
+    content: { cache: { enabled: false } },
+  })
+  const node = createNode(config, { layers })
+  await node.start()
+  return node
+}
+
+/** Spawns `bench/content/<name>` (compiled .js, or .ts through tsx when running from source). */
+export function spawnScript(name: string, args: string[]): ChildProcess {
+  const self = fileURLToPath(import.meta.url)
+  const fromSource = self.endsWith('.ts')
+  const file = fileURLToPath(new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url))
+  return spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
+/** Calls `cb` with each JSON line the child prints on stdout. */
+export function onJsonLines(child: ChildProcess, cb: (v: Record<string, unknown>) => void): void {
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try { cb(JSON.parse(line) as Record<string, unknown>) } catch { /* not ours */ }
+  })
+}
+
+export function firstJson(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let done = false
+    onJsonLines(child, (v) => { if (!done) { done = true; resolve(v) } })
+    child.once('exit', (code) => { if (!done) reject(new Error(`child exited (${code}) before reporting`)) })
+  })
+}
+
+export function waitExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((r) => child.once('exit', (code) => r(code)))
+}

@@ -1,0 +1,46 @@
+/**
+ * Whole-file SHA-256 computed while a download runs: verified chunks are hashed in file order as they arrive;
+ * chunks that arrive early wait in a bounded reorder buffer, and anything not hashed in flight (resumed chunks,
+ * chunks that did not fit the buffer) is read back from disk at the end. Memory stays under `maxBuffered` bytes.
+ */
+import { createHash, type Hash } from 'node:crypto'
+
+export class PrefixHasher {
+  #h: Hash = createHash('sha256')
+  #next = 0
+  #pending = new Map<number, Uint8Array>()
+  #bytes = 0
+
+  constructor(readonly chunks: number, readonly maxBuffered: number) {}
+
+  /** Chunks [0, hashedUpTo) are in the hash. */
+  get hashedUpTo(): number { return this.#next }
+  get buffered(): number { return this.#bytes }
+
+  /** Feeds verified chunk `i` (kept by reference until hashed: the caller must not reuse it). */
+  feed(i: number, data: Uint8Array): void {
+    if (i < this.#next || this.#pending.has(i)) return
+    if (i !== this.#next) {
+      if (this.#bytes + data.byteLength <= this.maxBuffered) { this.#pending.set(i, data); this.#bytes += data.byteLength }
+      return
+    }
+    this.#h.update(data)
+    this.#next++
+    for (let d = this.#pending.get(this.#next); d; d = this.#pending.get(this.#next)) {
+      this.#pending.delete(this.#next)
+      this.#bytes -= d.byteLength
+      this.#h.update(d)
+      this.#next++
+    }
+  }
+
+  /** Hashes the rest (buffered or read with `read`) and returns the digest. */
+  async finish(read: (i: number) => Promise<Uint8Array>): Promise<Uint8Array> {
+    for (; this.#next < this.chunks; this.#next++) {
+      const d = this.#pending.get(this.#next)
+      if (d) { this.#pending.delete(this.#next); this.#bytes -= d.byteLength }
+      this.#h.update(d ?? await read(this.#next))
+    }
+    return new Uint8Array(this.#h.digest())
+  }
+}
