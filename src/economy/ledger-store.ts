@@ -65,9 +65,11 @@ CREATE TABLE IF NOT EXISTS trust(peer BLOB PRIMARY KEY, score REAL NOT NULL, las
   blacklisted INTEGER NOT NULL, events INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;
 `
 
+const hexCache = new WeakMap<Uint8Array, string>()
+
 const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
 
-interface Cached { peer: Uint8Array; acct: Account; dirty: boolean }
+interface Cached { peer: Uint8Array; acct: Account; dirty: boolean; agg: Map<string, Agg> | undefined }
 interface Agg { peer: Uint8Array; kind: TxKind; service: string; units: bigint; amount: bigint; count: number }
 
 export class LedgerStore {
@@ -80,7 +82,7 @@ export class LedgerStore {
   #now: () => number
   #maxCached: number
   #accounts = new Map<string, Cached>()
-  #agg = new Map<string, Agg>()
+  #agg: Agg[] = []
   #rows: TxRow[] = []
   #divergences: DivergenceRow[] = []
   #cheques = new Map<string, ChequeRow>()
@@ -150,16 +152,23 @@ export class LedgerStore {
   /** The peer's account (a live object: mutate it only through the methods below). */
   account(peer: Uint8Array): Account { return this.#cached(peer).acct }
 
+  /** Hex key of a peer id, memoised per Uint8Array instance (links hand the same nodeId object every time). */
+  #key(peer: Uint8Array): string {
+    let k = hexCache.get(peer)
+    if (k === undefined) { k = toHex(peer); hexCache.set(peer, k) }
+    return k
+  }
+
   #cached(peer: Uint8Array): Cached {
     this.#check()
-    const k = toHex(peer)
+    const k = this.#key(peer)
     let c = this.#accounts.get(k)
     if (c) return c
     const r = this.#stmts.getAccount.get(peer) as Record<string, bigint> | undefined
     const acct = r
       ? { served: r.served!, consumed: r.consumed!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
       : emptyAccount()
-    c = { peer: new Uint8Array(peer), acct, dirty: false }
+    c = { peer: new Uint8Array(peer), acct, dirty: false, agg: undefined }
     this.#accounts.set(k, c)
     return c
   }
@@ -173,13 +182,21 @@ export class LedgerStore {
 
   /** Records metered usage (aggregated per batch): `served` adds to account.served, `consumed` to account.consumed. */
   meter(peer: Uint8Array, kind: 'served' | 'consumed', service: string, units: bigint, amount: bigint): void {
-    const acct = this.touch(peer)
+    const c = this.#cached(peer)
+    c.dirty = true
+    const acct = c.acct
     if (kind === 'served') acct.served += amount
     else acct.consumed += amount
-    const key = `${toHex(peer)}|${kind}|${service}`
-    const a = this.#agg.get(key)
+    // aggregated per (peer, kind, service) until the next flush
+    const aggs = c.agg ?? (c.agg = new Map())
+    const key = kind === 'served' ? service : `\u0000${service}`
+    const a = aggs.get(key)
     if (a) { a.units += units; a.amount += amount; a.count++ }
-    else { this.#agg.set(key, { peer: new Uint8Array(peer), kind, service, units, amount, count: 1 }); }
+    else {
+      const row = { peer: c.peer, kind, service, units, amount, count: 1 }
+      aggs.set(key, row)
+      this.#agg.push(row)
+    }
     this.#pending++
   }
 
@@ -237,7 +254,7 @@ export class LedgerStore {
     const s = this.#stmts
     const now = this.#now()
     this.#db.transaction(() => {
-      for (const a of this.#agg.values()) s.putTx.run(now, a.peer, a.kind, a.service, a.units, a.amount, a.count, '')
+      for (const a of this.#agg) s.putTx.run(now, a.peer, a.kind, a.service, a.units, a.amount, a.count, '')
       for (const r of this.#rows) s.putTx.run(r.ts, r.peer, r.kind, r.service, r.units, r.amount, r.count, r.note)
       for (const d of this.#divergences) s.putDiv.run(d.ts, d.peer, d.side, d.claimed, d.attested, d.reason, d.accepted ? 1 : 0)
       for (const c of this.#cheques.values()) s.putCheque.run(c.debtor, c.creditor, c.serial, c.amount, c.expires, c.bytes, c.status, c.updated)
@@ -248,8 +265,8 @@ export class LedgerStore {
         s.putAccount.run(c.peer, a.served, a.consumed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, now)
       }
     })()
-    this.#agg.clear(); this.#rows = []; this.#divergences = []; this.#cheques.clear(); this.#trust.clear()
-    for (const c of this.#accounts.values()) c.dirty = false
+    this.#agg = []; this.#rows = []; this.#divergences = []; this.#cheques.clear(); this.#trust.clear()
+    for (const c of this.#accounts.values()) { c.dirty = false; c.agg = undefined }
     this.#pending = 0
     if (this.#accounts.size > this.#maxCached) this.#accounts.clear()
   }
