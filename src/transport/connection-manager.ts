@@ -22,7 +22,7 @@ import type { TransportConfig } from './config.js'
 import { Connection, type ConnectionEvents } from './connection.js'
 import { CoreProtocol } from './core-protocol.js'
 import { LinkClosedError } from './errors.js'
-import { BanList, KeyedBuckets } from './limits.js'
+import { BanList, KeyedBuckets, TokenBucket } from './limits.js'
 import { TransportMetrics } from './metrics.js'
 import { normalizeHost, PeerBook, type KnownPeer } from './peer-book.js'
 import { ReplayGuard } from './replay-guard.js'
@@ -45,7 +45,8 @@ export interface ConnectionManagerInit {
 }
 
 interface Pending { resolve(l: Link): void; reject(e: Error): void }
-interface Rec { conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending }
+/** Per-connection state; the message and byte buckets are per peer because there is one link per peer. */
+interface Rec { conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending; msgs?: TokenBucket; bytes?: TokenBucket }
 
 const ip = (e: Endpoint): string => `ip:${e.host}`
 
@@ -63,8 +64,6 @@ export class ConnectionManager implements LinkProvider, WireTap {
   readonly #book = new PeerBook()
   readonly #bans: BanList
   readonly #connectRate: KeyedBuckets
-  readonly #msgRate: KeyedBuckets
-  readonly #byteRate: KeyedBuckets
   readonly #core: CoreProtocol
   readonly #stop = new AbortController()
   #replay: ReplayGuard
@@ -82,8 +81,6 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const l = this.#cfg.limits
     this.#bans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.banBaseMs, banMaxMs: l.banMaxMs })
     this.#connectRate = new KeyedBuckets(l.connectsPerSecPerIp, l.connectBurstPerIp)
-    this.#msgRate = new KeyedBuckets(l.messagesPerSec, l.messageBurst)
-    this.#byteRate = new KeyedBuckets(l.bytesPerSec, l.byteBurst)
     this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
     this.#core = new CoreProtocol({
       identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
@@ -332,11 +329,14 @@ export class ConnectionManager implements LinkProvider, WireTap {
   }
 
   #frame(conn: Connection, type: number, pt: Buffer): void {
-    const link = this.#recs.get(conn)?.link
-    if (!link || link.closed) return
+    const rec = this.#recs.get(conn)
+    const link = rec?.link
+    if (!rec || !link || link.closed) return
     const now = this.#clock.now()
-    const id = link.peer.nodeIdB64
-    if (!this.#msgRate.take(id, 1, now) || !this.#byteRate.take(id, pt.byteLength, now)) return this.#refuseFromPeer(link, 'rate_limited')
+    const l = this.#cfg.limits
+    rec.msgs ??= new TokenBucket(l.messagesPerSec, l.messageBurst, now)
+    rec.bytes ??= new TokenBucket(l.bytesPerSec, l.byteBurst, now)
+    if (!rec.msgs.take(1, now) || !rec.bytes.take(pt.byteLength, now)) return this.#refuseFromPeer(link, 'rate_limited')
     if (type === 0 || type >= 0x80 || (type >= MessageType.HELLO && type <= MessageType.VERIFY)) return this.#refuseFromPeer(link, 'unknown_type')
     const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
     this.metrics.frame(type, 'in', body)
