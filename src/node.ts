@@ -122,7 +122,8 @@ export class ZeoneNode {
       this.logger.warn({ dataDir: this.dataDir }, 'data dir was accessible by group/others; setting mode 0700')
       chmodSync(this.dataDir, 0o700)
     }
-    const { identity, created } = loadOrCreateIdentity(this.dataDir)
+    // a new key is minted to solve the S/Kademlia static puzzle the DHT requires
+    const { identity, created } = loadOrCreateIdentity(this.dataDir, { puzzleBits: cfg.dht.staticPuzzleBits })
     this.#identity = identity
     this.logger.info({ nodeId: identity.nodeIdB64, dhtId: identity.dhtIdHex, created }, 'identity loaded')
 

@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { findCommand, main } from '../../src/cli/main.js'
+import { parseArgs } from '../../src/cli/args.js'
 
 const fromSource = import.meta.url.endsWith('.ts')
 const fixture = fileURLToPath(new URL(`./fixtures/zeone-cli.${fromSource ? 'ts' : 'js'}`, import.meta.url))
@@ -42,7 +45,7 @@ interface Running { proc: ChildProcess; port: number; http: number; out: () => s
 /** Starts `zeone start` and waits for the line that shows it is up. */
 function startNode(args: string[]): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...nodeArgs, 'start', '--port', '0', '--host', '127.0.0.1', '--http-port', '0', '--log-level', 'warn', ...args],
+    const proc = spawn(process.execPath, [...nodeArgs, 'start', '--port', '0', '--host', '127.0.0.1', '--http-port', '0', '--log-level', 'warn', '--set', 'dht.staticPuzzleBits=0', ...args],
       { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(proc)
     let out = ''
@@ -68,6 +71,10 @@ describe('zeone CLI (real processes)', () => {
     const pk = Buffer.from(m[1]!, 'base64')
     assert.equal(pk.length, 32)
     assert.equal(createHash('sha1').update(pk).digest('hex'), m[2])
+    // the default config mints a key that solves the S/Kademlia static puzzle (15 leading zero bits)
+    const sha1 = (b: Buffer): Buffer => createHash('sha1').update(b).digest()
+    const dd = sha1(sha1(pk))
+    assert.ok(dd.readUInt16BE(0) >> 1 === 0, `puzzle not solved: ${dd.toString('hex')}`)
     const b = await run(['id', '--data-dir', d, '--json'])
     const j = JSON.parse(b.stdout) as { nodeId: string; dhtId: string; created: boolean }
     assert.equal(j.nodeId, m[1])
@@ -111,21 +118,48 @@ describe('zeone CLI (real processes)', () => {
     assert.equal(existsSync(join(da, 'control.sock')), false)
   })
 
-  it('peers without a running node, unknown commands, bad config and help fail clearly', async () => {
-    const d = tmp()
-    const p = await run(['peers', '--data-dir', d])
+  it('peers without a running node fails clearly', async () => {
+    const p = await run(['peers', '--data-dir', tmp()])
     assert.equal(p.code, 1)
     assert.match(p.stderr, /no running node/)
-    const u = await run(['frobnicate'])
-    assert.equal(u.code, 2)
-    assert.match(u.stderr, /unknown command/)
+  })
+})
+
+describe('zeone CLI dispatch (in process)', () => {
+  const capture = () => {
+    let out = ''
+    let err = ''
+    const io = {
+      stdout: new Writable({ write(c: Buffer, _e, cb) { out += c.toString(); cb() } }),
+      stderr: new Writable({ write(c: Buffer, _e, cb) { err += c.toString(); cb() } }),
+    }
+    return { io, out: () => out, err: () => err }
+  }
+
+  it('unknown commands, bad config and help', async () => {
+    const u = capture()
+    assert.equal(await main(['frobnicate'], u.io), 2)
+    assert.match(u.err(), /unknown command/)
+    const d = tmp()
     const cfg = join(d, 'bad.toml')
     writeFileSync(cfg, '[node]\nport = "x"\n')
-    const bad = await run(['id', '--config', cfg])
-    assert.equal(bad.code, 1)
-    assert.match(bad.stderr, /node\.port/)
-    const h = await run(['help'])
-    assert.equal(h.code, 0)
-    for (const c of ['start', 'id', 'ping', 'peers']) assert.match(h.stdout, new RegExp(`\\n  ${c} `))
+    const bad = capture()
+    assert.equal(await main(['id', '--config', cfg], bad.io), 1)
+    assert.match(bad.err(), /node\.port/)
+    const h = capture()
+    assert.equal(await main(['help'], h.io), 0)
+    for (const c of ['start', 'id', 'ping', 'peers']) assert.match(h.out(), new RegExp(`\\n  ${c} `))
+    const hp = capture()
+    assert.equal(await main(['help', 'ping'], hp.io), 0)
+    assert.match(hp.out(), /usage: zeone ping host:port/)
+  })
+
+  it('finds the longest matching command and parses flags', () => {
+    const cmds = [{ name: 'dht', summary: '', usage: '', run: async () => 0 }, { name: 'dht get', summary: '', usage: '', run: async () => 0 }]
+    assert.equal(findCommand(['dht', 'get', 'k'], cmds)?.command.name, 'dht get')
+    assert.deepEqual(findCommand(['dht', 'get', 'k'], cmds)?.rest, ['k'])
+    assert.equal(findCommand(['dh'], cmds), undefined)
+    const a = parseArgs(['x', '--port', '9', '--bootstrap', 'a:1', '--bootstrap=b:2', '--no-legacy', '--json', '--', '--raw'])
+    assert.deepEqual(a, { positionals: ['x', '--raw'], flags: { port: '9', bootstrap: ['a:1', 'b:2'], legacy: false, json: true } })
   })
 })

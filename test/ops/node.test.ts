@@ -16,7 +16,7 @@ const dirs: string[] = []
 const tmp = (): string => { const d = mkdtempSync(join(tmpdir(), 'zeone-node-')); dirs.push(d); return d }
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
 
-const cfg = (dataDir: string, httpPort = -1) => validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1' }, ops: { httpPort, logLevel: 'silent' } })
+const cfg = (dataDir: string, httpPort = -1) => validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1' }, ops: { httpPort, logLevel: 'silent' }, dht: { staticPuzzleBits: 0 } })
 
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
@@ -138,7 +138,7 @@ describe('HTTP upgrades and live config reload', () => {
     const file = join(d, 'zeone.yaml')
     const { writeFileSync } = await import('node:fs')
     const { loadConfig } = await import('../../src/ops/config.js')
-    const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\nops:\n  httpPort: -1\n  logLevel: silent\n`
+    const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\nops:\n  httpPort: -1\n  logLevel: silent\ndht:\n  staticPuzzleBits: 0\n`
     writeFileSync(file, base)
     const node = createNode(loadConfig({ file }), { configSources: { file }, layers: [] })
     await node.start()

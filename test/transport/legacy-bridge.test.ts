@@ -15,7 +15,7 @@ const servicesOnly = LAYERS.filter(([name]) => name === 'services')
 
 async function startNode(extra: Record<string, unknown> = {}, legacy = true, services: Record<string, unknown> = {}): Promise<ZeoneNode> {
   const config = validateConfig({
-    dataDir: tmp(), node: { port: 0, host: '127.0.0.1', legacy }, ops: { httpPort: -1, logLevel: 'silent' },
+    dataDir: tmp(), node: { port: 0, host: '127.0.0.1', legacy }, ops: { httpPort: -1, logLevel: 'silent' }, dht: { staticPuzzleBits: 0 },
     legacy: { keepAliveMs: 30_000, idleTimeoutMs: 90_000, ...extra }, services,
   })
   const node = createNode(config, { layers: servicesOnly })

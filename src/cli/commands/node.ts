@@ -94,7 +94,7 @@ const id: Command = {
   usage: `id [--json] ${COMMON}`,
   async run(args, io) {
     const { config } = configFromArgs(args)
-    const { identity, created } = loadOrCreateIdentity(resolve(config.dataDir))
+    const { identity, created } = loadOrCreateIdentity(resolve(config.dataDir), { puzzleBits: config.dht.staticPuzzleBits })
     if (args.flags.json === true) io.stdout.write(`${JSON.stringify({ nodeId: identity.nodeIdB64, dhtId: identity.dhtIdHex, created })}\n`)
     else io.stdout.write(`node id: ${identity.nodeIdB64}\ndht id: ${identity.dhtIdHex}\n${created ? `(new identity created in ${resolve(config.dataDir)})\n` : ''}`)
     return 0
