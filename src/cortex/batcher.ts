@@ -40,7 +40,8 @@ export class Batcher {
     if (this.#queue.length >= this.maxQueue) return Promise.reject(new InferenceError('busy', 'stage queue is full'))
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject })
-      queueMicrotask(() => void this.#pump())
+      // start on the next check phase, so requests arriving in the same I/O round join the same pass
+      if (!this.#running && this.#queue.length === 1) setImmediate(() => void this.#pump())
     })
   }
 
