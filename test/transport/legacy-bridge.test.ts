@@ -244,6 +244,23 @@ describe('legacy bridge: DHT in DATA and credit limits', () => {
   })
 })
 
+describe('legacy bridge: flood limits', () => {
+  it('refuses messages over the per-peer rate before checking them, then closes the flooder', async () => {
+    const node = await startNode({ messagesPerSec: 1, messageBurst: 3 })
+    const p = await V0Peer.connect(node.listenAddress!.port)
+    try {
+      await p.handshake()
+      for (let i = 0; i < 20; i++) p.send('DISCOVER', { max_peers: 1 })
+      await p.whenClosed()
+      assert.ok(await refusals(node, 'rate_limited') >= 8)
+      assert.ok(p.inbox.filter((m) => m.type === 'PEER_LIST').length <= 3)
+    } finally {
+      p.close()
+      await node.stop()
+    }
+  })
+})
+
 describe('legacy bridge: keep-alive and hard fork', () => {
   it('PINGs a silent v0 peer and drops it after the idle timeout', async () => {
     const node = await startNode({ keepAliveMs: 150, idleTimeoutMs: 600 })

@@ -23,6 +23,14 @@ export const legacyConfigSchema = z.object({
   maxSkewMs: z.number().int().min(1000).default(30_000),
   /** Most credit (micro-credits) a v0 peer may owe us. @default 1000000 */
   creditLimit: z.number().int().min(0).default(1_000_000),
+  /** Messages per second one v0 peer may send (checked before the signature). @default 200 */
+  messagesPerSec: z.number().positive().default(200),
+  /** @default 400 */
+  messageBurst: z.number().int().min(1).default(400),
+  /** Frame bytes per second one v0 peer may send. @default 4 MiB */
+  bytesPerSec: z.number().positive().default(4 << 20),
+  /** @default 8 MiB */
+  byteBurst: z.number().int().min(1).default(8 << 20),
   /** Service names v0 peers may call. @default ['echo'] */
   services: z.array(z.string()).default(['echo']),
 }).strict()

@@ -12,6 +12,7 @@ import { AbortedError, TimeoutError, ZeoneError } from '../../util/errors.js'
 import { pyFloat } from '../../wire/legacy-json.js'
 import { decodeLegacyMessage, encodeLegacyFrame, encodeLegacyMessage, LegacyFrameDecoder, verifyLegacyMessage, type LegacyEnvelope } from '../../wire/legacy.js'
 import { LinkClosedError } from '../errors.js'
+import { TokenBucket } from '../limits.js'
 import type { LegacyConfig } from './config.js'
 import type { NonceCache } from './nonce-cache.js'
 
@@ -58,6 +59,8 @@ export class LegacyConnection implements LegacyLink {
   #readyReject!: (e: Error) => void
   #timer: NodeJS.Timeout | undefined
   #handshakeTimer: { cancel(): void } | undefined
+  #msgBucket: TokenBucket
+  #byteBucket: TokenBucket
   /** Peer's last BALANCE_CLAIM (untrusted, informational). */
   peerClaim: Record<string, unknown> | undefined
 
@@ -65,6 +68,8 @@ export class LegacyConnection implements LegacyLink {
     this.#init = init
     this.#decoder = new LegacyFrameDecoder(init.config.maxFrameBytes)
     this.#lastRecv = this.#lastSend = init.clock.now()
+    this.#msgBucket = new TokenBucket(init.config.messagesPerSec, init.config.messageBurst, this.#lastRecv)
+    this.#byteBucket = new TokenBucket(init.config.bytesPerSec, init.config.byteBurst, this.#lastRecv)
     this.#ready = new Promise((resolve, reject) => { this.#readyResolve = resolve; this.#readyReject = reject })
     this.#ready.catch(() => {})
     const s = init.socket
@@ -107,6 +112,10 @@ export class LegacyConnection implements LegacyLink {
   }
 
   #onFrame(body: Uint8Array): void {
+    const t = this.#init.clock.now()
+    // both buckets are charged: a flood costs its sender, not our CPU (no parse or signature check when over)
+    const okMsgs = this.#msgBucket.take(1, t)
+    if (!this.#byteBucket.take(body.byteLength, t) || !okMsgs) { this.#refuse('rate_limited'); return }
     let env: LegacyEnvelope
     try {
       env = decodeLegacyMessage(body)
