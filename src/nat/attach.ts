@@ -15,7 +15,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   if (!cfg.enabled) return undefined
   const svc = new NatService({
     identity: ctx.identity, config: cfg, links: ctx.links as NodeContext['links'] & { adoptStream?: AdoptStream },
-    router: ctx.router, logger: ctx.logger, metrics: ctx.metrics,
+    router: ctx.router, logger: ctx.logger, metrics: ctx.metrics, usage: () => ctx.services.get('usage'),
   })
   await svc.start()
   ctx.services.provide('nat', svc)

@@ -46,6 +46,25 @@ export const natConfigSchema = z.object({
     /** Use the birthday approach at all. @default true */
     birthday: z.boolean().default(true),
   }).strict().prefault({}),
+  /** Relay service (RELAY capability) and relay use. */
+  relay: z.object({
+    /** Forward circuits for other peers. @default false */
+    enabled: z.boolean().default(false),
+    /** Circuits open at once on this relay. @default 64 */
+    maxCircuits: z.number().int().min(0).max(65_536).default(64),
+    /** Circuits one peer may hold on this relay. @default 4 */
+    maxCircuitsPerPeer: z.number().int().min(0).max(1024).default(4),
+    /** Bytes one circuit may carry before it is closed (0 = unlimited). @default 1073741824 */
+    maxBytesPerCircuit: z.number().int().min(0).default(1024 ** 3),
+    /** Relay to peers whose address is private/loopback/link-local (labs only). @default false */
+    allowPrivatePeers: z.boolean().default(false),
+    /** Fall back to a relayed link when punching fails. @default true */
+    useRelays: z.boolean().default(true),
+    /** Node ids (base64) of preferred relays; otherwise the rendezvous is asked. */
+    relays: z.array(z.string()).default([]),
+    /** Keep trying to upgrade a relayed link to a punched one this often (0 = never). @default 30000 */
+    upgradeIntervalMs: z.number().int().min(0).default(30_000),
+  }).strict().prefault({}),
   /** Signalling requests forwarded per second per peer (rendezvous role). @default 10 */
   signalsPerSecond: z.number().positive().default(10),
 }).strict()

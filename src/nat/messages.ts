@@ -12,6 +12,16 @@ export const NatMessageType = {
   NAT_SIGNAL_DELIVER: 0x61,
   /** reply to NAT_SIGNAL / NAT_SIGNAL_DELIVER: the signed answer, or an error. */
   NAT_SIGNAL_ANSWER: 0x62,
+  /** request to a relay (RELAY capability): open a circuit to node `to`; reply NAT_RELAY_OPENED. */
+  NAT_RELAY_OPEN: 0x63,
+  /** request from a relay to the addressee: `from` wants a circuit `c`; reply NAT_RELAY_OPENED. */
+  NAT_RELAY_INCOMING: 0x64,
+  /** reply to NAT_RELAY_OPEN / NAT_RELAY_INCOMING: {c} or {error}. */
+  NAT_RELAY_OPENED: 0x65,
+  /** one-way, both directions: circuit `c` carries bytes `d` (opaque: the endpoints' own encrypted frames). */
+  NAT_RELAY_DATA: 0x66,
+  /** one-way: circuit `c` is closed. */
+  NAT_RELAY_CLOSE: 0x67,
   /** diagnostic echo over a link (used by `zeone connect` to show the path works). */
   NAT_ECHO: 0x6f,
 } as const
@@ -49,4 +59,43 @@ export function decodeAnswer(b: Uint8Array): AnswerMsg {
   if (m.answer !== undefined && !bytesField(m.answer)) throw new NatError('nat_bad_signal', 'bad answer')
   if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_signal', 'bad error')
   return { v: 1, ...(m.answer ? { answer: m.answer as Uint8Array } : {}), ...(m.error ? { error: m.error as string } : {}) }
+}
+
+// ---- relay circuits ----
+
+/** Most bytes in one NAT_RELAY_DATA. */
+export const MAX_RELAY_CHUNK = 32 * 1024
+
+export interface RelayCtl { v: 1; to?: Uint8Array; from?: Uint8Array; c?: number; error?: string }
+
+export function encodeRelayCtl(m: RelayCtl): Uint8Array {
+  return encode({
+    v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), ...(m.c !== undefined ? { c: m.c } : {}),
+    ...(m.error ? { error: m.error.slice(0, 200) } : {}),
+  })
+}
+
+export function decodeRelayCtl(b: Uint8Array): RelayCtl {
+  if (b.length > 512) throw new NatError('nat_bad_relay', 'relay control message too large')
+  const m = decode(b, { maxDepth: 2, maxItems: 8, maxStringBytes: 256 }) as Record<string, unknown>
+  if (!m || typeof m !== 'object' || m.v !== 1) throw new NatError('nat_bad_relay', 'bad relay control message')
+  if (m.to !== undefined && !bytesField(m.to, 32)) throw new NatError('nat_bad_relay', 'bad `to`')
+  if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_relay', 'bad `from`')
+  if (m.c !== undefined && !(typeof m.c === 'number' && Number.isInteger(m.c) && m.c >= 0 && m.c <= 0xffffffff)) throw new NatError('nat_bad_relay', 'bad circuit')
+  if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_relay', 'bad error')
+  return m as unknown as RelayCtl
+}
+
+export function encodeRelayData(c: number, d: Uint8Array): Uint8Array {
+  if (d.length > MAX_RELAY_CHUNK) throw new NatError('nat_bad_relay', 'relay chunk too large')
+  return encode({ c, d })
+}
+
+export function decodeRelayData(b: Uint8Array): { c: number; d: Uint8Array } {
+  if (b.length > MAX_RELAY_CHUNK + 32) throw new NatError('nat_bad_relay', 'relay chunk too large')
+  const m = decode(b, { maxDepth: 1, maxItems: 2, maxStringBytes: MAX_RELAY_CHUNK }) as Record<string, unknown>
+  if (!m || typeof m !== 'object' || !bytesField(m.d) || typeof m.c !== 'number' || !Number.isInteger(m.c) || m.c < 0 || m.c > 0xffffffff) {
+    throw new NatError('nat_bad_relay', 'bad NAT_RELAY_DATA')
+  }
+  return { c: m.c, d: m.d }
 }

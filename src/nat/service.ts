@@ -19,6 +19,9 @@ import { PunchSession, type PunchedPath } from './punch/session.js'
 import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from './socket.js'
 import { StunClient } from './stun/client.js'
 import { StunServer } from './stun/server.js'
+import { RelayService } from './relay/relay.js'
+import type { UsageMeter } from '../interfaces/services.js'
+import type { Duplex } from 'node:stream'
 
 export type AdoptStream = (stream: import('node:stream').Duplex, opts: { outbound: boolean; remoteAddr: Endpoint; expectNodeId?: Uint8Array; signal?: AbortSignal }) => Promise<Link>
 
@@ -30,6 +33,8 @@ export interface NatServiceInit {
   logger?: Logger
   metrics?: Registry
   clock?: Clock
+  /** The economy layer's meter (relayed bytes), looked up lazily. */
+  usage?: () => UsageMeter | undefined
 }
 
 export interface ConnectResult { link: Link; method: string; ms: number; remote: Rinfo; pair: string }
@@ -57,6 +62,7 @@ export class NatService {
   readonly #paths = new Set<PunchedPath>()
   readonly #rate = new Map<string, { t: number; n: number }>()
   #stopped = false
+  #relay: RelayService | undefined
 
   constructor(init: NatServiceInit) {
     this.#init = init
@@ -81,6 +87,17 @@ export class NatService {
       await this.#server.start()
     }
     const r = this.#init.router
+    this.#relay = new RelayService({
+      config: this.#cfg.relay, router: r, links: this.#init.links, logger: this.#log,
+      ...(this.#init.usage ? { usage: this.#init.usage } : {}),
+      accept: (from, stream, relay) => {
+        this.#adopt(stream, false, from, relay.peer.remoteAddr)
+          .then(() => this.metrics.outcome('relayed', 'relay', 'inbound', 0))
+          .catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'inbound relayed link failed'))
+        return true
+      },
+    })
+    this.#relay.start()
     this.#unsubs.push(
       r.handle(NatMessageType.NAT_SIGNAL, (m) => this.#onSignal(m.link, m.body, m.reply)),
       r.handle(NatMessageType.NAT_SIGNAL_DELIVER, (m) => this.#onDeliver(m.link, m.body, m.reply)),
@@ -130,7 +147,7 @@ export class NatService {
   }
 
   /** Reaches `nodeId` over a punched UDP path, signalling through `via` (a linked rendezvous) or any configured one. */
-  async connect(nodeId: Uint8Array, opts: { via?: Uint8Array; signal?: AbortSignal } = {}): Promise<ConnectResult> {
+  async connect(nodeId: Uint8Array, opts: { via?: Uint8Array; signal?: AbortSignal; relayOnly?: boolean } = {}): Promise<ConnectResult> {
     const t0 = performance.now()
     const existing = this.#init.links.get(nodeId)
     if (existing) return { link: existing, method: 'existing', ms: 0, remote: existing.peer.remoteAddr, pair: 'n/a' }
@@ -140,6 +157,7 @@ export class NatService {
     let pair = pairLabel(nat.mapping, 'unknown')
     this.#enter()
     try {
+      if (opts.relayOnly) throw new NatError('nat_relay_only', 'relay requested')
       const session = this.#session(nodeId, nat)
       const reply = await rendezvous.request(NatMessageType.NAT_SIGNAL, encodeSignal({ v: 1, to: nodeId, offer: session.offer() }), { timeoutMs: 10_000 })
       const ans = decodeAnswer(reply.body)
@@ -147,11 +165,23 @@ export class NatService {
       session.acceptAnswer(ans.answer)
       pair = pairLabel(nat.mapping, session.remote!.mapping)
       const path = await session.connect(opts.signal ? { signal: opts.signal } : {})
-      const link = await this.#adopt(path, true, nodeId)
+      const link = await this.#adoptPath(path, true, nodeId)
       const ms = performance.now() - t0
       this.metrics.outcome('punched', path.method, pair, ms)
       return { link, method: path.method, ms, remote: path.remote, pair }
     } catch (err) {
+      const relay = (this.#cfg.relay.useRelays || opts.relayOnly) && !opts.signal?.aborted ? this.#pickRelay(rendezvous) : undefined
+      if (relay) {
+        try {
+          const stream = await this.#relay!.open(relay, nodeId)
+          const link = await this.#adopt(stream, true, nodeId, relay.peer.remoteAddr)
+          const ms = performance.now() - t0
+          this.metrics.outcome('relayed', 'relay', pair, ms)
+          return { link, method: 'relay', ms, remote: relay.peer.remoteAddr, pair }
+        } catch (relayErr) {
+          this.#log.debug({ err: (relayErr as Error).message }, 'relay fallback failed')
+        }
+      }
       this.metrics.outcome('failed', 'none', pair, performance.now() - t0)
       throw err
     } finally {
@@ -170,11 +200,13 @@ export class NatService {
     return this.#init.links.links()[0]
   }
 
-  async #adopt(path: PunchedPath, outbound: boolean, nodeId: Uint8Array): Promise<Link> {
-    const adopt = this.#init.links.adoptStream
-    if (!adopt) { path.stream.destroy(); throw new NatError('nat_no_transport', 'transport cannot adopt streams') }
+  #pickRelay(fallback: Link): Link | undefined {
+    for (const id of this.#cfg.relay.relays) { const l = this.#init.links.get(id); if (l) return l }
+    return fallback.closed ? undefined : fallback
+  }
+
+  async #adoptPath(path: PunchedPath, outbound: boolean, nodeId: Uint8Array): Promise<Link> {
     this.#paths.add(path)
-    path.stream.on('error', () => { /* surfaced through the link's close */ })
     const release = (): void => {
       if (!this.#paths.delete(path)) return
       path.dispose()
@@ -182,13 +214,20 @@ export class NatService {
       if (path.socket !== (this.#socket as DatagramSocket)) void path.socket.close()
     }
     try {
-      const link = await adopt.call(this.#init.links, path.stream, { outbound, remoteAddr: path.remote, expectNodeId: nodeId })
+      const link = await this.#adopt(path.stream, outbound, nodeId, path.remote)
       link.onClose(release)
       return link
     } catch (err) {
       release()
       throw err
     }
+  }
+
+  async #adopt(stream: Duplex, outbound: boolean, nodeId: Uint8Array, remoteAddr: Endpoint): Promise<Link> {
+    const adopt = this.#init.links.adoptStream
+    if (!adopt) { stream.destroy(); throw new NatError('nat_no_transport', 'transport cannot adopt streams') }
+    stream.on('error', () => { /* surfaced through the link's close */ })
+    return adopt.call(this.#init.links, stream, { outbound, remoteAddr, expectNodeId: nodeId })
   }
 
   /** Rendezvous role: forwards an offer to the addressee and relays its answer back. */
@@ -232,7 +271,7 @@ export class NatService {
     reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, answer }))
     void punching
       .then(async (path) => {
-        await this.#adopt(path, false, remoteId)
+        await this.#adoptPath(path, false, remoteId)
         this.metrics.outcome('punched', path.method, pair, performance.now() - t0)
       })
       .catch((err: unknown) => {
@@ -259,6 +298,7 @@ export class NatService {
     this.#timer?.cancel()
     for (const u of this.#unsubs) u()
     this.#unsubs = []
+    this.#relay?.stop()
     for (const p of [...this.#paths]) { p.dispose(); p.stream.destroy() }
     this.#paths.clear()
     this.#stun?.destroy()

@@ -7,6 +7,10 @@ import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import { NatMessageType } from '../../src/nat/messages.js'
 import { StunServer } from '../../src/nat/stun/server.js'
+import { attach as attachNat } from '../../src/nat/attach.js'
+
+/** Only the NAT layer: these tests exercise it against the real transport, independent of the other layers. */
+const layers = [['nat', attachNat]] as const
 
 /** Three real nodes on loopback: A and B both linked to R (rendezvous); A reaches B over a punched udx path. */
 test('connect through a rendezvous: signed signalling, punched udx path, transport handshake, echo over the link', async () => {
@@ -19,8 +23,8 @@ test('connect through a rendezvous: signed signalling, punched udx path, transpo
     const d = mkdtempSync(join(tmpdir(), 'zeone-nat-')); dirs.push(d)
     const n = createNode(validateConfig({
       dataDir: d, node: { port: 0, host: '127.0.0.1', bootstrap, legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
-      nat: { udpHost: '127.0.0.1', stunServers: [stunAddr], punch: { timeoutMs: 5000 } },
-    }))
+      nat: { udpHost: '127.0.0.1', stunServers: [stunAddr], punch: { timeoutMs: 5000 }, relay: { enabled: true, allowPrivatePeers: true } },
+    }), { layers })
     nodes.push(n)
     await n.start()
     return n
@@ -52,6 +56,58 @@ test('connect through a rendezvous: signed signalling, punched udx path, transpo
   } finally {
     for (const n of nodes.reverse()) await n.stop()
     await stun.stop()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+})
+
+test('relay circuit: end-to-end handshake through a relay, metered, limits and policy enforced', async () => {
+  const dirs: string[] = []
+  const nodes: ZeoneNode[] = []
+  const recorded: Array<{ units: bigint; direction: string }> = []
+  const mk = async (bootstrap: string[], relay: object): Promise<ZeoneNode> => {
+    const d = mkdtempSync(join(tmpdir(), 'zeone-nat-')); dirs.push(d)
+    const n = createNode(validateConfig({
+      dataDir: d, node: { port: 0, host: '127.0.0.1', bootstrap, legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
+      nat: { udpHost: '127.0.0.1', relay },
+    }), { layers })
+    n.services.provide('usage', {
+      authorize() {},
+      record(_id: Uint8Array, service: string, units: bigint, direction: 'served' | 'consumed') { if (service === 'relay') recorded.push({ units, direction }); return 0n },
+    })
+    nodes.push(n)
+    await n.start()
+    return n
+  }
+  const waitLinks = async (n: ZeoneNode, k: number): Promise<void> => {
+    for (let i = 0; i < 200 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
+  }
+  try {
+    // a relay that refuses loopback peers (the default policy)
+    const strict = await mk([], { enabled: true })
+    const sAddr = `127.0.0.1:${strict.listenAddress!.port}`
+    const r = await mk([], { enabled: true, allowPrivatePeers: true, maxCircuitsPerPeer: 1 })
+    const rAddr = `127.0.0.1:${r.listenAddress!.port}`
+    const a = await mk([rAddr, sAddr], {}), b = await mk([rAddr, sAddr], {})
+    await waitLinks(a, 2); await waitLinks(b, 2); await waitLinks(r, 2); await waitLinks(strict, 2)
+    const nat = a.services.get('nat')!
+    await assert.rejects(nat.connect(b.identity.publicKey, { via: strict.identity.publicKey, relayOnly: true }), /relay/)
+    const res = await nat.connect(b.identity.publicKey, { via: r.identity.publicKey, relayOnly: true })
+    assert.equal(res.method, 'relay')
+    assert.equal(res.link.peer.nodeIdB64, b.identity.nodeIdB64, 'handshake end to end through the relay')
+    const payload = Buffer.alloc(300_000, 0x5a)
+    for (let i = 0; i < 4; i++) {
+      const chunk = payload.subarray(0, 60_000)
+      const e = await res.link.request(NatMessageType.NAT_ECHO, chunk)
+      assert.ok(Buffer.from(e.body).equals(chunk))
+    }
+    res.link.close('done')
+    const sum = (): bigint => recorded.reduce((s, x) => s + x.units, 0n)
+    for (let i = 0; i < 100 && sum() < 480_000n; i++) await new Promise((res2) => setTimeout(res2, 20))
+    const total = sum()
+    assert.ok(total >= 480_000n, `relayed bytes metered (${total})`)
+    assert.ok(recorded.every((x) => x.direction === 'served'))
+  } finally {
+    for (const n of nodes.reverse()) await n.stop()
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   }
 })

@@ -57,7 +57,8 @@ export interface PunchResult {
   dispose(): void
 }
 
-const easy = (m: string): boolean => m === 'endpoint-independent' || m === 'none'
+/** A NAT that keeps one mapping for all destinations (or none, or unknown: try as if it did). */
+const easy = (m: string): boolean => m !== 'address-dependent' && m !== 'address-port-dependent'
 
 export function punch(init: PunchInit): Promise<PunchResult> {
   const clock = init.clock ?? systemClock
@@ -212,6 +213,9 @@ export function punch(init: PunchInit): Promise<PunchResult> {
         })
       }
     }
-    later(init.timeoutMs ?? 15000, () => fail(new NatError('nat_punch_failed', 'no direct path found')))
+    // both NATs map per destination: no technique here finds a path, give up early so a relay takes over
+    const hopeless = !selfEasy && !remoteEasy
+    const timeout = hopeless ? Math.min(init.timeoutMs ?? 15000, 3000) : init.timeoutMs ?? 15000
+    later(timeout, () => fail(new NatError('nat_punch_failed', 'no direct path found')))
   })
 }

@@ -1,0 +1,48 @@
+/**
+ * One end of a relay circuit as a Duplex: writes become NAT_RELAY_DATA messages on the link to the relay (split
+ * into chunks, respecting the link's backpressure); NAT_RELAY_DATA for this circuit is pushed as readable data.
+ * The transport runs its handshake and frames over it, so the relay only ever sees ciphertext.
+ */
+import { Duplex } from 'node:stream'
+import type { Link } from '../../interfaces/link.js'
+import { encodeRelayCtl, encodeRelayData, MAX_RELAY_CHUNK, NatMessageType } from '../messages.js'
+
+export class CircuitStream extends Duplex {
+  readonly relay: Link
+  readonly circuit: number
+  #unClose: () => void
+  #closedByPeer = false
+
+  constructor(relay: Link, circuit: number) {
+    super({ allowHalfOpen: false })
+    this.relay = relay
+    this.circuit = circuit
+    this.#unClose = relay.onClose(() => this.destroy())
+  }
+
+  /** Called by the endpoint manager with data the relay delivered for this circuit. */
+  deliver(d: Uint8Array): void { if (!this.destroyed) this.push(Buffer.from(d)) }
+
+  /** The relay or the peer closed the circuit. */
+  remoteClose(): void { this.#closedByPeer = true; this.push(null); this.destroy() }
+
+  override _read(): void { /* data is pushed as it arrives */ }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    void this.#send(chunk).then(() => cb(), (err: Error) => cb(err))
+  }
+
+  async #send(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length; off += MAX_RELAY_CHUNK) {
+      if (this.relay.closed) throw new Error('relay link closed')
+      const ok = this.relay.send(NatMessageType.NAT_RELAY_DATA, encodeRelayData(this.circuit, chunk.subarray(off, off + MAX_RELAY_CHUNK)))
+      if (!ok) await this.relay.whenWritable()
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#unClose()
+    if (!this.#closedByPeer && !this.relay.closed) this.relay.send(NatMessageType.NAT_RELAY_CLOSE, encodeRelayCtl({ v: 1, c: this.circuit }))
+    cb(err)
+  }
+}
