@@ -8,9 +8,10 @@ import { validateConfig } from '../../src/ops/config.js'
 import { NatMessageType } from '../../src/nat/messages.js'
 import { StunServer } from '../../src/nat/stun/server.js'
 import { attach as attachNat } from '../../src/nat/attach.js'
+import type { AttachFn } from '../../src/interfaces/node-context.js'
 
 /** Only the NAT layer: these tests exercise it against the real transport, independent of the other layers. */
-const layers = [['nat', attachNat]] as const
+const layers: Array<[string, AttachFn]> = [['nat', attachNat]]
 
 /** Three real nodes on loopback: A and B both linked to R (rendezvous); A reaches B over a punched udx path. */
 test('connect through a rendezvous: signed signalling, punched udx path, transport handshake, echo over the link', async () => {
