@@ -86,6 +86,8 @@ describe('node HTTP and control APIs', () => {
     assert.match(m.type, /text\/plain/)
     assert.match(m.body, /^zeone_process_cpu_user_seconds_total /m)
     assert.match(m.body, /^zeone_legacy_peers 0$/m)
+    assert.match(m.body, /^# TYPE zeone_handshake_duration_seconds histogram$/m) // the transport's metrics share the registry
+    assert.match(m.body, /^zeone_peers_connected 0$/m)
     assert.equal((await get(port, '/nope')).status, 404)
     assert.equal((await get(port, '/metrics', 'POST')).status, 405)
   })

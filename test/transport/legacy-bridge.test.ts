@@ -245,6 +245,23 @@ describe('legacy bridge: DHT in DATA and credit limits', () => {
 })
 
 describe('legacy bridge: flood limits', () => {
+  it('keeps its connection tables flat under connect/disconnect churn', async () => {
+    const node = await startNode()
+    try {
+      for (let round = 0; round < 3; round++) {
+        const ps = await Promise.all(Array.from({ length: 10 }, () => V0Peer.connect(node.listenAddress!.port)))
+        await Promise.all(ps.map((p) => p.handshake()))
+        assert.equal(node.legacy!.links().length, 10)
+        for (const p of ps) p.close()
+        for (let i = 0; i < 100 && node.legacy!.connectionCount > 0; i++) await new Promise((r) => setTimeout(r, 20))
+        assert.equal(node.legacy!.connectionCount, 0)
+        assert.equal(node.legacy!.links().length, 0)
+      }
+    } finally {
+      await node.stop()
+    }
+  })
+
   it('refuses messages over the per-peer rate before checking them, then closes the flooder', async () => {
     const node = await startNode({ messagesPerSec: 1, messageBurst: 3 })
     const p = await V0Peer.connect(node.listenAddress!.port)

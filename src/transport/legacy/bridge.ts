@@ -82,6 +82,9 @@ export class LegacyBridge implements LegacyRouter {
     return () => { if (this.#dht === handler) this.#dht = undefined }
   }
 
+  /** Open v0 connections, handshaking or ready. */
+  get connectionCount(): number { return this.#conns.size }
+
   /** Ready v0 links. */
   links(): LegacyConnection[] { return [...this.#byId.values()] }
   get(nodeIdB64: string): LegacyConnection | undefined { return this.#byId.get(nodeIdB64) }
