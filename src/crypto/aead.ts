@@ -56,12 +56,28 @@ export class AeadKey {
     c.getAuthTag().copy(out, ct.length)
   }
 
-  /** Decrypts `ciphertextAndTag` (tag last); throws DecryptError if it does not authenticate. */
-  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Buffer {
+  /**
+   * Encrypts in place: `region` holds the plaintext in its first `region.length - 16` bytes and receives
+   * ciphertext || tag.
+   */
+  sealInPlace(region: Buffer, nonce: Uint8Array, aad: Uint8Array): void {
+    const pt = region.subarray(0, region.length - TAG_BYTES)
+    if (this.suite === 'chacha20-poly1305') {
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(region, pt, asBuffer(aad), null, asBuffer(nonce), this.#raw)
+      return
+    }
+    this.sealInto(region, nonce, aad, Buffer.from(pt))
+  }
+
+  /**
+   * Decrypts `ciphertextAndTag` (tag last); throws DecryptError if it does not authenticate. With `inPlace` the
+   * plaintext overwrites the ciphertext and a view of it is returned (the caller must own the bytes).
+   */
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array, inPlace = false): Buffer {
     if (ciphertextAndTag.byteLength < TAG_BYTES) throw new DecryptError()
     const split = ciphertextAndTag.byteLength - TAG_BYTES
     if (this.suite === 'chacha20-poly1305') {
-      const out = Buffer.allocUnsafe(split)
+      const out = inPlace ? asBuffer(ciphertextAndTag).subarray(0, split) : Buffer.allocUnsafe(split)
       try {
         sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, asBuffer(ciphertextAndTag), asBuffer(aad), asBuffer(nonce), this.#raw)
       } catch (err) {

@@ -323,6 +323,12 @@ export class ConnectionManager implements LinkProvider, WireTap {
         if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: body })
         return conn.sendFrame(type, pt)
       },
+      sendFrameParts: (type, head, body) => {
+        const n = body.byteLength + head.byteLength - (head[0] === 0 ? 1 : 5)
+        this.metrics.frame(type, 'out', n)
+        if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: n })
+        return conn.sendFrameParts(type, head, body)
+      },
       whenWritable: () => conn.whenWritable(),
       close: (reason) => conn.close(reason),
     }

@@ -10,7 +10,7 @@ import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
 import type { Endpoint } from '../interfaces/link.js'
 import { ZeoneError } from '../util/errors.js'
-import { encodeHandshakeFrame, FrameReader, MAGIC_0, MAGIC_1, type RawFrame, VERSION_HANDSHAKE } from '../wire/frame.js'
+import { encodeHandshakeFrame, FrameReader, MAGIC_0, MAGIC_1, type RawFrame, V2_HEADER_BYTES, VERSION_HANDSHAKE } from '../wire/frame.js'
 import { V1Opener, V1Sealer } from '../wire/frame-v1.js'
 import { V2Opener, V2Sealer } from '../wire/frame-v2.js'
 import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type SessionParams } from '../wire/handshake.js'
@@ -62,6 +62,7 @@ export class Connection implements FrameSink {
   #sealInto: ((type: number, pt: Uint8Array, out: Buffer, off: number) => number) | undefined
   #frameLength: (plaintextLength: number) => number = () => 0
   #open: ((f: RawFrame) => Buffer) | undefined
+  #v2: V2Sealer | undefined
   /** Small frames are sealed back to back into a slab and written once per tick (one syscall for many frames). */
   #slab: Buffer | null = null
   #slabStart = 0
@@ -98,6 +99,48 @@ export class Connection implements FrameSink {
     }
   }
 
+  /** Sends `head || body` as one frame without building the plaintext first (v2: encrypted in place). */
+  sendFrameParts(type: number, head: Uint8Array, body: Uint8Array): boolean {
+    const sealer = this.#v2
+    if (!sealer || this.#closed) {
+      const pt = Buffer.allocUnsafe(head.byteLength + body.byteLength)
+      pt.set(head, 0)
+      pt.set(body, head.byteLength)
+      return this.sendFrame(type, pt)
+    }
+    const ptLen = head.byteLength + body.byteLength
+    const len = V2Sealer.frameLength(ptLen)
+    let out: Buffer
+    let off: number
+    if (len > SLAB_BYTES / 4) {
+      this.#flush()
+      out = Buffer.allocUnsafe(len)
+      off = 0
+    } else {
+      out = this.#slabFor(len)
+      off = this.#slabPos
+    }
+    out.set(head, off + V2_HEADER_BYTES)
+    out.set(body, off + V2_HEADER_BYTES + head.byteLength)
+    sealer.sealInPlace(type, ptLen, out, off)
+    if (off === 0 && out.length === len && out !== this.#slab) this.stream.write(out)
+    else this.#slabPos += len
+    return this.stream.writableLength + (this.#slabPos - this.#slabStart) < this.#deps.highWaterMark
+  }
+
+  #slabFor(len: number): Buffer {
+    if (!this.#slab || this.#slabPos + len > this.#slab.length) {
+      this.#flush()
+      this.#slab = Buffer.allocUnsafe(SLAB_BYTES)
+      this.#slabStart = this.#slabPos = 0
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      process.nextTick(this.#flushTick)
+    }
+    return this.#slab
+  }
+
   sendFrame(type: number, plaintext: Uint8Array): boolean {
     const seal = this.#sealInto
     if (this.#closed || !seal) return false
@@ -109,16 +152,8 @@ export class Connection implements FrameSink {
       seal(type, plaintext, out, 0)
       s.write(out)
     } else {
-      if (!this.#slab || this.#slabPos + len > this.#slab.length) {
-        this.#flush()
-        this.#slab = Buffer.allocUnsafe(SLAB_BYTES)
-        this.#slabStart = this.#slabPos = 0
-      }
-      this.#slabPos += seal(type, plaintext, this.#slab, this.#slabPos)
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        process.nextTick(this.#flushTick)
-      }
+      const slab = this.#slabFor(len)
+      this.#slabPos += seal(type, plaintext, slab, this.#slabPos)
     }
     return s.writableLength + (this.#slabPos - this.#slabStart) < this.#deps.highWaterMark
   }
@@ -237,9 +272,10 @@ export class Connection implements FrameSink {
     if (p.version === 2) {
       const sealer = new V2Sealer(new AeadKey(p.suite, p.sendKey))
       const opener = new V2Opener(new AeadKey(p.suite, p.recvKey))
+      this.#v2 = sealer
       this.#sealInto = (t, pt, out, off) => sealer.sealInto(t, pt, out, off)
       this.#frameLength = V2Sealer.frameLength
-      this.#open = (f) => opener.open(f)
+      this.#open = (f) => opener.open(f, true)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
       const opener = new V1Opener(p.recvKey, p.remoteNodeId)

@@ -18,11 +18,14 @@ import { MessageType } from '../wire/message-types.js'
 export const KIND_MESSAGE = 0
 export const KIND_REQUEST = 1
 export const KIND_REPLY = 2
+const MESSAGE_HEAD = new Uint8Array([KIND_MESSAGE])
 
 /** What an RpcLink needs from the channel underneath. */
 export interface FrameSink {
   /** Sends one frame; returns false above the high-water mark (the frame is still queued). */
   sendFrame(type: number, plaintext: Uint8Array): boolean
+  /** Optional zero-copy variant: the plaintext is `head || body` (the sink copies both straight into the frame). */
+  sendFrameParts?(type: number, head: Uint8Array, body: Uint8Array): boolean
   whenWritable(): Promise<void>
   /** Closes the underlying channel; must eventually call RpcLink.handleClosed(reason) exactly once. */
   close(reason: string): void
@@ -68,6 +71,7 @@ export class RpcLink implements Link {
 
   send(type: number, body: Uint8Array): boolean {
     if (this.#closed) return false
+    if (this.#sink.sendFrameParts) return this.#sink.sendFrameParts(type, MESSAGE_HEAD, body)
     const pt = new Uint8Array(1 + body.byteLength)
     pt[0] = KIND_MESSAGE
     pt.set(body, 1)

@@ -47,6 +47,22 @@ export class V2Sealer {
     return len
   }
 
+  /**
+   * Seals in place: the caller has already written the plaintext at `out[off + 16 ..]`, `plaintextLength` bytes.
+   * Returns the frame length.
+   */
+  sealInPlace(type: number, plaintextLength: number, out: Buffer, off: number): number {
+    if (this.#seq >= MAX_SEQ) throw new FrameError('seq_exhausted', 'v2 sequence numbers exhausted: rekey by reconnecting')
+    const seq = this.#seq++
+    const len = V2_HEADER_BYTES + plaintextLength + TAG_BYTES
+    const frame = out.subarray(off, off + len)
+    writePrefix(frame, V2, type, plaintextLength + TAG_BYTES)
+    writeSeq(frame, 8, seq)
+    writeSeq(this.#nonce, 4, seq)
+    this.key.sealInPlace(frame.subarray(V2_HEADER_BYTES), this.#nonce, frame.subarray(0, V2_HEADER_BYTES))
+    return len
+  }
+
   /** Seals one frame into a new buffer. */
   seal(type: number, plaintext: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(V2Sealer.frameLength(plaintext.byteLength))
@@ -60,8 +76,11 @@ export class V2Opener {
   readonly #nonce = Buffer.alloc(12)
   constructor(readonly key: AeadKey) {}
 
-  /** Authenticates and decrypts one frame; throws FrameError('replayed_seq' | 'bad_mac' | 'bad_frame'). */
-  open(f: RawFrame): Buffer {
+  /**
+   * Authenticates and decrypts one frame; throws FrameError('replayed_seq' | 'bad_mac' | 'bad_frame'). With
+   * `inPlace` the plaintext overwrites the frame's ciphertext (the caller must own the frame bytes).
+   */
+  open(f: RawFrame, inPlace = false): Buffer {
     const b = f.frame
     if (f.version !== V2 || f.headerLength !== V2_HEADER_BYTES || b.length < V2_HEADER_BYTES + TAG_BYTES) {
       throw new FrameError('bad_frame', 'not a v2 frame')
@@ -71,7 +90,7 @@ export class V2Opener {
     b.copy(this.#nonce, 4, 8, 16)
     let pt: Buffer
     try {
-      pt = this.key.open(this.#nonce, b.subarray(0, V2_HEADER_BYTES), b.subarray(V2_HEADER_BYTES))
+      pt = this.key.open(this.#nonce, b.subarray(0, V2_HEADER_BYTES), b.subarray(V2_HEADER_BYTES), inPlace)
     } catch (err) {
       throw new FrameError('bad_mac', 'v2 frame failed authentication', { cause: err })
     }
