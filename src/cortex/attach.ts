@@ -52,7 +52,8 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     if (providers) {
       const key = providerKey(server.modelId)
       const i = server.info()
-      await providers.provide(key, encodeAnnouncement({ model: i.model, start: i.start, end: i.end, layers: i.layers, capacity: i.capacity }))
+      // announce in the background: the DHT may still be joining the network
+      void providers.provide(key, encodeAnnouncement({ model: i.model, start: i.start, end: i.end, layers: i.layers, capacity: i.capacity }))
         .catch((e: Error) => log.warn({ err: e.message }, 'cortex announce failed'))
       announced.push(key)
     }

@@ -1,0 +1,54 @@
+/** End to end: two real nodes over TCP (head and tail stages), generation through the head's HTTP API (SSE). */
+import { after, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNode, type ZeoneNode } from '../../src/node.js'
+import { validateConfig } from '../../src/ops/config.js'
+import { StageEngine } from '../../src/cortex/stage.js'
+import { StageServer } from '../../src/cortex/server.js'
+import { LocalStageClient, PipelineSession } from '../../src/cortex/pipeline.js'
+import { generateAll } from '../../src/cortex/generate.js'
+import { Tokenizer } from '../../src/cortex/tokenizer.js'
+import { Router } from '../../src/transport/router.js'
+import { tinyModel } from './helpers.js'
+
+const m = tinyModel({ family: 'llama', layers: 2, kvHeads: 2, seed: 77 })
+const dirs: string[] = []
+const nodes: ZeoneNode[] = []
+after(async () => {
+  for (const n of nodes) await n.stop()
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  m.cleanup()
+})
+
+function start(cortex: object, http: boolean): Promise<ZeoneNode> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'zeone-cortex-node-'))
+  dirs.push(dataDir)
+  const n = createNode(validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: http ? 0 : -1, logLevel: 'silent' }, cortex }))
+  nodes.push(n)
+  return n.start().then(() => n)
+}
+
+test('two nodes over TCP: SSE completion from the head node equals a single-process run', async () => {
+  const tail = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '1:2' }] }, false)
+  const head = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '0:1' }], peers: [`127.0.0.1:${tail.listenAddress!.port}`] }, true)
+  const r = await fetch(`http://127.0.0.1:${head.httpAddress!.port}/v1/chat/completions`, {
+    method: 'POST', body: JSON.stringify({ model: 'tiny', prompt: 'hello world', max_tokens: 10, temperature: 0.8, seed: 42, stream: true }),
+  })
+  assert.equal(r.status, 200)
+  const events = (await r.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''))
+  assert.equal(events.at(-1), '[DONE]')
+  const text = events.slice(0, -1).map((e) => (JSON.parse(e) as { choices: { delta: { content?: string } }[] }).choices[0]!.delta.content ?? '').join('')
+
+  const tok = Tokenizer.fromFile(join(m.dir, 'tokenizer.json'))
+  const e = await StageEngine.load(m.dir, { start: 0, end: 2 })
+  const srv = new StageServer({ modelId: 'tiny', engine: e, router: new Router() })
+  try {
+    const s = new PipelineSession({ model: 'tiny', layers: 2, hidden: 32, vocab: e.cfg.vocabSize, chain: [new LocalStageClient(srv, new Uint8Array(32))] })
+    const ref = await generateAll(s, tok.encode('hello world'), { temperature: 0.8, seed: 42 }, { maxTokens: 10, stopTokens: [2] }, tok)
+    assert.ok(ref.ids.length > 0)
+    assert.equal(text, ref.text)
+  } finally { srv.stop(); await e.close() }
+})
