@@ -2,8 +2,9 @@
  * JSON for the legacy v0 wire, byte-compatible with Python's json module (docs/protocol/legacy.md).
  *
  * The parser is strict and bounded (depth, string and item counts are limited by the frame cap and `maxDepth`) and
- * keeps every number's exact text (`JsonNumber`), because v0 signatures cover Python's re-serialisation of the
- * numbers it parsed (`1.0` stays `1.0`, `1e-05` stays `1e-05`, big integers stay exact).
+ * keeps every number's text (`JsonNumber`), because v0 signatures cover Python's re-serialisation of the numbers it
+ * parsed: int vs float survives (`1.0` stays `1.0`, `1e-05` stays `1e-05`), big integers stay exact, and a float is
+ * written as Python's repr of it (text Python itself produced is unchanged).
  * `canonicalJson` writes Python's `json.dumps(v, sort_keys=True, separators=(',', ':'), ensure_ascii=True)`.
  */
 import { InvalidInputError } from '../util/errors.js'
@@ -146,6 +147,17 @@ export function pyFloatRepr(x: number): string {
   return `${sign}${digits.slice(0, e + 1)}.${digits.slice(e + 1)}`
 }
 
+/**
+ * How Python re-writes a number it parsed: an integer lexeme stays an exact int (`-0` becomes `0`), a float lexeme
+ * becomes `repr(float(text))` (`2.50` -> `2.5`, `1E5` -> `100000.0`); out-of-range floats are refused.
+ */
+export function pythonNumberText(n: JsonNumber): string {
+  if (n.isInteger) return BigInt(n.text).toString()
+  const x = Number(n.text)
+  if (!Number.isFinite(x)) throw new LegacyJsonError(`number ${n.text.slice(0, 20)} is out of float range`)
+  return pyFloatRepr(x)
+}
+
 /** A float we send: written the way Python writes a float (1.0, 1e-05). */
 export function pyFloat(x: number): JsonNumber { return new JsonNumber(pyFloatRepr(x)) }
 
@@ -183,7 +195,7 @@ function write(v: unknown, sortKeys: boolean, sep: [string, string]): string {
   if (v === null || v === undefined) return 'null'
   if (v === true) return 'true'
   if (v === false) return 'false'
-  if (v instanceof JsonNumber) return v.text
+  if (v instanceof JsonNumber) return pythonNumberText(v)
   if (typeof v === 'bigint') return v.toString()
   if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : pyFloatRepr(v)
   if (typeof v === 'string') return escapeString(v)

@@ -52,9 +52,12 @@ describe('legacy JSON', () => {
     assert.throws(() => pyFloatRepr(NaN))
   })
 
-  it('keeps big integers and float text exactly through parse and canonical write', () => {
-    const text = '{"a":123456789012345678901234567890,"b":1e+16,"c":-0.0,"d":2.50,"e":[1,1.0,1E5]}'
+  it('keeps big integers and Python-written float text exactly through parse and canonical write', () => {
+    const text = '{"a":123456789012345678901234567890,"b":1e+16,"c":-0.0,"d":2.5,"e":[1,1.0,100000.0,1e-05,0.1]}'
     assert.equal(canonicalJson(parseLegacyJson(text)), text)
+    // text Python would not have written is re-written the way Python re-serialises what it parsed
+    assert.equal(canonicalJson(parseLegacyJson('[2.50,1E5,-0,0.10e1,1E+16]')), '[2.5,100000.0,0,1.0,1e+16]')
+    assert.throws(() => canonicalJson(parseLegacyJson('[1e400]')), /float range/)
     const plain = toPlain(parseLegacyJson(text)) as Record<string, unknown>
     assert.equal(plain.a, 123456789012345678901234567890n)
     assert.equal(plain.d, 2.5)
@@ -113,9 +116,13 @@ describe('legacy frames and messages', () => {
     assert.throws(() => decodeLegacyMessage(enc({ ...good, timestamp: '1' })), /timestamp/)
     assert.throws(() => decodeLegacyMessage(enc([1])), /object/)
     assert.throws(() => decodeLegacyMessage(Uint8Array.of(0xff, 0xfe)), /UTF-8/)
-    // the same content with the timestamp written 1700000000.250 is a different signed text: refused
-    const text = Buffer.from(frameOf('PING', {}).subarray(4)).toString().replace('1700000000.25', '1700000000.250')
-    assert.equal(verifyLegacyMessage(decodeLegacyMessage(Buffer.from(text)), verify), false)
+    const orig = Buffer.from(frameOf('PING', {}).subarray(4)).toString()
+    // a changed timestamp breaks the signature; the same float written differently does not (as in Python)
+    assert.equal(verifyLegacyMessage(decodeLegacyMessage(Buffer.from(orig.replace('1700000000.25', '1700000000.26'))), verify), false)
+    assert.equal(verifyLegacyMessage(decodeLegacyMessage(Buffer.from(orig.replace('1700000000.25', '1700000000.250'))), verify), true)
+    // an int where the signer wrote a float is a different Python value: refused
+    const f2 = Buffer.from(frameOf('DISCOVER', { max_peers: 20 }).subarray(4)).toString()
+    assert.equal(verifyLegacyMessage(decodeLegacyMessage(Buffer.from(f2.replace('"max_peers":20', '"max_peers":20.0'))), verify), false)
     const ok = decodeLegacyMessage(frameOf('PING', {}).subarray(4))
     assert.equal(verifyLegacyMessage(ok, verify), true)
   })
