@@ -13,7 +13,7 @@ const NAT = { stunServers: ['198.18.0.10:3478'], punch: { timeoutMs: 12_000 } }
  * behind each NAT. For each NAT pair, A connects to B by node id: discovery, signed signalling through the
  * rendezvous, punching, the transport handshake over udx, then a NAT_ECHO over the authenticated link.
  */
-test('two ZEONE nodes behind every NAT pair connect directly and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 170_000 }, async (t) => {
+test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<->symmetric) and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 170_000 }, async (t) => {
   const lab = new NatLab('n')
   const agents: Agent[] = []
   try {
@@ -23,7 +23,7 @@ test('two ZEONE nodes behind every NAT pair connect directly and exchange data o
     const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
     const r = await pub.call('node-start', { config: {
       node: { host: '198.18.0.10', port: 7000 },
-      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' } },
+      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
     } })
     const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: { ...NAT, rendezvous: [r.nodeId] } }
     for (const [ma, mb] of pairs) {
@@ -34,8 +34,16 @@ test('two ZEONE nodes behind every NAT pair connect directly and exchange data o
         assert.equal(res.echoOk, true)
         assert.equal(res.version, 2)
         assert.notEqual((res.remote as { host: string }).host, '198.18.0.10', 'direct path, not via the rendezvous')
+        assert.notEqual(res.method, 'relay')
       })
     }
+    await t.test('symmetric <-> symmetric falls back to the relay node (end-to-end encrypted link)', async () => {
+      lab.nat('A', 'symmetric'); lab.nat('B', 'symmetric')
+      const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
+      assert.equal(res.method, 'relay')
+      assert.equal(res.echoOk, true)
+    })
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     lab.down()
