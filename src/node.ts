@@ -73,6 +73,8 @@ export class ZeoneNode {
   #watcher: ConfigWatcher | undefined
   #attached: Array<[string, Stoppable]> = []
   #ctx: NodeContext | undefined
+  /** The per-layer copies of the context (each with its own child logger); reload updates their config. */
+  #layerCtx: NodeContext[] = []
   readonly startedAt = Date.now()
 
   constructor(config: ZeoneConfig, init: NodeInit = {}) {
@@ -167,7 +169,9 @@ export class ZeoneNode {
       services: this.services, signal: this.#abort.signal,
     }
     for (const [name, attach] of this.init.layers ?? LAYERS) {
-      const s = await attach({ ...this.#ctx, logger: this.logger.child({ c: name }) })
+      const layerCtx: NodeContext = { ...this.#ctx, logger: this.logger.child({ c: name }) }
+      this.#layerCtx.push(layerCtx)
+      const s = await attach(layerCtx)
       if (s) this.#attached.push([name, s])
     }
     this.#watchConfig()
@@ -178,6 +182,7 @@ export class ZeoneNode {
 
   #bootstrap(): void {
     // node.bootstrap (v1/v2 peers) is dialed by the connection manager itself
+    if (!this.#legacy && this.#config.legacy.bootstrap.length > 0) this.logger.warn('legacy.bootstrap ignored: the legacy bridge is off (node.legacy: false)')
     for (const hp of this.#config.legacy.bootstrap) {
       this.#legacy?.dial(parseHostPort(hp)).catch((err: unknown) => this.logger.warn({ peer: hp, err: (err as Error).message }, 'legacy bootstrap dial failed'))
     }
@@ -191,7 +196,7 @@ export class ZeoneNode {
       this.#config = next
       const l = this.logger as Logger & { level?: string }
       if (typeof l.level === 'string') l.level = next.ops.logLevel
-      if (this.#ctx) this.#ctx.config = next
+      for (const c of [this.#ctx, ...this.#layerCtx]) if (c) c.config = next
     })
     this.#watcher.on('error', () => { /* logged by the watcher; the old config stays */ })
     this.#watcher.start()

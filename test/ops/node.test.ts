@@ -142,12 +142,14 @@ describe('HTTP upgrades and live config reload', () => {
     const { loadConfig } = await import('../../src/ops/config.js')
     const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\nops:\n  httpPort: -1\n  logLevel: silent\ndht:\n  staticPuzzleBits: 0\n`
     writeFileSync(file, base)
-    const node = createNode(loadConfig({ file }), { configSources: { file }, layers: [] })
+    let layerCtx: { config: { ops: { logLevel: string } } } | undefined
+    const node = createNode(loadConfig({ file }), { configSources: { file }, layers: [['probe', async (ctx) => { layerCtx = ctx }]] })
     await node.start()
     try {
       writeFileSync(file, base.replace('logLevel: silent', 'logLevel: error'))
       assert.equal(node.reloadConfig(), true)
       assert.equal(node.config.ops.logLevel, 'error')
+      assert.equal(layerCtx!.config.ops.logLevel, 'error', 'layers see the new config')
       assert.equal((node.logger as unknown as { level: string }).level, 'error')
       writeFileSync(file, base.replace('logLevel: silent', 'logLevel: 7'))
       assert.equal(node.reloadConfig(), false)
