@@ -42,7 +42,7 @@ export interface EconomyInit {
   onPaymentDue?: (peer: Uint8Array) => void
 }
 
-export interface BalanceView { peer: string; served: bigint; consumed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
+export interface BalanceView { peer: string; served: bigint; consumed: bigint; charged: bigint; billed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
 
 interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint }
 
@@ -96,13 +96,12 @@ export class Economy implements UsageMeter {
 
   balance(peer: Uint8Array): BalanceView {
     const a = this.store.account(peer)
-    return { peer: toB64(peer), served: a.served, consumed: a.consumed, paidIn: a.paidIn, paidOut: a.paidOut, balance: a.served - a.consumed - a.paidIn + a.paidOut }
+    return { peer: toB64(peer), served: a.served, consumed: a.consumed, charged: a.charged, billed: a.billed, paidIn: a.paidIn, paidOut: a.paidOut, balance: balanceOf(a) }
   }
 
   /** What the peer owes us (negative: what we owe it). */
   owed(peer: Uint8Array): bigint {
-    const a = this.store.account(peer)
-    return a.served - a.consumed - a.paidIn + a.paidOut
+    return balanceOf(this.store.account(peer))
   }
 
   // ---- metering ----
@@ -135,15 +134,16 @@ export class Economy implements UsageMeter {
 
   record(nodeId: Uint8Array, service: string, units: bigint, direction: 'served' | 'consumed'): bigint {
     if (!this.#cfg.enabled || units <= 0n || this.store.closed) return 0n
+    // service charges are the provider's: the consumer's own estimate is replaced by the provider's signed statement
     const amount = direction === 'served' ? this.pricing.chargeServed(service, units) : this.pricing.chargeConsumed(service, units)
-    this.#meter(nodeId, direction, service, units, amount)
+    this.#meter(nodeId, direction === 'served' ? 'charged' : 'billed', service, units, amount)
     return amount
   }
 
-  #meter(peer: Uint8Array, kind: 'served' | 'consumed', service: string, units: bigint, amount: bigint): void {
+  #meter(peer: Uint8Array, kind: 'served' | 'consumed' | 'charged' | 'billed', service: string, units: bigint, amount: bigint): void {
     this.store.meter(peer, kind, service, units, amount)
     if (this.store.pending >= this.#cfg.maxBatch) this.store.flush()
-    if (kind === 'consumed' && this.#init.onPaymentDue && -this.owed(peer) >= this.payThreshold) {
+    if ((kind === 'consumed' || kind === 'billed') && this.#init.onPaymentDue && -this.owed(peer) >= this.payThreshold) {
       const s = this.#state(peer)
       if (!s.due) { s.due = true; this.#init.onPaymentDue(peer) }
     }
@@ -233,7 +233,7 @@ export class Economy implements UsageMeter {
     const a = this.store.account(peer)
     const latest = this.store.getCheque(this.#init.identity.publicKey, peer)
     const bytes = encodeClaim(this.#init.identity, {
-      to: peer, seq: s.seq, served: a.served, consumed: a.consumed, paidOut: a.paidOut, ts: BigInt(this.#init.clock.now()),
+      to: peer, seq: s.seq, served: a.served, consumed: a.consumed, charged: a.charged, paidOut: a.paidOut, ts: BigInt(this.#init.clock.now()),
       ...(latest ? { cheque: latest.bytes } : {}),
     })
     return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch, adjusted: s.adjusted } }
@@ -253,6 +253,17 @@ export class Economy implements UsageMeter {
       try { this.receiveCheque(peer, c.cheque) } catch (err) { this.#log.debug({ err: (err as Error).message }, 'cheque in balance claim refused') }
     }
     const a = this.store.account(peer)
+    if (c.charged !== a.billed) {
+      // service charges: the provider's signed cumulative statement is authoritative (each call was within the
+      // budget our service client set); our own estimate is replaced and the difference logged
+      const t = this.store.touch(peer)
+      const delta = c.charged - t.billed
+      t.billed = c.charged
+      this.store.log(peer, 'billed', delta, 'provider statement')
+      if (delta < 0n ? -delta > this.#tolerance(c.charged) : delta > this.#tolerance(c.charged)) {
+        this.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: c.charged - delta, reason: 'provider_statement', accepted: true })
+      }
+    }
     const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
     if (status === ACK_DIVERGED) this.#log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
     this.trust.report(peer, 'valid_message')
@@ -260,6 +271,8 @@ export class Economy implements UsageMeter {
     this.store.flush()
     return encodeAck(this.#init.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#init.clock.now()) })
   }
+
+  #tolerance(v: bigint): bigint { return toAmount(this.#cfg.toleranceAbs) + (v * BigInt(this.#cfg.tolerancePpm)) / PPM }
 
   /** Applies the peer's ack to our claim. */
   applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision {
@@ -301,6 +314,10 @@ export class Economy implements UsageMeter {
 
   flush(): void { this.store.flush() }
   close(): void { this.store.close() }
+}
+
+function balanceOf(a: { served: bigint; charged: bigint; consumed: bigint; billed: bigint; paidIn: bigint; paidOut: bigint }): bigint {
+  return a.served + a.charged - a.consumed - a.billed - a.paidIn + a.paidOut
 }
 
 function chequeTrustEvent(code: string, c: { serial: bigint } | undefined, inSerial: bigint): 'signature_forgery' | 'double_spend' | 'invalid_message' {

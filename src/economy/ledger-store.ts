@@ -13,12 +13,20 @@ import { dirname } from 'node:path'
 import { toHex } from '../util/bytes.js'
 import { LedgerError } from './errors.js'
 
-/** One peer's account. balance (what the peer owes us) = served - consumed - paidIn + paidOut. */
+/**
+ * One peer's account. balance (what the peer owes us) = served + charged - consumed - billed - paidIn + paidOut.
+ * served/consumed: symmetric wire metering (reconciled by claims); charged/billed: service charges, priced by the
+ * provider (billed follows the provider's signed statements).
+ */
 export interface Account {
   /** Credits we delivered to the peer (metered + service charges + accepted adjustments). */
   served: bigint
   /** Credits the peer delivered to us. */
   consumed: bigint
+  /** Service charges we billed the peer (we provided the service). */
+  charged: bigint
+  /** Service charges the peer billed us. */
+  billed: bigint
   /** Cumulative amount of the latest cheque the peer gave us. */
   paidIn: bigint
   /** Cumulative amount of the latest cheque we gave the peer. */
@@ -31,7 +39,7 @@ export interface Account {
   confirmedRecovery: bigint
 }
 
-export type TxKind = 'served' | 'consumed' | 'cheque_in' | 'cheque_out' | 'adjust'
+export type TxKind = 'served' | 'consumed' | 'charged' | 'billed' | 'cheque_in' | 'cheque_out' | 'adjust'
 
 export interface TxRow { ts: number; peer: Uint8Array; kind: TxKind; service: string; units: bigint; amount: bigint; count: number; note: string }
 
@@ -51,6 +59,7 @@ export interface LedgerStoreInit {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts(peer BLOB PRIMARY KEY, served INTEGER NOT NULL, consumed INTEGER NOT NULL,
+  charged INTEGER NOT NULL, billed INTEGER NOT NULL,
   paid_in INTEGER NOT NULL, paid_out INTEGER NOT NULL, in_serial INTEGER NOT NULL, out_serial INTEGER NOT NULL,
   confirmed_served INTEGER NOT NULL, confirmed_recovery INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS txlog(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, peer BLOB NOT NULL, kind TEXT NOT NULL,
@@ -67,7 +76,7 @@ CREATE TABLE IF NOT EXISTS trust(peer BLOB PRIMARY KEY, score REAL NOT NULL, las
 
 const hexCache = new WeakMap<Uint8Array, string>()
 
-const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
+const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, charged: 0n, billed: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
 
 interface Cached { peer: Uint8Array; acct: Account; dirty: boolean; agg: Map<string, Agg> | undefined }
 interface Agg { peer: Uint8Array; kind: TxKind; service: string; units: bigint; amount: bigint; count: number }
@@ -123,8 +132,8 @@ export class LedgerStore {
     const db = this.#db
     return {
       getAccount: db.prepare('SELECT * FROM accounts WHERE peer = ?'),
-      putAccount: db.prepare(`INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
-        consumed=excluded.consumed, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
+      putAccount: db.prepare(`INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
+        consumed=excluded.consumed, charged=excluded.charged, billed=excluded.billed, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
         out_serial=excluded.out_serial, confirmed_served=excluded.confirmed_served, confirmed_recovery=excluded.confirmed_recovery, updated=excluded.updated`),
       putTx: db.prepare('INSERT INTO txlog(ts, peer, kind, service, units, amount, count, note) VALUES (?,?,?,?,?,?,?,?)'),
       putDiv: db.prepare('INSERT INTO divergences(ts, peer, side, claimed, attested, reason, accepted) VALUES (?,?,?,?,?,?,?)'),
@@ -166,7 +175,7 @@ export class LedgerStore {
     if (c) return c
     const r = this.#stmts.getAccount.get(peer) as Record<string, bigint> | undefined
     const acct = r
-      ? { served: r.served!, consumed: r.consumed!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
+      ? { served: r.served!, consumed: r.consumed!, charged: r.charged!, billed: r.billed!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
       : emptyAccount()
     c = { peer: new Uint8Array(peer), acct, dirty: false, agg: undefined }
     this.#accounts.set(k, c)
@@ -180,16 +189,15 @@ export class LedgerStore {
     return c.acct
   }
 
-  /** Records metered usage (aggregated per batch): `served` adds to account.served, `consumed` to account.consumed. */
-  meter(peer: Uint8Array, kind: 'served' | 'consumed', service: string, units: bigint, amount: bigint): void {
+  /** Records metered usage or a service charge (aggregated per batch) and adds `amount` to the counter `kind`. */
+  meter(peer: Uint8Array, kind: 'served' | 'consumed' | 'charged' | 'billed', service: string, units: bigint, amount: bigint): void {
     const c = this.#cached(peer)
     c.dirty = true
     const acct = c.acct
-    if (kind === 'served') acct.served += amount
-    else acct.consumed += amount
+    acct[kind] += amount
     // aggregated per (peer, kind, service) until the next flush
     const aggs = c.agg ?? (c.agg = new Map())
-    const key = kind === 'served' ? service : `\u0000${service}`
+    const key = `${kind}\u0000${service}`
     const a = aggs.get(key)
     if (a) { a.units += units; a.amount += amount; a.count++ }
     else {
@@ -262,7 +270,7 @@ export class LedgerStore {
       for (const c of this.#accounts.values()) {
         if (!c.dirty) continue
         const a = c.acct
-        s.putAccount.run(c.peer, a.served, a.consumed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, now)
+        s.putAccount.run(c.peer, a.served, a.consumed, a.charged, a.billed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, now)
       }
     })()
     this.#agg = []; this.#rows = []; this.#divergences = []; this.#cheques.clear(); this.#trust.clear()

@@ -26,6 +26,8 @@ export interface BalanceClaim {
   served: bigint
   /** Credits `from` metered as delivered by `to` (informative). */
   consumed: bigint
+  /** Cumulative service charges `from` billed `to` (omitted on the wire when 0). */
+  charged: bigint
   /** Cumulative amount of the latest cheque `from` gave `to` (informative). */
   paidOut: bigint
   /** Unix ms. */
@@ -63,6 +65,7 @@ function signed(domain: Uint8Array, m: CborMap): Uint8Array {
 
 function claimBody(c: Omit<BalanceClaim, 'sig'>): CborMap {
   const m: CborMap = { v: 1, from: c.from, to: c.to, seq: cborUint(c.seq), served: cborUint(c.served), consumed: cborUint(c.consumed), paidOut: cborUint(c.paidOut), ts: cborUint(c.ts) }
+  if (c.charged > 0n) m.charged = cborUint(c.charged)
   if (c.cheque) m.cheque = c.cheque
   return m
 }
@@ -71,8 +74,8 @@ function ackBody(a: Omit<BalanceAck, 'sig'>): CborMap {
   return { v: 1, from: a.from, to: a.to, seq: cborUint(a.seq), claim: a.claim, attested: cborUint(a.attested), paidIn: cborUint(a.paidIn), status: a.status, ts: cborUint(a.ts) }
 }
 
-export function encodeClaim(signer: ChequeSigner, c: Omit<BalanceClaim, 'sig' | 'from'>): Uint8Array {
-  const body = claimBody({ ...c, from: signer.publicKey })
+export function encodeClaim(signer: ChequeSigner, c: Omit<BalanceClaim, 'sig' | 'from' | 'charged'> & { charged?: bigint }): Uint8Array {
+  const body = claimBody({ ...c, charged: c.charged ?? 0n, from: signer.publicKey })
   return encode({ ...body, sig: signer.sign(signed(CLAIM_DOMAIN, body)) })
 }
 
@@ -94,12 +97,16 @@ function decodeMap(b: Uint8Array, max: number, what: string): CborMap {
 /** Decodes and verifies a claim; throws EconomyProtocolError (bad_payload, bad_signature). */
 export function decodeClaim(b: Uint8Array): BalanceClaim {
   const m = decodeMap(b, MAX_CLAIM_BYTES, 'balance claim')
-  checkKeys(m, ['v', 'from', 'to', 'seq', 'served', 'consumed', 'paidOut', 'ts', 'sig'], ['cheque'], 'balance claim')
+  checkKeys(m, ['v', 'from', 'to', 'seq', 'served', 'consumed', 'paidOut', 'ts', 'sig'], ['cheque', 'charged'], 'balance claim')
   if (m.v !== 1) throw new EconomyProtocolError('bad_payload', 'unsupported balance claim version')
   const c: BalanceClaim = {
     from: bytes(m, 'from', 32, 'claim'), to: bytes(m, 'to', 32, 'claim'), seq: uint(m, 'seq', 'claim'),
     served: uint(m, 'served', 'claim'), consumed: uint(m, 'consumed', 'claim'), paidOut: uint(m, 'paidOut', 'claim'),
-    ts: uint(m, 'ts', 'claim'), sig: bytes(m, 'sig', 64, 'claim'),
+    ts: uint(m, 'ts', 'claim'), sig: bytes(m, 'sig', 64, 'claim'), charged: 0n,
+  }
+  if (m.charged !== undefined) {
+    c.charged = uint(m, 'charged', 'claim')
+    if (c.charged === 0n) throw new EconomyProtocolError('bad_payload', 'claim: charged 0 must be omitted')
   }
   if (m.cheque !== undefined) {
     if (!(m.cheque instanceof Uint8Array)) throw new EconomyProtocolError('bad_payload', 'claim: cheque must be bytes')

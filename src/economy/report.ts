@@ -15,7 +15,7 @@ const LIMIT = 1000
 export function balanceReport(eco: Economy, peer?: Uint8Array): unknown {
   const one = (p: Uint8Array): Record<string, string> => {
     const b = eco.balance(p)
-    return { peer: b.peer, served: `${b.served}`, consumed: `${b.consumed}`, paidIn: `${b.paidIn}`, paidOut: `${b.paidOut}`, balance: `${b.balance}` }
+    return { peer: b.peer, served: `${b.served}`, consumed: `${b.consumed}`, charged: `${b.charged}`, billed: `${b.billed}`, paidIn: `${b.paidIn}`, paidOut: `${b.paidOut}`, balance: `${b.balance}` }
   }
   if (peer) return { unit: 'micro-credits', debtLimit: `${eco.debtLimit}`, peers: [one(peer)] }
   const rows = eco.store.query<{ peer: Uint8Array }>(`SELECT peer FROM accounts ORDER BY updated DESC LIMIT ${LIMIT}`)

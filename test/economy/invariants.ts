@@ -25,6 +25,8 @@ export function checkLedgerFile(file: string): InvariantReport {
       const z = (k: string): bigint => m[k] ?? 0n
       if (a.served !== z('served') + z('adjust')) problems.push(`${a.p}: served ${a.served} != log ${z('served') + z('adjust')}`)
       if (a.consumed !== z('consumed')) problems.push(`${a.p}: consumed ${a.consumed} != log ${z('consumed')}`)
+      if (a.charged !== z('charged')) problems.push(`${a.p}: charged ${a.charged} != log ${z('charged')}`)
+      if (a.billed !== z('billed')) problems.push(`${a.p}: billed ${a.billed} != log ${z('billed')}`)
       if (a.paid_in !== z('cheque_in')) problems.push(`${a.p}: paid_in ${a.paid_in} != log ${z('cheque_in')}`)
       if (a.paid_out !== z('cheque_out')) problems.push(`${a.p}: paid_out ${a.paid_out} != log ${z('cheque_out')}`)
       const ch = db.prepare('SELECT amount, serial FROM cheques WHERE creditor = unhex(?)').get(a.p) as { amount: bigint; serial: bigint } | undefined

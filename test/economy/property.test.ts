@@ -13,6 +13,7 @@ import { immediateClock, SimNode, tick } from './sim.js'
 
 type Op =
   | { k: 'send'; from: 0 | 1; n: number }
+  | { k: 'charge'; from: 0 | 1; units: number; estimate: boolean }
   | { k: 'disconnect' } | { k: 'reconnect' }
   | { k: 'crash'; who: 0 | 1 } | { k: 'restart'; who: 0 | 1; clean: boolean }
   | { k: 'claim'; who: 0 | 1; wait: boolean } | { k: 'flush'; who: 0 | 1 } | { k: 'tick' }
@@ -20,6 +21,7 @@ type Op =
 const who = fc.constantFrom<0 | 1>(0, 1)
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ k: fc.constant('send' as const), from: who, n: fc.integer({ min: 1, max: 3000 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('charge' as const), from: who, units: fc.integer({ min: 1, max: 500 }), estimate: fc.boolean() }) },
   { weight: 2, arbitrary: fc.constant({ k: 'disconnect' as const }) },
   { weight: 3, arbitrary: fc.constant({ k: 'reconnect' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('crash' as const), who }) },
@@ -41,7 +43,7 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
     let t = 1_767_225_600_000
     const now = (): number => t
     // tolerance 0: every difference must be explained; small debt limit so cheques flow during the run
-    const cfg = config({ toleranceAbs: 0, tolerancePpm: 0, maxBatch, debtLimit: 40_000, payThresholdPpm: 250_000 })
+    const cfg = config({ toleranceAbs: 0, tolerancePpm: 0, maxBatch, debtLimit: 40_000, payThresholdPpm: 250_000, pricing: { epochMs: 5000, capacityPerEpoch: 1000, services: { inference: { unit: 'token', price: 3 } } } })
     const nodes = [new SimNode(net, idFrom(11), 1, dir, cfg, now), new SimNode(net, idFrom(12), 2, dir, cfg, now)] as const
     const [a, b] = nodes
     const waits: Promise<unknown>[] = []
@@ -57,6 +59,15 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
         cycles++
         switch (o.k) {
           case 'send': nodes[o.from].send(nodes[1 - o.from]!, o.n); break
+          case 'charge': {
+            // a service call: the provider charges at its (dynamic) rate; the consumer may record its own estimate
+            const p = nodes[o.from]; const c = nodes[1 - o.from]!
+            if (p.link(c)) {
+              p.economy.record(c.identity.publicKey, 'inference', BigInt(o.units), 'served')
+              if (o.estimate) c.economy.record(p.identity.publicKey, 'inference', BigInt(o.units), 'consumed')
+            }
+            break
+          }
           case 'disconnect': a.link(b)?.close('test disconnect'); break
           case 'reconnect': if (!a.up) a.start(); if (!b.up) b.start(); await a.connect(b); break
           case 'crash': nodes[o.who].stop(false); break
@@ -86,6 +97,8 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
       const vb = b.economy.balance(a.identity.publicKey)
       assert.equal(va.served, vb.consumed, 'A served = B consumed')
       assert.equal(vb.served, va.consumed, 'B served = A consumed')
+      assert.equal(va.charged, vb.billed, 'A charged = B billed')
+      assert.equal(vb.charged, va.billed, 'B charged = A billed')
       assert.equal(va.paidOut, vb.paidIn, 'A paid out = B paid in')
       assert.equal(vb.paidOut, va.paidIn, 'B paid out = A paid in')
       assert.equal(va.balance, -vb.balance)

@@ -31,7 +31,7 @@ const balance: Command = {
   usage: `balance [PEER] ${COMMON}`,
   async run(args, io) {
     const r = await controlCall(dataDirOf(args), 'GET', `/v1/economy/balance${peerQuery(args)}`) as { debtLimit: string; total?: string; peers: Row[] }
-    return print(args, io, r, () => `${table(r.peers, ['peer', 'balance', 'served', 'consumed', 'paidIn', 'paidOut'])}\n` +
+    return print(args, io, r, () => `${table(r.peers, ['peer', 'balance', 'served', 'consumed', 'charged', 'billed', 'paidIn', 'paidOut'])}\n` +
       `${r.total !== undefined ? `total ${r.total}  ` : ''}debt limit ${r.debtLimit} (micro-credits)`)
   },
 }

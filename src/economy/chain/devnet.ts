@@ -22,6 +22,8 @@ export interface DevnetInit {
   /** @default 4 */ accounts?: number
   deploy?: DeployInit
   /** Largest accepted request body. @default 1 MiB */ maxBodyBytes?: number
+  /** Mine an empty block this often so chain time follows the wall clock (governance deadlines). @default off */
+  intervalMs?: number
 }
 
 export interface Devnet {
@@ -39,7 +41,8 @@ export async function startDevnet(init: DevnetInit = {}): Promise<Devnet> {
   const n = init.accounts ?? 4
   const keys = Array.from({ length: n }, (_, i) => devKey(i))
   const chainId = init.chainId ?? 31337
-  const chain = await createEdrChain({ chainId, accounts: keys.map((privateKey) => ({ privateKey, balanceWei: parseEther('10000') })) })
+  const chain = await createEdrChain({ chainId, accounts: keys.map((privateKey) => ({ privateKey, balanceWei: parseEther('10000') })),
+    ...(init.intervalMs !== undefined ? { intervalMs: init.intervalMs } : {}) })
   const arts = await loadArtifacts()
   const c = connect({ provider: chain, chainId, privateKey: keys[0]! })
   const deployer = privateKeyToAddress(keys[0]!)

@@ -20,6 +20,8 @@ export interface EdrInit {
   accounts: { privateKey: Hex; balanceWei: bigint }[]
   /** Genesis timestamp (seconds). @default now */
   genesisTime?: bigint
+  /** Also mine an empty block this often (ms), so block time follows the wall clock. @default off */
+  intervalMs?: number
 }
 
 export interface Eip1193 { request: EIP1193RequestFn }
@@ -72,7 +74,10 @@ export async function createEdrChain(init: EdrInit): Promise<EdrChain> {
     hardfork: edr.PRAGUE,
     initialBaseFeePerGas: 1_000_000_000n,
     minGasPrice: 0n,
-    mining: { autoMine: true, memPool: { order: edr.MineOrdering.Priority } },
+    mining: {
+      autoMine: true, memPool: { order: edr.MineOrdering.Priority },
+      ...(init.intervalMs !== undefined ? { interval: BigInt(init.intervalMs) } : {}),
+    },
     network,
     networkId: BigInt(chainId),
     observability: {},
