@@ -102,3 +102,16 @@ test('PEER_LIST round trip and strict decoding', () => {
   assert.deepEqual(decodePeerList(encodePeerList(l)), l)
   assert.throws(() => decodePeerList(new Uint8Array([0xa0])))
 })
+
+test('v1 vector: the signature is Ed25519 over SHA-256(header[0..32] || box) by the sender, as documented', async () => {
+  const { readFileSync } = await import('node:fs')
+  const { createHash } = await import('node:crypto')
+  const { verify } = await import('../../src/crypto/sign.js')
+  const hex = /^vector v1_frame ([0-9a-f]+)$/m.exec(readFileSync('docs/protocol.md', 'utf8'))![1]!
+  const f = Buffer.from(hex, 'hex')
+  assert.equal(f.readUInt32BE(4), f.length - 96)
+  const digest = createHash('sha256').update(f.subarray(0, 32)).update(f.subarray(96)).digest()
+  const sender = Identity.fromSeed(new Uint8Array(32).fill(1))
+  assert.ok(verify(sender.publicKey, f.subarray(32, 96), digest))
+  assert.equal(f.readUInt32BE(8) * 2 ** 32 + f.readUInt32BE(12), 0, 'seq 0 in the nonce')
+})
