@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { Identity } from '../src/crypto/identity.js'
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const refetched = result ? maxDone - result.resumed : NaN
 
     console.log(JSON.stringify({
-      bench: 'content-download', bytes, chunkSize: CHUNK, providers: 4, cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
+      bench: 'content-download', bytes, chunkSize: CHUNK, providers: 4, cipher: process.env.ZEONE_BENCH_CIPHER ?? 'aes-256-gcm', load: loadavg()[0], cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
       rawTcpMiBps: mbps(rawMs),
       honest: { MiBps: mbps(h.ms), vsRaw: +(rawMs / h.ms).toFixed(3), target: 0.5, correct: h.ok, badProviders: h.bad.length },
       oneCorrupting10pct: {

@@ -6,9 +6,12 @@ import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
 
+/** AEAD suite preference for benchmark nodes: ZEONE_BENCH_CIPHER=chacha20-poly1305 to measure the default order. */
+const CIPHERS = process.env.ZEONE_BENCH_CIPHER === 'chacha20-poly1305' ? ['chacha20-poly1305', 'aes-256-gcm'] : ['aes-256-gcm', 'chacha20-poly1305']
+
 export async function startBenchNode(dataDir: string, layers: ReadonlyArray<[string, AttachFn]>): Promise<ZeoneNode> {
   const config = validateConfig({
-    dataDir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
+    dataDir, node: { port: 0, host: '127.0.0.1', legacy: false, cipherSuites: CIPHERS }, ops: { httpPort: -1, logLevel: 'silent' },
     content: { cache: { enabled: false } },
   })
   const node = createNode(config, { layers })

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto'
 import { open, stat } from 'node:fs/promises'
 import { HASH_BYTES, leafHash, MerkleBuilder } from './merkle.js'
+import { availableParallelism } from 'node:os'
 import { ManifestError } from './errors.js'
+import { LeafHashPool } from './hash-pool.js'
 import { MAX_LEAVES } from './manifest.js'
 
 export interface FileDigest {
@@ -19,6 +21,8 @@ export interface FileDigest {
 export interface HashFileOptions {
   /** Also compute the whole-file SHA-256. @default true */
   wholeFile?: boolean
+  /** Worker threads for leaf hashes (0 = on this thread). @default cores (cores - 1 with wholeFile) for 8+ chunks */
+  workers?: number
   signal?: AbortSignal
 }
 
@@ -70,14 +74,34 @@ export async function hashFile(path: string, chunkSize: number, opts: HashFileOp
   const whole = opts.wholeFile === false ? undefined : createHash('sha256')
   let i = 0
   let total = 0
-  for await (const chunk of readChunks(path, chunkSize, opts.signal)) {
-    if (i >= n) throw new ManifestError('file_changed', `${path} grew while hashing`)
-    const lh = leafHash(chunk)
-    leaves.set(lh, i * HASH_BYTES)
-    builder.push(lh)
-    whole?.update(chunk)
-    total += chunk.byteLength
-    i++
+  const workers = n >= 8 ? (opts.workers ?? Math.max(1, availableParallelism() - (opts.wholeFile === false ? 0 : 1))) : 0
+  const pool = workers > 0 ? new LeafHashPool(chunkSize, workers) : undefined
+  // with a pool: at most 2 chunks per worker in flight; leaf hashes are pushed into the builder in order
+  const inflight: Promise<Uint8Array>[] = []
+  try {
+    const settle = async (): Promise<void> => {
+      const lh = await inflight.shift()!
+      builder.push(lh)
+      leaves.set(lh, (builder.count - 1) * HASH_BYTES)
+    }
+    for await (const chunk of readChunks(path, chunkSize, opts.signal)) {
+      if (i >= n) throw new ManifestError('file_changed', `${path} grew while hashing`)
+      if (pool) {
+        inflight.push(pool.hash(chunk))
+        if (inflight.length >= 2 * workers) await settle()
+      } else {
+        const lh = leafHash(chunk)
+        leaves.set(lh, i * HASH_BYTES)
+        builder.push(lh)
+      }
+      whole?.update(chunk)
+      total += chunk.byteLength
+      i++
+    }
+    while (inflight.length > 0) await settle()
+  } finally {
+    for (const p of inflight) p.catch(() => {})
+    await pool?.close()
   }
   if (total !== size || i !== n) throw new ManifestError('file_changed', `${path} changed size while hashing`)
   return { size, leaves, root: builder.root(), sha256: new Uint8Array(whole ? whole.digest() : new Uint8Array(32)) }

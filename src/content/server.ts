@@ -4,7 +4,7 @@
  * default) re-hashed before sending so a file changed on disk is never served as if it were the published one.
  */
 import { open } from 'node:fs/promises'
-import type { Inbound, MessageRouter } from '../interfaces/link.js'
+import type { Inbound, Link, MessageRouter } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import type { UsageMeter } from '../interfaces/services.js'
@@ -35,6 +35,7 @@ export class ContentServer {
   readonly #init: ContentServerInit
   readonly #logger: Logger
   #stopped = false
+  #waits = new WeakMap<Link, Promise<void>>()
 
   constructor(init: ContentServerInit) {
     this.#init = init
@@ -87,6 +88,8 @@ export class ContentServer {
     if (req.index >= f.tree.leafCount) throw new ContentProtocolError('bad_range', `chunk ${req.index} beyond the last chunk`)
     const usage = this.#init.usage?.()
     usage?.authorize(msg.link.peer.nodeId, 'cdn')
+    // flow control: read no more chunks from disk while this link's send buffer is above its high-water mark
+    await this.#writable(msg.link)
     const { chunkSize, size } = f.meta
     const len = Math.min(chunkSize, size - req.index * chunkSize)
     const buf = new Uint8Array(len)
@@ -110,6 +113,16 @@ export class ContentServer {
     msg.reply?.(T.CONTENT_CHUNK, body)
     usage?.record(msg.link.peer.nodeId, 'cdn', BigInt(len), 'served')
     this.#init.onServed?.(len)
-    if (!msg.link.closed) await msg.link.whenWritable()
+  }
+
+  /** One shared whenWritable() wait per link, so pipelined requests do not pile listeners onto the socket. */
+  #writable(link: Link): Promise<void> {
+    if (link.closed) return Promise.resolve()
+    let p = this.#waits.get(link)
+    if (!p) {
+      p = link.whenWritable().finally(() => { if (this.#waits.get(link) === p) this.#waits.delete(link) })
+      this.#waits.set(link, p)
+    }
+    return p
   }
 }
