@@ -163,11 +163,12 @@ export class ContentService {
     this.#jobs.set(job, { info, download })
     this.#trimJobs()
     download.run().then(async (r) => {
-      info.state = 'done'
-      info.result = { files: r.files.map((f) => f.path), chunksFetched: r.chunksFetched, chunksResumed: r.chunksResumed, badProviders: [...r.badProviders.keys()] }
       this.#init.counters?.fetched.inc(r.chunksFetched)
       if (r.badProviders.size > 0) this.#init.counters?.bad.inc(r.badProviders.size)
+      // seeded before the job reads as done, so a caller that sees 'done' can rely on it
       if (c.seedAfterFetch && !this.#stopped) await this.#seed(r)
+      info.result = { files: r.files.map((f) => f.path), chunksFetched: r.chunksFetched, chunksResumed: r.chunksResumed, badProviders: [...r.badProviders.keys()] }
+      info.state = 'done'
     }, (err: unknown) => {
       info.state = 'failed'
       info.error = { code: (err as { code?: string }).code ?? 'error', message: (err as Error).message }
