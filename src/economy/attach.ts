@@ -9,6 +9,7 @@ import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import { makeOnchainVerifier } from './chain/cheque-eip712.js'
 import { Economy } from './economy.js'
 import { LedgerStore } from './ledger-store.js'
+import { economyMetrics } from './metrics.js'
 import { balanceReport, iouReport, parsePeer, trustReport } from './report.js'
 import { EconomySession } from './session.js'
 import { StakeCache } from './stake-cache.js'
@@ -28,6 +29,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const economy = new Economy({
     identity: ctx.identity, store, config: cfg, clock, logger: log,
     stakeOf: (p) => stakes.get(p),
+    events: economyMetrics(ctx.metrics, () => store.pending),
     onchainVerifier: makeOnchainVerifier(),
     onPaymentDue: (peer) => queueMicrotask(() => {
       try { session?.pay(peer) } catch (err) { log.warn({ err: (err as Error).message }, 'could not send a cheque') }

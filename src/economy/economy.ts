@@ -17,6 +17,7 @@ import { ACK_DIVERGED, ACK_OK, claimHash, decodeAck, decodeClaim, encodeAck, enc
 import { Pricing, PPM } from './pricing.js'
 import { reconcile, type ReconcileDecision } from './reconcile.js'
 import { TrustBook } from './trust.js'
+import { nullEvents, type EconomyEvents } from './metrics.js'
 
 /** Service name of wire bytes metered by message-type range; types outside these ranges are not metered. */
 export function wireServiceOf(type: number): string | undefined {
@@ -38,6 +39,8 @@ export interface EconomyInit {
   onchainVerifier?: OnchainVerifier
   /** Adds the EIP-712 part to a cheque we issue (settlement client). */
   onchainSigner?: (fields: Omit<ChequeFields, 'onchain'>) => OnchainPart | undefined
+  /** Metrics sink. */
+  events?: EconomyEvents
   /** Called (synchronously) when our debt to a peer reached the pay threshold: the session sends a cheque. */
   onPaymentDue?: (peer: Uint8Array) => void
 }
@@ -62,12 +65,14 @@ export class Economy implements UsageMeter {
   #log: Logger
   #peers = new Map<string, PeerState>()
   #maxRecovery: bigint
+  #events: EconomyEvents
 
   constructor(init: EconomyInit) {
     this.#init = init
     this.#cfg = init.config
     this.store = init.store
     this.#log = init.logger ?? silentLogger
+    this.#events = init.events ?? nullEvents
     const now = (): number => init.clock.now()
     this.pricing = new Pricing(init.config, now)
     this.debtLimit = init.config.debtLimit !== undefined ? toAmount(init.config.debtLimit) : 100n * 1024n * 1024n * this.pricing.bytePrice
@@ -121,13 +126,15 @@ export class Economy implements UsageMeter {
     if (!this.#cfg.enabled || this.store.closed) return
     const owed = this.owed(nodeId)
     const v = this.trust.view(nodeId)
-    if (v.blacklisted) throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`)
+    if (v.blacklisted) { this.#events.refusal('low_trust'); throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`) }
     if (v.effective < this.#cfg.trust.min && -owed < toAmount(this.#cfg.trust.collateral)) {
+      this.#events.refusal('low_trust')
       throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#cfg.trust.min} and no collateral; not serving ${service}`)
     }
     if (owed > this.debtLimit) {
       const s = this.#state(nodeId)
       if (!s.overLimit) { s.overLimit = true; this.trust.report(nodeId, 'excessive_debt', `${owed}`) }
+      this.#events.refusal('debt_limit')
       throw new DebtLimitError(`peer owes ${owed} micro-credits, over the debt limit ${this.debtLimit}; send a cheque`)
     }
   }
@@ -167,6 +174,7 @@ export class Economy implements UsageMeter {
     this.store.putCheque({ debtor: c.debtor, creditor: peer, serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
     // never send a cheque that a crash could make us re-issue with the same serial
     this.store.flush()
+    this.#events.cheque('out', 'sent')
     return bytes
   }
 
@@ -182,9 +190,13 @@ export class Economy implements UsageMeter {
         previous: a.inSerial > 0n ? { amount: a.paidIn, serial: a.inSerial } : undefined, onchainVerifier: this.#init.onchainVerifier,
       })
     } catch (err) {
-      if (err instanceof ChequeRejectedError) this.trust.report(peer, chequeTrustEvent(err.code, c, a.inSerial), err.message)
+      if (err instanceof ChequeRejectedError) {
+        this.trust.report(peer, chequeTrustEvent(err.code, c, a.inSerial), err.message)
+        this.#events.cheque('in', err.code)
+      }
       throw err
     }
+    this.#events.cheque('in', verdict === 'new' ? 'accepted' : 'duplicate')
     if (verdict === 'duplicate') return verdict
     const before = this.owed(peer)
     const t = this.store.touch(peer)
@@ -262,6 +274,7 @@ export class Economy implements UsageMeter {
       this.store.log(peer, 'billed', delta, 'provider statement')
       if (delta < 0n ? -delta > this.#tolerance(c.charged) : delta > this.#tolerance(c.charged)) {
         this.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: c.charged - delta, reason: 'provider_statement', accepted: true })
+        this.#events.divergence('provider_statement')
       }
     }
     const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
@@ -291,6 +304,7 @@ export class Economy implements UsageMeter {
       droppedSinceConfirm: pending.dropEpoch > s.confirmedDropEpoch, crashedSinceConfirm: this.store.recoveries > a.confirmedRecovery,
       toleranceAbs: toAmount(this.#cfg.toleranceAbs), tolerancePpm: BigInt(this.#cfg.tolerancePpm), maxRecovery: this.#maxRecovery,
     })
+    if (d.reason !== 'ok') this.#events.divergence(d.reason)
     if (d.accepted) {
       if (d.delta !== 0n) {
         a.served += d.delta

@@ -103,7 +103,8 @@ export class TrustBook implements TrustSink {
   }
 
   report(peer: Uint8Array, event: TrustEvent, detail?: string): void {
-    if (peer.byteLength !== 32) return
+    // lower layers may still report while the node stops: a closed ledger takes no more events
+    if (peer.byteLength !== 32 || this.#init.store.closed) return
     const next = applyEvent(this.#get(peer), event, this.#init.now(), this.#init.params, detail)
     this.#cache.set(Buffer.from(peer).toString('hex'), next)
     this.#init.store.putTrust({ peer, ...next })

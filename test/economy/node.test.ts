@@ -82,6 +82,10 @@ test('two nodes over TCP: both sides meter the same bytes, the debtor pays by ch
   assert.equal(cheques[0]!.direction, 'in')
   assert.equal(cheques[0]!.debtor, bid)
   await assert.rejects(controlCall(a.dir, 'GET', '/v1/economy/balance?peer=nonsense'), { code: 'bad_peer' })
+  const metrics = await na.metrics.metrics()
+  assert.match(metrics, /zeone_economy_cheques_total\{direction="in",result="accepted"\} 1/)
+  assert.match(await nb.metrics.metrics(), /zeone_economy_cheques_total\{direction="out",result="sent"\} 1/)
+  assert.match(metrics, /zeone_economy_ledger_pending \d+/)
 
   // the ledger survives a restart
   await na.stop()
