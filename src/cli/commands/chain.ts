@@ -54,6 +54,7 @@ const devnet: Command = {
       port: port !== undefined ? Number(port) : d.port,
       chainId: config.chain.chainId,
       accounts: accounts !== undefined ? Number(accounts) : d.accounts,
+      intervalMs: 1000,
       deploy: {
         votingDelay: d.votingDelaySec, votingPeriod: d.votingPeriodSec, timelockDelay: d.timelockDelaySec,
         unbondingDelay: d.unbondingDelaySec, epochLength: d.epochLengthSec,
