@@ -1,6 +1,6 @@
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
-import { fromB64 } from '../util/bytes.js'
 import { NatService, type AdoptStream } from './service.js'
+import { registerNatControl } from './control.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap {
@@ -19,15 +19,6 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   })
   await svc.start()
   ctx.services.provide('nat', svc)
-  ctx.control.route('GET', '/nat', async () => {
-    const b = svc.behavior ?? await svc.discover()
-    return { ...b, localPort: svc.socket?.address().port }
-  })
-  ctx.control.route('POST', '/nat/connect', async (req) => {
-    const body = (req.body ?? {}) as { nodeId?: string; via?: string }
-    if (typeof body.nodeId !== 'string') throw new Error('nodeId (base64) required')
-    const r = await svc.connect(fromB64(body.nodeId), body.via ? { via: fromB64(body.via) } : {})
-    return { nodeId: r.link.peer.nodeIdB64, method: r.method, ms: Math.round(r.ms), remote: r.remote, pair: r.pair, version: r.link.peer.version }
-  })
+  registerNatControl(ctx, svc)
   return { stop: () => svc.stop() }
 }

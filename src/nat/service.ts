@@ -74,6 +74,7 @@ export class NatService {
 
   get socket(): UdxDatagramSocket | undefined { return this.#socket }
   get behavior(): NatBehavior | undefined { return this.#behavior }
+  get relayCircuits(): number { return this.#relay?.circuitCount ?? 0 }
 
   async start(): Promise<void> {
     this.#socket = UdxDatagramSocket.bind(this.#cfg.udpPort, this.#cfg.udpHost)
