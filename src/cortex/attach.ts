@@ -1,4 +1,5 @@
 import { basename, resolve } from 'node:path'
+import { Counter, Histogram } from 'prom-client'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import type { Endpoint } from '../interfaces/link.js'
 import { MergedStageDirectory, ProviderStageDirectory, StaticStageDirectory, encodeAnnouncement, providerKey, type StageDirectory } from './directory.js'
@@ -34,6 +35,8 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const stages: { server: StageServer; dir: string }[] = []
   const announced: Uint8Array[] = []
   const providers = ctx.services.get('providers')
+  const tokens = new Counter({ name: 'zeone_cortex_stage_tokens_total', help: 'Token positions run through locally served stages', registers: [ctx.metrics] })
+  const batches = new Histogram({ name: 'zeone_cortex_batch_size', help: 'Sessions per forward pass (continuous batching)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [ctx.metrics] })
   for (const s of cfg.serve) {
     const dir = resolve(s.path)
     const model = new ModelDir(dir)
@@ -45,6 +48,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     const server = new StageServer({
       modelId: s.modelId ?? basename(dir), engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch,
       logger: log.child({ c: 'stage' }), usage: ctx.services.get('usage'), trust: ctx.services.get('trust'),
+      onTokens: (n) => tokens.inc(n), onBatch: (n) => batches.observe(n),
     })
     server.start()
     stages.push({ server, dir })

@@ -15,6 +15,8 @@ export interface BatcherInit {
   maxBatch?: number
   /** Most queued requests; more are refused. @default 1024 */
   maxQueue?: number
+  /** Called with the size of every forward pass. */
+  onBatch?: (size: number) => void
 }
 
 interface Job { item: ForwardItem; resolve(o: ForwardOut): void; reject(e: Error): void }
@@ -28,7 +30,7 @@ export class Batcher {
   /** Sizes of the batches run so far (bounded ring, for metrics and tests). */
   readonly recentBatchSizes: number[] = []
 
-  constructor(readonly engine: BatchEngine, init: BatcherInit = {}) {
+  constructor(readonly engine: BatchEngine, readonly init: BatcherInit = {}) {
     this.maxBatch = init.maxBatch ?? 16
     this.maxQueue = init.maxQueue ?? 1024
   }
@@ -58,6 +60,7 @@ export class Batcher {
           if (batch.length < this.maxBatch && j.item.T === T && !sids.has(j.item.sid)) { batch.push(j); sids.add(j.item.sid) } else rest.push(j)
         }
         this.#queue = rest
+        this.init.onBatch?.(batch.length)
         this.recentBatchSizes.push(batch.length)
         if (this.recentBatchSizes.length > 256) this.recentBatchSizes.shift()
         try {

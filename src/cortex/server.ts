@@ -33,6 +33,10 @@ export interface StageServerInit {
   logger?: Logger
   usage?: UsageMeter
   trust?: TrustSink
+  /** Called with the token count of every forward step served (metrics). */
+  onTokens?: (n: number) => void
+  /** Called with the size of every forward pass (metrics). */
+  onBatch?: (size: number) => void
 }
 
 interface SessionMeta { key: string; peer: string; lastUsed: number }
@@ -53,7 +57,7 @@ export class StageServer {
   constructor(readonly init: StageServerInit) {
     this.modelId = init.modelId
     this.engine = init.engine
-    this.batcher = new Batcher(init.engine, { maxBatch: init.maxBatch ?? 16 })
+    this.batcher = new Batcher(init.engine, { maxBatch: init.maxBatch ?? 16, onBatch: init.onBatch })
     this.#clock = init.clock ?? systemClock
     this.#ttl = init.sessionTtlMs ?? 300_000
     this.#log = init.logger ?? silentLogger
@@ -102,9 +106,15 @@ export class StageServer {
         const have = this.engine.pastLength(key)
         if (req.pos === 0 && have > 0) this.engine.endSession(key)
         else if (req.pos !== have) throw new InferenceError('pos_mismatch', `session is at position ${have}, request expects ${req.pos}`)
+        if (!this.engine.hasSession(key) && this.engine.sessions >= this.engine.maxSessions) throw new InferenceError('capacity', 'stage has no free session slot')
         this.#touch(key, m.link)
       }
-      const out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless })
+      let out
+      try { out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless }) } catch (e) {
+        if (!this.engine.hasSession(key)) this.#meta.delete(key) // a failed first step leaves no session behind
+        throw e
+      }
+      this.init.onTokens?.(T)
       this.init.usage?.record(m.link.peer.nodeId, 'cortex', BigInt(T), 'served')
       if (req.sample && this.engine.last) {
         m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, tok: sampleWithDraw(out.data, req.sample) }))

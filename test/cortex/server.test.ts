@@ -69,3 +69,20 @@ test('sessions end explicitly, by idle timeout, and when the peer goes away', as
   assert.equal(server.sessionCount, 0)
   assert.equal(server.engine.sessions, 0)
 })
+
+test('a peer opening sessions beyond capacity is refused and leaves no state behind', async () => {
+  const node = net.createNode(identity(62), { host: '10.0.0.4', port: 62 })
+  const engine = await StageEngine.load(m.dir, { start: 0, end: 2, maxSessions: 1 })
+  const batches: number[] = []
+  const s = new StageServer({ modelId: 'm', engine, router: node.router, onBatch: (n) => batches.push(n) })
+  s.start()
+  try {
+    const l = await client.dial(node.addr)
+    const req = (n: number): Promise<unknown> => l.request(CortexType.CORTEX_FORWARD, encodeForwardReq({ sid: sid(n), model: 'm', pos: 0, ids: [1, 2] }))
+    await req(1)
+    for (let i = 2; i < 40; i++) await assert.rejects(req(i), { code: 'capacity' })
+    assert.equal(s.sessionCount, 1)
+    assert.equal(engine.sessions, 1)
+    assert.deepEqual(batches, [1])
+  } finally { s.stop(); await engine.close(); node.stop() }
+})
