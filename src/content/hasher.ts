@@ -21,7 +21,7 @@ export interface FileDigest {
 export interface HashFileOptions {
   /** Also compute the whole-file SHA-256. @default true */
   wholeFile?: boolean
-  /** Worker threads for leaf hashes (0 = on this thread). @default cores (cores - 1 with wholeFile) for 8+ chunks */
+  /** Worker threads for leaf hashes (0 = on this thread). @default defaultWorkers() for files of 8+ chunks */
   workers?: number
   signal?: AbortSignal
 }
@@ -65,6 +65,16 @@ export async function* readChunks(path: string, chunkSize: number, signal?: Abor
   }
 }
 
+/**
+ * Leaf-hash workers used by default: none below 4 cores (measured on 2 vCPU: the pool's copies and messages made
+ * publishing slower than hashing inline, bench/content-merkle.ts), else cores - 1 (this thread reads and computes
+ * the whole-file hash).
+ */
+export function defaultWorkers(): number {
+  const cores = availableParallelism()
+  return cores >= 4 ? cores - 1 : 0
+}
+
 export async function hashFile(path: string, chunkSize: number, opts: HashFileOptions = {}): Promise<FileDigest> {
   const size = (await stat(path)).size
   const n = Math.ceil(size / chunkSize)
@@ -74,7 +84,7 @@ export async function hashFile(path: string, chunkSize: number, opts: HashFileOp
   const whole = opts.wholeFile === false ? undefined : createHash('sha256')
   let i = 0
   let total = 0
-  const workers = n >= 8 ? (opts.workers ?? Math.max(1, availableParallelism() - (opts.wholeFile === false ? 0 : 1))) : 0
+  const workers = n >= 8 ? (opts.workers ?? defaultWorkers()) : 0
   const pool = workers > 0 ? new LeafHashPool(chunkSize, workers) : undefined
   // with a pool: at most 2 chunks per worker in flight; leaf hashes are pushed into the builder in order
   const inflight: Promise<Uint8Array>[] = []
