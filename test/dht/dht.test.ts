@@ -81,3 +81,49 @@ test('provider records: many providers per key, none can overwrite another', asy
     assert.deepEqual(p2?.addrs, [tn.nodes[2]!.node.addr])
   } finally { tn.destroy() }
 })
+
+test('static puzzle: ids without c1 leading zero bits are refused by the table', async () => {
+  const { Dht } = await import('../../src/dht/dht.js')
+  const { MemoryRecordStore } = await import('../../src/dht/store.js')
+  const { defaultDhtConfig } = await import('../../src/dht/config.js')
+  const { makeContact } = await import('../../src/dht/contact.js')
+  const { staticPuzzleBits, mintSeed } = await import('../../src/crypto/identity.js')
+  const self = Identity.fromSeed(randomBytes(32))
+  const dht = new Dht({
+    config: defaultDhtConfig({ staticPuzzleBits: 6, dynamicPuzzleBits: 0 }), identity: self, store: new MemoryRecordStore(),
+    net: { request: () => Promise.reject(new Error('offline')), connect: () => Promise.resolve(undefined) },
+    clock: { now: () => Date.now(), setTimeout: () => ({ cancel() {} }) },
+  })
+  let weak = Identity.fromSeed(randomBytes(32))
+  while (staticPuzzleBits(weak.publicKey) >= 6) weak = Identity.fromSeed(randomBytes(32))
+  const strong = Identity.fromSeed(mintSeed(6))
+  assert.equal(dht.observe(makeContact(weak.publicKey, weak.dhtId, { host: '20.0.0.1', port: 1 })), 'refused')
+  assert.equal(dht.observe(makeContact(strong.publicKey, strong.dhtId, { host: '20.0.0.2', port: 1 })), 'added')
+  dht.stop()
+  dht.stop()
+})
+
+test('replicas are handed to a newly joined node that is closer to the key', async () => {
+  const tn = await createTestnet({ size: 10 })
+  try {
+    const key = keyOfString('handoff')
+    await tn.nodes[4]!.dht.put(key, text('keep me'))
+    const { compareDistance } = await import('../../src/dht/id.js')
+    const closestNow = tn.nodes.map((n) => n.identity.dhtId).sort((a, b) => compareDistance(a, b, key))[0]!
+    let id = Identity.fromSeed(randomBytes(32))
+    while (compareDistance(id.dhtId, closestNow, key) >= 0) id = Identity.fromSeed(randomBytes(32))
+    const { Dht } = await import('../../src/dht/dht.js')
+    const { MemoryRecordStore } = await import('../../src/dht/store.js')
+    const { LinkDhtNet, serveDht } = await import('../../src/dht/link-net.js')
+    const { defaultDhtConfig } = await import('../../src/dht/config.js')
+    const { refClock } = await import('../../src/dht/testnet.js')
+    const node = tn.net.createNode(id, { host: '10.200.0.1', port: 1 })
+    const dht = new Dht({ config: defaultDhtConfig({ staticPuzzleBits: 0, dynamicPuzzleBits: 4 }), identity: id, net: new LinkDhtNet(node, refClock), store: new MemoryRecordStore(), clock: refClock })
+    const off = serveDht(node.router, dht, refClock)
+    try {
+      await dht.bootstrap([tn.nodes[0]!.node.addr])
+      for (let i = 0; i < 100 && dht.store.getRecords(key, Date.now()).length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      assert.deepEqual(dht.store.getRecords(key, Date.now())[0]?.value, text('keep me'))
+    } finally { off(); dht.stop(); node.stop() }
+  } finally { tn.destroy() }
+})
