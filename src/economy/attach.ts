@@ -14,6 +14,13 @@ import { balanceReport, iouReport, parsePeer, trustReport } from './report.js'
 import { EconomySession } from './session.js'
 import { StakeCache } from './stake-cache.js'
 
+declare module '../interfaces/node-context.js' {
+  interface ServiceMap {
+    /** economy: the ledger engine (balances, held cheques for on-chain cashing, markRedeemed). */
+    economy: Economy
+  }
+}
+
 export const LEDGER_FILE = 'ledger.sqlite'
 const DEFAULTS_CHECK_MS = 3_600_000
 
@@ -42,6 +49,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   session.start()
   ctx.services.provide('trust', economy.trust)
   ctx.services.provide('usage', economy)
+  ctx.services.provide('economy', economy)
 
   const peerOf = (q: URLSearchParams): Uint8Array | undefined => {
     const p = q.get('peer')

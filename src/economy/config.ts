@@ -31,6 +31,8 @@ export const economyConfigSchema = z.object({
   maxBatch: z.number().int().min(1).max(1_000_000).default(8192),
   /** Send a signed BALANCE_CLAIM to each linked peer this often (ms). @default 30000 */
   claimIntervalMs: z.number().int().min(100).default(30_000),
+  /** Claims from one peer closer together than this are refused (`rate_limited`): answering commits. @default 1000 */
+  minClaimGapMs: z.number().int().min(0).default(1000),
   /** Reconciliation tolerance: absolute micro-credits. @default 0 */
   toleranceAbs: amount.default(0),
   /** Reconciliation tolerance: parts per million of the cumulative counter. @default 1000 */

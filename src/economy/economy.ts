@@ -47,7 +47,7 @@ export interface EconomyInit {
 
 export interface BalanceView { peer: string; served: bigint; consumed: bigint; charged: bigint; billed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
 
-interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint }
+interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint; lastAnswer: number }
 
 /** A claim awaiting its ack. `adjusted` = the peer's adjustment sum when it was made (acks may overlap). */
 export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number; adjusted: bigint }
@@ -93,7 +93,7 @@ export class Economy implements UsageMeter {
     if (!s) {
       if (this.#peers.size >= MAX_PEER_STATES) this.#peers.clear()
       // a fresh process (or an evicted entry) cannot know whether a link dropped since the last confirmation: assume so
-      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false, adjusted: 0n }
+      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false, adjusted: 0n, lastAnswer: -Infinity }
       this.#peers.set(k, s)
     }
     return s
@@ -214,6 +214,12 @@ export class Economy implements UsageMeter {
   /** The session could not act on onPaymentDue (no link): let the next metered frame raise it again. */
   cancelDue(peer: Uint8Array): void { this.#state(peer).due = false }
 
+  /** The latest cheque each debtor gave us that is still active (what the settlement client can cash). */
+  heldCheques(): Array<{ debtor: Uint8Array; serial: bigint; amount: bigint; expires: bigint; bytes: Uint8Array }> {
+    const me = this.#init.identity.publicKey
+    return this.store.listCheques().filter((r) => r.status === 'active' && equalBytes(r.creditor, me))
+  }
+
   /** Records that the latest cheque from `debtor` was cashed on-chain. */
   markRedeemed(debtor: Uint8Array, serial: bigint): boolean {
     const row = this.store.getCheque(debtor, this.#init.identity.publicKey)
@@ -253,6 +259,11 @@ export class Economy implements UsageMeter {
 
   /** Answers a peer's claim with our signed count of what we received from it. Commits first. */
   answerClaim(peer: Uint8Array, bytes: Uint8Array): Uint8Array {
+    const st = this.#state(peer)
+    const now = this.#init.clock.now()
+    if (now - st.lastAnswer < this.#cfg.minClaimGapMs) {
+      throw new EconomyProtocolError('rate_limited', `balance claims closer than ${this.#cfg.minClaimGapMs} ms`)
+    }
     let c
     try {
       c = decodeClaim(bytes)
@@ -280,6 +291,7 @@ export class Economy implements UsageMeter {
     const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
     if (status === ACK_DIVERGED) this.#log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
     this.trust.report(peer, 'valid_message')
+    st.lastAnswer = now
     // our attestation must survive a crash: the claimant builds its bounds on it
     this.store.flush()
     return encodeAck(this.#init.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#init.clock.now()) })

@@ -98,7 +98,9 @@ test('redemption and default are recorded', () => {
     cc.observeFrame({ peer: peerOf(alice), direction: 'in', type: MessageType.VPN_DATA, bytes: 70 })
     srv.receiveCheque(bob.publicKey, cli.issueCheque(alice.publicKey)!)
     srv.receiveCheque(carol.publicKey, cc.issueCheque(alice.publicKey)!)
+    assert.equal(srv.heldCheques().length, 2)
     assert.equal(srv.markRedeemed(bob.publicKey, 1n), true)
+    assert.deepEqual(srv.heldCheques().map((c) => c.debtor), [carol.publicKey])
     assert.equal(srv.markRedeemed(bob.publicKey, 1n), false)
     // carol keeps consuming after her cheque, which then expires unredeemed
     srv.observeFrame({ peer: peerOf(carol), direction: 'out', type: MessageType.VPN_DATA, bytes: 10 })
@@ -137,7 +139,7 @@ test('claims over the memory transport: signed, answered, and hostile claims ref
   const { dir, cleanup } = tempDir()
   const net = new MemoryNetwork({ clock: immediateClock })
   const now = (): number => 1_767_225_600_000
-  const cfg = config({ tolerancePpm: 0 })
+  const cfg = config({ tolerancePpm: 0, minClaimGapMs: 0 })
   const a = new SimNode(net, alice, 1, dir, cfg, now)
   const b = new SimNode(net, bob, 2, dir, cfg, now)
   try {
@@ -204,5 +206,22 @@ test('construct then stop immediately; stop twice', () => {
     n.stop(true)
     n.session.stop()
     n.session.crash()
+  } finally { cleanup() }
+})
+
+test('claims are rate limited per peer (answering one commits the ledger)', () => {
+  const { dir, cleanup } = tempDir()
+  const clock = new ManualClock()
+  try {
+    const att = makeEconomy(join(dir, 'b.sqlite'), bob, clock, config({ minClaimGapMs: 1000 }))
+    const claim = (seq: bigint): Uint8Array => encodeClaim(alice, { to: bob.publicKey, seq, served: 0n, consumed: 0n, paidOut: 0n, ts: 1n })
+    att.answerClaim(alice.publicKey, claim(1n))
+    assert.equal(code(() => att.answerClaim(alice.publicKey, claim(2n))), 'rate_limited')
+    // another peer is not affected
+    att.answerClaim(mallory.publicKey, encodeClaim(mallory, { to: bob.publicKey, seq: 1n, served: 0n, consumed: 0n, paidOut: 0n, ts: 1n }))
+    clock.advance(1000)
+    att.answerClaim(alice.publicKey, claim(3n))
+    assert.equal(att.heldCheques().length, 0)
+    att.close()
   } finally { cleanup() }
 })

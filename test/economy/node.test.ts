@@ -15,7 +15,7 @@ import { tempDir } from './helpers.js'
 async function startNode(dataDir: string): Promise<ZeoneNode> {
   const config = validateConfig({
     dataDir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
-    economy: { debtLimit: 8000, payThresholdPpm: 500_000, claimIntervalMs: 150, flushIntervalMs: 20 },
+    economy: { debtLimit: 8000, payThresholdPpm: 500_000, claimIntervalMs: 150, flushIntervalMs: 20, minClaimGapMs: 50 },
   })
   const node = createNode(config, { layers: [['economy', attach]] })
   await node.start()

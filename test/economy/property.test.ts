@@ -43,7 +43,7 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
     let t = 1_767_225_600_000
     const now = (): number => t
     // tolerance 0: every difference must be explained; small debt limit so cheques flow during the run
-    const cfg = config({ toleranceAbs: 0, tolerancePpm: 0, maxBatch, debtLimit: 40_000, payThresholdPpm: 250_000, pricing: { epochMs: 5000, capacityPerEpoch: 1000, services: { inference: { unit: 'token', price: 3 } } } })
+    const cfg = config({ toleranceAbs: 0, tolerancePpm: 0, minClaimGapMs: 0, maxBatch, debtLimit: 40_000, payThresholdPpm: 250_000, pricing: { epochMs: 5000, capacityPerEpoch: 1000, services: { inference: { unit: 'token', price: 3 } } } })
     const nodes = [new SimNode(net, idFrom(11), 1, dir, cfg, now), new SimNode(net, idFrom(12), 2, dir, cfg, now)] as const
     const [a, b] = nodes
     const waits: Promise<unknown>[] = []

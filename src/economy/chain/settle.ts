@@ -9,6 +9,9 @@ import { write, type Clients } from './clients.js'
 import { ChainError } from './errors.js'
 import type { OnchainPart } from './cheque-eip712.js'
 
+/** SettlementEscrow.BURN_BPS: 20% of every settled fee is burned. */
+export const BURN_BPS = 2000n
+
 export interface CashableCheque { serial: bigint; expires: bigint; onchain?: OnchainPart }
 
 export interface CashResult { txHash: Hex; paid: bigint; burned: bigint; gasUsed: bigint }
@@ -27,7 +30,8 @@ export async function cashCheque(c: Clients, arts: Artifacts, cheque: CashableCh
     try {
       const ev = decodeEventLog({ abi, data: log.data, topics: log.topics }) as unknown as { eventName: string; args: Record<string, unknown> }
       if (ev.eventName === 'ChequeCashed') {
-        return { txHash: receipt.transactionHash, paid: ev.args.paid as bigint, burned: ev.args.burned as bigint, gasUsed: receipt.gasUsed }
+        const paid = ev.args.paid as bigint
+        return { txHash: receipt.transactionHash, paid, burned: (paid * BURN_BPS) / 10_000n, gasUsed: receipt.gasUsed }
       }
     } catch { /* another event */ }
   }
