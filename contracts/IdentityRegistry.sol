@@ -25,12 +25,14 @@ contract IdentityRegistry {
         if (edSig.length != 64) revert BadSignatureLength();
         if (_bindings[msg.sender].nodeId != bytes32(0)) revert AlreadyBound(msg.sender);
         _bindings[msg.sender] = Binding(nodeId, edSig);
+        _onBindingChanged(msg.sender, true);
         emit Bound(msg.sender, nodeId, edSig);
     }
 
     function unbind() external {
         bytes32 id = _bindings[msg.sender].nodeId;
         delete _bindings[msg.sender];
+        _onBindingChanged(msg.sender, false);
         emit Unbound(msg.sender, id);
     }
 
@@ -38,9 +40,8 @@ contract IdentityRegistry {
         return _bindings[account].nodeId;
     }
 
-    function _bindingNode(address account) internal view returns (bytes32) {
-        return _bindings[account].nodeId;
-    }
+    /// Hook for inheriting contracts that cache "is bound" next to other per-account state.
+    function _onBindingChanged(address account, bool bound) internal virtual {}
 
     function bindingOf(address account) external view returns (bytes32 nodeId, bytes memory edSig) {
         Binding storage b = _bindings[account];

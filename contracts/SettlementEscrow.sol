@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -17,7 +17,7 @@ interface IBurnableToken {
 /// 20% (BURN_BPS) of every settled service fee is burned. Cheque debtors must have bound an Ed25519 node id
 /// (IdentityRegistry, inherited); creditors check the binding's Ed25519 signature off-chain before accepting
 /// cheques. Debtor deposits can be withdrawn only `withdrawDelay` after a request, so creditors can cash first.
-contract SettlementEscrow is AccessControl, ReentrancyGuard, EIP712, IdentityRegistry {
+contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, IdentityRegistry {
     using SafeERC20 for IERC20;
 
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
@@ -38,9 +38,12 @@ contract SettlementEscrow is AccessControl, ReentrancyGuard, EIP712, IdentityReg
         bytes32 proofHash;
     }
 
+    /// One slot per debtor: deposit, withdrawal unlock time, and whether the debtor has bound a node id
+    /// (cached here so cashing a cheque reads a single slot).
     struct Deposit {
         uint128 balance;
         uint64 unlockAt;
+        bool bound;
     }
 
     struct Channel {
@@ -65,7 +68,8 @@ contract SettlementEscrow is AccessControl, ReentrancyGuard, EIP712, IdentityReg
     event Deposited(address indexed debtor, uint256 amount);
     event WithdrawalRequested(address indexed debtor, uint256 unlockAt);
     event DepositWithdrawn(address indexed debtor, uint256 amount);
-    event ChequeCashed(address indexed debtor, address indexed creditor, uint256 cumulative, uint64 serial, uint256 paid, uint256 burned);
+    /// burned = paid * BURN_BPS / 10000; the cumulative amount is in the transaction's calldata.
+    event ChequeCashed(address indexed debtor, address indexed creditor, uint64 serial, uint256 paid);
     event WindowsSet(uint64 disputeWindow, uint64 claimWindow, uint64 withdrawDelay);
 
     error BadStatus(Status status);
@@ -196,19 +200,23 @@ contract SettlementEscrow is AccessControl, ReentrancyGuard, EIP712, IdentityReg
         if (ECDSA.recover(chequeDigest(debtor, creditor, cumulativeAmount, serial, expires), sig) != debtor) {
             revert BadSignature();
         }
-        if (_bindingNode(debtor) == bytes32(0)) revert DebtorNotBound(debtor);
+        Deposit storage d = deposits[debtor];
+        if (!d.bound) revert DebtorNotBound(debtor);
         Channel storage c = channels[debtor][creditor];
         uint256 already = c.paid;
         if (cumulativeAmount <= already || serial <= c.serial) revert StaleCheque(cumulativeAmount, already);
-        Deposit storage d = deposits[debtor];
         uint256 due = cumulativeAmount - already;
         paid = due <= d.balance ? due : d.balance;
         if (paid == 0) revert NothingToPay();
         d.balance -= uint128(paid);
         c.paid = uint192(already + paid);
         c.serial = serial;
-        (, uint256 burned) = _payWithBurn(creditor, paid);
-        emit ChequeCashed(debtor, creditor, cumulativeAmount, serial, paid, burned);
+        _payWithBurn(creditor, paid);
+        emit ChequeCashed(debtor, creditor, serial, paid);
+    }
+
+    function _onBindingChanged(address account, bool bound) internal override {
+        deposits[account].bound = bound;
     }
 
     function setWindows(uint64 disputeWindow_, uint64 claimWindow_, uint64 withdrawDelay_)

@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
@@ -19,7 +19,7 @@ interface IBurnable {
 /// 10% invalid data, 1% unavailability, 50% + ban for censorship) is possible only for SLASHER_ROLE (granted to
 /// the governance timelock) or through a verified fraud proof (two conflicting signed data attestations).
 /// Unbonding stake stays slashable until withdrawn. Slashed tokens are burned.
-contract Staking is AccessControl, ReentrancyGuard, EIP712 {
+contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     using Checkpoints for Checkpoints.Trace208;
     using SafeERC20 for IERC20;
 
