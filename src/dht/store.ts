@@ -25,6 +25,8 @@ interface Slot {
 }
 
 const PROVIDER_OVERHEAD = 160
+/** Accounted per stored value on top of its bytes, so many empty values under distinct keys still hit the cap. */
+const RECORD_OVERHEAD = 160
 
 export class MemoryRecordStore {
   protected readonly slots = new Map<string, Slot>()
@@ -55,7 +57,7 @@ export class MemoryRecordStore {
       if (!victim || victim[1].expires >= r.expires) return 'full'
       this.#dropRecord(slot, victim[0])
     }
-    const delta = r.value.byteLength - (cur?.value.byteLength ?? 0)
+    const delta = r.value.byteLength + RECORD_OVERHEAD - (cur ? cur.value.byteLength + RECORD_OVERHEAD : 0)
     if (this.#bytes + delta > this.#maxBytes) return 'full'
     this.#bytes += delta
     slot.records.set(pub, r)
@@ -105,7 +107,7 @@ export class MemoryRecordStore {
   putLegacy(key: Uint8Array, value: Uint8Array, expires: number, now: number): PutResult {
     if (expires <= now) return 'stale'
     const slot = this.#slot(key)
-    const delta = value.byteLength - (slot.legacy?.value.byteLength ?? 0)
+    const delta = value.byteLength + RECORD_OVERHEAD - (slot.legacy ? slot.legacy.value.byteLength + RECORD_OVERHEAD : 0)
     if (this.#bytes + delta > this.#maxBytes) return 'full'
     this.#bytes += delta
     slot.legacy = { value, expires }
@@ -134,7 +136,7 @@ export class MemoryRecordStore {
       for (const [pub, r] of s.records) if (r.expires <= now) { this.#dropRecord(s, pub); n++ }
       for (const [pub, p] of s.providers) if (p.expires <= now) { this.#dropProvider(s, pub); n++ }
       if (s.legacy && s.legacy.expires <= now) {
-        this.#bytes -= s.legacy.value.byteLength
+        this.#bytes -= s.legacy.value.byteLength + RECORD_OVERHEAD
         delete s.legacy
         this.onDelete(s.key, 2, new Uint8Array(0))
         n++
@@ -158,7 +160,7 @@ export class MemoryRecordStore {
   protected loadRecord(r: SignedRecord): void {
     const slot = this.#slot(r.key)
     slot.records.set(toHex(r.publisher), r)
-    this.#bytes += r.value.byteLength
+    this.#bytes += r.value.byteLength + RECORD_OVERHEAD
   }
   protected loadProvider(p: SignedProvider): void {
     const slot = this.#slot(p.key)
@@ -167,7 +169,7 @@ export class MemoryRecordStore {
   }
   protected loadLegacy(key: Uint8Array, value: Uint8Array, expires: number): void {
     this.#slot(key).legacy = { value, expires }
-    this.#bytes += value.byteLength
+    this.#bytes += value.byteLength + RECORD_OVERHEAD
   }
 
   #slot(key: Uint8Array): Slot {
@@ -187,7 +189,7 @@ export class MemoryRecordStore {
     const r = s.records.get(pub)
     if (!r) return
     s.records.delete(pub)
-    this.#bytes -= r.value.byteLength
+    this.#bytes -= r.value.byteLength + RECORD_OVERHEAD
     this.onDelete(s.key, 0, r.publisher)
   }
 

@@ -70,3 +70,14 @@ test('SQLite store: batched writes persist records, providers, legacy values and
     r.close()
   } finally { rmSync(dir, { recursive: true, force: true }) }
 })
+
+test('many empty values under distinct keys still hit the byte cap, and cleanup gives the bytes back', () => {
+  const s = new MemoryRecordStore({ maxBytes: 16_000 })
+  let stored = 0
+  for (let i = 0; i < 1000; i++) if (s.putRecord(signRecord(ids[0]!, keyOfString(`e${i}`), new Uint8Array(0), 1, t0 + 1000), t0) === 'stored') stored++
+  assert.ok(stored > 10 && stored < 1000, `stored ${stored}`)
+  assert.equal(s.putRecord(signRecord(ids[0]!, keyOfString('one-more'), new Uint8Array(0), 1, t0 + 1000), t0), 'full')
+  s.cleanup(t0 + 1000)
+  assert.equal(s.bytes, 0)
+  assert.equal(s.putRecord(signRecord(ids[0]!, keyOfString('one-more'), new Uint8Array(0), 1, t0 + 5000), t0 + 1000), 'stored')
+})
