@@ -37,6 +37,8 @@ const STEPS = 200 // RUNS * STEPS = 10,000 cycles
 test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycles`, { timeout: 170_000 }, async () => {
   let cycles = 0
   let adjustments = 0
+  let cheques = 0
+  const reasons = new Set<string>()
   await fc.assert(fc.asyncProperty(fc.array(op, { minLength: STEPS, maxLength: STEPS }), fc.integer({ min: 1, max: 64 }), async (ops, maxBatch) => {
     const { dir, cleanup } = tempDir()
     const net = new MemoryNetwork({ clock: immediateClock })
@@ -106,6 +108,8 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
         const bad = n.economy.store.query('SELECT reason, claimed, attested FROM divergences WHERE accepted = 0')
         assert.deepEqual(bad, [], 'no unexplained divergence')
         adjustments += Number((n.economy.store.query<{ c: bigint }>('SELECT COUNT(*) AS c FROM divergences')[0]!).c)
+        for (const r of n.economy.store.query<{ reason: string }>('SELECT DISTINCT reason FROM divergences')) reasons.add(r.reason)
+        if (n.economy.balance(n === a ? b.identity.publicKey : a.identity.publicKey).paidIn > 0n) cheques++
       }
       a.stop(true); b.stop(true)
       for (const n of nodes) assert.deepEqual(checkLedgerFile(n.file).problems, [])
@@ -126,4 +130,6 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
   assert.equal(cycles, RUNS * STEPS)
   // the run must actually have exercised recovery paths, not only clean agreement
   assert.ok(adjustments > 0, 'some divergences were explained and applied')
+  assert.ok(cheques > 0, 'cheques were paid during the runs')
+  for (const r of ['crash_recovery', 'link_loss', 'provider_statement']) assert.ok(reasons.has(r), `exercised ${r}`)
 })
