@@ -21,6 +21,9 @@ import type { SamplingParams } from './sampling.js'
 import type { StageServer } from './server.js'
 import { Tokenizer } from './tokenizer.js'
 
+/** Most streamed chunks buffered from a remote generator before the stream is failed. */
+const MAX_QUEUED_CHUNKS = 4096
+
 export interface GenerateRequest extends SamplingParams {
   model: string
   prompt: string
@@ -105,26 +108,37 @@ export class CortexService {
     let wake: (() => void) | null = null
     let failed: Error | null = null
     const lkey = `${link.peer.nodeIdB64}:${toHex(gid)}`
-    this.#tokenListeners.set(lkey, (m) => { queue.push(decodeToken(m.body)); wake?.() })
+    this.#tokenListeners.set(lkey, (m) => {
+      if (queue.length >= MAX_QUEUED_CHUNKS) failed = new InferenceError('flood', 'remote node sent tokens faster than they were read')
+      else queue.push(decodeToken(m.body))
+      wake?.()
+    })
+    let finished = false
     const off = (): void => { this.#tokenListeners.delete(lkey) }
     const closed = link.onClose(() => { failed = new NoRouteError('link_closed', 'generating node went away'); wake?.() })
+    const onAbort = (): void => { wake?.() }
+    signal?.addEventListener('abort', onAbort)
     try {
       const ack = await link.request(CortexType.CORTEX_GENERATE, encodeGenerate({ gid, model: req.model, prompt: req.prompt, maxTokens: req.maxTokens, temperature: req.temperature ?? 0, topK: req.topK ?? 0, topP: req.topP ?? 1, seed: req.seed ?? 0 }), { timeoutMs: this.init.timeoutMs, signal })
       if (ack.type !== CortexType.CORTEX_TOKEN) throw new InferenceError('bad_reply', 'unexpected reply to CORTEX_GENERATE')
       const ids: number[] = []
       let text = ''
       for (;;) {
-        while (!queue.length && !failed) { await new Promise<void>((r) => { wake = r }); wake = null }
-        if (signal?.aborted) { link.send(CortexType.CORTEX_CANCEL, encodeCancel(gid)); signal.throwIfAborted() }
-        const t = queue.shift()
-        if (!t) throw failed!
+        while (!queue.length && !failed && !signal?.aborted) { await new Promise<void>((r) => { wake = r }); wake = null }
+        signal?.throwIfAborted()
+        const f = failed as Error | null
+        if (f && (!queue.length || (f as InferenceError).code === 'flood')) throw f
+        const t = queue.shift()!
         if (t.reason?.startsWith('error:')) throw new InferenceError('remote_failed', t.reason.slice(6))
         for (const id of t.ids) { ids.push(id) }
         text += t.text
         if (t.ids.length || t.text) yield { id: t.ids.at(-1) ?? -1, text: t.text }
-        if (t.done) return { ids, text, reason: t.reason === 'length' ? 'length' : 'stop' }
+        if (t.done) { finished = true; return { ids, text, reason: t.reason === 'length' ? 'length' : 'stop' } }
       }
-    } finally { off(); closed() }
+    } finally {
+      off(); closed(); signal?.removeEventListener('abort', onAbort)
+      if (!finished && !link.closed) link.send(CortexType.CORTEX_CANCEL, encodeCancel(gid))
+    }
   }
 
   async #onGenerate(m: Inbound): Promise<void> {

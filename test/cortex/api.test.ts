@@ -20,12 +20,13 @@ let svcHead: CortexService, svcAsker: CortexService
 let http: HttpServer
 let closeHttp: () => void
 let base = ''
+let s1Passes = 0
 
 before(async () => {
   head = net.createNode(identity(40), { host: '10.0.0.3', port: 40 })
   tail = net.createNode(identity(41), { host: '10.0.0.3', port: 41 })
   asker = net.createNode(identity(42), { host: '10.0.0.3', port: 42 })
-  s1 = new StageServer({ modelId: model, engine: await StageEngine.load(m.dir, { start: 0, end: 1 }), router: head.router })
+  s1 = new StageServer({ modelId: model, engine: await StageEngine.load(m.dir, { start: 0, end: 1 }), router: head.router, onBatch: () => { s1Passes++ } })
   s2 = new StageServer({ modelId: model, engine: await StageEngine.load(m.dir, { start: 1, end: 2 }), router: tail.router })
   s1.start(); s2.start()
   const peers = [40, 41].map((port) => ({ host: '10.0.0.3', port }))
@@ -98,4 +99,21 @@ test('a node without the model streams tokens from a remote coordinator over the
   while (!n.done) { got.push(n.value.id); n = await it.next() }
   assert.deepEqual(got, want)
   assert.equal(n.value.reason, 'length')
+})
+
+test('cancelling a remote generation stops it on the coordinating node and frees the stage caches', async () => {
+  const ac = new AbortController()
+  let passes = 0
+  const before = s1Passes
+  const it = svcAsker.generate({ model, prompt: 'hello world', maxTokens: 500, temperature: 0 }, ac.signal)
+  await it.next()
+  ac.abort()
+  await assert.rejects(it.next(), (e: Error) => e.name === 'AbortError' || /abort/i.test(e.message))
+  for (let i = 0; i < 100 && (s1.engine.sessions > 0 || s2.engine.sessions > 0); i++) await new Promise((r) => setTimeout(r, 20))
+  assert.equal(s1.engine.sessions, 0)
+  assert.equal(s2.engine.sessions, 0)
+  await new Promise((r) => setTimeout(r, 50))
+  passes = s1Passes - before
+  // an uncancelled run would go on until the 128-position context is full (> 100 passes)
+  assert.ok(passes < 40, `${passes} forward passes after cancel`)
 })
