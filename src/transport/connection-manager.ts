@@ -17,6 +17,7 @@ import type { FrameEvent, WireTap } from '../interfaces/node-context.js'
 import { dhtIdOf } from '../crypto/identity.js'
 import { compareBytes, toB64 } from '../util/bytes.js'
 import { AbortedError, TimeoutError, ZeoneError } from '../util/errors.js'
+import { forEachBatchItem, SessionType } from '../wire/batch.js'
 import { MessageType } from '../wire/message-types.js'
 import type { TransportConfig } from './config.js'
 import { Connection, type ConnectionEvents } from './connection.js'
@@ -29,6 +30,8 @@ import { ReplayGuard } from './replay-guard.js'
 import { RpcLink, type FrameSink } from './rpc-link.js'
 
 export const REPLAY_FILE = 'replay.bloom'
+/** How long stop() waits for the listener to close (legacy sockets handed off may outlive it). */
+const STOP_GRACE_MS = 2000
 
 export interface ConnectionManagerInit {
   identity: Identity
@@ -129,7 +132,8 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const closing = this.#server ? new Promise<void>((r) => this.#server!.close(() => r())) : Promise.resolve()
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
     this.#saveReplay()
-    await closing
+    // sockets handed to the legacy bridge belong to it: do not wait for them forever
+    await Promise.race([closing, new Promise<void>((r) => { setTimeout(r, STOP_GRACE_MS).unref() })])
   }
 
   dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {
@@ -338,12 +342,23 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const rec = this.#recs.get(conn)
     const link = rec?.link
     if (!rec || !link || link.closed) return
+    if (type !== SessionType.BATCH) return this.#deliver(rec, link, type, pt)
+    try {
+      forEachBatchItem(pt, (t, envelope) => { if (!link.closed) this.#deliver(rec, link, t, envelope) })
+    } catch (err) {
+      this.#refuseFromPeer(link, err instanceof ZeoneError ? err.code : 'bad_batch')
+    }
+  }
+
+  #deliver(rec: Rec, link: RpcLink, type: number, pt: Uint8Array): void {
     const now = this.#clock.now()
     const l = this.#cfg.limits
     rec.msgs ??= new TokenBucket(l.messagesPerSec, l.messageBurst, now)
     rec.bytes ??= new TokenBucket(l.bytesPerSec, l.byteBurst, now)
     if (!rec.msgs.take(1, now) || !rec.bytes.take(pt.byteLength, now)) return this.#refuseFromPeer(link, 'rate_limited')
-    if (type === 0 || type >= 0x80 || (type >= MessageType.HELLO && type <= MessageType.VERIFY)) return this.#refuseFromPeer(link, 'unknown_type')
+    if (type === 0 || type >= 0x80 || (type >= MessageType.HELLO && type <= MessageType.VERIFY) || type === SessionType.BATCH) {
+      return this.#refuseFromPeer(link, 'unknown_type')
+    }
     const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
     this.metrics.frame(type, 'in', body)
     if (this.#taps.size) this.#tap({ peer: link.peer, direction: 'in', type, bytes: body })

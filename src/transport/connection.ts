@@ -17,8 +17,13 @@ import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type Sess
 import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
+import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
 
 const SLAB_BYTES = 256 * 1024
+/** Messages up to this size (envelope included) may share a BATCH frame; larger ones get a frame of their own. */
+const BATCH_ITEM_MAX = 8 * 1024
+const BATCH_MAX = 64 * 1024
+const EMPTY = new Uint8Array(0)
 
 export interface ConnectionOptions {
   outbound: boolean
@@ -68,6 +73,9 @@ export class Connection implements FrameSink {
   #slabStart = 0
   #slabPos = 0
   #flushScheduled = false
+  readonly #batch = Buffer.allocUnsafe(BATCH_MAX)
+  #batchLen = 0
+  #batchCount = 0
   #closed = false
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
@@ -99,33 +107,81 @@ export class Connection implements FrameSink {
     }
   }
 
-  /** Sends `head || body` as one frame without building the plaintext first (v2: encrypted in place). */
+  /**
+   * Sends one message. Small messages queued within one tick are packed into a single BATCH frame (docs/protocol.md
+   * §4.8): one AEAD (v2) or one signature (v1) for many messages. Order is kept: a large message flushes the batch
+   * before it is sealed on its own.
+   */
   sendFrameParts(type: number, head: Uint8Array, body: Uint8Array): boolean {
+    if (this.#closed || !this.#sealInto) return false
+    const n = head.byteLength + body.byteLength
+    if (n > BATCH_ITEM_MAX) {
+      this.#flushBatch()
+      this.#sealPartsNow(type, head, body)
+    } else {
+      if (this.#batchLen + BATCH_ITEM_HEADER + n > BATCH_MAX) this.#flushBatch()
+      const b = this.#batch
+      let o = this.#batchLen
+      b[o] = type
+      b.writeUInt32BE(n, o + 1)
+      o += BATCH_ITEM_HEADER
+      b.set(head, o)
+      b.set(body, o + head.byteLength)
+      this.#batchLen = o + n
+      this.#batchCount++
+      this.#scheduleFlush()
+    }
+    return this.stream.writableLength + (this.#slabPos - this.#slabStart) + this.#batchLen < this.#deps.highWaterMark
+  }
+
+  sendFrame(type: number, plaintext: Uint8Array): boolean {
+    return this.sendFrameParts(type, EMPTY, plaintext)
+  }
+
+  #flushBatch(): void {
+    if (this.#batchCount === 0) return
+    const b = this.#batch
+    if (this.#batchCount === 1) this.#sealNow(b[0]!, b.subarray(BATCH_ITEM_HEADER, this.#batchLen))
+    else this.#sealNow(SessionType.BATCH, b.subarray(0, this.#batchLen))
+    this.#batchLen = 0
+    this.#batchCount = 0
+  }
+
+  /** v2: copies head and body straight into the output and encrypts in place; v1: builds the plaintext first. */
+  #sealPartsNow(type: number, head: Uint8Array, body: Uint8Array): void {
     const sealer = this.#v2
-    if (!sealer || this.#closed) {
+    if (!sealer) {
       const pt = Buffer.allocUnsafe(head.byteLength + body.byteLength)
       pt.set(head, 0)
       pt.set(body, head.byteLength)
-      return this.sendFrame(type, pt)
+      this.#sealNow(type, pt)
+      return
     }
     const ptLen = head.byteLength + body.byteLength
     const len = V2Sealer.frameLength(ptLen)
-    let out: Buffer
-    let off: number
-    if (len > SLAB_BYTES / 4) {
-      this.#flush()
-      out = Buffer.allocUnsafe(len)
-      off = 0
-    } else {
-      out = this.#slabFor(len)
-      off = this.#slabPos
-    }
+    const big = len > SLAB_BYTES / 4
+    if (big) this.#flush()
+    const out = big ? Buffer.allocUnsafe(len) : this.#slabFor(len)
+    const off = big ? 0 : this.#slabPos
     out.set(head, off + V2_HEADER_BYTES)
     out.set(body, off + V2_HEADER_BYTES + head.byteLength)
     sealer.sealInPlace(type, ptLen, out, off)
-    if (off === 0 && out.length === len && out !== this.#slab) this.stream.write(out)
+    if (big) this.stream.write(out)
     else this.#slabPos += len
-    return this.stream.writableLength + (this.#slabPos - this.#slabStart) < this.#deps.highWaterMark
+  }
+
+  #sealNow(type: number, plaintext: Uint8Array): void {
+    const seal = this.#sealInto!
+    const len = this.#frameLength(plaintext.byteLength)
+    if (len > SLAB_BYTES / 4) {
+      this.#flush()
+      const out = Buffer.allocUnsafe(len)
+      seal(type, plaintext, out, 0)
+      this.stream.write(out)
+    } else {
+      const slab = this.#slabFor(len)
+      this.#slabPos += seal(type, plaintext, slab, this.#slabPos)
+    }
   }
 
   #slabFor(len: number): Buffer {
@@ -134,28 +190,14 @@ export class Connection implements FrameSink {
       this.#slab = Buffer.allocUnsafe(SLAB_BYTES)
       this.#slabStart = this.#slabPos = 0
     }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      process.nextTick(this.#flushTick)
-    }
+    this.#scheduleFlush()
     return this.#slab
   }
 
-  sendFrame(type: number, plaintext: Uint8Array): boolean {
-    const seal = this.#sealInto
-    if (this.#closed || !seal) return false
-    const s = this.stream
-    const len = this.#frameLength(plaintext.byteLength)
-    if (len > SLAB_BYTES / 4) {
-      this.#flush()
-      const out = Buffer.allocUnsafe(len)
-      seal(type, plaintext, out, 0)
-      s.write(out)
-    } else {
-      const slab = this.#slabFor(len)
-      this.#slabPos += seal(type, plaintext, slab, this.#slabPos)
-    }
-    return s.writableLength + (this.#slabPos - this.#slabStart) < this.#deps.highWaterMark
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    process.nextTick(this.#flushTick)
   }
 
   #flush(): void {
@@ -167,7 +209,9 @@ export class Connection implements FrameSink {
 
   #flushTick = (): void => {
     this.#flushScheduled = false
-    if (!this.#closed) this.#flush()
+    if (this.#closed) return
+    this.#flushBatch()
+    this.#flush()
   }
 
   whenWritable(): Promise<void> {
@@ -182,6 +226,7 @@ export class Connection implements FrameSink {
 
   close(reason: string): void {
     if (this.#closed) return
+    if (this.#sealInto) this.#flushBatch()
     this.#flush()
     this.#finish(reason)
     const s = this.stream
