@@ -1,0 +1,90 @@
+/**
+ * NAT traversal benchmark in a namespace lab (needs root, iptables; run with `npm run bench -- nat`).
+ * Prints JSON: time to a working link (signalling through a rendezvous + punching + handshake) for cone<->cone and
+ * cone<->symmetric (p50, max), and throughput over the punched path: the encrypted ZEONE link vs bare udx-native
+ * (same lab, same run), plus a relayed link as a ratio of direct.
+ */
+import { Agent, canRunLab, NatLab, type NatMode } from '../test/nat/lab.js'
+import { toHex } from '../src/util/bytes.js'
+import { randomBytes } from '../src/crypto/sign.js'
+
+const RUNS = Number(process.env.NAT_BENCH_RUNS ?? 10)
+const BULK = Number(process.env.NAT_BENCH_BYTES ?? 64 * 1024 * 1024)
+const STUN = { host: '198.18.0.10', port: 3478 }
+
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]! }
+const round = (x: number): number => Math.round(x * 10) / 10
+
+async function main(): Promise<void> {
+  if (!canRunLab()) { console.log(JSON.stringify({ skipped: 'needs root, iptables and network namespaces' })); return }
+  const lab = new NatLab('b')
+  const agents: Agent[] = []
+  const result: Record<string, unknown> = { machine: '2 vCPU shared dev VM, veth lab (no latency emulation)', runs: RUNS }
+  try {
+    lab.up('cone', 'cone')
+    const pub = new Agent(lab.ns('stun'), 'rendezvous'); agents.push(pub)
+    const a = new Agent(lab.ns('hostA'), 'A'); agents.push(a)
+    const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
+    const r = await pub.call('node-start', { config: {
+      node: { host: '198.18.0.10', port: 7000 },
+      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
+    } })
+    const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: { stunServers: ['198.18.0.10:3478'], rendezvous: [r.nodeId] } }
+    const connectTimes = async (ma: NatMode, mb: NatMode): Promise<Record<string, number | string>> => {
+      lab.nat('A', ma); lab.nat('B', mb)
+      const ms: number[] = []
+      let method = ''
+      for (let i = 0; i < RUNS; i++) {
+        const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
+        const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 100 }, 60_000)
+        ms.push(res.ms as number)
+        process.stderr.write(`${ma}-${mb} run ${i}: ${Math.round(res.ms as number)} ms ${String(res.method)}\n`)
+        method = res.method as string
+      }
+      return { method, p50_ms: round(pct(ms, 0.5)), max_ms: round(Math.max(...ms)), min_ms: round(Math.min(...ms)) }
+    }
+    result.connect_cone_cone = await connectTimes('cone', 'cone')
+    result.connect_cone_symmetric = await connectTimes('cone', 'symmetric')
+
+    // throughput through both NATs (cone<->cone): encrypted link vs bare udx on a punched path vs relayed link
+    lab.nat('A', 'cone'); lab.nat('B', 'cone')
+    const mbps = (bytes: number, ms: number): number => round(bytes / 1e6 / (ms / 1000))
+    const [, nbT] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
+    await a.call('node-connect', { nodeId: nbT.nodeId, bytes: 100 }, 60_000)
+    const rx = b.call('bulk-recv', { bytes: BULK }, 300_000)
+    await a.call('bulk-send', { bytes: BULK, nodeId: nbT.nodeId }, 300_000)
+    const enc = await rx
+    // bare udx-native over a punched path in the same lab (no encryption, no framing)
+    const [ia, ib] = await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])
+    await Promise.all([a.call('discover', { server: STUN }), b.call('discover', { server: STUN })])
+    const { offer } = await a.call('offer', { remoteId: ib.nodeId })
+    const { answer } = await b.call('answer', { remoteId: ia.nodeId, offer })
+    const cb = b.call('connect')
+    await a.call('accept', { answer })
+    await Promise.all([a.call('connect'), cb])
+    const rxRaw = b.call('bulk-recv', { bytes: BULK, raw: true }, 300_000)
+    await a.call('bulk-send', { bytes: BULK, raw: true }, 300_000)
+    const raw = await rxRaw
+    // relayed link (through the rendezvous node's relay service)
+    const [, nb3] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
+    await a.call('node-connect', { nodeId: nb3.nodeId, bytes: 100, relayOnly: true }, 60_000)
+    const relayBytes = Math.min(BULK, 32 * 1024 * 1024)
+    const rxRel = b.call('bulk-recv', { bytes: relayBytes }, 300_000)
+    await a.call('bulk-send', { bytes: relayBytes, nodeId: nb3.nodeId }, 300_000)
+    const rel = await rxRel
+    const encMBs = mbps(enc.bytes as number, enc.ms as number)
+    const rawMBs = mbps(raw.bytes as number, raw.ms as number)
+    const relMBs = mbps(rel.bytes as number, rel.ms as number)
+    result.throughput = {
+      bytes: BULK, encrypted_link_MBps: encMBs, bare_udx_MBps: rawMBs, encrypted_vs_bare: round((encMBs / rawMBs) * 100) / 100,
+      relayed_link_MBps: relMBs, relayed_vs_direct: round((relMBs / encMBs) * 100) / 100,
+      webrtc_datachannel: 'not measured: node-datachannel downloads its native binary from GitHub at install (not allowed here)',
+    }
+  } finally {
+    await Promise.all(agents.map((x) => x.stop()))
+    lab.down()
+  }
+  console.log(JSON.stringify(result, null, 2))
+}
+
+await main()
