@@ -70,6 +70,7 @@ type Case =
   | { kind: 'mis_signed_v1' }
   | { kind: 'replayed_hello' }
   | { kind: 'garbage_in_session'; version: 1 | 2; bytes: Uint8Array }
+  | { kind: 'random_batch'; version: 1 | 2; bytes: Uint8Array }
 
 const ver = fc.constantFrom<1 | 2>(1, 2)
 const caseArb: fc.Arbitrary<Case> = fc.oneof(
@@ -83,6 +84,7 @@ const caseArb: fc.Arbitrary<Case> = fc.oneof(
   fc.record({ kind: fc.constant('mis_signed_v1' as const) }),
   fc.record({ kind: fc.constant('replayed_hello' as const) }),
   fc.record({ kind: fc.constant('garbage_in_session' as const), version: ver, bytes: fc.uint8Array({ minLength: 8, maxLength: 200 }) }),
+  fc.record({ kind: fc.constant('random_batch' as const), version: ver, bytes: fc.uint8Array({ minLength: 0, maxLength: 300 }) }),
 )
 
 async function refusalTotal(n: TestNode): Promise<number> {
@@ -150,6 +152,11 @@ async function run(port: number, c: Case): Promise<Attack> {
       const a = await open(port)
       a.sock.write(hellos[0]!)
       return a
+    }
+    case 'random_batch': {
+      const s = await session(port, c.version)
+      s.sock.write(s.seal(0x0d, c.bytes))
+      return s
     }
     case 'garbage_in_session': {
       const s = await session(port, c.version)

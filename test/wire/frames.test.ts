@@ -115,3 +115,17 @@ test('v1 vector: the signature is Ed25519 over SHA-256(header[0..32] || box) by 
   assert.ok(verify(sender.publicKey, f.subarray(32, 96), digest))
   assert.equal(f.readUInt32BE(8) * 2 ** 32 + f.readUInt32BE(12), 0, 'seq 0 in the nonce')
 })
+
+test('BATCH plaintext: vector, round trip, truncated and nested items refused', async () => {
+  const { encodeBatch, forEachBatchItem, SessionType } = await import('../../src/wire/batch.js')
+  const b = encodeBatch([{ type: 0x01, envelope: new Uint8Array([0, 0xa0]) }, { type: 0x31, envelope: new Uint8Array([0, 0xff]) }])
+  assert.equal(toHex(b), '010000000200a0310000000200ff')
+  const got: Array<[number, string]> = []
+  forEachBatchItem(b, (t, e) => got.push([t, toHex(e)]))
+  assert.deepEqual(got, [[1, '00a0'], [0x31, '00ff']])
+  const bad = (x: Uint8Array) => assert.throws(() => forEachBatchItem(x, () => {}), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'bad_batch')
+  bad(b.subarray(0, 3))
+  bad(b.subarray(0, b.length - 1))
+  bad(encodeBatch([{ type: SessionType.BATCH, envelope: new Uint8Array([0]) }]))
+  forEachBatchItem(new Uint8Array(0), () => assert.fail('no items'))
+})
