@@ -41,6 +41,8 @@ export const dhtConfigSchema = z.object({
   maxProvidersPerKey: z.number().int().min(1).max(1024).default(64),
   /** Total bytes of values/provider data the store keeps. @default 134217728 */
   maxStoreBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
+  /** STORE / ADD_PROVIDER requests accepted per peer per minute (bursts up to the same number). @default 1200 */
+  maxWritesPerPeerPerMinute: z.number().int().min(1).default(1200),
   /** Routing-table entries allowed per IPv4 /24 within one bucket (loopback exempt). @default 2 */
   maxPerSubnetBucket: z.number().int().min(1).default(2),
   /** Routing-table entries allowed per IPv4 /24 in the whole table (loopback exempt). @default 10 */

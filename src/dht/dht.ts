@@ -22,6 +22,7 @@ import { ackTypeFor, decodeMessage, DhtMessageType, encodeMessage, type DhtMessa
 import type { DhtNet } from './net.js'
 import { checkDynamicPuzzle, solveDynamicPuzzle } from './puzzle.js'
 import { signProvider, signRecord, verifyProvider, verifyRecord, type Signer, type SignedProvider, type SignedRecord } from './record.js'
+import { PeerRateLimiter } from './rate-limit.js'
 import { RoutingTable } from './routing-table.js'
 import type { MemoryRecordStore } from './store.js'
 
@@ -73,6 +74,7 @@ export class Dht {
   readonly #provided = new Map<string, { key: Uint8Array; data: Uint8Array | undefined }>()
   readonly #timers = new Set<{ cancel(): void }>()
   readonly #ac = new AbortController()
+  readonly #writes: PeerRateLimiter
   #stopped = false
 
   constructor(init: DhtInit) {
@@ -90,6 +92,7 @@ export class Dht {
     this.selfIdHex = toHex(init.identity.dhtId)
     // requests in flight hold one abort listener each; they are bounded by the RPC layer's pending limit
     setMaxListeners(0, this.#ac.signal)
+    this.#writes = new PeerRateLimiter(init.config.maxWritesPerPeerPerMinute)
     this.#x = init.puzzle ?? solveDynamicPuzzle(init.identity.dhtId, init.config.dynamicPuzzleBits)
     this.table = new RoutingTable(init.identity.dhtId, {
       k: init.config.k, clock: init.clock, replacementCacheSize: init.config.replacementCacheSize,
@@ -156,12 +159,14 @@ export class Dht {
       case 'get_providers':
         return encodeMessage({ t: 'nodes', x: this.#x, nodes: nodesFor(m.key), providers: this.store.getProviders(m.key, now, this.config.maxProvidersPerKey) })
       case 'store': {
+        if (!this.#writes.take(toHex(peer.nodeId), now)) return this.#ack(type, false, 'rate_limited')
         const err = this.#checkRecord(m.record, now)
         if (err) { this.#reportForgery(peer.nodeId, err); return this.#ack(type, false, err) }
         const res = this.store.putRecord(m.record, now)
         return this.#ack(type, res === 'stored' || res === 'unchanged', res)
       }
       case 'add_provider': {
+        if (!this.#writes.take(toHex(peer.nodeId), now)) return this.#ack(type, false, 'rate_limited')
         const err = this.#checkExpiry(m.provider.expires, now) ?? (verifyProvider(m.provider) ? undefined : 'bad_signature')
         if (err) { this.#reportForgery(peer.nodeId, err); return this.#ack(type, false, err) }
         const res = this.store.putProvider(m.provider, now)

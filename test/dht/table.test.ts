@@ -63,3 +63,15 @@ test('closest() orders by XOR distance and never returns more than asked', () =>
   const all = t.all().sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
   assert.equal(got[0]!.idHex, all[0]!.idHex)
 })
+
+test('per-peer write limiter: burst, refill, bounded peer map', async () => {
+  const { PeerRateLimiter } = await import('../../src/dht/rate-limit.js')
+  const l = new PeerRateLimiter(60, 3)
+  let ok = 0
+  for (let i = 0; i < 100; i++) if (l.take('a', 0)) ok++
+  assert.equal(ok, 60)
+  assert.equal(l.take('a', 500), false)
+  assert.equal(l.take('a', 1000), true)
+  for (const p of ['b', 'c', 'd', 'e']) l.take(p, 0)
+  assert.equal(l.size, 3)
+})
