@@ -24,7 +24,8 @@ export function spawnScript(name: string, args: string[]): ChildProcess {
   const self = fileURLToPath(import.meta.url)
   const fromSource = self.endsWith('.ts')
   const file = fileURLToPath(new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url))
-  return spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const extra = process.env.ZEONE_BENCH_CHILD_ARGS ? process.env.ZEONE_BENCH_CHILD_ARGS.split(' ') : []
+  return spawn(process.execPath, [...extra, ...(fromSource ? ['--import', 'tsx'] : []), file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
 }
 
 /** Calls `cb` with each JSON line the child prints on stdout. */

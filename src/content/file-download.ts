@@ -10,7 +10,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import type { Logger } from '../interfaces/logger.js'
 import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
-import { Bitfield, loadState, saveState } from './bitfield.js'
+import { Bitfield, encodeState, loadState, saveStateAsync } from './bitfield.js'
 import { DownloadError } from './errors.js'
 import { readChunks, readFully } from './hasher.js'
 import { PrefixHasher } from './prefix-hasher.js'
@@ -194,14 +194,39 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
     if (retry.length > 0) { retry.sort((a, b) => a - b); return retry.shift() }
     return next < queue.length ? queue[next++] : undefined
   }
-  let flushing = Promise.resolve()
-  const flush = (): Promise<void> => {
+  // background resume-state writer: lanes never wait on it; requests coalesce while a save is running
+  let flushRunning: Promise<void> | undefined
+  let flushDirty = false
+  const saveOnce = async (): Promise<void> => {
+    const sync = (sinceSync += sinceFlush) >= syncEvery || bf.complete
     sinceFlush = 0
-    const sync = (sinceSync += flushEvery) >= syncEvery || bf.complete
     if (sync) sinceSync = 0
+    const snapshot = encodeState(job.id, job.index, bf)
     // data is synced before a synced state names it; in between, states are saved without fsync (see saveState)
-    flushing = flushing.then(async () => { if (sync) await fh.datasync(); saveState(statePath, job.id, job.index, bf, sync) })
-    return flushing
+    if (sync) await fh.datasync()
+    await saveStateAsync(statePath, snapshot, sync)
+  }
+  const flush = (): Promise<void> => {
+    if (flushRunning) { flushDirty = true; return flushRunning }
+    flushRunning = (async () => {
+      try {
+        do { flushDirty = false; await saveOnce() } while (flushDirty)
+      } catch (err) {
+        fatal ??= new DownloadError('disk_error', `saving resume state: ${(err as Error).message}`, { cause: err })
+      } finally {
+        flushRunning = undefined
+      }
+    })()
+    return flushRunning
+  }
+  // one abort listener for all requests of this file (not one per request on the long-lived signal)
+  const controllers = new Set<AbortController>()
+  const onAbort = (): void => { for (const c of controllers) c.abort() }
+  job.signal.addEventListener('abort', onAbort, { once: true })
+  const request = async (p: ProviderState, type: number, body: Uint8Array) => {
+    const ctl = new AbortController()
+    controllers.add(ctl)
+    try { return await p.link.request(type, body, { timeoutMs: job.requestTimeoutMs, signal: ctl.signal }) } finally { controllers.delete(ctl) }
   }
 
   const lane = async (p: ProviderState): Promise<void> => {
@@ -220,7 +245,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
         let data: Uint8Array
         try {
           if (p.cache) {
-            const r = await p.link.request(T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+            const r = await request(p, T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }))
             if (r.type !== T.CACHE_RESPONSE) throw new DownloadError('unexpected_reply', `expected CACHE_RESPONSE, got 0x${r.type.toString(16)}`)
             const rep = decodeCacheResponse(r.body)
             if (!rep.data) { providers.missed(p); continue }
@@ -230,7 +255,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
             }
             data = rep.data
           } else {
-            const r = await p.link.request(T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }), { timeoutMs: job.requestTimeoutMs, signal: job.signal })
+            const r = await request(p, T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }))
             if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
             const rep = decodeChunkReply(r.body)
             if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
@@ -259,7 +284,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
         p.bytes += len
         job.onChunk(i, len)
         job.onVerified?.(leaf, data)
-        if (++sinceFlush >= flushEvery) await flush()
+        if (++sinceFlush >= flushEvery) void flush()
       } finally {
         inflight--
         if (!ok) retry.push(i)
@@ -270,8 +295,13 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
 
   const lanes: Promise<void>[] = []
   for (const p of providers.active()) for (let w = 0; w < job.window; w++) lanes.push(lane(p))
-  await Promise.all(lanes)
-  await flush().catch((err) => { fatal ??= new DownloadError('disk_error', `saving resume state: ${(err as Error).message}`, { cause: err }) })
+  try {
+    await Promise.all(lanes)
+  } finally {
+    job.signal.removeEventListener('abort', onAbort)
+  }
+  await flushRunning
+  await flush()
   if (fatal) throw fatal
   if (job.signal.aborted) throw new AbortedError('download aborted')
   if (!bf.complete) throw new DownloadError('no_providers', `${meta.path}: ${n - bf.count} chunks left and no provider remains; run again to resume`)

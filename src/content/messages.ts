@@ -102,10 +102,34 @@ export function decodeGetChunk(b: Uint8Array): GetChunk {
   return { id: hash32(o.id!, 'id'), file: uint(o.file!, 'file'), index: uint(o.index!, 'index'), proof: o.proof }
 }
 
+/**
+ * CHUNK is the bulk message: encoded straight into one buffer of the exact size (the generic encoder would copy
+ * the chunk twice). Canonical key order (length first, then bytes): v, data, index, proof. Tests check the output
+ * equals the generic deterministic encoding.
+ */
 export function encodeChunkReply(m: ChunkReply): Uint8Array {
-  const v: Record<string, CborValue> = { v: WIRE_VERSION, index: m.index, data: m.data }
-  if (m.proof) v.proof = m.proof
-  return encode(v)
+  const index = encode(m.index)
+  const proof = m.proof ? encode(m.proof) : undefined
+  const dataHead = byteStringHead(m.data.byteLength)
+  const size = PRE_DATA.byteLength + dataHead.byteLength + m.data.byteLength + INDEX_KEY.byteLength + index.byteLength +
+    (proof ? PROOF_KEY.byteLength + proof.byteLength : 0)
+  const out = new Uint8Array(size)
+  let o = 0
+  const put = (b: Uint8Array): void => { out.set(b, o); o += b.byteLength }
+  out[o++] = 0xa0 | (proof ? 4 : 3)
+  put(PRE_DATA.subarray(1)); put(dataHead); put(m.data); put(INDEX_KEY); put(index)
+  if (proof) { put(PROOF_KEY); put(proof) }
+  return out
+}
+// map head placeholder, "v": 1, "data"
+const PRE_DATA = new Uint8Array([0xa0, 0x61, 0x76, WIRE_VERSION, 0x64, 0x64, 0x61, 0x74, 0x61])
+const INDEX_KEY = new Uint8Array([0x65, 0x69, 0x6e, 0x64, 0x65, 0x78])
+const PROOF_KEY = new Uint8Array([0x65, 0x70, 0x72, 0x6f, 0x6f, 0x66])
+function byteStringHead(n: number): Uint8Array {
+  if (n < 24) return new Uint8Array([0x40 | n])
+  if (n < 0x100) return new Uint8Array([0x58, n])
+  if (n < 0x10000) return new Uint8Array([0x59, n >> 8, n & 0xff])
+  return new Uint8Array([0x5a, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
 }
 export function decodeChunkReply(b: Uint8Array): ChunkReply {
   const o = parse(b, 'CHUNK', ['index', 'data'], ['proof'])

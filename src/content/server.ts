@@ -3,13 +3,13 @@
  * file index, chunk index) only; the bytes read are exactly the chunk's range of a published file, and (by
  * default) re-hashed before sending so a file changed on disk is never served as if it were the published one.
  */
-import { open } from 'node:fs/promises'
 import type { Inbound, Link, MessageRouter } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import { equalBytes } from '../util/bytes.js'
 import { ContentProtocolError } from './errors.js'
+import { FileHandleCache } from './fh-cache.js'
 import { readFully } from './hasher.js'
 import { leafHash } from './merkle.js'
 import {
@@ -36,6 +36,8 @@ export class ContentServer {
   readonly #logger: Logger
   #stopped = false
   #waits = new WeakMap<Link, Promise<void>>()
+  // fstat on every chunk (statTtlMs 0): an edit is noticed on the very next request
+  #files = new FileHandleCache(64, 0)
 
   constructor(init: ContentServerInit) {
     this.#init = init
@@ -55,6 +57,7 @@ export class ContentServer {
   stop(): void {
     this.#stopped = true
     for (const u of this.#unsub.splice(0)) u()
+    void this.#files.close()
   }
 
   #pub(id: Uint8Array) {
@@ -93,18 +96,16 @@ export class ContentServer {
     const { chunkSize, size } = f.meta
     const len = Math.min(chunkSize, size - req.index * chunkSize)
     const buf = new Uint8Array(len)
-    const fh = await open(f.abs, 'r')
-    let changed = true
-    try {
+    const changed = await this.#files.use(f.abs, async (fh, stat) => {
+      let differs = true
       if (this.#init.verifyOnServe !== 'always' && f.stat) {
-        const st = await fh.stat()
-        changed = st.size !== f.stat.size || st.mtimeMs !== f.stat.mtimeMs
+        const st = await stat()
+        differs = st.size !== f.stat.size || st.mtimeMs !== f.stat.mtimeMs
       }
       const got = await readFully(fh, buf, req.index * chunkSize)
       if (got !== len) throw new ContentProtocolError('unavailable', 'published file shrank on disk')
-    } finally {
-      await fh.close()
-    }
+      return differs
+    })
     if (changed && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
       this.#logger.warn({ path: f.meta.path, chunk: req.index }, 'published file changed on disk; refusing to serve the chunk')
       throw new ContentProtocolError('unavailable', 'chunk no longer matches the published manifest')

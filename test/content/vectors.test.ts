@@ -70,3 +70,15 @@ test('hostile message bodies are refused with typed errors', () => {
   ]
   for (const [name, body, dec] of bad) assert.throws(() => dec(body), (e: Error & { code?: string }) => typeof e.code === 'string', name)
 })
+
+test('the direct CHUNK encoder produces exactly the generic deterministic encoding', () => {
+  for (const len of [0, 1, 23, 24, 255, 256, 65535, 65536, 1 << 20]) {
+    for (const proof of [undefined, [], [hash, id]]) {
+      const data = new Uint8Array(len).fill(len & 0xff)
+      const m = proof ? { index: len * 7, data, proof } : { index: len * 7, data }
+      const generic = encode(proof ? { v: 1, index: len * 7, data, proof } : { v: 1, index: len * 7, data })
+      assert.deepEqual(M.encodeChunkReply(m), generic, `len ${len} proof ${proof?.length}`)
+      assert.deepEqual(M.decodeChunkReply(generic), m)
+    }
+  }
+})
