@@ -31,7 +31,7 @@ function io() {
 const cmd = (name: string) => commands.find((c) => c.name === name)!
 
 async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1500; i++) {
     const v = await f()
     if (ok(v)) return v
     await sleep(20)
@@ -95,4 +95,23 @@ test('two nodes over TCP: both sides meter the same bytes, the debtor pays by ch
   const again = eco.balance(nb.identity.publicKey)
   assert.equal(again.served, 6000n)
   assert.equal(String(again.paidIn), ab.peers[0]!.paidIn)
+})
+
+test('economy.enabled = false attaches nothing; stopping a node right after start leaves the ledger clean', async () => {
+  const d = tempDir('eco-off-')
+  try {
+    const off = createNode(validateConfig({ dataDir: d.dir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: -1, logLevel: 'silent' }, economy: { enabled: false } }), { layers: [['economy', attach]] })
+    await off.start()
+    assert.equal(off.services.get('usage'), undefined)
+    await off.stop()
+    const on = await startNode(d.dir)
+    const eco = on.services.get('economy')!
+    await on.stop()
+    await on.stop()
+    assert.equal(eco.store.closed, true)
+    // a clean stop: the next open is not a recovery
+    const again = await startNode(d.dir)
+    assert.equal(again.services.get('economy')!.store.recovered, false)
+    await again.stop()
+  } finally { d.cleanup() }
 })
