@@ -12,6 +12,8 @@ export const chainConfigSchema = z.object({
   deploymentFile: z.string().min(1).default('chain-deployment.json'),
   /** The node's EVM key file (hex, mode 0600), relative to the data dir; created on first use. @default evm.key */
   keyFile: z.string().min(1).default('evm.key'),
+  /** ZEO wei per ledger micro-credit when cheques carry an on-chain part. @default 1000000000000 (1 credit = 1 ZEO) */
+  weiPerMicroCredit: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(1_000_000_000_000),
   /** Re-read governed parameters this often (seconds). @default 300 */
   paramsRefreshSec: z.number().int().min(1).max(86_400).default(300),
   /** Cache stakes read from the staking contract this long (seconds). @default 60 */

@@ -3,9 +3,18 @@
  * settlement client, provides the `stake` service, and keeps the governed parameters fresh (refresh timer is
  * unref'd and cleared on stop). Failures to reach the chain are logged, never fatal to the node.
  */
+import { bytesToHex, hexToBytes } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
+import { makeOnchainSigner, makeOnchainVerifier, type OnchainPart } from './cheque-eip712.js'
+
+declare module '../../interfaces/node-context.js' {
+  interface ServiceMap {
+    /** chain: the settlement client handle (governed parameters, cheque hooks for the economy layer). */
+    chain: ChainHandle
+  }
+}
 
 export interface ChainHandle extends Stoppable {
   client: ChainClient
@@ -13,21 +22,32 @@ export interface ChainHandle extends Stoppable {
   params(): GovernedParams | undefined
   /** Called after every successful parameter refresh. */
   onParams(cb: (p: GovernedParams) => void): () => void
+  /** For Economy's `onchainSigner`: adds the EIP-712 part to the cheques we issue. */
+  onchainSigner: (f: { creditor: Uint8Array; amount: bigint; serial: bigint; expires: bigint }) => OnchainPart | undefined
+  /** For Economy's `onchainVerifier`: pins our chain id and escrow. */
+  onchainVerifier: ReturnType<typeof makeOnchainVerifier>
 }
 
 export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undefined> {
   const cfg = ctx.config.chain
   if (!cfg.enabled) return undefined
   const dep = readDeployment(ctx.dataDir, cfg.deploymentFile)
+  const privateKey = loadOrCreateEvmKey(ctx.dataDir, cfg.keyFile)
   const client = await ChainClient.open({
     deployment: dep,
     rpcUrl: cfg.rpcUrl,
-    privateKey: loadOrCreateEvmKey(ctx.dataDir, cfg.keyFile),
+    privateKey,
     stakeCacheMs: cfg.stakeCacheSec * 1000,
     stakeCacheMax: cfg.stakeCacheMax,
   })
   if (client.dep.chainId !== cfg.chainId) ctx.logger.warn({ want: cfg.chainId, got: client.dep.chainId }, 'chain: deployment chain id differs from config')
   ctx.services.provide('stake', client)
+  const [boundId] = await client.read<[`0x${string}`, `0x${string}`]>(dep.escrow, 'SettlementEscrow', 'bindingOf', [client.address])
+  if (boundId.toLowerCase() !== bytesToHex(ctx.identity.publicKey)) {
+    ctx.logger.warn({ address: client.address }, "chain: this node's identity is not bound to its EVM key; run 'zeone chain bind' before issuing on-chain cheques")
+  }
+  const escrow = hexToBytes(dep.escrow)
+  const chainId = BigInt(dep.chainId)
   let current: GovernedParams | undefined
   const listeners = new Set<(p: GovernedParams) => void>()
   let stopped = false
@@ -47,10 +67,17 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
   const stop = (): void => { stopped = true; clearInterval(timer); listeners.clear() }
   ctx.signal.addEventListener('abort', stop, { once: true })
   ctx.logger.info({ address: client.address, chainId: client.dep.chainId }, 'chain: settlement client ready')
-  return {
+  const handle: ChainHandle = {
     client,
+    onchainSigner: makeOnchainSigner({
+      privateKey, chainId, escrow, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
+      creditorEvmOf: (peer) => client.evmAddressOfCached(peer),
+    }),
+    onchainVerifier: makeOnchainVerifier({ chainId, escrow }),
     params: () => current,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },
     stop() { ctx.signal.removeEventListener('abort', stop); stop() },
   }
+  ctx.services.provide('chain', handle)
+  return handle
 }

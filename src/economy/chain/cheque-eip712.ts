@@ -7,7 +7,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1'
 import { bytesToHex, getAddress, hashTypedData, hexToBytes, type Address, type Hex } from 'viem'
-import { privateKeyToAccount, publicKeyToAddress } from 'viem/accounts'
+import { privateKeyToAccount, privateKeyToAddress, publicKeyToAddress } from 'viem/accounts'
 import { ChainError } from './errors.js'
 
 export const CHEQUE_DOMAIN_NAME = 'ZEONE Settlement'
@@ -112,5 +112,41 @@ export function makeOnchainVerifier(expect?: { chainId: bigint; escrow: Uint8Arr
       if (bytesToHex(c.onchain.escrow).toLowerCase() !== bytesToHex(expect.escrow).toLowerCase()) return false
     }
     return verifyOnchainPart(c.onchain, c.serial, c.expires)
+  }
+}
+
+/** Signs a digest synchronously (RFC 6979, low-s) and returns r || s || v with v in {27, 28}. */
+export function signDigestSync(privateKey: Hex, digest: Hex): Uint8Array {
+  const sig = secp256k1.sign(hexToBytes(digest), hexToBytes(privateKey), { lowS: true })
+  const out = new Uint8Array(65)
+  out.set(sig.toCompactRawBytes(), 0)
+  out[64] = 27 + sig.recovery
+  return out
+}
+
+export interface OnchainSignerInit {
+  /** The debtor's (our) EVM key, bound to our Ed25519 identity. */
+  privateKey: Hex
+  chainId: bigint
+  escrow: Uint8Array
+  /** ZEO wei per ledger micro-credit. */
+  weiPerMicroCredit: bigint
+  /** The creditor's bound EVM address, if known now (synchronous: a cache the settlement client fills). */
+  creditorEvmOf(creditor: Uint8Array): Uint8Array | undefined
+}
+
+/**
+ * The synchronous `onchainSigner` hook of E's Economy (src/economy/economy.ts): adds the EIP-712 part to a cheque
+ * we issue, with amountWei = cumulative micro-credits * weiPerMicroCredit. Returns undefined (an off-chain-only
+ * cheque) while the creditor's EVM address is unknown.
+ */
+export function makeOnchainSigner(init: OnchainSignerInit): (f: { creditor: Uint8Array; amount: bigint; serial: bigint; expires: bigint }) => OnchainPart | undefined {
+  const debtorEvm = hexToBytes(privateKeyToAddress(init.privateKey))
+  return (f) => {
+    const creditorEvm = init.creditorEvmOf(f.creditor)
+    if (creditorEvm === undefined) return undefined
+    const fields = { chainId: init.chainId, escrow: init.escrow, debtorEvm, creditorEvm, amountWei: f.amount * init.weiPerMicroCredit, serial: f.serial, expires: f.expires }
+    const sig = signDigestSync(init.privateKey, chequeDigest(fields))
+    return { chainId: fields.chainId, escrow: fields.escrow, debtorEvm, creditorEvm, amountWei: fields.amountWei, sig }
   }
 }

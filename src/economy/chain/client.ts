@@ -37,6 +37,8 @@ export class ChainClient implements StakeSource {
   readonly c: Clients
   readonly arts: Artifacts
   readonly #cache = new Map<string, { at: number; stake: bigint }>()
+  readonly #addrCache = new Map<string, { at: number; addr: Address | undefined }>()
+  readonly #addrPending = new Set<string>()
   readonly #ttl: number
   readonly #max: number
   readonly #now: () => number
@@ -103,6 +105,30 @@ export class ChainClient implements StakeSource {
       if (verifyBinding(nodeId, hexToBytes(sig), BigInt(this.dep.chainId), this.dep.escrow, account)) return account
     }
     return undefined
+  }
+
+  /**
+   * Synchronous view of a node's verified EVM address: answers from the cache and, on a miss or a stale entry,
+   * starts one background lookup so a later call knows it. Bounded like the stake cache.
+   */
+  evmAddressOfCached(nodeId: Uint8Array): Uint8Array | undefined {
+    const key = bytesToHex(nodeId)
+    const hit = this.#addrCache.get(key)
+    const now = this.#now()
+    if ((hit === undefined || now - hit.at >= this.#ttl) && !this.#addrPending.has(key) && this.#addrPending.size < 64) {
+      this.#addrPending.add(key)
+      this.addressOf(nodeId).then((addr) => {
+        if (this.#addrCache.size >= this.#max) this.#addrCache.delete(this.#addrCache.keys().next().value as string)
+        this.#addrCache.delete(key)
+        this.#addrCache.set(key, { at: this.#now(), addr })
+      }, () => { /* unreachable chain: try again on the next call */ }).finally(() => this.#addrPending.delete(key))
+    }
+    return hit?.addr === undefined ? undefined : hexToBytes(hit.addr)
+  }
+
+  /** Resolves when no background address lookups are running (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.#addrPending.size > 0) await new Promise((r) => setTimeout(r, 10))
   }
 
   /** StakeSource: bonded stake (wei) of the address a node id is verifiably bound to; 0 if none. Cached. */
