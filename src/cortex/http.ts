@@ -72,7 +72,10 @@ function chunk(id: string, model: string, created: number, content: string | nul
 }
 
 function sendError(res: ServerResponse, e: unknown): void {
-  const status = e instanceof HttpError ? e.status : e instanceof ZeoneError && ['no_route', 'no_replacement'].includes(e.code) ? 503 : 500
+  const code = e instanceof ZeoneError ? e.code : ''
+  const status = e instanceof HttpError ? e.status
+    : ['no_route', 'no_replacement', 'failover_exhausted', 'capacity', 'busy'].includes(code) ? 503
+      : ['untokenizable', 'empty_prompt', 'context_full', 'bad_input'].includes(code) ? 400 : 500
   if (res.headersSent) { res.end(); return }
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: { message: (e as Error).message, type: e instanceof ZeoneError ? e.code : 'internal' } }))

@@ -29,7 +29,7 @@ export function bytesToUnicode(): string[] {
 interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[]; byte_fallback?: boolean; unk_token?: string | null }
   added_tokens?: { id: number; content: string; special?: boolean }[]
-  pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[]; add_prefix_space?: boolean; prepend_scheme?: string } | null
+  pre_tokenizer?: { type?: string; pretokenizers?: { type?: string; add_prefix_space?: boolean }[]; add_prefix_space?: boolean; prepend_scheme?: string } | null
   normalizer?: { type?: string; normalizers?: { type?: string; prepend?: string }[] } | null
 }
 
@@ -44,6 +44,7 @@ export class Tokenizer {
   readonly #byteFallback: boolean
   readonly #unkId: number | undefined
   readonly #prependSpace: boolean
+  readonly #bytePrefixSpace: boolean
   readonly #b2u = bytesToUnicode()
   readonly #u2b = new Map<string, number>()
   readonly #cache = new Map<string, number[]>()
@@ -79,6 +80,7 @@ export class Tokenizer {
     else if (preTypes.includes('Metaspace') || normTypes.includes('Prepend') || normTypes.includes('Replace') || m.byte_fallback) this.mode = 'spm'
     else this.mode = 'bytelevel'
     this.#prependSpace = this.mode === 'spm' && (normTypes.includes('Prepend') || (pre?.type === 'Metaspace' && pre.prepend_scheme !== 'never'))
+    this.#bytePrefixSpace = this.mode === 'bytelevel' && [pre, ...(pre?.pretokenizers ?? [])].some((p) => p?.type === 'ByteLevel' && p.add_prefix_space === true)
     this.#byteFallback = m.byte_fallback === true
     this.#unkId = m.unk_token ? this.vocab.get(m.unk_token) : undefined
     this.#b2u.forEach((u, b) => this.#u2b.set(u, b))
@@ -109,7 +111,8 @@ export class Tokenizer {
       const sid = this.special.get(part)
       if (sid !== undefined) { out.push(sid); continue }
       if (this.mode === 'bytelevel') {
-        for (const w of part.match(GPT2_SPLIT) ?? []) {
+        const text = first && this.#bytePrefixSpace && !part.startsWith(' ') ? ` ${part}` : part
+        for (const w of text.match(GPT2_SPLIT) ?? []) {
           let mapped = ''
           for (const b of Buffer.from(w, 'utf8')) mapped += this.#b2u[b]
           out.push(...this.#bpe(mapped))

@@ -160,3 +160,13 @@ test('message test vectors from docs/protocol/cortex.md', async () => {
   // out-of-range tail sampling parameters are refused
   assert.throws(() => decodeForwardReq(encodeForwardReq({ sid, model: 'm', pos: 0, ids: [1], sample: { temperature: 1, topK: 0, topP: 1, u: 1 } })), { code: 'bad_message' })
 })
+
+test('tokenizer: hostile or unsupported tokenizer.json is refused; add_prefix_space is honoured', () => {
+  assert.throws(() => new Tokenizer({ model: { type: 'WordPiece', vocab: {} } } as never), { code: 'unsupported_tokenizer' })
+  assert.throws(() => new Tokenizer({ model: { type: 'BPE', vocab: { a: -1 } } } as never), { code: 'bad_tokenizer' })
+  assert.throws(() => new Tokenizer({ model: { type: 'BPE', vocab: { a: 0 }, merges: ['a b c'] } } as never), { code: 'bad_tokenizer' })
+  const vocab: Record<string, number> = { '\u0120': 0, h: 1, i: 2, '\u0120h': 3 }
+  const t = new Tokenizer({ model: { type: 'BPE', vocab, merges: ['\u0120 h'] }, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true } } as never)
+  assert.deepEqual(t.encode('hi'), [3, 2])
+  assert.throws(() => t.encode('z'), { code: 'untokenizable' })
+})
