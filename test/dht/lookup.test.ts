@@ -1,0 +1,80 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { lookup, type QueryAnswer } from '../../src/dht/lookup.js'
+import { VirtualClock } from '../../src/dht/sim/virtual-clock.js'
+import { makeContact, type Contact } from '../../src/dht/contact.js'
+import { compareDistance } from '../../src/dht/id.js'
+import { randomBytes } from '../../src/crypto/sign.js'
+import { sha1 } from '../../src/crypto/hash.js'
+
+function world(n: number): Contact[] {
+  return Array.from({ length: n }, (_, i) => { const pk = randomBytes(32); return makeContact(pk, sha1(pk), { host: `30.0.${i >> 8}.${i & 255}`, port: 1 }) })
+}
+
+/** Each node knows the 8 nodes closest to it plus 8 random ones; answers the k it knows closest to the target. */
+function oracle(all: Contact[], target: Uint8Array) {
+  const know = new Map<string, Contact[]>()
+  for (const c of all) {
+    const near = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, c.dhtId)).slice(1, 9)
+    const rnd = Array.from({ length: 8 }, () => all[Math.floor(Math.random() * all.length)]!)
+    know.set(c.idHex, [...near, ...rnd])
+  }
+  return (c: Contact): Contact[] => [...know.get(c.idHex)!].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target)).slice(0, 20)
+}
+
+test('lookup finds the true closest nodes, queries each node at most once, and ends without waiting on silent nodes', async () => {
+  const all = world(400)
+  const target = randomBytes(20)
+  const answer = oracle(all, target)
+  const clock = new VirtualClock()
+  const silent = new Set(all.filter((_, i) => i % 5 === 0).map((c) => c.idHex))
+  const asked = new Map<string, number>()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 20, alpha: 3, paths: 4, softTimeoutMs: 400,
+    seeds: all.slice(0, 20),
+    query: (c, signal) => new Promise<QueryAnswer>((resolve, reject) => {
+      asked.set(c.idHex, (asked.get(c.idHex) ?? 0) + 1)
+      if (silent.has(c.idHex)) { signal.addEventListener('abort', () => reject(new Error('aborted'))); return }
+      clock.setTimeout(() => resolve({ closer: answer(c) }), 20 + (c.dhtId[0]! % 100))
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok(result)
+  assert.ok([...asked.values()].every((n) => n === 1), 'a node was queried twice (paths not disjoint)')
+  const live = all.filter((c) => !silent.has(c.idHex)).sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  assert.equal(result.closest[0]!.idHex, live[0]!.idHex, 'closest live node found')
+  assert.ok(result.messages === asked.size)
+  assert.ok(result.closest.every((c) => !silent.has(c.idHex)))
+})
+
+test('a late answer (after the soft timeout) is still merged; stop ends every path', async () => {
+  const all = world(60)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const best = sorted[0]!
+  const slow = sorted[10]!
+  const clock = new VirtualClock()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 12, alpha: 1, paths: 1, softTimeoutMs: 50,
+    seeds: [slow, ...sorted.slice(30, 40)],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      // only the slow node knows the best one; the others lead nowhere but keep the lookup busy for a while
+      if (c === slow) clock.setTimeout(() => resolve({ closer: [best] }), 300)
+      else clock.setTimeout(() => resolve({ closer: sorted.slice(40, 60) }), 30)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.equal(result!.closest[0]!.idHex, best.idHex)
+
+  let stopped: Awaited<ReturnType<typeof lookup>> | undefined
+  let calls = 0
+  lookup({
+    target, selfIdHex: 'self', clock, k: 20, alpha: 3, paths: 4, seeds: all.slice(0, 20),
+    query: () => { calls++; return new Promise<QueryAnswer>((resolve) => clock.setTimeout(() => resolve({ closer: all, stop: calls >= 2 }), 10)) },
+  }).then((r) => { stopped = r })
+  await clock.run(() => stopped !== undefined)
+  assert.equal(stopped!.stopped, true)
+  assert.ok(stopped!.messages <= 12, `kept querying after stop: ${stopped!.messages}`)
+})
