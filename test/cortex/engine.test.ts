@@ -76,3 +76,14 @@ test('context limit and layer range are enforced', async () => {
     await assert.rejects(e.forwardBatch([{ sid: 'b', ids: [1], T: 1 }]), { code: 'capacity' })
   } finally { await e.close() }
 })
+
+test('a stage reads only the tensors of its own layers', async () => {
+  const m = tinyModel({ family: 'llama', layers: 3, sharded: true, seed: 4 })
+  models.push(m)
+  const read: string[] = []
+  class Tracking extends ModelDir { override read(n: string): { data: Float32Array; shape: number[] } { read.push(n); return super.read(n) } }
+  const e = await StageEngine.load(new Tracking(m.dir), { start: 1, end: 2 })
+  await e.close()
+  assert.ok(read.length > 0)
+  assert.ok(read.every((n) => n.startsWith('model.layers.1.')), read.join(','))
+})
