@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { keccak256, toHex, type Hex } from 'viem'
+import { encodeFunctionData, keccak256, toFunctionSelector, toHex, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { makeFixture, reverts, keys, ZEO, type Fixture } from './fixture.js'
+import { makeFixture, deployRaw, reverts, keys, ZEO, type Fixture } from './fixture.js'
 
 const S = 'Staking'
 async function fund(f: Fixture, i: number, amount: bigint) {
@@ -78,4 +78,19 @@ test('fraud proof: two conflicting signed attestations slash 10% once; forged or
   await f.w(3, st, S, 'slashInvalidData', [f.addr(1), root, 7n, hA, sA, hB, sB])
   assert.equal((await acct(f, 1)).bonded, ZEO(900))
   await reverts(f.w(3, st, S, 'slashInvalidData', [f.addr(1), root, 7n, hB, sB, hA, sA]), 'InvalidFraudProof') // reused
+})
+
+test('reentrancy: a hostile token re-entering withdraw() during the payout is stopped by the guard', async () => {
+  const f = await makeFixture()
+  const evil = await deployRaw(f, 0, 'ReentrantToken')
+  const st = await deployRaw(f, 0, 'Staking', [evil, f.dep.params, 0n, f.addr(0)])
+  await f.w(0, evil, 'ReentrantToken', 'approve', [st, ZEO(1000)])
+  await f.w(0, st, S, 'stake', [ZEO(1000)])
+  await f.w(0, st, S, 'requestUnstake', [ZEO(400)])
+  await f.w(0, evil, 'ReentrantToken', 'arm', [st, encodeFunctionData({ abi: f.abi('Staking'), functionName: 'withdraw' })])
+  await f.w(0, st, S, 'withdraw')
+  assert.equal(await f.r<boolean>(evil, 'ReentrantToken', 'reentered'), true)
+  assert.equal(await f.r<boolean>(evil, 'ReentrantToken', 'reentrySucceeded'), false)
+  assert.equal((await f.r<Hex>(evil, 'ReentrantToken', 'reentryError')).slice(0, 10), toFunctionSelector('ReentrancyGuardReentrantCall()'))
+  assert.equal(await f.r<bigint>(evil, 'ReentrantToken', 'balanceOf', [st]), ZEO(600))
 })

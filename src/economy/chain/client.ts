@@ -96,7 +96,7 @@ export class ChainClient implements StakeSource {
     if (nodeId.length !== 32) return undefined
     const event = this.abi('SettlementEscrow').find((x) => x.type === 'event' && x.name === 'Bound')
     const logs = await this.c.public.getLogs({
-      address: this.dep.escrow, event: event as never, args: { nodeId: bytesToHex(nodeId) } as never, fromBlock: 0n, toBlock: 'latest',
+      address: this.dep.escrow, event: event as never, args: { nodeId: bytesToHex(nodeId) } as never, fromBlock: BigInt(this.dep.fromBlock ?? 0), toBlock: 'latest',
     })
     for (const log of [...logs].reverse()) {
       const account = (log as unknown as { args: { account: Address } }).args.account

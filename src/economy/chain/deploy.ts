@@ -37,6 +37,8 @@ export interface Deployment {
   escrow: Address
   timelock: Address
   governor: Address
+  /** Block of the first deployment transaction (log scans start here). */
+  fromBlock?: string
   /** Gas used by each deployment transaction. */
   gas: Record<string, string>
 }
@@ -48,10 +50,12 @@ export async function deployAll(c: Clients, arts: Artifacts, init: DeployInit = 
   if (c.account === undefined) throw new ChainError('not_configured', 'deploy needs a signing key')
   const me = c.account.address
   const gas: Record<string, string> = {}
+  let fromBlock: string | undefined
   const d = async (name: string, args: unknown[]): Promise<Address> => {
     const a = artifact(arts, name)
     const { address, receipt } = await deploy(c, a.abi, a.bytecode, args)
     gas[name] = receipt.gasUsed.toString()
+    fromBlock ??= receipt.blockNumber.toString()
     return address
   }
   const A = (n: string) => artifact(arts, n).abi
@@ -88,6 +92,7 @@ export async function deployAll(c: Clients, arts: Artifacts, init: DeployInit = 
   }
   const chainId = Number(await c.public.getChainId())
   const dep: Deployment = { chainId, deployer: me, token, emission, params, trust, staking, escrow, timelock, governor, gas }
+  if (fromBlock !== undefined) dep.fromBlock = fromBlock
   const minter = await read<boolean>(c, token, A('ZEOToken'), 'hasRole', [role('MINTER_ROLE'), emission])
   if (!minter) throw new ChainError('deploy_failed', 'emission is not a minter after wiring')
   return dep

@@ -50,5 +50,6 @@ export function readDeployment(dataDir: string, deploymentFile: string): Deploym
     out[k] = getAddress(v) as Address
   }
   if (typeof raw.rpcUrl === 'string') out.rpcUrl = raw.rpcUrl
+  if (typeof raw.fromBlock === 'string' && /^\d{1,20}$/.test(raw.fromBlock)) out.fromBlock = raw.fromBlock
   return out as unknown as Deployment & { rpcUrl?: string }
 }

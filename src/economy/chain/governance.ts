@@ -40,7 +40,7 @@ export async function proposalState(cl: ChainClient, id: bigint): Promise<(typeo
 /** Recovers a proposal's actions and description from its ProposalCreated event. */
 export async function findProposal(cl: ChainClient, id: bigint): Promise<{ targets: Address[]; values: bigint[]; calldatas: Hex[]; description: string }> {
   const event = cl.abi('ZeoneGovernor').find((x) => x.type === 'event' && x.name === 'ProposalCreated')
-  const logs = await cl.c.public.getLogs({ address: cl.dep.governor, event: event as never, fromBlock: 0n, toBlock: 'latest' })
+  const logs = await cl.c.public.getLogs({ address: cl.dep.governor, event: event as never, fromBlock: BigInt(cl.dep.fromBlock ?? 0), toBlock: 'latest' })
   for (const log of logs) {
     const a = (log as unknown as { args: { proposalId: bigint; targets: Address[]; values: bigint[]; calldatas: Hex[]; description: string } }).args
     if (a.proposalId === id) return { targets: a.targets, values: a.values, calldatas: a.calldatas, description: a.description }
