@@ -17,8 +17,10 @@ const SELF = fileURLToPath(import.meta.url)
 const quick = process.argv.includes('--quick')
 const BIG = 64 * 1024
 const SMALL = 1024
-const BIG_TOTAL = (quick ? 64 : 512) * 1024 * 1024
-const SMALL_COUNT = quick ? 50_000 : 300_000
+const BIG_TOTAL = (quick ? 32 : 128) * 1024 * 1024
+const SMALL_COUNT = quick ? 20_000 : 50_000
+/** Stacks are measured in interleaved rounds and the median is reported: the machine's load drifts. */
+const ROUNDS = quick ? 1 : 3
 
 // ---------------- child roles ----------------
 async function childZeone(version: string): Promise<void> {
@@ -100,6 +102,8 @@ async function measurePeer(name: string): Promise<{ mbps64k: number; msgps1k: nu
       client.once('exit', (c) => reject(new Error(`${name} client exited ${c}`)))
     })
     return JSON.parse(line)
+  } catch (err) {
+    return { skipped: `failed: ${(err as Error).message}` }
   } finally {
     await stopChild(child)
   }
@@ -108,16 +112,31 @@ async function measurePeer(name: string): Promise<{ mbps64k: number; msgps1k: nu
 async function main(): Promise<void> {
   const [role, kind, arg] = process.argv.slice(2)
   if (role === 'child') return kind === 'raw' ? childRaw() : childZeone(arg!)
-  const rawMBps = await measureRaw()
-  const v2 = await measureZeone(2)
-  const v1 = await measureZeone(1)
-  const libp2p = await measurePeer('libp2p')
-  const secretStream = await measurePeer('secret-stream')
+  type R = { mbps64k: number; msgps1k: number } | { skipped: string }
+  const samples: Record<'rawTcp' | 'zeoneV2' | 'zeoneV1' | 'libp2p' | 'secretStream', R[]> = { rawTcp: [], zeoneV2: [], zeoneV1: [], libp2p: [], secretStream: [] }
+  for (let r = 0; r < ROUNDS; r++) {
+    samples.rawTcp.push({ mbps64k: await measureRaw(), msgps1k: 0 })
+    samples.zeoneV2.push(await measureZeone(2))
+    samples.zeoneV1.push(await measureZeone(1))
+    samples.libp2p.push(await measurePeer('libp2p'))
+    samples.secretStream.push(await measurePeer('secret-stream'))
+  }
+  const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
+  const summary = (rs: R[]): R => {
+    const ok = rs.filter((x): x is { mbps64k: number; msgps1k: number } => 'mbps64k' in x)
+    if (ok.length === 0) return rs[0]!
+    return { mbps64k: med(ok.map((x) => x.mbps64k)), msgps1k: med(ok.map((x) => x.msgps1k)) }
+  }
+  const rawMBps = (summary(samples.rawTcp) as { mbps64k: number }).mbps64k
+  const v2 = summary(samples.zeoneV2) as { mbps64k: number; msgps1k: number }
+  const v1 = summary(samples.zeoneV1)
+  const libp2p = summary(samples.libp2p)
+  const secretStream = summary(samples.secretStream)
   const ratio = (a: number, b: unknown): number | null => (typeof b === 'object' && b && 'mbps64k' in b ? a / (b as { mbps64k: number }).mbps64k : null)
   console.log(JSON.stringify({
     bench: 'wire-throughput',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-    config: { bigMessage: BIG, bigTotalBytes: BIG_TOTAL, smallMessage: SMALL, smallCount: SMALL_COUNT },
+    config: { bigMessage: BIG, bigTotalBytes: BIG_TOTAL, smallMessage: SMALL, smallCount: SMALL_COUNT, rounds: ROUNDS, reported: 'median of rounds' },
     rawTcp: { mbps64k: rawMBps },
     zeoneV2: v2,
     zeoneV1: v1,
@@ -128,6 +147,7 @@ async function main(): Promise<void> {
       v2VsLibp2p: ratio(v2.mbps64k, libp2p),
       v2VsSecretStream: ratio(v2.mbps64k, secretStream),
     },
+    samples,
     targets: { v2VsRawTcp: 0.4, v2VsLibp2p: 1.5, v2VsSecretStream: 1.2, v1mbps64k: 300, v2msgps1k: 100_000, v1msgps1k: 20_000 },
   }, null, 2))
 }

@@ -10,19 +10,15 @@ import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
 import type { Endpoint } from '../interfaces/link.js'
 import { ZeoneError } from '../util/errors.js'
-import { encodeHandshakeFrame, FrameReader, MAGIC_0, MAGIC_1, type RawFrame, V2_HEADER_BYTES, VERSION_HANDSHAKE } from '../wire/frame.js'
+import { encodeHandshakeFrame, FrameReader, MAGIC_0, MAGIC_1, type RawFrame, V1_HEADER_BYTES, V2_HEADER_BYTES, VERSION_HANDSHAKE } from '../wire/frame.js'
 import { V1Opener, V1Sealer } from '../wire/frame-v1.js'
 import { V2Opener, V2Sealer } from '../wire/frame-v2.js'
 import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type SessionParams } from '../wire/handshake.js'
 import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
-import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
+import { FrameWriter } from './frame-writer.js'
 
-const SLAB_BYTES = 256 * 1024
-/** Messages up to this size (envelope included) may share a BATCH frame; larger ones get a frame of their own. */
-const BATCH_ITEM_MAX = 8 * 1024
-const BATCH_MAX = 64 * 1024
 const EMPTY = new Uint8Array(0)
 
 export interface ConnectionOptions {
@@ -64,18 +60,8 @@ export class Connection implements FrameSink {
   #responder: HandshakeResponder | undefined
   #timer: { cancel(): void } | undefined
   #sniff: Buffer | null
-  #sealInto: ((type: number, pt: Uint8Array, out: Buffer, off: number) => number) | undefined
-  #frameLength: (plaintextLength: number) => number = () => 0
+  #writer: FrameWriter | undefined
   #open: ((f: RawFrame) => Buffer) | undefined
-  #v2: V2Sealer | undefined
-  /** Small frames are sealed back to back into a slab and written once per tick (one syscall for many frames). */
-  #slab: Buffer | null = null
-  #slabStart = 0
-  #slabPos = 0
-  #flushScheduled = false
-  readonly #batch = Buffer.allocUnsafe(BATCH_MAX)
-  #batchLen = 0
-  #batchCount = 0
   #closed = false
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
@@ -107,111 +93,16 @@ export class Connection implements FrameSink {
     }
   }
 
-  /**
-   * Sends one message. Small messages queued within one tick are packed into a single BATCH frame (docs/protocol.md
-   * §4.8): one AEAD (v2) or one signature (v1) for many messages. Order is kept: a large message flushes the batch
-   * before it is sealed on its own.
-   */
+  /** Sends `head || body` as one message (batched with other small ones, see FrameWriter). */
   sendFrameParts(type: number, head: Uint8Array, body: Uint8Array): boolean {
-    if (this.#closed || !this.#sealInto) return false
-    const n = head.byteLength + body.byteLength
-    if (n > BATCH_ITEM_MAX) {
-      this.#flushBatch()
-      this.#sealPartsNow(type, head, body)
-    } else {
-      if (this.#batchLen + BATCH_ITEM_HEADER + n > BATCH_MAX) this.#flushBatch()
-      const b = this.#batch
-      let o = this.#batchLen
-      b[o] = type
-      b.writeUInt32BE(n, o + 1)
-      o += BATCH_ITEM_HEADER
-      b.set(head, o)
-      b.set(body, o + head.byteLength)
-      this.#batchLen = o + n
-      this.#batchCount++
-      this.#scheduleFlush()
-    }
-    return this.stream.writableLength + (this.#slabPos - this.#slabStart) + this.#batchLen < this.#deps.highWaterMark
+    const w = this.#writer
+    if (this.#closed || !w) return false
+    w.send(type, head, body)
+    return this.stream.writableLength + w.pending < this.#deps.highWaterMark
   }
 
   sendFrame(type: number, plaintext: Uint8Array): boolean {
     return this.sendFrameParts(type, EMPTY, plaintext)
-  }
-
-  #flushBatch(): void {
-    if (this.#batchCount === 0) return
-    const b = this.#batch
-    if (this.#batchCount === 1) this.#sealNow(b[0]!, b.subarray(BATCH_ITEM_HEADER, this.#batchLen))
-    else this.#sealNow(SessionType.BATCH, b.subarray(0, this.#batchLen))
-    this.#batchLen = 0
-    this.#batchCount = 0
-  }
-
-  /** v2: copies head and body straight into the output and encrypts in place; v1: builds the plaintext first. */
-  #sealPartsNow(type: number, head: Uint8Array, body: Uint8Array): void {
-    const sealer = this.#v2
-    if (!sealer) {
-      const pt = Buffer.allocUnsafe(head.byteLength + body.byteLength)
-      pt.set(head, 0)
-      pt.set(body, head.byteLength)
-      this.#sealNow(type, pt)
-      return
-    }
-    const ptLen = head.byteLength + body.byteLength
-    const len = V2Sealer.frameLength(ptLen)
-    const big = len > SLAB_BYTES / 4
-    if (big) this.#flush()
-    const out = big ? Buffer.allocUnsafe(len) : this.#slabFor(len)
-    const off = big ? 0 : this.#slabPos
-    out.set(head, off + V2_HEADER_BYTES)
-    out.set(body, off + V2_HEADER_BYTES + head.byteLength)
-    sealer.sealInPlace(type, ptLen, out, off)
-    if (big) this.stream.write(out)
-    else this.#slabPos += len
-  }
-
-  #sealNow(type: number, plaintext: Uint8Array): void {
-    const seal = this.#sealInto!
-    const len = this.#frameLength(plaintext.byteLength)
-    if (len > SLAB_BYTES / 4) {
-      this.#flush()
-      const out = Buffer.allocUnsafe(len)
-      seal(type, plaintext, out, 0)
-      this.stream.write(out)
-    } else {
-      const slab = this.#slabFor(len)
-      this.#slabPos += seal(type, plaintext, slab, this.#slabPos)
-    }
-  }
-
-  #slabFor(len: number): Buffer {
-    if (!this.#slab || this.#slabPos + len > this.#slab.length) {
-      this.#flush()
-      this.#slab = Buffer.allocUnsafe(SLAB_BYTES)
-      this.#slabStart = this.#slabPos = 0
-    }
-    this.#scheduleFlush()
-    return this.#slab
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    process.nextTick(this.#flushTick)
-  }
-
-  #flush(): void {
-    if (this.#slab && this.#slabPos > this.#slabStart) {
-      this.stream.write(this.#slab.subarray(this.#slabStart, this.#slabPos))
-      this.#slabStart = this.#slabPos
-    }
-  }
-
-  #flushTick = (): void => {
-    this.#flushScheduled = false
-    if (this.#closed) return
-    this.#flushBatch()
-    this.#flush()
   }
 
   whenWritable(): Promise<void> {
@@ -226,8 +117,7 @@ export class Connection implements FrameSink {
 
   close(reason: string): void {
     if (this.#closed) return
-    if (this.#sealInto) this.#flushBatch()
-    this.#flush()
+    this.#writer?.flush()
     this.#finish(reason)
     const s = this.stream
     s.end()
@@ -244,6 +134,7 @@ export class Connection implements FrameSink {
 
   #finish(reason: string): void {
     this.#closed = true
+    this.#writer?.stop()
     this.#reader.stop()
     this.#timer?.cancel()
     this.stream.off('data', this.#onData)
@@ -317,15 +208,21 @@ export class Connection implements FrameSink {
     if (p.version === 2) {
       const sealer = new V2Sealer(new AeadKey(p.suite, p.sendKey))
       const opener = new V2Opener(new AeadKey(p.suite, p.recvKey))
-      this.#v2 = sealer
-      this.#sealInto = (t, pt, out, off) => sealer.sealInto(t, pt, out, off)
-      this.#frameLength = V2Sealer.frameLength
+      this.#writer = new FrameWriter(this.stream, {
+        headerLength: V2_HEADER_BYTES,
+        frameLength: V2Sealer.frameLength,
+        sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
+        sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
+      })
       this.#open = (f) => opener.open(f, true)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
       const opener = new V1Opener(p.recvKey, p.remoteNodeId)
-      this.#sealInto = (t, pt, out, off) => sealer.sealInto(t, pt, out, off)
-      this.#frameLength = V1Sealer.frameLength
+      this.#writer = new FrameWriter(this.stream, {
+        headerLength: V1_HEADER_BYTES,
+        frameLength: V1Sealer.frameLength,
+        sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
+      })
       this.#open = (f) => opener.open(f)
     }
     this.#reader.versions = new Set([p.version])
