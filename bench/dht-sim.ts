@@ -4,6 +4,7 @@
  * (plain Kademlia lookup) with d = 4 disjoint paths in the same run.
  *
  *   npm run bench -- dht-sim [--nodes 10000] [--lookups 200] [--records 50] [--fractions 0,0.1,0.2,0.3] [--paths 1,4]
+ *                            [--churn 0.1] [--connect-rtts 0]   (connect-rtts 2 = every first contact pays TCP + handshake)
  */
 import type { Identity } from '../src/crypto/identity.js'
 import { runScenario, type ScenarioResult } from '../src/dht/sim/scenario.js'
@@ -19,13 +20,14 @@ const records = Number(arg('records', '50'))
 const churn = Number(arg('churn', '0.1'))
 const fractions = arg('fractions', '0,0.1,0.2,0.3').split(',').map(Number)
 const paths = arg('paths', '1,4').split(',').map(Number)
+const connectRtts = Number(arg('connect-rtts', '0'))
 
 const identities: Identity[] = []
 const results: ScenarioResult[] = []
 const t0 = Date.now()
 for (const f of fractions) {
   for (const d of paths) {
-    const r = await runScenario({ nodes, adversaryFraction: f, paths: d, lookups, records, churn, seed: 7, identities })
+    const r = await runScenario({ nodes, adversaryFraction: f, paths: d, lookups, records, churn, connectRtts, seed: 7, identities })
     results.push(r)
     process.stderr.write(`f=${f} d=${d} success=${r.successRate} p50=${r.lookupLatencyMs.p50} p95=${r.lookupLatencyMs.p95} wall=${r.wallMs}ms\n`)
   }
@@ -33,7 +35,7 @@ for (const f of fractions) {
 console.log(JSON.stringify({
   bench: 'dht-sim',
   machine: `${process.platform} ${process.arch}, node ${process.version}`,
-  model: { rttMs: [20, 150], churn, k: 20, alpha: 3, softTimeoutMs: 400, rpcTimeoutMs: 5000, adversaries: 'round-robin drop / collude (return closest colluders) / wrong (forged records + colluders)' },
+  model: { rttMs: [20, 150], churn, connectRtts, k: 20, alpha: 3, softTimeoutMs: 400, rpcTimeoutMs: 5000, adversaries: 'round-robin drop / collude (return closest colluders) / wrong (forged records + colluders)' },
   baseline: 'd = 1 (plain Kademlia lookup) in the same run',
   results,
   wallMs: Date.now() - t0,

@@ -19,6 +19,8 @@ export interface ScenarioInit {
   /** Fraction of honest nodes that leave after publishing. @default 0.1 */
   churn?: number
   seed?: number
+  /** Extra RTTs for the first request between two nodes (connection + handshake). @default 0 */
+  connectRtts?: number
   identities?: Identity[]
 }
 
@@ -29,6 +31,7 @@ export interface ScenarioResult {
   adversaryFraction: number
   d: number
   churn: number
+  connectRtts: number
   lookups: number
   successRate: number
   hops: Percentiles
@@ -50,7 +53,7 @@ export function percentiles(xs: number[]): Percentiles {
 export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
   const t0 = Date.now()
   const config = defaultDhtConfig({ staticPuzzleBits: 0, dynamicPuzzleBits: 4, disjointPaths: init.paths })
-  const world = new SimWorld({ size: init.nodes, config, seed: init.seed ?? 1, ...(init.identities ? { identities: init.identities } : {}) })
+  const world = new SimWorld({ size: init.nodes, config, seed: init.seed ?? 1, connectRtts: init.connectRtts ?? 0, ...(init.identities ? { identities: init.identities } : {}) })
   world.assignAdversaries(init.adversaryFraction)
   const honest = (): SimNode[] => world.nodes.filter((n) => n.behaviour === 'honest' && n.online)
   const pick = <T>(arr: T[]): T => arr[Math.floor(world.rand() * arr.length)]!
@@ -112,6 +115,7 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
     adversaryFraction: init.adversaryFraction,
     d: init.paths,
     churn,
+    connectRtts: init.connectRtts ?? 0,
     lookups: nLookups,
     successRate: ok / nLookups,
     hops: percentiles(hops),

@@ -50,6 +50,8 @@ export interface WorldInit {
   rttMinMs?: number
   /** @default 150 */
   rttMaxMs?: number
+  /** Extra RTTs the first request between two nodes pays (TCP connect + handshake ~ 2); later ones reuse the link. @default 0 */
+  connectRtts?: number
   /** Identities to reuse (expensive to make); extended as needed. */
   identities?: Identity[]
 }
@@ -66,6 +68,7 @@ export class SimWorld {
   readonly #rttMin: number
   readonly #rttSpan: number
   rpcs = 0
+  readonly #linked = new Set<number>()
 
   constructor(readonly init: WorldInit) {
     this.rand = prng(init.seed)
@@ -159,7 +162,12 @@ export class SimWorld {
   #request(from: SimNode, c: Contact, type: number, body: Uint8Array, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<DhtReply> {
     this.rpcs++
     const to = this.byHex.get(c.idHex)
-    const owd = to ? this.rttMs(from.idx, to.idx) / 2 : 0
+    let owd = to ? this.rttMs(from.idx, to.idx) / 2 : 0
+    const setup = this.init.connectRtts ?? 0
+    if (to && setup > 0) {
+      const pair = Math.min(from.idx, to.idx) * 1_048_576 + Math.max(from.idx, to.idx)
+      if (!this.#linked.has(pair)) { this.#linked.add(pair); owd += setup * owd * 2 }
+    }
     return new Promise<DhtReply>((resolve, reject) => {
       let settled = false
       const onAbort = (): void => settle(() => reject(new AbortedError()))
