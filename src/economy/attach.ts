@@ -39,7 +39,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     events: economyMetrics(ctx.metrics, () => store.pending),
     onchainVerifier: makeOnchainVerifier(),
     onPaymentDue: (peer) => queueMicrotask(() => {
-      try { session?.pay(peer) } catch (err) { log.warn({ err: (err as Error).message }, 'could not send a cheque') }
+      session?.pay(peer).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not send a cheque'))
     }),
   })
   session = new EconomySession({

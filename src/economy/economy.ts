@@ -38,7 +38,7 @@ export interface EconomyInit {
   stakeOf?: (peer: Uint8Array) => bigint | undefined
   onchainVerifier?: OnchainVerifier
   /** Adds the EIP-712 part to a cheque we issue (settlement client). */
-  onchainSigner?: (fields: Omit<ChequeFields, 'onchain'>) => OnchainPart | undefined
+  onchainSigner?: (fields: Omit<ChequeFields, 'onchain'>) => OnchainPart | undefined | Promise<OnchainPart | undefined>
   /** Metrics sink. */
   events?: EconomyEvents
   /** Called (synchronously) when our debt to a peer reached the pay threshold: the session sends a cheque. */
@@ -158,24 +158,48 @@ export class Economy implements UsageMeter {
 
   // ---- cheques ----
 
-  /** Issues a cheque for everything we owe the peer (cumulative), committed before it is returned for sending. */
-  issueCheque(peer: Uint8Array): Uint8Array | undefined {
+  /** The fields of a cheque for everything we owe the peer (cumulative); undefined when we owe nothing. */
+  prepareCheque(peer: Uint8Array): Omit<ChequeFields, 'onchain'> | undefined {
     this.#state(peer).due = false
     const debt = -this.owed(peer)
     if (debt <= 0n) return undefined
+    const a = this.store.account(peer)
+    return { debtor: this.#init.identity.publicKey, creditor: new Uint8Array(peer), amount: a.paidOut + debt, serial: a.outSerial + 1n, expires: BigInt(Math.floor(this.#init.clock.now() / 1000) + this.#cfg.chequeTtlSec) }
+  }
+
+  /**
+   * Signs and commits a prepared cheque (with its on-chain part, if any) and returns its bytes for sending; the
+   * ledger is committed first, so a crash can never make us re-issue the serial. Undefined when another cheque
+   * took the serial meanwhile (an async on-chain signature was in flight).
+   */
+  commitCheque(peer: Uint8Array, fields: Omit<ChequeFields, 'onchain'>, onchain?: OnchainPart): Uint8Array | undefined {
     const a = this.store.touch(peer)
-    const fields = { debtor: this.#init.identity.publicKey, creditor: peer, amount: a.paidOut + debt, serial: a.outSerial + 1n, expires: BigInt(Math.floor(this.#init.clock.now() / 1000) + this.#cfg.chequeTtlSec) }
-    const onchain = this.#init.onchainSigner?.(fields)
+    if (fields.serial !== a.outSerial + 1n || fields.amount < a.paidOut) return undefined
     const c = signCheque(this.#init.identity, onchain ? { ...fields, onchain } : fields)
     const bytes = encodeCheque(c)
+    const delta = c.amount - a.paidOut
     a.paidOut = c.amount
     a.outSerial = c.serial
-    this.store.log(peer, 'cheque_out', debt, `serial ${c.serial}`)
-    this.store.putCheque({ debtor: c.debtor, creditor: peer, serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
-    // never send a cheque that a crash could make us re-issue with the same serial
+    this.store.log(peer, 'cheque_out', delta, `serial ${c.serial}`)
+    this.store.putCheque({ debtor: c.debtor, creditor: new Uint8Array(peer), serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
     this.store.flush()
     this.#events.cheque('out', 'sent')
     return bytes
+  }
+
+  /** Prepares, signs (awaiting the settlement client's EIP-712 signer when configured) and commits a cheque. */
+  async issueChequeAsync(peer: Uint8Array): Promise<Uint8Array | undefined> {
+    const fields = this.prepareCheque(peer)
+    if (!fields) return undefined
+    const onchain = this.#init.onchainSigner ? await this.#init.onchainSigner(fields) : undefined
+    if (this.store.closed) return undefined
+    return this.commitCheque(peer, fields, onchain)
+  }
+
+  /** Synchronous issue without an on-chain part (no settlement client, tests). */
+  issueCheque(peer: Uint8Array): Uint8Array | undefined {
+    const fields = this.prepareCheque(peer)
+    return fields && this.commitCheque(peer, fields)
   }
 
   /** Accepts a cheque from `peer` (the link's proven identity). Throws ChequeRejectedError and reports trust. */

@@ -106,12 +106,17 @@ export class EconomySession {
     return this.economy.applyAck(pending, reply.body)
   }
 
-  /** Sends a cheque for what we owe the peer on its open link, if anything. Returns true when one was sent. */
-  pay(peer: Uint8Array): boolean {
-    const link = this.#init.links.get(peer)
-    if (!link || link.closed || this.#stopped || this.economy.store.closed) { this.economy.cancelDue(peer); return false }
-    const cheque = this.economy.issueCheque(peer)
-    if (!cheque) return false
+  /** Sends a cheque for what we owe the peer on its open link, if anything. Resolves true when one was sent. */
+  async pay(peer: Uint8Array): Promise<boolean> {
+    const live = (): Link | undefined => {
+      const l = this.#init.links.get(peer)
+      return l && !l.closed && !this.#stopped && !this.economy.store.closed ? l : undefined
+    }
+    if (!live()) { this.economy.cancelDue(peer); return false }
+    const cheque = await this.economy.issueChequeAsync(peer)
+    const link = live()
+    // a committed cheque that cannot be sent now is not lost: every claim carries our latest cheque
+    if (!cheque || !link) return false
     link.send(MessageType.IOU, cheque)
     this.#log.debug({ peer: toB64(peer) }, 'cheque sent')
     return true

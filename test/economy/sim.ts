@@ -44,7 +44,7 @@ export class SimNode {
     let session: EconomySession | undefined
     this.economy = new Economy({
       identity: this.identity, store, config: this.cfg, clock: frozenTimers(this.now),
-      onPaymentDue: (peer) => queueMicrotask(() => { if (session && this.up) session.pay(peer) }),
+      onPaymentDue: (peer) => queueMicrotask(() => { if (session && this.up) void session.pay(peer).catch(() => undefined) }),
     })
     session = new EconomySession({ economy: this.economy, router: this.mem.router, links: this.mem, clock: frozenTimers(this.now), claimIntervalMs: 0 })
     this.session = session
