@@ -78,7 +78,7 @@ export class NatService {
 
   async start(): Promise<void> {
     this.#socket = UdxDatagramSocket.bind(this.#cfg.udpPort, this.#cfg.udpHost)
-    this.#stun = new StunClient({ socket: this.#socket, rtoMs: 100, maxTransmits: 4 })
+    this.#stun = new StunClient({ socket: this.#socket, rtoMs: 100, maxTransmits: 3 })
     if (this.#cfg.stunServer.enabled) {
       const alt = this.#cfg.stunServer.alternate
       this.#server = new StunServer({

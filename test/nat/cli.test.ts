@@ -40,9 +40,9 @@ test('zeone nat / zeone connect against running nodes (control API)', async () =
   }
   try {
     const r = await mk([], true)
-    const boot = [`127.0.0.1:${r.listenAddress!.port}`]
-    const a = await mk(boot), b = await mk(boot)
-    for (let i = 0; i < 200 && (a.transport!.links().length < 1 || b.transport!.links().length < 1); i++) await new Promise((res) => setTimeout(res, 20))
+    const a = await mk([]), b = await mk([])
+    await Promise.all([a, b].map((n) => n.transport!.dial({ host: '127.0.0.1', port: r.listenAddress!.port })))
+    for (let i = 0; i < 1000 && (a.transport!.links().length < 1 || b.transport!.links().length < 1); i++) await new Promise((res) => setTimeout(res, 20))
     const n = await runCli('nat', [], { 'data-dir': a.dataDir, json: true })
     assert.equal(n.code, 0, n.err)
     const info = JSON.parse(n.out) as { mapping: string; filtering: string; localPort: number }

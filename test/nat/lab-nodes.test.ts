@@ -13,7 +13,7 @@ const NAT = { stunServers: ['198.18.0.10:3478'], punch: { timeoutMs: 12_000 } }
  * behind each NAT. For each NAT pair, A connects to B by node id: discovery, signed signalling through the
  * rendezvous, punching, the transport handshake over udx, then a NAT_ECHO over the authenticated link.
  */
-test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<->symmetric) and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 170_000 }, async (t) => {
+test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<->symmetric) and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 240_000 }, async (t) => {
   const lab = new NatLab('n')
   const agents: Agent[] = []
   try {

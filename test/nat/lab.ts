@@ -121,7 +121,7 @@ export class Agent {
     })
   }
 
-  call(op: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  call(op: string, args: Record<string, unknown> = {}, timeoutMs = 90_000): Promise<Record<string, unknown>> {
     const id = this.#next++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { this.#waiting.delete(id); reject(new Error(`${op} timed out; stderr: ${this.stderr}`)) }, timeoutMs)

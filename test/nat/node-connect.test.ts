@@ -32,10 +32,10 @@ test('connect through a rendezvous: signed signalling, punched udx path, transpo
   }
   try {
     const r = await mk([])
-    const rAddr = `127.0.0.1:${r.listenAddress!.port}`
-    const a = await mk([rAddr]), b = await mk([rAddr])
+    const a = await mk([]), b = await mk([])
+    await Promise.all([a, b].map((n) => n.transport!.dial({ host: '127.0.0.1', port: r.listenAddress!.port })))
     const waitLinks = async (n: ZeoneNode, k: number): Promise<void> => {
-      for (let i = 0; i < 200 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
+      for (let i = 0; i < 1000 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
     }
     await waitLinks(r, 2); await waitLinks(a, 1); await waitLinks(b, 1)
     const nat = a.services.get('nat')!
@@ -80,15 +80,14 @@ test('relay circuit: end-to-end handshake through a relay, metered, limits and p
     return n
   }
   const waitLinks = async (n: ZeoneNode, k: number): Promise<void> => {
-    for (let i = 0; i < 200 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
+    for (let i = 0; i < 1000 && n.transport!.links().length < k; i++) await new Promise((res) => setTimeout(res, 20))
   }
   try {
     // a relay that refuses loopback peers (the default policy)
     const strict = await mk([], { enabled: true })
-    const sAddr = `127.0.0.1:${strict.listenAddress!.port}`
     const r = await mk([], { enabled: true, allowPrivatePeers: true, maxCircuitsPerPeer: 1 })
-    const rAddr = `127.0.0.1:${r.listenAddress!.port}`
-    const a = await mk([rAddr, sAddr], {}), b = await mk([rAddr, sAddr], {})
+    const a = await mk([], {}), b = await mk([], {})
+    for (const n of [a, b]) for (const port of [r.listenAddress!.port, strict.listenAddress!.port]) await n.transport!.dial({ host: '127.0.0.1', port })
     await waitLinks(a, 2); await waitLinks(b, 2); await waitLinks(r, 2); await waitLinks(strict, 2)
     const nat = a.services.get('nat')!
     await assert.rejects(nat.connect(b.identity.publicKey, { via: strict.identity.publicKey, relayOnly: true }), /relay/)
