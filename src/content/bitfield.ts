@@ -5,7 +5,6 @@
  * Written atomically (temp file, fsync, rename); a sidecar that fails any check is ignored (download restarts).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
 import { sha256 } from '../crypto/hash.js'
 import { writeFileAtomic } from '../crypto/identity.js'
 import { equalBytes } from '../util/bytes.js'
@@ -87,15 +86,3 @@ export function saveState(path: string, id: Uint8Array, file: number, bf: Bitfie
   renameSync(tmp, path)
 }
 
-/** Async form of saveState for the download loop (does not block the event loop); same atomicity. */
-export async function saveStateAsync(path: string, data: Uint8Array, sync: boolean): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  const fh = await open(tmp, 'w', 0o600)
-  try {
-    await fh.writeFile(data)
-    if (sync) await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-}
