@@ -82,14 +82,13 @@ test('two nodes meter, exchange cheques with the on-chain part, one settles from
     eco[1].observeFrame({ peer: peerOf(alice), direction: 'out', type: VPN_FRAME, bytes })
   }
   meter(40_000)
-  // the first cheque goes out before alice's node knows bob's EVM address: off-chain only (and starts the lookup)
-  const c1 = eco[0].issueCheque(bob.publicKey)!
-  assert.equal(decodeCheque(c1).onchain, undefined)
+  // cheques carry the EIP-712 part once alice's node resolved bob's verified EVM address
+  const c1 = (await eco[0].issueChequeAsync(bob.publicKey))!
+  assert.equal(decodeCheque(c1).onchain?.amountWei, 40_000n * BigInt(econCfg.bytePrice) * 1_000_000_000_000n)
   assert.equal(eco[1].receiveCheque(alice.publicKey, c1), 'new')
-  await A.client.settled()
   meter(25_000)
   meter(10_000)
-  const c2 = eco[0].issueCheque(bob.publicKey)!
+  const c2 = (await eco[0].issueChequeAsync(bob.publicKey))!
   assert.equal(decodeCheque(c2).onchain?.amountWei, decodeCheque(c2).amount * 1_000_000_000_000n)
   assert.equal(eco[1].receiveCheque(alice.publicKey, c2), 'new')
   eco[1].flush()

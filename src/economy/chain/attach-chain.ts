@@ -22,8 +22,11 @@ export interface ChainHandle extends Stoppable {
   params(): GovernedParams | undefined
   /** Called after every successful parameter refresh. */
   onParams(cb: (p: GovernedParams) => void): () => void
-  /** For Economy's `onchainSigner`: adds the EIP-712 part to the cheques we issue. */
-  onchainSigner: (f: { creditor: Uint8Array; amount: bigint; serial: bigint; expires: bigint }) => OnchainPart | undefined
+  /**
+   * For Economy's `onchainSigner` (used by issueChequeAsync): adds the EIP-712 part to the cheques we issue, after
+   * resolving the creditor's verified EVM address (cached); undefined when the creditor has no valid binding.
+   */
+  onchainSigner: (f: { creditor: Uint8Array; amount: bigint; serial: bigint; expires: bigint }) => Promise<OnchainPart | undefined>
   /** For Economy's `onchainVerifier`: pins our chain id and escrow. */
   onchainVerifier: ReturnType<typeof makeOnchainVerifier>
 }
@@ -67,12 +70,21 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
   const stop = (): void => { stopped = true; clearInterval(timer); listeners.clear() }
   ctx.signal.addEventListener('abort', stop, { once: true })
   ctx.logger.info({ address: client.address, chainId: client.dep.chainId }, 'chain: settlement client ready')
+  const signSync = makeOnchainSigner({
+    privateKey, chainId, escrow, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
+    creditorEvmOf: (peer) => client.evmAddressOfCached(peer),
+  })
   const handle: ChainHandle = {
     client,
-    onchainSigner: makeOnchainSigner({
-      privateKey, chainId, escrow, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
-      creditorEvmOf: (peer) => client.evmAddressOfCached(peer),
-    }),
+    async onchainSigner(f) {
+      try {
+        await client.evmAddressOf(f.creditor)
+      } catch (err) {
+        ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot resolve the creditor EVM address; cheque stays off-chain')
+        return undefined
+      }
+      return signSync(f)
+    },
     onchainVerifier: makeOnchainVerifier({ chainId, escrow }),
     params: () => current,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },

@@ -117,13 +117,26 @@ export class ChainClient implements StakeSource {
     const now = this.#now()
     if ((hit === undefined || now - hit.at >= this.#ttl) && !this.#addrPending.has(key) && this.#addrPending.size < 64) {
       this.#addrPending.add(key)
-      this.addressOf(nodeId).then((addr) => {
-        if (this.#addrCache.size >= this.#max) this.#addrCache.delete(this.#addrCache.keys().next().value as string)
-        this.#addrCache.delete(key)
-        this.#addrCache.set(key, { at: this.#now(), addr })
-      }, () => { /* unreachable chain: try again on the next call */ }).finally(() => this.#addrPending.delete(key))
+      this.addressOf(nodeId).then((addr) => this.#cacheAddr(key, addr), () => { /* unreachable chain: retry on the next call */ })
+        .finally(() => this.#addrPending.delete(key))
     }
     return hit?.addr === undefined ? undefined : hexToBytes(hit.addr)
+  }
+
+  /** Like evmAddressOfCached, but waits for the chain on a miss. */
+  async evmAddressOf(nodeId: Uint8Array): Promise<Uint8Array | undefined> {
+    const key = bytesToHex(nodeId)
+    const hit = this.#addrCache.get(key)
+    if (hit !== undefined && this.#now() - hit.at < this.#ttl) return hit.addr === undefined ? undefined : hexToBytes(hit.addr)
+    const addr = await this.addressOf(nodeId)
+    this.#cacheAddr(key, addr)
+    return addr === undefined ? undefined : hexToBytes(addr)
+  }
+
+  #cacheAddr(key: string, addr: Address | undefined): void {
+    if (this.#addrCache.size >= this.#max) this.#addrCache.delete(this.#addrCache.keys().next().value as string)
+    this.#addrCache.delete(key)
+    this.#addrCache.set(key, { at: this.#now(), addr })
   }
 
   /** Resolves when no background address lookups are running (tests, shutdown). */
