@@ -46,7 +46,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
       engine = await StageEngine.load(model, { ...range, quantBits: s.quant === 'q8' ? 8 : s.quant === 'q4' ? 4 : 0, maxSessions: s.maxSessions, threads: s.threads })
     } finally { model.close() }
     const server = new StageServer({
-      modelId: s.modelId ?? basename(dir), engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch,
+      modelId: s.modelId ?? basename(dir), engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch, maxSessionsPerPeer: cfg.maxSessionsPerPeer,
       logger: log.child({ c: 'stage' }), usage: ctx.services.get('usage'), trust: ctx.services.get('trust'),
       onTokens: (n) => tokens.inc(n), onBatch: (n) => batches.observe(n),
     })

@@ -29,6 +29,8 @@ export interface StageServerInit {
   sessionTtlMs?: number
   /** @default 16 */
   maxBatch?: number
+  /** Most sessions one peer may hold on this stage, so one peer cannot take every slot. @default the engine's maxSessions */
+  maxSessionsPerPeer?: number
   clock?: Clock
   logger?: Logger
   usage?: UsageMeter
@@ -46,6 +48,7 @@ export class StageServer {
   readonly modelId: string
   readonly engine: StageEngine
   #meta = new Map<string, SessionMeta>()
+  #perPeer = new Map<string, number>()
   #unsub: (() => void)[] = []
   #linkWatch = new Map<string, () => void>()
   #sweep: { cancel(): void } | null = null
@@ -106,12 +109,15 @@ export class StageServer {
         const have = this.engine.pastLength(key)
         if (req.pos === 0 && have > 0) this.engine.endSession(key)
         else if (req.pos !== have) throw new InferenceError('pos_mismatch', `session is at position ${have}, request expects ${req.pos}`)
-        if (!this.engine.hasSession(key) && this.engine.sessions >= this.engine.maxSessions) throw new InferenceError('capacity', 'stage has no free session slot')
+        if (!this.engine.hasSession(key)) {
+          if (this.engine.sessions >= this.engine.maxSessions) throw new InferenceError('capacity', 'stage has no free session slot')
+          if ((this.#perPeer.get(m.link.peer.nodeIdB64) ?? 0) >= (this.init.maxSessionsPerPeer || this.engine.maxSessions)) throw new InferenceError('capacity', 'too many sessions from this peer')
+        }
         this.#touch(key, m.link)
       }
       let out
       try { out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless }) } catch (e) {
-        if (!this.engine.hasSession(key)) this.#meta.delete(key) // a failed first step leaves no session behind
+        if (!this.engine.hasSession(key)) this.#drop(key) // a failed first step leaves no session behind
         throw e
       }
       this.init.onTokens?.(T)
@@ -138,6 +144,7 @@ export class StageServer {
     const meta = this.#meta.get(key)
     if (meta) { meta.lastUsed = this.#clock.now(); return }
     this.#meta.set(key, { key, peer, lastUsed: this.#clock.now() })
+    this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1)
     if (!this.#linkWatch.has(peer)) {
       this.#linkWatch.set(peer, link.onClose(() => {
         this.#linkWatch.delete(peer)
@@ -147,7 +154,12 @@ export class StageServer {
   }
 
   #drop(key: string): void {
-    this.#meta.delete(key)
+    const meta = this.#meta.get(key)
+    if (meta) {
+      this.#meta.delete(key)
+      const n = (this.#perPeer.get(meta.peer) ?? 1) - 1
+      if (n > 0) this.#perPeer.set(meta.peer, n); else this.#perPeer.delete(meta.peer)
+    }
     this.engine.endSession(key)
   }
 

@@ -86,3 +86,20 @@ test('a peer opening sessions beyond capacity is refused and leaves no state beh
     assert.deepEqual(batches, [1])
   } finally { s.stop(); await engine.close(); node.stop() }
 })
+
+test('one peer cannot hold more than maxSessionsPerPeer sessions; ending one frees its slot', async () => {
+  const node = net.createNode(identity(63), { host: '10.0.0.4', port: 63 })
+  const engine = await StageEngine.load(m.dir, { start: 0, end: 2, maxSessions: 10 })
+  const s = new StageServer({ modelId: 'm', engine, router: node.router, maxSessionsPerPeer: 2 })
+  s.start()
+  try {
+    const l = await client.dial(node.addr)
+    const req = (n: number): Promise<unknown> => l.request(CortexType.CORTEX_FORWARD, encodeForwardReq({ sid: sid(n), model: 'm', pos: 0, ids: [3] }))
+    await req(1); await req(2)
+    await assert.rejects(req(3), { code: 'capacity' })
+    l.send(CortexType.CORTEX_END, encodeEnd(sid(1)))
+    await new Promise((r) => setTimeout(r, 10))
+    await req(3)
+    assert.equal(s.sessionCount, 2)
+  } finally { s.stop(); await engine.close(); node.stop() }
+})
