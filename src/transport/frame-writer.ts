@@ -3,6 +3,7 @@
  * syscall for many frames), and packs small messages queued within one turn into BATCH frames (docs/protocol.md
  * §4.8) so one AEAD or one v1 signature covers many messages. Message order is kept.
  */
+import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
 
@@ -10,6 +11,8 @@ const SLAB_BYTES = 256 * 1024
 /** Messages up to this size (envelope included) may share a BATCH frame; larger ones get a frame of their own. */
 const BATCH_ITEM_MAX = 8 * 1024
 const BATCH_MAX = 64 * 1024
+/** Recycled large-frame buffers kept per session. */
+const POOL_MAX = 16
 
 export interface FrameSealer {
   frameLength(plaintextLength: number): number
@@ -31,10 +34,14 @@ export class FrameWriter {
   #batchCount = 0
   #scheduled = false
   #stopped = false
+  readonly #pool: Buffer[] = []
+  readonly #poolable: boolean
 
   constructor(stream: Duplex, sealer: FrameSealer) {
     this.#stream = stream
     this.#sealer = sealer
+    // net.Socket calls a write back only once libuv has written the bytes; other Duplexes get fresh buffers
+    this.#poolable = stream instanceof Socket
   }
 
   /** Bytes accepted but not yet handed to the stream. */
@@ -69,7 +76,7 @@ export class FrameWriter {
   }
 
   /** Drops anything pending; later sends are ignored. */
-  stop(): void { this.#stopped = true }
+  stop(): void { this.#stopped = true; this.#pool.length = 0 }
 
   #flushBatch(): void {
     if (this.#batchCount === 0) return
@@ -93,12 +100,14 @@ export class FrameWriter {
     const len = s.frameLength(ptLen)
     const big = len > SLAB_BYTES / 4
     if (big) this.#flushSlab()
-    const out = big ? Buffer.allocUnsafe(len) : this.#slabFor(len)
+    const backing = big && this.#poolable ? this.#take(len) : big ? Buffer.allocUnsafe(len) : null
+    const out = backing ? backing.subarray(0, len) : this.#slabFor(len)
     const off = big ? 0 : this.#slabPos
     out.set(head, off + s.headerLength)
     out.set(body, off + s.headerLength + head.byteLength)
     s.sealInPlace(type, ptLen, out, off)
-    if (big) this.#stream.write(out)
+    if (backing && this.#poolable) this.#stream.write(out, () => this.#give(backing))
+    else if (backing) this.#stream.write(out)
     else this.#slabPos += len
   }
 
@@ -113,6 +122,20 @@ export class FrameWriter {
       const slab = this.#slabFor(len)
       this.#slabPos += this.#sealer.sealInto(type, plaintext, slab, this.#slabPos)
     }
+  }
+
+  /** Large frame buffers are recycled once the stream has taken their bytes (write callback): no GC churn. */
+  #take(len: number): Buffer {
+    const pool = this.#pool
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const b = pool[i]!
+      if (b.length >= len && b.length <= len * 2) { pool.splice(i, 1); return b }
+    }
+    return Buffer.allocUnsafeSlow(Math.ceil(len / 4096) * 4096)
+  }
+
+  #give(b: Buffer): void {
+    if (!this.#stopped && this.#pool.length < POOL_MAX) this.#pool.push(b)
   }
 
   #slabFor(len: number): Buffer {

@@ -35,3 +35,24 @@ for (const version of [2, 1] as const) {
     assert.equal(await a.cm.dial(addr(b)), link)
   })
 }
+
+test('large messages (recycled frame buffers) and small ones (BATCH frames) arrive intact and in order', async (t) => {
+  const a = await startNode(t)
+  const b = await startNode(t)
+  const got: Array<{ len: number; first: number; last: number }> = []
+  b.router.handle(MessageType.VPN_DATA, (m) => { got.push({ len: m.body.length, first: m.body[0]!, last: m.body[m.body.length - 1]! }) })
+  const link = await a.cm.dial(addr(b))
+  const buf = new Uint8Array(70_000)
+  const sent: Array<{ len: number; first: number; last: number }> = []
+  for (let i = 0; i < 120; i++) {
+    const len = i % 3 === 0 ? 100 + i : 70_000 - i
+    const body = buf.subarray(0, len)
+    body.fill(i & 0xff)
+    body[len - 1] = (i * 7) & 0xff
+    sent.push({ len, first: i & 0xff, last: (i * 7) & 0xff })
+    if (!link.send(MessageType.VPN_DATA, body)) await link.whenWritable()
+    if (i % 10 === 0) await new Promise((r) => setImmediate(r)) // let earlier frames hit the socket so buffers recycle
+  }
+  await waitFor(() => got.length === sent.length, 'all messages')
+  assert.deepEqual(got, sent)
+})
