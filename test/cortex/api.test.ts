@@ -117,3 +117,10 @@ test('cancelling a remote generation stops it on the coordinating node and frees
   // an uncancelled run would go on until the 128-position context is full (> 100 passes)
   assert.ok(passes < 40, `${passes} forward passes after cancel`)
 })
+
+test('CORTEX_GENERATE with a malformed body or an unknown model is answered with ERROR', async () => {
+  const { CortexType, encodeGenerate } = await import('../../src/cortex/messages.js')
+  const link = await asker.dial(head.addr)
+  await assert.rejects(link.request(CortexType.CORTEX_GENERATE, new Uint8Array([0xa1, 0x61, 0x76, 0x01])), { code: 'bad_message' })
+  await assert.rejects(link.request(CortexType.CORTEX_GENERATE, encodeGenerate({ gid: new Uint8Array(16), model: 'nope', prompt: 'x', maxTokens: 1, temperature: 0, topK: 0, topP: 1, seed: 0 })), { code: 'no_model' })
+})
