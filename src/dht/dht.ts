@@ -127,7 +127,14 @@ export class Dht {
     this.#pinging.add(oldest.idHex)
     const { type, body } = encodeMessage({ t: 'ping', x: this.#x })
     this.#net.request(oldest, type, body, { timeoutMs: this.config.rpcTimeoutMs, signal: this.#ac.signal })
-      .then(() => this.table.touch(oldest.idHex, this.#clock.now()), () => { if (!this.#stopped) this.table.evict(oldest.idHex) })
+      .then(() => {
+        this.table.touch(oldest.idHex, this.#clock.now())
+        this.#trust?.report(oldest.nodeId, 'ping_responded', 'dht bucket ping')
+      }, () => {
+        if (this.#stopped) return
+        this.table.evict(oldest.idHex)
+        this.#trust?.report(oldest.nodeId, 'ping_timeout', 'dht bucket ping')
+      })
       .finally(() => this.#pinging.delete(oldest.idHex))
   }
 

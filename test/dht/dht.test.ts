@@ -127,3 +127,33 @@ test('replicas are handed to a newly joined node that is closer to the key', asy
     } finally { off(); dht.stop(); node.stop() }
   } finally { tn.destroy() }
 })
+
+test('full bucket: the oldest entry is pinged and evicted only when it does not answer; trust hears about it', async () => {
+  const { Dht } = await import('../../src/dht/dht.js')
+  const { MemoryRecordStore } = await import('../../src/dht/store.js')
+  const { defaultDhtConfig } = await import('../../src/dht/config.js')
+  const { makeContact } = await import('../../src/dht/contact.js')
+  const { randomIdInBucket } = await import('../../src/dht/id.js')
+  const self = Identity.fromSeed(randomBytes(32))
+  const events: string[] = []
+  const dht = new Dht({
+    config: defaultDhtConfig({ k: 2, staticPuzzleBits: 0, dynamicPuzzleBits: 0 }), identity: self, store: new MemoryRecordStore(),
+    net: {
+      request: () => Promise.reject(new Error('timeout')),
+      connect: () => Promise.resolve(undefined),
+    },
+    clock: { now: () => Date.now(), setTimeout: () => ({ cancel() {} }) },
+    trust: { report: (_id, ev) => { events.push(ev) } },
+  })
+  const mk = (i: number) => makeContact(randomBytes(32), randomIdInBucket(self.dhtId, 3, randomBytes), { host: `40.0.${i}.1`, port: 1 })
+  const [a, b, c] = [mk(1), mk(2), mk(3)]
+  assert.equal(dht.observe(a!), 'added')
+  assert.equal(dht.observe(b!), 'added')
+  assert.equal(dht.observe(c!), 'full')
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(dht.table.has(a!.idHex), false, 'silent oldest evicted')
+  assert.equal(dht.table.has(c!.idHex), true, 'replacement promoted')
+  assert.ok(events.includes('ping_timeout'))
+  dht.stop()
+})
