@@ -11,11 +11,11 @@ import type { UsageMeter } from '../interfaces/services.js'
 import { equalBytes, toB64, toHex } from '../util/bytes.js'
 import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields, type ChequeSigner, type OnchainPart, type OnchainVerifier } from './cheque.js'
 import { toAmount, type EconomyConfig } from './config.js'
-import { ChequeRejectedError, DebtLimitError, EconomyProtocolError, LowTrustError } from './errors.js'
+import { ChequeRejectedError, DebtLimitError, LowTrustError } from './errors.js'
 import type { LedgerStore } from './ledger-store.js'
-import { ACK_DIVERGED, ACK_OK, claimHash, decodeAck, decodeClaim, encodeAck, encodeClaim } from './messages.js'
 import { Pricing, PPM } from './pricing.js'
-import { reconcile, type ReconcileDecision } from './reconcile.js'
+import type { ReconcileDecision } from './reconcile.js'
+import { Claims, type PeerState, type PendingClaim } from './claims.js'
 import { TrustBook } from './trust.js'
 import { nullEvents, type EconomyEvents } from './metrics.js'
 
@@ -47,10 +47,8 @@ export interface EconomyInit {
 
 export interface BalanceView { peer: string; served: bigint; consumed: bigint; charged: bigint; billed: bigint; paidIn: bigint; paidOut: bigint; balance: bigint }
 
-interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint; lastAnswer: number }
 
-/** A claim awaiting its ack. `adjusted` = the peer's adjustment sum when it was made (acks may overlap). */
-export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number; adjusted: bigint }
+export type { PendingClaim } from './claims.js'
 
 const MAX_PEER_STATES = 100_000
 
@@ -66,6 +64,7 @@ export class Economy implements UsageMeter {
   #peers = new Map<string, PeerState>()
   #maxRecovery: bigint
   #events: EconomyEvents
+  #claims: Claims
 
   constructor(init: EconomyInit) {
     this.#init = init
@@ -84,6 +83,10 @@ export class Economy implements UsageMeter {
       store: init.store, now, baseStake: toAmount(t.baseStake),
       params: { alpha: t.alpha, initial: t.initial, min: t.min, decayPerDay: t.decayPerDay },
       stakeOf: (p) => init.stakeOf?.(p) ?? defaultStake,
+    })
+    this.#claims = new Claims({
+      identity: init.identity, clock: init.clock, cfg: init.config, store: init.store, trust: this.trust, log: this.#log,
+      events: this.#events, maxRecovery: this.#maxRecovery, state: (p) => this.#state(p), receiveCheque: (p, b) => this.receiveCheque(p, b),
     })
   }
 
@@ -267,97 +270,13 @@ export class Economy implements UsageMeter {
     return n
   }
 
-  // ---- reconciliation ----
+  // ---- reconciliation (src/economy/claims.ts) ----
 
-  makeClaim(peer: Uint8Array): { bytes: Uint8Array; pending: PendingClaim } {
-    const s = this.#state(peer)
-    s.seq++
-    const a = this.store.account(peer)
-    const latest = this.store.getCheque(this.#init.identity.publicKey, peer)
-    const bytes = encodeClaim(this.#init.identity, {
-      to: peer, seq: s.seq, served: a.served, consumed: a.consumed, charged: a.charged, paidOut: a.paidOut, ts: BigInt(this.#init.clock.now()),
-      ...(latest ? { cheque: latest.bytes } : {}),
-    })
-    return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch, adjusted: s.adjusted } }
-  }
-
+  makeClaim(peer: Uint8Array): { bytes: Uint8Array; pending: PendingClaim } { return this.#claims.makeClaim(peer) }
   /** Answers a peer's claim with our signed count of what we received from it. Commits first. */
-  answerClaim(peer: Uint8Array, bytes: Uint8Array): Uint8Array {
-    const st = this.#state(peer)
-    const now = this.#init.clock.now()
-    if (now - st.lastAnswer < this.#cfg.minClaimGapMs) {
-      throw new EconomyProtocolError('rate_limited', `balance claims closer than ${this.#cfg.minClaimGapMs} ms`)
-    }
-    let c
-    try {
-      c = decodeClaim(bytes)
-      if (!equalBytes(c.from, peer) || !equalBytes(c.to, this.#init.identity.publicKey)) throw new EconomyProtocolError('wrong_party', 'balance claim names the wrong parties')
-    } catch (err) {
-      this.trust.report(peer, (err as EconomyProtocolError).code === 'bad_signature' ? 'signature_forgery' : 'invalid_message', (err as Error).message)
-      throw err
-    }
-    if (c.cheque) {
-      try { this.receiveCheque(peer, c.cheque) } catch (err) { this.#log.debug({ err: (err as Error).message }, 'cheque in balance claim refused') }
-    }
-    const a = this.store.account(peer)
-    if (c.charged !== a.billed) {
-      // service charges: the provider's signed cumulative statement is authoritative (each call was within the
-      // budget our service client set); our own estimate is replaced and the difference logged
-      const t = this.store.touch(peer)
-      const delta = c.charged - t.billed
-      t.billed = c.charged
-      this.store.log(peer, 'billed', delta, 'provider statement')
-      if (delta < 0n ? -delta > this.#tolerance(c.charged) : delta > this.#tolerance(c.charged)) {
-        this.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: c.charged - delta, reason: 'provider_statement', accepted: true })
-        this.#events.divergence('provider_statement')
-      }
-    }
-    const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
-    if (status === ACK_DIVERGED) this.#log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
-    this.trust.report(peer, 'valid_message')
-    st.lastAnswer = now
-    // our attestation must survive a crash: the claimant builds its bounds on it
-    this.store.flush()
-    return encodeAck(this.#init.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#init.clock.now()) })
-  }
-
-  #tolerance(v: bigint): bigint { return toAmount(this.#cfg.toleranceAbs) + (v * BigInt(this.#cfg.tolerancePpm)) / PPM }
-
+  answerClaim(peer: Uint8Array, bytes: Uint8Array): Uint8Array { return this.#claims.answerClaim(peer, bytes) }
   /** Applies the peer's ack to our claim. */
-  applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision {
-    const peer = pending.peer
-    const ack = decodeAck(bytes)
-    if (!equalBytes(ack.from, peer) || !equalBytes(ack.to, this.#init.identity.publicKey) || ack.seq !== pending.seq || !equalBytes(ack.claim, pending.hash)) {
-      this.trust.report(peer, 'invalid_message', 'balance ack does not answer our claim')
-      throw new EconomyProtocolError('wrong_party', 'balance ack does not answer our claim')
-    }
-    const s = this.#state(peer)
-    const a = this.store.touch(peer)
-    // adjustments applied since the claim was made shift our counter; move the claimed value into today's terms
-    const claimed = pending.served + (s.adjusted - pending.adjusted)
-    const d = reconcile({
-      claimed, attested: ack.attested, confirmed: a.confirmedServed,
-      droppedSinceConfirm: pending.dropEpoch > s.confirmedDropEpoch, crashedSinceConfirm: this.store.recoveries > a.confirmedRecovery,
-      toleranceAbs: toAmount(this.#cfg.toleranceAbs), tolerancePpm: BigInt(this.#cfg.tolerancePpm), maxRecovery: this.#maxRecovery,
-    })
-    if (d.reason !== 'ok') this.#events.divergence(d.reason)
-    if (d.accepted) {
-      if (d.delta !== 0n) {
-        a.served += d.delta
-        s.adjusted += d.delta
-        this.store.log(peer, 'adjust', d.delta, d.reason)
-        this.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: true })
-      }
-      a.confirmedServed = ack.attested
-      a.confirmedRecovery = this.store.recoveries
-      s.confirmedDropEpoch = pending.dropEpoch
-    } else {
-      this.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: false })
-      this.#log.warn({ peer: toB64(peer), claimed: `${claimed}`, attested: `${ack.attested}` }, 'unexplained balance divergence recorded')
-    }
-    this.store.flush()
-    return d
-  }
+  applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision { return this.#claims.applyAck(pending, bytes) }
 
   /** A link to the peer closed: anything served on it since the last confirmation may be lost in flight. */
   linkClosed(peer: Uint8Array): void { this.#state(peer).dropEpoch++ }

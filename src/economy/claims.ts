@@ -1,0 +1,130 @@
+/**
+ * The claimant and attester sides of BALANCE_CLAIM / BALANCE_ACK (docs/protocol/economy.md §3-4), over the
+ * engine's ledger, trust book and per-peer state. Used through Economy.makeClaim / answerClaim / applyAck.
+ */
+import type { Clock } from '../interfaces/clock.js'
+import type { Logger } from '../interfaces/logger.js'
+import { equalBytes, toB64 } from '../util/bytes.js'
+import type { ChequeSigner } from './cheque.js'
+import { toAmount, type EconomyConfig } from './config.js'
+import { EconomyProtocolError } from './errors.js'
+import type { LedgerStore } from './ledger-store.js'
+import { ACK_DIVERGED, ACK_OK, claimHash, decodeAck, decodeClaim, encodeAck, encodeClaim } from './messages.js'
+import type { EconomyEvents } from './metrics.js'
+import { PPM } from './pricing.js'
+import { reconcile, type ReconcileDecision } from './reconcile.js'
+import type { TrustBook } from './trust.js'
+
+/** Volatile per-peer state of the engine (lost on restart, which the reconciliation rule accounts for). */
+export interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint; lastAnswer: number }
+
+/** A claim awaiting its ack. `adjusted` = the peer's adjustment sum when it was made (acks may overlap). */
+export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number; adjusted: bigint }
+
+export interface ClaimsDeps {
+  identity: ChequeSigner
+  clock: Clock
+  cfg: EconomyConfig
+  store: LedgerStore
+  trust: TrustBook
+  log: Logger
+  events: EconomyEvents
+  maxRecovery: bigint
+  state(peer: Uint8Array): PeerState
+  receiveCheque(peer: Uint8Array, bytes: Uint8Array): unknown
+}
+
+export class Claims {
+  #d: ClaimsDeps
+  constructor(deps: ClaimsDeps) { this.#d = deps }
+
+  makeClaim(peer: Uint8Array): { bytes: Uint8Array; pending: PendingClaim } {
+    const s = this.#d.state(peer)
+    s.seq++
+    const a = this.#d.store.account(peer)
+    const latest = this.#d.store.getCheque(this.#d.identity.publicKey, peer)
+    const bytes = encodeClaim(this.#d.identity, {
+      to: peer, seq: s.seq, served: a.served, consumed: a.consumed, charged: a.charged, paidOut: a.paidOut, ts: BigInt(this.#d.clock.now()),
+      ...(latest ? { cheque: latest.bytes } : {}),
+    })
+    return { bytes, pending: { peer: new Uint8Array(peer), seq: s.seq, hash: claimHash(bytes), served: a.served, dropEpoch: s.dropEpoch, adjusted: s.adjusted } }
+  }
+
+  /** Answers a peer's claim with our signed count of what we received from it. Commits first. */
+  answerClaim(peer: Uint8Array, bytes: Uint8Array): Uint8Array {
+    const st = this.#d.state(peer)
+    const now = this.#d.clock.now()
+    if (now - st.lastAnswer < this.#d.cfg.minClaimGapMs) {
+      throw new EconomyProtocolError('rate_limited', `balance claims closer than ${this.#d.cfg.minClaimGapMs} ms`)
+    }
+    let c
+    try {
+      c = decodeClaim(bytes)
+      if (!equalBytes(c.from, peer) || !equalBytes(c.to, this.#d.identity.publicKey)) throw new EconomyProtocolError('wrong_party', 'balance claim names the wrong parties')
+    } catch (err) {
+      this.#d.trust.report(peer, (err as EconomyProtocolError).code === 'bad_signature' ? 'signature_forgery' : 'invalid_message', (err as Error).message)
+      throw err
+    }
+    if (c.cheque) {
+      try { this.#d.receiveCheque(peer, c.cheque) } catch (err) { this.#d.log.debug({ err: (err as Error).message }, 'cheque in balance claim refused') }
+    }
+    const a = this.#d.store.account(peer)
+    if (c.charged !== a.billed) {
+      // service charges: the provider's signed cumulative statement is authoritative (each call was within the
+      // budget our service client set); our own estimate is replaced and the difference logged
+      const t = this.#d.store.touch(peer)
+      const delta = c.charged - t.billed
+      t.billed = c.charged
+      this.#d.store.log(peer, 'billed', delta, 'provider statement')
+      if (delta < 0n ? -delta > this.#tolerance(c.charged) : delta > this.#tolerance(c.charged)) {
+        this.#d.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: c.charged - delta, reason: 'provider_statement', accepted: true })
+        this.#d.events.divergence('provider_statement')
+      }
+    }
+    const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
+    if (status === ACK_DIVERGED) this.#d.log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
+    this.#d.trust.report(peer, 'valid_message')
+    st.lastAnswer = now
+    // our attestation must survive a crash: the claimant builds its bounds on it
+    this.#d.store.flush()
+    return encodeAck(this.#d.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#d.clock.now()) })
+  }
+
+  #tolerance(v: bigint): bigint { return toAmount(this.#d.cfg.toleranceAbs) + (v * BigInt(this.#d.cfg.tolerancePpm)) / PPM }
+
+  /** Applies the peer's ack to our claim. */
+  applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision {
+    const peer = pending.peer
+    const ack = decodeAck(bytes)
+    if (!equalBytes(ack.from, peer) || !equalBytes(ack.to, this.#d.identity.publicKey) || ack.seq !== pending.seq || !equalBytes(ack.claim, pending.hash)) {
+      this.#d.trust.report(peer, 'invalid_message', 'balance ack does not answer our claim')
+      throw new EconomyProtocolError('wrong_party', 'balance ack does not answer our claim')
+    }
+    const s = this.#d.state(peer)
+    const a = this.#d.store.touch(peer)
+    // adjustments applied since the claim was made shift our counter; move the claimed value into today's terms
+    const claimed = pending.served + (s.adjusted - pending.adjusted)
+    const d = reconcile({
+      claimed, attested: ack.attested, confirmed: a.confirmedServed,
+      droppedSinceConfirm: pending.dropEpoch > s.confirmedDropEpoch, crashedSinceConfirm: this.#d.store.recoveries > a.confirmedRecovery,
+      toleranceAbs: toAmount(this.#d.cfg.toleranceAbs), tolerancePpm: BigInt(this.#d.cfg.tolerancePpm), maxRecovery: this.#d.maxRecovery,
+    })
+    if (d.reason !== 'ok') this.#d.events.divergence(d.reason)
+    if (d.accepted) {
+      if (d.delta !== 0n) {
+        a.served += d.delta
+        s.adjusted += d.delta
+        this.#d.store.log(peer, 'adjust', d.delta, d.reason)
+        this.#d.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: true })
+      }
+      a.confirmedServed = ack.attested
+      a.confirmedRecovery = this.#d.store.recoveries
+      s.confirmedDropEpoch = pending.dropEpoch
+    } else {
+      this.#d.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: false })
+      this.#d.log.warn({ peer: toB64(peer), claimed: `${claimed}`, attested: `${ack.attested}` }, 'unexplained balance divergence recorded')
+    }
+    this.#d.store.flush()
+    return d
+  }
+}
