@@ -1,7 +1,11 @@
 // Peer benchmark for js-libp2p 2.x: TCP + Noise + yamux, one stream, loopback.
 //   node run.mjs server                         -> prints {"port": N, "addr": multiaddr}
 //   node run.mjs client PORT ADDR BIGTOTAL SMALLCOUNT -> prints {"mbps64k", "msgps1k"}
-import { createLibp2p } from 'libp2p'
+// some libp2p 2.x dependencies call Promise.withResolvers (Node 22+); provide it on Node 20
+if (!Promise.withResolvers) {
+  Promise.withResolvers = function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b }); return { promise, resolve, reject } }
+}
+const { createLibp2p } = await import('libp2p')
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
