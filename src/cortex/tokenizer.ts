@@ -26,10 +26,25 @@ export function bytesToUnicode(): string[] {
   return table
 }
 
+interface PreTok { type?: string; add_prefix_space?: boolean; pattern?: { Regex?: string; String?: string } }
+
+/** Longest Split regex accepted from tokenizer.json. */
+const MAX_SPLIT_REGEX = 4096
+
+/** Translates a Hugging Face (Oniguruma/Rust) split regex to JavaScript: `(?i:...)` groups become letter classes. */
+export function splitRegexFromHf(pattern: string): RegExp {
+  if (pattern.length > MAX_SPLIT_REGEX) throw new ModelFormatError('bad_tokenizer', 'split regex too long')
+  const js = pattern.replace(/\(\?i:([^()]*)\)/g, (_m, body: string) => {
+    if (/[\\[]/.test(body)) throw new ModelFormatError('unsupported_tokenizer', 'case-insensitive group with escapes or classes is not supported')
+    return `(?:${body.replace(/[a-zA-Z]/g, (ch) => `[${ch.toLowerCase()}${ch.toUpperCase()}]`)})`
+  })
+  try { return new RegExp(js, 'gu') } catch (e) { throw new ModelFormatError('unsupported_tokenizer', 'split regex not supported', { cause: e }) }
+}
+
 interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[]; byte_fallback?: boolean; unk_token?: string | null }
   added_tokens?: { id: number; content: string; special?: boolean }[]
-  pre_tokenizer?: { type?: string; pretokenizers?: { type?: string; add_prefix_space?: boolean }[]; add_prefix_space?: boolean; prepend_scheme?: string } | null
+  pre_tokenizer?: { type?: string; pretokenizers?: PreTok[]; add_prefix_space?: boolean; prepend_scheme?: string; pattern?: { Regex?: string } } | null
   normalizer?: { type?: string; normalizers?: { type?: string; prepend?: string }[] } | null
 }
 
@@ -49,6 +64,7 @@ export class Tokenizer {
   readonly #u2b = new Map<string, number>()
   readonly #cache = new Map<string, number[]>()
   readonly #specialRe: RegExp | null
+  readonly #splitRe: RegExp
 
   constructor(json: TokenizerJson) {
     const m = json.model
@@ -80,6 +96,8 @@ export class Tokenizer {
     else if (preTypes.includes('Metaspace') || normTypes.includes('Prepend') || normTypes.includes('Replace') || m.byte_fallback) this.mode = 'spm'
     else this.mode = 'bytelevel'
     this.#prependSpace = this.mode === 'spm' && (normTypes.includes('Prepend') || (pre?.type === 'Metaspace' && pre.prepend_scheme !== 'never'))
+    const split = [pre, ...(pre?.pretokenizers ?? [])].find((p) => p?.type === 'Split' && typeof p.pattern?.Regex === 'string')
+    this.#splitRe = split ? splitRegexFromHf(split.pattern!.Regex!) : GPT2_SPLIT
     this.#bytePrefixSpace = this.mode === 'bytelevel' && [pre, ...(pre?.pretokenizers ?? [])].some((p) => p?.type === 'ByteLevel' && p.add_prefix_space === true)
     this.#byteFallback = m.byte_fallback === true
     this.#unkId = m.unk_token ? this.vocab.get(m.unk_token) : undefined
@@ -112,7 +130,7 @@ export class Tokenizer {
       if (sid !== undefined) { out.push(sid); continue }
       if (this.mode === 'bytelevel') {
         const text = first && this.#bytePrefixSpace && !part.startsWith(' ') ? ` ${part}` : part
-        for (const w of text.match(GPT2_SPLIT) ?? []) {
+        for (const w of splitIsolated(text, this.#splitRe)) {
           let mapped = ''
           for (const b of Buffer.from(w, 'utf8')) mapped += this.#b2u[b]
           out.push(...this.#bpe(mapped))
@@ -199,4 +217,18 @@ export class Tokenizer {
     if (this.#cache.size < 65536) this.#cache.set(word, ids)
     return ids
   }
+}
+
+/** Split with the "Isolated" behaviour: every match is a piece, and so is every gap between matches. */
+function splitIsolated(text: string, re: RegExp): string[] {
+  const out: string[] = []
+  let last = 0
+  for (const m of text.matchAll(re)) {
+    if (m[0].length === 0) continue
+    if (m.index! > last) out.push(text.slice(last, m.index))
+    out.push(m[0])
+    last = m.index! + m[0].length
+  }
+  if (last < text.length) out.push(text.slice(last))
+  return out
 }

@@ -170,3 +170,16 @@ test('tokenizer: hostile or unsupported tokenizer.json is refused; add_prefix_sp
   assert.deepEqual(t.encode('hi'), [3, 2])
   assert.throws(() => t.encode('z'), { code: 'untokenizable' })
 })
+
+test('tokenizer: Llama-3 style Split pre-tokenizer (digit groups, case-insensitive contractions)', async () => {
+  const { splitRegexFromHf } = await import('../../src/cortex/tokenizer.js')
+  const llama3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+  assert.deepEqual("I'M 12345".match(splitRegexFromHf(llama3)), ['I', "'M", ' ', '123', '45'])
+  const vocab: Record<string, number> = { 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 34: 5 }
+  const base = { model: { type: 'BPE', vocab, merges: ['3 4'] } }
+  const gpt2 = new Tokenizer({ ...base, pre_tokenizer: { type: 'ByteLevel' } } as never)
+  const l3 = new Tokenizer({ ...base, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: llama3 } }, { type: 'ByteLevel' }] } } as never)
+  assert.deepEqual(gpt2.encode('12345'), [0, 1, 5, 4])
+  assert.deepEqual(l3.encode('12345'), [0, 1, 2, 3, 4])
+  assert.throws(() => splitRegexFromHf('(?i:\\p{L})'), { code: 'unsupported_tokenizer' })
+})
