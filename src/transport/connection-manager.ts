@@ -3,6 +3,7 @@
  * one link per peer pair, enforces limits and bans, answers PING and DISCOVER, keeps links alive, and dispatches
  * application frames into the Router through RpcLink. Implements LinkProvider and WireTap.
  */
+import { mkdirSync, renameSync } from 'node:fs'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -95,11 +96,15 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   async start(): Promise<void> {
     if (this.#stopping) throw new ZeoneError('stopped', 'connection manager stopped')
+    const file = join(this.#init.dataDir, REPLAY_FILE)
+    mkdirSync(this.#init.dataDir, { recursive: true, mode: 0o700 })
     try {
-      this.#replay = new ReplayGuard({ file: join(this.#init.dataDir, REPLAY_FILE), bits: this.#cfg.replayFilterBits })
+      this.#replay = new ReplayGuard({ file, bits: this.#cfg.replayFilterBits })
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'replay filter unreadable; starting a fresh one')
-      this.#replay = new ReplayGuard({ file: join(this.#init.dataDir, REPLAY_FILE), bits: this.#cfg.replayFilterBits })
+      // unreadable or from another filter size: keep it for inspection, start a fresh one
+      this.#log.warn({ err: (err as Error).message }, 'replay filter unreadable; moved aside, starting a fresh one')
+      renameSync(file, `${file}.bad-${Date.now()}`)
+      this.#replay = new ReplayGuard({ file, bits: this.#cfg.replayFilterBits })
     }
     const server = createServer({ noDelay: true }, (s) => this.#onInbound(s))
     this.#server = server

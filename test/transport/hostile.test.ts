@@ -110,3 +110,18 @@ test('an honest link survives keep-alive; a peer that stops answering is dropped
   assert.ok(((await refusals(a)).get('idle_timeout') ?? 0) >= 1)
   void cl
 })
+
+test('a corrupt replay filter file is moved aside and the node still starts', async (t) => {
+  const { writeFileSync, readdirSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tempDir } = await import('./helpers.js')
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'replay.bloom'), 'not a filter')
+  const a = await startNode(t, {}, { dataDir: dir })
+  assert.ok(addr(a).port > 0)
+  assert.ok(readdirSync(dir).some((f) => f.startsWith('replay.bloom.bad-')))
+  const b = await startNode(t)
+  await b.cm.dial(addr(a))
+  await a.cm.stop()
+  assert.ok(readdirSync(dir).includes('replay.bloom'), 'a fresh filter is saved on stop')
+})
