@@ -5,7 +5,7 @@
 // unchanged tree is never recompiled. Used by `node scripts/compile-contracts.mjs` and, on demand, by
 // src/economy/chain/artifacts.ts.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -35,12 +35,43 @@ export function sourceKey(root) {
   return h.digest('hex').slice(0, 16)
 }
 
-/** Returns the artifacts object, compiling only when no cached file matches the current sources. */
+const LOCK_STALE_MS = 5 * 60_000
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/**
+ * Returns the artifacts object, compiling only when no cached file matches the current sources. Concurrent
+ * processes (parallel test files) compile once: the first takes an exclusive lock file, the others wait for its
+ * output (a lock older than 5 minutes is considered abandoned).
+ */
 export function compileContracts(root, { log = () => {} } = {}) {
   const outDir = join(root, 'contracts', 'out')
   const key = sourceKey(root)
   const file = join(outDir, `artifacts-${key}.json`)
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+  mkdirSync(outDir, { recursive: true })
+  const lock = join(outDir, `.lock-${key}`)
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'))
+      break
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err
+      if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+      let age = 0
+      try { age = Date.now() - statSync(lock).mtimeMs } catch { continue }
+      if (age > LOCK_STALE_MS) { try { unlinkSync(lock) } catch { /* raced */ } continue }
+      sleepSync(200)
+    }
+  }
+  try {
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+    return compileLocked(root, outDir, key, file, log)
+  } finally {
+    try { unlinkSync(lock) } catch { /* already gone */ }
+  }
+}
+
+function compileLocked(root, outDir, key, file, log) {
   const require = createRequire(join(root, 'package.json'))
   const solc = require('solc')
   const sources = {}
