@@ -52,3 +52,26 @@ test('two nodes over TCP: SSE completion from the head node equals a single-proc
     assert.equal(text, ref.text)
   } finally { srv.stop(); await e.close() }
 })
+
+test('failover over TCP: the tail node in use stops mid-generation, another takes over, output unchanged', async () => {
+  const tailA = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '1:2' }] }, false)
+  const tailB = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '1:2' }] }, false)
+  const peers = [tailA, tailB].map((t) => `127.0.0.1:${t.listenAddress!.port}`)
+  const head = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '0:1' }], peers }, false)
+  const svc = head.services.get('cortex')!
+  const req = { model: 'tiny', prompt: 'the quick brown fox', maxTokens: 12, temperature: 0.9, topK: 40, seed: 9 }
+  const ref: number[] = []
+  for (let it = svc.generate(req), r = await it.next(); !r.done; r = await it.next()) ref.push(r.value.id)
+  assert.equal(ref.length, 12)
+  const got: number[] = []
+  const busy = (n: ZeoneNode): number => n.services.get('cortex')!.init.stages[0]!.server.sessionCount
+  for (let it = svc.generate(req), r = await it.next(); !r.done; r = await it.next()) {
+    got.push(r.value.id)
+    if (got.length === 4) {
+      const victim = busy(tailA) > 0 ? tailA : tailB
+      assert.equal(busy(victim), 1)
+      await victim.stop()
+    }
+  }
+  assert.deepEqual(got, ref)
+})
