@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { systemClock } from '../interfaces/clock.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import { makeOnchainVerifier } from './chain/cheque-eip712.js'
+import { attachChain, type ChainHandle } from './chain/attach-chain.js'
 import { Economy } from './economy.js'
 import { LedgerStore } from './ledger-store.js'
 import { economyMetrics } from './metrics.js'
@@ -31,13 +32,19 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const clock = systemClock
   const log = ctx.logger
   const store = LedgerStore.open(join(ctx.dataDir, LEDGER_FILE), { now: () => clock.now() })
+  // the settlement client (when chain.enabled): stakes, and the EIP-712 part of the cheques we issue and receive
+  let chain: ChainHandle | undefined
+  try { chain = await attachChain(ctx) } catch (err) {
+    log.warn({ err: (err as Error).message }, 'chain: settlement client unavailable; cheques stay off-chain, stakes from config')
+  }
   const stakes = new StakeCache({ source: () => ctx.services.get('stake'), now: () => clock.now(), ttlMs: cfg.trust.stakeCacheMs, logger: log })
   let session: EconomySession | undefined
   const economy = new Economy({
     identity: ctx.identity, store, config: cfg, clock, logger: log,
     stakeOf: (p) => stakes.get(p),
     events: economyMetrics(ctx.metrics, () => store.pending),
-    onchainVerifier: makeOnchainVerifier(),
+    onchainVerifier: chain?.onchainVerifier ?? makeOnchainVerifier(),
+    ...(chain ? { onchainSigner: (f) => chain.onchainSigner(f) } : {}),
     onPaymentDue: (peer) => queueMicrotask(() => {
       session?.pay(peer).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not send a cheque'))
     }),
@@ -73,6 +80,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     stopped = true
     defaultsTimer?.cancel()
     session?.stop()
+    chain?.stop()
   }
   ctx.signal.addEventListener('abort', stop, { once: true })
   log.info({ debtLimit: `${economy.debtLimit}`, recovered: store.recovered }, 'economy attached')
