@@ -22,6 +22,8 @@ export const NatMessageType = {
   NAT_RELAY_DATA: 0x66,
   /** one-way: circuit `c` is closed. */
   NAT_RELAY_CLOSE: 0x67,
+  /** one-way: the sender writes no more on circuit `c` (moved to a direct path); forwarded in order. */
+  NAT_RELAY_SWITCH: 0x68,
   /** diagnostic echo over a link (used by `zeone connect` to show the path works). */
   NAT_ECHO: 0x6f,
 } as const

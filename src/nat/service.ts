@@ -20,6 +20,7 @@ import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from './socket.js'
 import { StunClient } from './stun/client.js'
 import { StunServer } from './stun/server.js'
 import { RelayService } from './relay/relay.js'
+import { SwitchableStream } from './relay/switchable.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { Duplex } from 'node:stream'
 
@@ -63,6 +64,9 @@ export class NatService {
   readonly #rate = new Map<string, { t: number; n: number }>()
   #stopped = false
   #relay: RelayService | undefined
+  /** Relayed links by peer (base64 node id), which may still move to a direct path. */
+  readonly #relayed = new Map<string, SwitchableStream>()
+  readonly #upgradeTimers = new Set<{ cancel(): void }>()
 
   constructor(init: NatServiceInit) {
     this.#init = init
@@ -92,8 +96,9 @@ export class NatService {
       config: this.#cfg.relay, router: r, links: this.#init.links, logger: this.#log,
       ...(this.#init.usage ? { usage: this.#init.usage } : {}),
       accept: (from, stream, relay) => {
-        this.#adopt(stream, false, from, relay.peer.remoteAddr)
-          .then(() => this.metrics.outcome('relayed', 'relay', 'inbound', 0))
+        const sw = new SwitchableStream(stream)
+        this.#adopt(sw, false, from, relay.peer.remoteAddr)
+          .then((link) => { this.#trackRelayed(from, sw, link, false); this.metrics.outcome('relayed', 'relay', 'inbound', 0) })
           .catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'inbound relayed link failed'))
         return true
       },
@@ -174,8 +179,9 @@ export class NatService {
       const relay = (this.#cfg.relay.useRelays || opts.relayOnly) && !opts.signal?.aborted ? this.#pickRelay(rendezvous) : undefined
       if (relay) {
         try {
-          const stream = await this.#relay!.open(relay, nodeId)
-          const link = await this.#adopt(stream, true, nodeId, relay.peer.remoteAddr)
+          const sw = new SwitchableStream(await this.#relay!.open(relay, nodeId))
+          const link = await this.#adopt(sw, true, nodeId, relay.peer.remoteAddr)
+          this.#trackRelayed(nodeId, sw, link, true)
           const ms = performance.now() - t0
           this.metrics.outcome('relayed', 'relay', pair, ms)
           return { link, method: 'relay', ms, remote: relay.peer.remoteAddr, pair }
@@ -199,6 +205,66 @@ export class NatService {
     if (via) return this.#init.links.get(via)
     for (const id of this.#cfg.rendezvous) { const l = this.#init.links.get(id); if (l) return l }
     return this.#init.links.links()[0]
+  }
+
+  #trackRelayed(nodeId: Uint8Array, sw: SwitchableStream, link: Link, initiator: boolean): void {
+    const key = toB64(nodeId)
+    this.#relayed.set(key, sw)
+    link.onClose(() => { if (this.#relayed.get(key) === sw) this.#relayed.delete(key) })
+    const every = this.#cfg.relay.upgradeIntervalMs
+    if (!initiator || every <= 0) return
+    const again = (): void => {
+      const t = this.#clock.setTimeout(() => {
+        this.#upgradeTimers.delete(t)
+        if (this.#stopped || link.closed || sw.upgraded) return
+        this.upgrade(nodeId).catch(() => {}).finally(again)
+      }, every)
+      this.#upgradeTimers.add(t)
+    }
+    again()
+  }
+
+  /**
+   * Tries to move the relayed link to `nodeId` onto a punched path, signalling over the relayed link itself. The
+   * link, its session and everything above it continue unchanged.
+   */
+  async upgrade(nodeId: Uint8Array): Promise<{ method: string; ms: number }> {
+    const sw = this.#relayed.get(toB64(nodeId))
+    const link = this.#init.links.get(nodeId)
+    if (!sw || !link) throw new NatError('nat_not_relayed', 'no relayed link to this peer')
+    if (sw.upgraded) return { method: 'already', ms: 0 }
+    const t0 = performance.now()
+    const nat = await this.discover()
+    this.#enter()
+    let pair = pairLabel(nat.mapping, 'unknown')
+    try {
+      const session = this.#session(nodeId, nat)
+      const reply = await link.request(NatMessageType.NAT_SIGNAL_DELIVER, encodeSignal({ v: 1, offer: session.offer() }), { timeoutMs: 10_000 })
+      const ans = decodeAnswer(reply.body)
+      if (!ans.answer) throw new NatError('nat_signal_refused', `upgrade refused: ${ans.error ?? reply.type}`)
+      session.acceptAnswer(ans.answer)
+      pair = pairLabel(nat.mapping, session.remote!.mapping)
+      const path = await session.connect()
+      this.#holdPath(path, link)
+      sw.upgrade(path.stream)
+      const ms = performance.now() - t0
+      this.metrics.outcome('punched', 'upgrade', pair, ms)
+      return { method: path.method, ms }
+    } finally {
+      this.#active--
+    }
+  }
+
+  /** Keeps a punched path (socket, listener) for as long as `link` lives. */
+  #holdPath(path: PunchedPath, link: Link): void {
+    this.#paths.add(path)
+    path.stream.on('error', () => {})
+    link.onClose(() => {
+      if (!this.#paths.delete(path)) return
+      path.dispose()
+      path.stream.destroy()
+      if (path.socket !== (this.#socket as DatagramSocket)) void path.socket.close()
+    })
   }
 
   #pickRelay(fallback: Link): Link | undefined {
@@ -272,6 +338,13 @@ export class NatService {
     reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, answer }))
     void punching
       .then(async (path) => {
+        const sw = this.#relayed.get(toB64(remoteId))
+        if (sw && !sw.upgraded && link.peer.nodeIdB64 === toB64(remoteId)) {
+          this.#holdPath(path, link)
+          sw.upgrade(path.stream)
+          this.metrics.outcome('punched', 'upgrade', pair, performance.now() - t0)
+          return
+        }
         await this.#adoptPath(path, false, remoteId)
         this.metrics.outcome('punched', path.method, pair, performance.now() - t0)
       })
@@ -297,6 +370,8 @@ export class NatService {
     if (this.#stopped) return
     this.#stopped = true
     this.#timer?.cancel()
+    for (const t of this.#upgradeTimers) t.cancel()
+    this.#upgradeTimers.clear()
     for (const u of this.#unsubs) u()
     this.#unsubs = []
     this.#relay?.stop()

@@ -61,7 +61,7 @@ test('connect through a rendezvous: signed signalling, punched udx path, transpo
   }
 })
 
-test('relay circuit: end-to-end handshake through a relay, metered, limits and policy enforced', async () => {
+test('relay circuit: end-to-end handshake through a relay, metered, limits and policy enforced, upgrade to direct without dropping the session', async () => {
   const dirs: string[] = []
   const nodes: ZeoneNode[] = []
   const recorded: Array<{ units: bigint; direction: string }> = []
@@ -99,6 +99,19 @@ test('relay circuit: end-to-end handshake through a relay, metered, limits and p
       const chunk = payload.subarray(0, 60_000)
       const e = await res.link.request(NatMessageType.NAT_ECHO, chunk)
       assert.ok(Buffer.from(e.body).equals(chunk))
+    }
+    // upgrade: the same link (same session) moves from the relay to a punched udx path
+    const rNat = r.services.get('nat')!
+    assert.equal(rNat.relayCircuits, 1)
+    const up = await nat.upgrade(b.identity.publicKey)
+    assert.equal(up.method, 'direct')
+    for (let i = 0; i < 100 && rNat.relayCircuits > 0; i++) await new Promise((res2) => setTimeout(res2, 20))
+    assert.equal(rNat.relayCircuits, 0, 'the relay circuit is released once both sides switched')
+    assert.equal(a.transport!.get(b.identity.publicKey), res.link, 'no new link: the session continued')
+    for (let i = 0; i < 4; i++) {
+      const chunk = payload.subarray(i * 1000, i * 1000 + 50_000)
+      const e = await res.link.request(NatMessageType.NAT_ECHO, chunk)
+      assert.ok(Buffer.from(e.body).equals(chunk), 'echo intact after the switch')
     }
     res.link.close('done')
     const sum = (): bigint => recorded.reduce((s, x) => s + x.units, 0n)

@@ -14,7 +14,7 @@ export class CircuitStream extends Duplex {
   #closedByPeer = false
 
   constructor(relay: Link, circuit: number) {
-    super({ allowHalfOpen: false })
+    super({ allowHalfOpen: true })
     this.relay = relay
     this.circuit = circuit
     this.#unClose = relay.onClose(() => this.destroy())
@@ -23,8 +23,19 @@ export class CircuitStream extends Duplex {
   /** Called by the endpoint manager with data the relay delivered for this circuit. */
   deliver(d: Uint8Array): void { if (!this.destroyed) this.push(Buffer.from(d)) }
 
+  /** No more data from us on this circuit (we moved to a direct path); DATA already sent stays ahead of it. */
+  sendSwitch(): void {
+    if (!this.relay.closed) this.relay.send(NatMessageType.NAT_RELAY_SWITCH, encodeRelayCtl({ v: 1, c: this.circuit }))
+  }
+
+  /** Both sides switched: drop the circuit locally without telling the relay (it dropped it already). */
+  release(): void { this.#closedByPeer = true; this.destroy() }
+
   /** The relay or the peer closed the circuit. */
-  remoteClose(): void { this.#closedByPeer = true; this.push(null); this.destroy() }
+  remoteClose(): void { this.#closedByPeer = true; this.destroy() }
+
+  /** The peer sent NAT_RELAY_SWITCH: its relayed bytes end here ('end' fires after the last one is read). */
+  remoteSwitch(): void { if (!this.destroyed) this.push(null) }
 
   override _read(): void { /* data is pushed as it arrives */ }
 

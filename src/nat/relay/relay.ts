@@ -15,7 +15,7 @@ import { decodeRelayCtl, decodeRelayData, encodeRelayCtl, encodeRelayData, NatMe
 import { isPrivateHost } from './address-policy.js'
 import { CircuitStream } from './circuit-stream.js'
 
-interface Circuit { id: number; a: Link; b: Link; bytes: number; unmetered: number; unsubs: Array<() => void> }
+interface Circuit { id: number; a: Link; b: Link; bytes: number; unmetered: number; unsubs: Array<() => void>; switched: Set<Link> }
 
 export interface RelayInit {
   config: NatConfig['relay']
@@ -52,6 +52,7 @@ export class RelayService {
       r.handle(NatMessageType.NAT_RELAY_INCOMING, (m) => this.#onIncoming(m.link, m.body, m.reply)),
       r.handle(NatMessageType.NAT_RELAY_DATA, (m) => this.#onData(m.link, m.body)),
       r.handle(NatMessageType.NAT_RELAY_CLOSE, (m) => this.#onClose(m.link, m.body)),
+      r.handle(NatMessageType.NAT_RELAY_SWITCH, (m) => this.#onSwitch(m.link, m.body)),
     )
   }
 
@@ -95,7 +96,7 @@ export class RelayService {
         const a = decodeRelayCtl(r.body)
         if (r.type !== NatMessageType.NAT_RELAY_OPENED || a.error) return refuse(`peer declined: ${a.error ?? 'no'}`)
         if (from.closed || target.closed) return refuse('link closed')
-        const circuit: Circuit = { id, a: from, b: target, bytes: 0, unmetered: 0, unsubs: [] }
+        const circuit: Circuit = { id, a: from, b: target, bytes: 0, unmetered: 0, unsubs: [], switched: new Set() }
         circuit.unsubs.push(from.onClose(() => this.#drop(circuit, true)), target.onClose(() => this.#drop(circuit, true)))
         this.#circuits.set(id, circuit)
         reply(NatMessageType.NAT_RELAY_OPENED, encodeRelayCtl({ v: 1, c: id }))
@@ -134,6 +135,19 @@ export class RelayService {
     if (end) { end.remoteClose(); return }
     const circuit = this.#circuits.get(m.c)
     if (circuit && (circuit.a === link || circuit.b === link)) this.#drop(circuit, true)
+  }
+
+  #onSwitch(link: Link, body: Uint8Array): void {
+    const m = decodeRelayCtl(body)
+    if (m.c === undefined) return
+    const end = this.#ends.get(`${link.peer.nodeIdB64}:${m.c}`)
+    if (end) { end.remoteSwitch(); return }
+    const circuit = this.#circuits.get(m.c)
+    if (!circuit || (circuit.a !== link && circuit.b !== link)) return
+    const to = circuit.a === link ? circuit.b : circuit.a
+    to.send(NatMessageType.NAT_RELAY_SWITCH, encodeRelayCtl({ v: 1, c: m.c }))
+    circuit.switched.add(link)
+    if (circuit.switched.size === 2) this.#drop(circuit, false)
   }
 
   /** The opener (`a`) pays for the circuit: relayed bytes are recorded as served to it. */

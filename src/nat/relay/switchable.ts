@@ -1,0 +1,94 @@
+/**
+ * A Duplex that starts on a relay circuit and can move to a direct (punched udx) stream without the transport above
+ * noticing: the session, its keys and sequence numbers continue. Switch protocol: a side stops writing to the circuit
+ * (after its last DATA reached the link), sends NAT_RELAY_SWITCH on the circuit, and writes to the direct stream from
+ * then on. The reader takes circuit bytes until the peer's SWITCH arrives (the relay forwards DATA and SWITCH in
+ * order), then the direct stream's bytes (buffered until then). The circuit is released once both sides switched.
+ */
+import { Duplex } from 'node:stream'
+import type { CircuitStream } from './circuit-stream.js'
+
+/** Direct-path bytes buffered while the peer's relayed bytes are still draining. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024
+
+export class SwitchableStream extends Duplex {
+  readonly circuit: CircuitStream
+  #direct: Duplex | undefined
+  #writing = false
+  #switchedOut = false
+  #switchedIn = false
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+
+  constructor(circuit: CircuitStream) {
+    super({ allowHalfOpen: false })
+    this.circuit = circuit
+    circuit.on('data', (d: Buffer) => this.push(d))
+    // 'end' comes after the last relayed byte was read: only then may direct bytes follow
+    circuit.on('end', () => this.#onRemoteSwitch())
+    circuit.on('error', () => {})
+    circuit.on('close', () => { if (!this.#switchedIn && !this.destroyed) this.destroy() })
+  }
+
+  get upgraded(): boolean { return this.#direct !== undefined }
+  get direct(): Duplex | undefined { return this.#direct }
+
+  /** Moves to `direct`. Idempotent: a second call is ignored (the new stream is destroyed). */
+  upgrade(direct: Duplex): boolean {
+    if (this.#direct || this.destroyed) { direct.destroy(); return false }
+    this.#direct = direct
+    direct.on('data', (d: Buffer) => {
+      if (this.#switchedIn) { this.push(d); return }
+      this.#pendingBytes += d.length
+      if (this.#pendingBytes > MAX_PENDING_BYTES) { this.destroy(new Error('peer never switched')); return }
+      this.#pending.push(d)
+    })
+    direct.on('error', () => {})
+    direct.on('close', () => { if (!this.destroyed) this.destroy() })
+    if (!this.#writing) this.#switchOut()
+    return true
+  }
+
+  #switchOut(): void {
+    if (this.#switchedOut) return
+    this.#switchedOut = true
+    this.circuit.sendSwitch()
+    this.#maybeRelease()
+  }
+
+  #onRemoteSwitch(): void {
+    if (this.#switchedIn) return
+    this.#switchedIn = true
+    for (const d of this.#pending) this.push(d)
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.#maybeRelease()
+  }
+
+  #maybeRelease(): void {
+    if (this.#switchedIn && this.#switchedOut) this.circuit.release()
+  }
+
+  override _read(): void { /* pushed as it arrives */ }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.#switchedOut) {
+      // udx streams are streamx streams: write() takes no callback; wait for 'drain' when it reports backpressure
+      const d = this.#direct!
+      if (d.write(chunk)) cb(); else d.once('drain', () => cb())
+      return
+    }
+    this.#writing = true
+    this.circuit.write(chunk, (err) => {
+      this.#writing = false
+      if (!err && this.#direct) this.#switchOut()
+      cb(err)
+    })
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.circuit.destroy()
+    this.#direct?.destroy()
+    cb(err)
+  }
+}
