@@ -13,7 +13,7 @@ import { makeOnchainVerifier } from './cheque-eip712.js'
 import { cashCheque } from './settle.js'
 import { ChainError } from './errors.js'
 
-export interface SettleResult { debtor: string; serial: bigint; paid?: bigint; burned?: bigint; txHash?: string; error?: string }
+export interface SettleResult { debtor: string; serial: bigint; paid?: bigint; burned?: bigint; txHash?: string; skipped?: string; error?: string }
 
 const MAX_ROWS = 10_000
 
@@ -28,6 +28,9 @@ export async function settleEncoded(cl: ChainClient, encoded: Uint8Array[]): Pro
     if (!verifyChequeSignature(c)) { r.error = 'bad Ed25519 signature'; continue }
     if (c.onchain === undefined || !verify(c)) { r.error = 'no valid on-chain part for this chain/escrow'; continue }
     try {
+      // a cheque whose cumulative amount is already paid (cashed before, or superseded) costs no transaction
+      const [paid] = await cl.read<[bigint, bigint]>(cl.dep.escrow, 'SettlementEscrow', 'channels', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
+      if (paid >= c.onchain.amountWei) { r.skipped = 'already cashed'; continue }
       const res = await cashCheque(cl.c, cl.arts, c)
       Object.assign(r, { paid: res.paid, burned: res.burned, txHash: res.txHash })
     } catch (err) {
