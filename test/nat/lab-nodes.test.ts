@@ -37,6 +37,20 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
         assert.notEqual(res.method, 'relay')
       })
     }
+    await t.test('cone <-> symmetric: a relayed link upgrades to a birthday-punched path, same session', async () => {
+      lab.nat('A', 'cone'); lab.nat('B', 'symmetric')
+      const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 10_000, relayOnly: true }, 40_000)
+      assert.equal(res.method, 'relay')
+      assert.equal((await pub.call('relay-circuits')).n, 1)
+      const up = await a.call('node-upgrade', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
+      assert.equal(up.method, 'birthday')
+      assert.equal(up.sameLink, true)
+      assert.equal(up.echoOk, true)
+      let n = 1
+      for (let i = 0; i < 50 && n > 0; i++) { n = (await pub.call('relay-circuits')).n as number; if (n > 0) await new Promise((r2) => setTimeout(r2, 100)) }
+      assert.equal(n, 0, 'the relay no longer carries the link')
+    })
     await t.test('symmetric <-> symmetric falls back to the relay node (end-to-end encrypted link)', async () => {
       lab.nat('A', 'symmetric'); lab.nat('B', 'symmetric')
       const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
