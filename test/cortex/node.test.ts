@@ -13,6 +13,7 @@ import { generateAll } from '../../src/cortex/generate.js'
 import { Tokenizer } from '../../src/cortex/tokenizer.js'
 import { Router } from '../../src/transport/router.js'
 import { tinyModel } from './helpers.js'
+import { providerKey } from '../../src/cortex/directory.js'
 
 const m = tinyModel({ family: 'llama', layers: 2, kvHeads: 2, seed: 77 })
 const dirs: string[] = []
@@ -23,10 +24,10 @@ after(async () => {
   m.cleanup()
 })
 
-function start(cortex: object, http: boolean): Promise<ZeoneNode> {
+function start(cortex: object, http: boolean, bootstrap: string[] = []): Promise<ZeoneNode> {
   const dataDir = mkdtempSync(join(tmpdir(), 'zeone-cortex-node-'))
   dirs.push(dataDir)
-  const n = createNode(validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: http ? 0 : -1, logLevel: 'silent' }, cortex }))
+  const n = createNode(validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap }, ops: { httpPort: http ? 0 : -1, logLevel: 'silent' }, cortex }))
   nodes.push(n)
   return n.start().then(() => n)
 }
@@ -74,4 +75,25 @@ test('failover over TCP: the tail node in use stops mid-generation, another take
     }
   }
   assert.deepEqual(got, ref)
+})
+
+test('stages announced through the DHT are found without configured peers; a node without the model streams remotely', async () => {
+  const tail = await start({ serve: [{ path: m.dir, modelId: 'tiny-dht', layers: '1:2' }] }, false)
+  const boot = [`127.0.0.1:${tail.listenAddress!.port}`]
+  const head = await start({ serve: [{ path: m.dir, modelId: 'tiny-dht', layers: '0:1' }] }, false, boot)
+  const asker = await start({}, false, boot)
+  const providers = asker.services.get('providers')
+  assert.ok(providers, 'the DHT layer provides provider records')
+  let recs = 0
+  for (let i = 0; i < 100 && recs < 2; i++) {
+    recs = (await providers.findProviders(providerKey('tiny-dht'))).length
+    if (recs < 2) await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.equal(recs, 2)
+  const viaHead: number[] = []
+  for (let it = head.services.get('cortex')!.generate({ model: 'tiny-dht', prompt: 'hello', maxTokens: 6 }), r = await it.next(); !r.done; r = await it.next()) viaHead.push(r.value.id)
+  const viaAsker: number[] = []
+  for (let it = asker.services.get('cortex')!.generate({ model: 'tiny-dht', prompt: 'hello', maxTokens: 6 }), r = await it.next(); !r.done; r = await it.next()) viaAsker.push(r.value.id)
+  assert.ok(viaHead.length > 0)
+  assert.deepEqual(viaAsker, viaHead)
 })
