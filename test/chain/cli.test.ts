@@ -15,9 +15,11 @@ const fixture = fileURLToPath(new URL(`./fixtures/zeone-cli.${fromSource ? 'ts' 
 const nodeArgs = fromSource ? ['--import', 'tsx', fixture] : [fixture]
 const children = new Set<ChildProcess>()
 const dir = mkdtempSync(join(tmpdir(), 'zeone-chain-cli-'))
+const dir2 = mkdtempSync(join(tmpdir(), 'zeone-chain-cli2-'))
 after(() => {
   for (const c of children) c.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
+  rmSync(dir2, { recursive: true, force: true })
 })
 const env = (): NodeJS.ProcessEnv => {
   const e = { ...process.env }
@@ -26,9 +28,9 @@ const env = (): NodeJS.ProcessEnv => {
 }
 const common = ['--data-dir', dir]
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], extra: string[] = common): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [...nodeArgs, ...args, ...common], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const c = spawn(process.execPath, [...nodeArgs, ...args, ...extra], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(c)
     let stdout = ''
     let stderr = ''
@@ -98,6 +100,17 @@ test('zeone chain devnet + stake + gov propose/vote/queue/execute + chain status
   // an EVM key file is created 0600 on first use when no dev account is named
   await json(['chain', 'status'])
   assert.equal(statSync(join(dir, 'evm.key')).mode & 0o777, 0o600)
+
+  // `zeone chain deploy --rpc URL` deploys a second, production-timed set on the same endpoint
+  const d2 = await run(['chain', 'deploy', '--rpc', url!, '--dev-account', '2', '--data-dir', dir2], [])
+  assert.equal(d2.code, 0, d2.stderr)
+  const dep2 = JSON.parse(readFileSync(join(dir2, 'chain-deployment.json'), 'utf8')) as Record<string, string>
+  assert.notEqual(dep2.governor, dep.governor)
+  const cl2 = await ChainClient.open({ deployment: readDeployment(dir2, 'chain-deployment.json'), rpcUrl: url })
+  assert.equal(await cl2.read<bigint>(dep2.governor as `0x${string}`, 'ZeoneGovernor', 'votingPeriod'), 604_800n)
+  const noRpc = await run(['chain', 'deploy', '--data-dir', dir2], [])
+  assert.notEqual(noRpc.code, 0)
+  assert.match(noRpc.stderr, /--rpc/)
 
   dev.kill('SIGINT')
   assert.equal(await exited, 0)
