@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { cpus } from 'node:os'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import { AeadKey, CIPHER_SUITES } from '../src/crypto/aead.js'
 import { MessageType } from '../src/wire/message-types.js'
 import { benchNode, spawnChild, stopChild } from './wire-common.js'
 
@@ -109,9 +110,30 @@ async function measurePeer(name: string): Promise<{ mbps64k: number; msgps1k: nu
   }
 }
 
+/** In-process AEAD speed per suite (seal + open through AeadKey): the basis of the suite preference order. */
+function measureSuites(): Record<string, { sealOpenMBps64k: number; sealOpenOps1k: number }> {
+  const out: Record<string, { sealOpenMBps64k: number; sealOpenOps1k: number }> = {}
+  const aad = Buffer.alloc(16)
+  const nonce = Buffer.alloc(12)
+  for (const suite of CIPHER_SUITES) {
+    const key = new AeadKey(suite, new Uint8Array(32).fill(1))
+    const run = (size: number, n: number): number => {
+      const pt = Buffer.alloc(size, 3)
+      const ct = Buffer.allocUnsafe(size + 16)
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < n; i++) { key.sealInto(ct, nonce, aad, pt); key.open(nonce, aad, ct) }
+      return n / (Number(process.hrtime.bigint() - t0) / 1e9)
+    }
+    run(1024, 2000)
+    out[suite] = { sealOpenMBps64k: (run(BIG, quick ? 300 : 1500) * BIG) / 1e6, sealOpenOps1k: run(SMALL, quick ? 20_000 : 100_000) }
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const [role, kind, arg] = process.argv.slice(2)
   if (role === 'child') return kind === 'raw' ? childRaw() : childZeone(arg!)
+  const suites = measureSuites()
   type R = { mbps64k: number; msgps1k: number } | { skipped: string }
   const samples: Record<'rawTcp' | 'zeoneV2' | 'zeoneV1' | 'libp2p' | 'secretStream', R[]> = { rawTcp: [], zeoneV2: [], zeoneV1: [], libp2p: [], secretStream: [] }
   for (let r = 0; r < ROUNDS; r++) {
@@ -137,6 +159,7 @@ async function main(): Promise<void> {
     bench: 'wire-throughput',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
     config: { bigMessage: BIG, bigTotalBytes: BIG_TOTAL, smallMessage: SMALL, smallCount: SMALL_COUNT, rounds: ROUNDS, reported: 'median of rounds' },
+    suites,
     rawTcp: { mbps64k: rawMBps },
     zeoneV2: v2,
     zeoneV1: v1,
