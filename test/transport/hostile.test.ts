@@ -94,10 +94,11 @@ test('max connections, per-IP connect rate and a growing ban for repeated invali
 })
 
 test('an honest link survives keep-alive; a peer that stops answering is dropped as idle', async (t) => {
-  const a = await startNode(t, { keepAliveMs: 60, idleTimeoutMs: 400 })
-  const b = await startNode(t, { keepAliveMs: 60, idleTimeoutMs: 400 })
+  // generous margins: a PING goes out after 100 ms of silence, a link is dropped after 1.5 s
+  const a = await startNode(t, { keepAliveMs: 100, idleTimeoutMs: 1500 })
+  const b = await startNode(t, { keepAliveMs: 100, idleTimeoutMs: 1500 })
   const link = await a.cm.dial(addr(b))
-  await new Promise((r) => setTimeout(r, 900))
+  await new Promise((r) => setTimeout(r, 2500))
   assert.equal(link.closed, false, 'pings keep the link alive')
 
   const c = await startNode(t, { keepAliveMs: 60_000, idleTimeoutMs: 60_000 })
