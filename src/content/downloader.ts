@@ -42,6 +42,8 @@ export interface DownloadInit {
   clock?: Clock
   signal?: AbortSignal
   onProgress?: (p: Progress) => void
+  /** Finds CDN cache peers once the manifest is known (e.g. `cdn:<root>` provider records); failures are ignored. */
+  discoverCachePeers?: (m: Manifest) => Promise<Link[]>
   /** Called with every verified chunk (leaf hash, data, file Merkle root hex): feeds the local CDN cache. */
   onVerified?: (leaf: Uint8Array, data: Uint8Array, rootHex: string) => void
   /** Test hook: positional writes (inject a full disk). */
@@ -92,6 +94,11 @@ export class Download {
     this.#manifest = manifest
     for (const w of this.#manifestWaiters) w()
     this.#manifestWaiters.clear()
+    if (this.#init.discoverCachePeers) {
+      try { this.#providers.addCaches(await this.#init.discoverCachePeers(manifest)) } catch (err) {
+        this.#init.logger?.debug({ err: (err as Error).message }, 'cache peer discovery failed')
+      }
+    }
     const total = manifest.files.reduce((a, f) => a + f.size, 0)
     const chunks = manifest.files.reduce((a, f) => a + leafCountOf(f), 0)
     const meter = new ProgressMeter(total, 0, chunks, 0, () => clock.now())

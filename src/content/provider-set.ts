@@ -35,7 +35,13 @@ export class ProviderSet {
     }
     for (const link of links) add(link, false)
     for (const link of cacheLinks) add(link, true)
+    this.#add = add
   }
+
+  readonly #add: (link: Link, cache: boolean) => void
+
+  /** Adds CDN cache peers found after the download started (ignored if already known). */
+  addCaches(links: readonly Link[]): void { for (const l of links) this.#add(l, true) }
 
   /** Usable providers; `full` restricts to those that serve manifests and hash layers (not caches). */
   active(full = false): ProviderState[] { return this.all.filter((p) => !p.dropped && !p.link.closed && (!full || !p.cache)) }

@@ -11,7 +11,8 @@ import type { Endpoint, Link, LinkProvider, MessageRouter } from '../interfaces/
 import type { Logger } from '../interfaces/logger.js'
 import type { ServiceRegistry } from '../interfaces/node-context.js'
 import { equalBytes, fromHex, toHex } from '../util/bytes.js'
-import { CacheServer, providerKey } from './cache-server.js'
+import { CacheServer, cdnKey, providerKey } from './cache-server.js'
+import type { Manifest } from './manifest.js'
 import type { ContentConfig } from './config.js'
 import { Download, type DownloadResult } from './downloader.js'
 import { DownloadError } from './errors.js'
@@ -142,6 +143,26 @@ export class ContentService {
     return links
   }
 
+  /** CDN caches announcing chunks of the manifest's files (`cdn:<root>`), at most `maxProviders`. */
+  async cachePeersFor(m: Manifest, exclude: readonly Link[]): Promise<Link[]> {
+    const dir = this.#init.services.get('providers')
+    if (!dir) return []
+    const skip = new Set([toHex(this.#init.identity.publicKey), ...exclude.map((l) => toHex(l.peer.nodeId))])
+    const links: Link[] = []
+    const roots = [...new Set(m.files.map((f) => toHex(f.root)))].slice(0, 8)
+    for (const root of roots) {
+      const records = await dir.findProviders(cdnKey(root), { limit: 4 })
+      for (const r of records) {
+        if (links.length >= this.#init.config.maxProviders || skip.has(toHex(r.nodeId))) continue
+        skip.add(toHex(r.nodeId))
+        for (const a of r.addrs) {
+          try { links.push(this.#init.links.get(r.nodeId) ?? await this.#init.links.dial(a, { expectNodeId: r.nodeId })); break } catch { /* next address */ }
+        }
+      }
+    }
+    return links
+  }
+
   /** Starts a download job and returns its handle; progress and outcome via `job()`. */
   async fetch(idHex: string, outDir: string, from: readonly string[] = []): Promise<JobInfo> {
     if (!/^[0-9a-f]{64}$/.test(idHex)) throw new DownloadError('bad_id', 'content id must be 64 hex digits')
@@ -159,6 +180,7 @@ export class ContentService {
       ...(trust ? { trust } : {}), ...(usage ? { usage } : {}),
       onProgress: (p) => { info.progress = p },
       ...(cache ? { onVerified: (leaf: Uint8Array, data: Uint8Array, root: string) => { cache.put(leaf, data, root) } } : {}),
+      ...(from.length === 0 ? { discoverCachePeers: (m: Manifest) => this.cachePeersFor(m, providers) } : {}),
     })
     this.#jobs.set(job, { info, download })
     this.#trimJobs()

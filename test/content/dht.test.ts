@@ -9,11 +9,11 @@ import { attach as attachDht } from '../../src/dht/attach.js'
 import { controlCall } from '../../src/cli/control-client.js'
 import { pseudoRandom, tempDir, writeTree } from './helpers.js'
 
-async function startNode(dataDir: string, bootstrap: string[] = []): Promise<ZeoneNode> {
+async function startNode(dataDir: string, bootstrap: string[] = [], seedAfterFetch = true): Promise<ZeoneNode> {
   const config = validateConfig({
     dataDir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap }, ops: { httpPort: -1, logLevel: 'silent' },
     dht: { staticPuzzleBits: 0, dynamicPuzzleBits: 0 },
-    content: { chunkSize: 16384 },
+    content: { chunkSize: 16384, seedAfterFetch },
   })
   const node = createNode(config, { layers: [['dht', attachDht], ['content', attachContent]] })
   await node.start()
@@ -65,4 +65,43 @@ test('publish announces in the DHT; another node finds the providers and fetches
     if (links.length < 2) await new Promise((r) => setTimeout(r, 100))
   }
   assert.equal(links.length, 2)
+})
+
+test('a node that only caches announces cdn:<root>; a later fetch finds it and takes chunks from its cache', async (t) => {
+  const dirs = [tempDir('cdn-a'), tempDir('cdn-c'), tempDir('cdn-d'), tempDir('cdn-src')]
+  const data = pseudoRandom(400_000, 'cdn')
+  writeTree(dirs[3]!.dir, { 'w.bin': data })
+  const nodes: ZeoneNode[] = []
+  t.after(async () => { for (const n of nodes.reverse()) await n.stop(); for (const d of dirs) d.cleanup() })
+  const a = await startNode(dirs[0]!.dir); nodes.push(a)
+  const boot = [`127.0.0.1:${a.listenAddress!.port}`]
+  const c = await startNode(dirs[1]!.dir, boot, false); nodes.push(c)
+  const pub = await controlCall(a.dataDir, 'POST', '/v1/content/publish', { body: { path: join(dirs[3]!.dir, 'w.bin') } }) as { id: string }
+  const fetchOn = async (n: ZeoneNode): Promise<Job> => {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const j = await controlCall(n.dataDir, 'POST', '/v1/content/fetch', { body: { id: pub.id, outDir: join(n.dataDir, 'dl') } }) as Job
+        return await waitJob(n.dataDir, j.job)
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'no_providers') throw err
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    throw new Error('no providers found')
+  }
+  assert.equal((await fetchOn(c)).state, 'done')
+  const cacheC = c.services.get('content')!.cache!.cache
+  assert.equal(cacheC.size, Math.ceil(400_000 / 16384))
+  assert.deepEqual(c.services.get('content')!.store.list(), [], 'C does not seed, it only caches')
+  const d = await startNode(dirs[2]!.dir, boot); nodes.push(d)
+  // wait until D's lookup sees C's cdn announcement
+  const m = a.services.get('content')!.store.list()[0]!.manifest
+  for (let i = 0; i < 100; i++) {
+    if ((await d.services.get('content')!.cachePeersFor(m, [])).length > 0) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const done = await fetchOn(d)
+  assert.equal(done.state, 'done', JSON.stringify(done.error))
+  assert.deepEqual(new Uint8Array(readFileSync(join(d.dataDir, 'dl', 'w.bin'))), data)
+  assert.ok(cacheC.hits > 0, 'the cache served chunks to the new node')
 })
