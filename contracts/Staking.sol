@@ -159,13 +159,14 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         a.unbonding -= uint128(amount - fromBonded);
         bool ban = reason == Reason.Censorship;
         if (ban) { a.banned = true; a.kind = Kind.None; a.bandwidthMbps = 0; }
-        _checkpoint(account, ban ? 0 : a.bonded);
+        _checkpoint(account, a.bonded);
         if (amount > 0) IBurnable(address(token)).burn(amount);
         emit Slashed(account, reason, amount, evidence, ban);
     }
 
+    /// Voting stake follows the bonded stake, except that a banned account never regains voting weight.
     function _checkpoint(address account, uint256 bonded) private {
-        _votingStake[account].push(uint48(block.timestamp), uint208(bonded));
+        _votingStake[account].push(uint48(block.timestamp), _accounts[account].banned ? 0 : uint208(bonded));
     }
 
     function requiredStake(address account) public view returns (uint256) {

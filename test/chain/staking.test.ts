@@ -55,7 +55,15 @@ test('slashing: only governance (SLASHER_ROLE) or a verified fraud proof; 10% / 
   assert.equal(b.bonded + b.unbonding, ZEO(891) - ZEO(891) / 2n)
   assert.equal(s0 - (await f.r<bigint>(f.dep.token, 'ZEOToken', 'totalSupply')), ZEO(1_000) - b.bonded - b.unbonding)
   await reverts(f.w(1, st, S, 'stake', [1n]), 'Banned')
-  assert.equal(await f.r<bigint>(st, S, 'votingStakeAt', [f.addr(1), BigInt(Math.floor(Date.now() / 1000)) + 10n ** 6n]), 0n)
+  const later = BigInt(Math.floor(Date.now() / 1000)) + 10n ** 6n
+  assert.equal(await f.r<bigint>(st, S, 'votingStakeAt', [f.addr(1), later]), 0n)
+  // a banned account may leave with what is left, but its voting stake stays 0
+  await fund(f, 2, ZEO(1_000))
+  await f.w(2, st, S, 'stake', [ZEO(1_000)])
+  await f.w(7, st, S, 'slash', [f.addr(2), 2, keccak256('0x05')])
+  assert.equal((await acct(f, 2)).bonded, ZEO(500))
+  await f.w(2, st, S, 'requestUnstake', [ZEO(100)])
+  assert.equal(await f.r<bigint>(st, S, 'votingStakeAt', [f.addr(2), later]), 0n)
 })
 
 test('fraud proof: two conflicting signed attestations slash 10% once; forged or equal proofs are refused', async () => {
