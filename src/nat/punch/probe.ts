@@ -3,6 +3,7 @@
  * the signed signalling, and bound to the sender's role, so a third party cannot forge a path and our own probes
  * cannot be reflected back at us. Layout (45 bytes): "ZNP1" | kind u8 | sid 16 | seq u32 | echo u32 | mac 16.
  */
+import { timingSafeEqual } from 'node:crypto'
 import { blake2b } from '../../crypto/hash.js'
 import { equalBytes } from '../../util/bytes.js'
 
@@ -34,7 +35,7 @@ export function isProbe(buf: Uint8Array): boolean {
 export function decodeProbe(buf: Uint8Array, key: Uint8Array, sid: Uint8Array, fromRole: 0 | 1): Probe | undefined {
   if (!isProbe(buf)) return undefined
   if (!equalBytes(buf.subarray(5, 21), sid)) return undefined
-  if (!equalBytes(mac(key, fromRole, buf.subarray(0, 29)), buf.subarray(29, 45))) return undefined
+  if (!timingSafeEqual(mac(key, fromRole, buf.subarray(0, 29)), buf.subarray(29, 45))) return undefined
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   return { kind: buf[4]!, seq: dv.getUint32(21), echo: dv.getUint32(25) }
 }
