@@ -38,7 +38,8 @@ export interface ConnectionManagerInit {
   identity: Identity
   config: TransportConfig
   dataDir: string
-  router: { dispatch(msg: Inbound): void }
+  /** Where application messages go; `has` (the Router has it) lets unhandled types be counted as refusals. */
+  router: { dispatch(msg: Inbound): void; has?(type: number): boolean }
   logger?: Logger
   metrics?: Registry
   clock?: Clock
@@ -89,6 +90,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#core = new CoreProtocol({
       identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
       peerListSize: this.#cfg.peerListSize, links: () => this.links(), refuse: (link, reason) => this.#refuseFromPeer(link, reason),
+      count: (reason) => this.metrics.refuse(reason),
     })
   }
 

@@ -18,6 +18,8 @@ export interface CoreProtocolInit {
   peerListSize: number
   links: () => Link[]
   refuse: (link: Link, reason: string) => void
+  /** Counts a refusal without penalising the peer. */
+  count: (reason: string) => void
 }
 
 export class CoreProtocol {
@@ -26,9 +28,11 @@ export class CoreProtocol {
   constructor(init: CoreProtocolInit) { this.#i = init }
 
   /** Handles PING and DISCOVER here; everything else goes to the router. */
-  dispatch(m: Inbound, router: { dispatch(msg: Inbound): void }): void {
+  dispatch(m: Inbound, router: { dispatch(msg: Inbound): void; has?(type: number): boolean }): void {
     if (m.type === MessageType.PING) return this.#onPing(m)
     if (m.type === MessageType.DISCOVER) return this.#onDiscover(m)
+    // a type nobody handles is counted (no strike: a newer peer may speak types we do not); the router answers it
+    if (router.has && !router.has(m.type)) this.#i.count('unhandled_type')
     router.dispatch(m)
   }
 

@@ -74,6 +74,7 @@ test('unknown types and malformed envelopes are refused and the link stays up', 
   assert.ok((await a.cm.ping(link)) >= 0)
   const rb = await b.cm.metrics.refusals.get()
   assert.ok(rb.values.some((v) => v.labels.reason === 'unknown_type'))
+  assert.ok(rb.values.some((v) => v.labels.reason === 'unhandled_type' && v.value === 1))
 })
 
 test('construct then stop without start, stop twice, dial after stop', async (t) => {
