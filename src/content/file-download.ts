@@ -265,9 +265,10 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
         fetched++
         p.chunks++
         p.bytes += len
+        // persist before telling anyone: what a listener has seen is on record
+        if (++sinceFlush >= flushEvery) flush()
         job.onChunk(i, len)
         job.onVerified?.(leaf, data)
-        if (++sinceFlush >= flushEvery) flush()
       } finally {
         inflight--
         if (!ok) retry.push(i)
