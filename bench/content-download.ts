@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     // resume: a client process killed at 50%, then run again
     const out = join(dir, 'out-resume')
     const ports = honest.map((p) => String(p.port))
-    const first = spawnChild('fetch-proc', [pub.idHex, out, ...ports])
+    const first = spawnChild('fetch-proc', [pub.idHex, out, join(dir, 'fetch1'), ...ports])
     let maxDone = 0
     onJsonLines(first, (v) => {
       const done = Number(v.chunksDone ?? 0)
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       if (done >= chunks / 2 && first.exitCode === null && first.signalCode === null) first.kill('SIGKILL')
     })
     await waitExit(first)
-    const second = spawnChild('fetch-proc', [pub.idHex, out, ...ports])
+    const second = spawnChild('fetch-proc', [pub.idHex, out, join(dir, 'fetch2'), ...ports])
     let result: { fetched: number; resumed: number } | undefined
     onJsonLines(second, (v) => { if (v.done) result = v as unknown as { fetched: number; resumed: number } })
     await waitExit(second)
