@@ -45,6 +45,10 @@ export const natConfigSchema = z.object({
     timeoutMs: z.number().int().min(100).default(15_000),
     /** Use the birthday approach at all. @default true */
     birthday: z.boolean().default(true),
+    /** Try TCP simultaneous open when UDP punching fails (UDP blocked). @default true */
+    tcp: z.boolean().default(true),
+    /** How long TCP simultaneous open is tried. @default 8000 */
+    tcpTimeoutMs: z.number().int().min(100).default(8000),
   }).strict().prefault({}),
   /** Relay service (RELAY capability) and relay use. */
   relay: z.object({

@@ -21,6 +21,7 @@ import { StunClient } from './stun/client.js'
 import { StunServer } from './stun/server.js'
 import { RelayService } from './relay/relay.js'
 import { SwitchableStream } from './relay/switchable.js'
+import { freeTcpPort } from './punch/tcp-open.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { Duplex } from 'node:stream'
 
@@ -148,8 +149,25 @@ export class NatService {
     return this.#discovering
   }
 
-  #session(remoteId: Uint8Array, nat: NatBehavior): PunchSession {
-    return new PunchSession({ identity: this.#init.identity, remoteId, socket: this.#socket!, nat, punch: this.#cfg.punch, clock: this.#clock })
+  #session(remoteId: Uint8Array, nat: NatBehavior, tcpPort?: number): PunchSession {
+    return new PunchSession({
+      identity: this.#init.identity, remoteId, socket: this.#socket!, nat, punch: this.#cfg.punch, clock: this.#clock,
+      ...(tcpPort ? { tcpPort } : {}),
+    })
+  }
+
+  /** UDP punching, then (if both sides offered a `tcp` candidate) TCP simultaneous open. */
+  async #punchOrTcp(session: PunchSession, signal?: AbortSignal): Promise<{ path: PunchedPath } | { tcp: { socket: Duplex; remote: Rinfo } }> {
+    try {
+      return { path: await session.connect(signal ? { signal } : {}) }
+    } catch (err) {
+      if (!this.#cfg.punch.tcp || !session.remote?.candidates.some((c) => c.kind === 'tcp') || signal?.aborted) throw err
+      return { tcp: await session.tcpOpen({ timeoutMs: this.#cfg.punch.tcpTimeoutMs, ...(signal ? { signal } : {}) }) }
+    }
+  }
+
+  async #tcpPort(): Promise<number | undefined> {
+    return this.#cfg.punch.tcp ? freeTcpPort().catch(() => undefined) : undefined
   }
 
   /** Reaches `nodeId` over a punched UDP path, signalling through `via` (a linked rendezvous) or any configured one. */
@@ -164,13 +182,20 @@ export class NatService {
     this.#enter()
     try {
       if (opts.relayOnly) throw new NatError('nat_relay_only', 'relay requested')
-      const session = this.#session(nodeId, nat)
+      const session = this.#session(nodeId, nat, await this.#tcpPort())
       const reply = await rendezvous.request(NatMessageType.NAT_SIGNAL, encodeSignal({ v: 1, to: nodeId, offer: session.offer() }), { timeoutMs: 10_000 })
       const ans = decodeAnswer(reply.body)
       if (!ans.answer) throw new NatError('nat_signal_refused', `signalling refused: ${ans.error ?? reply.type}`)
       session.acceptAnswer(ans.answer)
       pair = pairLabel(nat.mapping, session.remote!.mapping)
-      const path = await session.connect(opts.signal ? { signal: opts.signal } : {})
+      const got = await this.#punchOrTcp(session, opts.signal)
+      if ('tcp' in got) {
+        const link = await this.#adopt(got.tcp.socket, true, nodeId, got.tcp.remote)
+        const ms = performance.now() - t0
+        this.metrics.outcome('punched', 'tcp', pair, ms)
+        return { link, method: 'tcp', ms, remote: got.tcp.remote, pair }
+      }
+      const path = got.path
       const link = await this.#adoptPath(path, true, nodeId)
       const ms = performance.now() - t0
       this.metrics.outcome('punched', path.method, pair, ms)
@@ -324,7 +349,7 @@ export class NatService {
     const t0 = performance.now()
     let pair = pairLabel(nat.mapping, 'unknown')
     let answer: Uint8Array
-    const session = this.#session(remoteId, nat)
+    const session = this.#session(remoteId, nat, await this.#tcpPort())
     try {
       answer = session.answer(m.offer)
       pair = pairLabel(nat.mapping, session.remote!.mapping)
@@ -334,10 +359,16 @@ export class NatService {
       return
     }
     // punch first (our mapping towards the peer exists before its checks reach our NAT), then answer
-    const punching = session.connect()
+    const punching = this.#punchOrTcp(session)
     reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, answer }))
     void punching
-      .then(async (path) => {
+      .then(async (got) => {
+        if ('tcp' in got) {
+          await this.#adopt(got.tcp.socket, false, remoteId, got.tcp.remote)
+          this.metrics.outcome('punched', 'tcp', pair, performance.now() - t0)
+          return
+        }
+        const path = got.path
         const sw = this.#relayed.get(toB64(remoteId))
         if (sw && !sw.upgraded && link.peer.nodeIdB64 === toB64(remoteId)) {
           this.#holdPath(path, link)

@@ -51,6 +51,16 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       for (let i = 0; i < 50 && n > 0; i++) { n = (await pub.call('relay-circuits')).n as number; if (n > 0) await new Promise((r2) => setTimeout(r2, 100)) }
       assert.equal(n, 0, 'the relay no longer carries the link')
     })
+    await t.test('cone <-> cone with UDP blocked between the NATs: TCP simultaneous open', async () => {
+      lab.nat('A', 'cone'); lab.nat('B', 'cone')
+      lab.blockUdpBetweenNats('A'); lab.blockUdpBetweenNats('B')
+      const cfg = { ...boot, nat: { ...boot.nat, punch: { timeoutMs: 2000, birthday: false } } }
+      const [, nb] = await Promise.all([a.call('node-start', { config: cfg, links: 1 }), b.call('node-start', { config: cfg, links: 1 })])
+      const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
+      assert.equal(res.method, 'tcp')
+      assert.equal(res.echoOk, true)
+      assert.equal((res.remote as { host: string }).host, '198.18.0.102')
+    })
     await t.test('symmetric <-> symmetric falls back to the relay node (end-to-end encrypted link)', async () => {
       lab.nat('A', 'symmetric'); lab.nat('B', 'symmetric')
       const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])

@@ -82,6 +82,15 @@ export class NatLab {
     try { this.x(n, 'conntrack', '-F') } catch { /* empty table */ }
   }
 
+  /** Drops UDP between the two NAT routers' public addresses (STUN/rendezvous stay reachable). */
+  blockUdpBetweenNats(side: 'A' | 'B'): void {
+    const n = this.ns(`nat${side}`)
+    for (const ip of ['198.18.0.101', '198.18.0.102']) {
+      this.x(n, 'iptables', '-I', 'FORWARD', '-p', 'udp', '-d', ip, '-j', 'DROP')
+      this.x(n, 'iptables', '-I', 'FORWARD', '-p', 'udp', '-s', ip, '-j', 'DROP')
+    }
+  }
+
   down(): void {
     for (const n of this.all) {
       try {

@@ -15,6 +15,9 @@ import {
   type Candidate, type CandidateSet, type EphemeralKey,
 } from './candidates.js'
 import { punch, type PunchOptions, type PunchResult } from './puncher.js'
+import { tcpSimultaneousOpen } from './tcp-open.js'
+import type { Socket } from 'node:net'
+import type { Rinfo } from '../socket.js'
 
 export interface PunchSessionInit {
   identity: Identity
@@ -28,6 +31,8 @@ export interface PunchSessionInit {
   hostCandidates?: boolean
   clock?: Clock
   punch?: PunchOptions
+  /** Local TCP port for simultaneous open (advertised as `tcp` candidates); none = no TCP fallback. */
+  tcpPort?: number
 }
 
 export interface PunchedPath extends PunchResult {
@@ -67,7 +72,18 @@ export class PunchSession {
     if (pub.port > 0 && !out.some((c) => c.host === pub.host && c.port === pub.port)) {
       out.push({ kind: 'srflx', host: pub.host, port: pub.port, priority: candidatePriority('srflx') })
     }
+    const tcp = this.#init.tcpPort
+    if (tcp && pub.port > 0) out.push({ kind: 'tcp', host: pub.host, port: tcp, priority: candidatePriority('tcp') })
     return out.slice(0, 16)
+  }
+
+  /** TCP simultaneous open towards the remote's `tcp` candidate (when UDP is blocked). */
+  async tcpOpen(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ socket: Socket; remote: Rinfo }> {
+    const c = this.#remote?.candidates.find((x) => x.kind === 'tcp')
+    if (!c || !this.#init.tcpPort) throw new NatError('nat_no_tcp', 'no TCP candidate on one side')
+    const remote = { host: c.host, port: c.port }
+    const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, ...opts })
+    return { socket, remote }
   }
 
   #set(sid: Uint8Array): Uint8Array {

@@ -1,0 +1,54 @@
+/**
+ * TCP simultaneous open for networks that block UDP: both peers connect() from a fixed local port to the other's
+ * predicted public address (port-preserving NATs keep the local port) at about the same time; the crossing SYNs
+ * create both NAT mappings and the kernel completes one connection. Retries until `timeoutMs`.
+ */
+import { connect, createServer, type Socket } from 'node:net'
+import { AbortedError } from '../../util/errors.js'
+import { NatError } from '../errors.js'
+import type { Rinfo } from '../socket.js'
+
+/** A free local TCP port (bound and released), to be advertised as a `tcp` candidate. */
+export async function freeTcpPort(host = '0.0.0.0'): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, host, () => resolve()) })
+  const port = (srv.address() as { port: number }).port
+  await new Promise<void>((resolve) => srv.close(() => resolve()))
+  return port
+}
+
+export interface TcpOpenOptions {
+  localPort: number
+  remote: Rinfo
+  /** @default 8000 */
+  timeoutMs?: number
+  /** Pause between attempts after a refused/failed connect. @default 200 */
+  retryMs?: number
+  signal?: AbortSignal
+}
+
+export async function tcpSimultaneousOpen(opts: TcpOpenOptions): Promise<Socket> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 8000)
+  let last: unknown
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) throw new AbortedError('tcp open aborted')
+    try {
+      return await attempt(opts, deadline - Date.now())
+    } catch (err) {
+      last = err
+      await new Promise((r) => setTimeout(r, opts.retryMs ?? 200).unref())
+    }
+  }
+  throw new NatError('nat_tcp_failed', 'TCP simultaneous open failed', { cause: last })
+}
+
+function attempt(opts: TcpOpenOptions, ms: number): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = connect({ host: opts.remote.host, port: opts.remote.port, localPort: opts.localPort, localAddress: '0.0.0.0' })
+    const t = setTimeout(() => { s.destroy(); reject(new NatError('nat_tcp_timeout', 'connect timed out')) }, Math.max(1, ms))
+    t.unref()
+    s.once('connect', () => { clearTimeout(t); s.off('error', onErr); resolve(s) })
+    const onErr = (err: Error): void => { clearTimeout(t); s.destroy(); reject(err) }
+    s.once('error', onErr)
+  })
+}
