@@ -3,7 +3,7 @@
  * simulated nodes with a 20-150 ms per-pair RTT, 10% churn and adversary fractions 0/10/20/30%, comparing d = 1
  * (plain Kademlia lookup) with d = 4 disjoint paths in the same run.
  *
- *   npm run bench -- dht-sim [--nodes 10000] [--lookups 200] [--records 50] [--fractions 0,0.1,0.2,0.3] [--paths 1,4]
+ *   npm run bench -- dht-sim [--nodes 10000] [--lookups 300] [--records 60] [--fractions 0,0.1,0.2,0.3] [--paths 1,4]
  *                            [--churn 0.1] [--connect-rtts 0]   (connect-rtts 2 = every first contact pays TCP + handshake)
  */
 import type { Identity } from '../src/crypto/identity.js'
@@ -15,8 +15,8 @@ function arg(name: string, def: string): string {
 }
 
 const nodes = Number(arg('nodes', '10000'))
-const lookups = Number(arg('lookups', '200'))
-const records = Number(arg('records', '50'))
+const lookups = Number(arg('lookups', '300'))
+const records = Number(arg('records', '60'))
 const churn = Number(arg('churn', '0.1'))
 const fractions = arg('fractions', '0,0.1,0.2,0.3').split(',').map(Number)
 const paths = arg('paths', '1,4').split(',').map(Number)
