@@ -42,7 +42,9 @@ const get: Command = {
     if (pub) q.set('publisher', pub)
     const r = await controlCall(dataDirOf(args), 'GET', `/v1/dht/get?${q}`, { timeoutMs: 60_000 }) as { found: boolean; signed?: boolean; publisher?: string; value?: Shown }
     if (!r.found) { if (args.flags.json === true) io.stdout.write(`${JSON.stringify(r)}\n`); else io.stderr.write('not found\n'); return 1 }
-    return out(args, io, r, () => `${showValue(r.value!)}${r.signed ? '' : '\n(unsigned value from a v0 peer)'}`)
+    // anyone may sign a value under any key: say whose value this is (stderr keeps stdout the bare value)
+    if (args.flags.json !== true) io.stderr.write(r.signed ? `signed by ${r.publisher}${pub ? '' : ' (use --publisher to accept only one publisher)'}\n` : 'unsigned value from a v0 peer\n')
+    return out(args, io, r, () => showValue(r.value!))
   },
 }
 
