@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
-import { NatMessageType } from '../../src/nat/messages.js'
+import { encodeRelayCtl, encodeRelayData, NatMessageType } from '../../src/nat/messages.js'
+import { NatService } from '../../src/nat/service.js'
+import { natConfigSchema } from '../../src/nat/config.js'
+import { Identity } from '../../src/crypto/identity.js'
 import { StunServer } from '../../src/nat/stun/server.js'
 import { attach as attachNat } from '../../src/nat/attach.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
@@ -95,6 +98,12 @@ test('relay circuit: end-to-end handshake through a relay, metered, limits and p
     assert.equal(res.method, 'relay')
     assert.equal(res.link.peer.nodeIdB64, b.identity.nodeIdB64, 'handshake end to end through the relay')
     const payload = Buffer.alloc(300_000, 0x5a)
+    // a third node linked to the relay cannot inject into, switch or close someone else's circuit
+    const intruder = await strict.transport!.dial({ host: '127.0.0.1', port: r.listenAddress!.port })
+    intruder.send(NatMessageType.NAT_RELAY_DATA, encodeRelayData(1, new Uint8Array([1, 2, 3])))
+    intruder.send(NatMessageType.NAT_RELAY_SWITCH, encodeRelayCtl({ v: 1, c: 1 }))
+    intruder.send(NatMessageType.NAT_RELAY_CLOSE, encodeRelayCtl({ v: 1, c: 1 }))
+    intruder.send(NatMessageType.NAT_RELAY_DATA, new Uint8Array([0xff, 0x00]))
     for (let i = 0; i < 4; i++) {
       const chunk = payload.subarray(0, 60_000)
       const e = await res.link.request(NatMessageType.NAT_ECHO, chunk)
@@ -123,4 +132,21 @@ test('relay circuit: end-to-end handshake through a relay, metered, limits and p
     for (const n of nodes.reverse()) await n.stop()
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   }
+})
+
+test('NatService: construct then stop (twice), stop before start, start then stop leaves nothing running', async () => {
+  const mk = (): NatService => {
+    return new NatService({
+      identity: Identity.fromSeed(new Uint8Array(32).fill(5)), config: natConfigSchema.parse({ udpHost: '127.0.0.1' }),
+      links: { dial: async () => { throw new Error('x') }, get: () => undefined, links: () => [], onLink: () => () => {} },
+      router: { handle: () => () => {} },
+    })
+  }
+  const a = mk()
+  await a.stop(); await a.stop()
+  const b = mk()
+  await b.start()
+  assert.ok(b.socket!.address().port > 0)
+  await assert.rejects(b.connect(new Uint8Array(32)), /no linked rendezvous/)
+  await b.stop(); await b.stop()
 })
