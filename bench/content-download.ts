@@ -78,10 +78,13 @@ async function main(): Promise<void> {
       return { ms, ok, fetched: r.chunksFetched, bad: [...r.badProviders.keys()] }
     }
 
+    // interleaved; raw and all-honest are best of two (the machine is shared), the corrupting run is compared with that
     const raw1 = await rawCopy(file, join(dir, 'raw.bin'))
-    const h = await download(honest.map((p) => p.port), 'honest')
+    const h1 = await download(honest.map((p) => p.port), 'honest')
     const raw2 = await rawCopy(file, join(dir, 'raw.bin'))
     const c = await download([hostile.port, ...honest.slice(0, 3).map((p) => p.port)], 'corrupt')
+    const h2 = await download(honest.map((p) => p.port), 'honest2')
+    const h = h2.ms < h1.ms ? { ...h2, ok: h1.ok && h2.ok } : { ...h1, ok: h1.ok && h2.ok }
     const rawMs = Math.min(raw1, raw2)
 
     // resume: a client process killed at 50%, then run again
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
         chunks, verifiedBeforeKill: maxDone, resumed: result?.resumed, fetchedAfter: result?.fetched,
         refetched, refetchedShare: +(refetched / chunks).toFixed(4), target: 0.02, correct: resumedOk,
       },
-      ms: { raw: [raw1, raw2], honest: h.ms, corrupt: c.ms },
+      ms: { raw: [raw1, raw2], honest: [h1.ms, h2.ms], corrupt: c.ms },
     }))
   } finally {
     for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGTERM')

@@ -171,7 +171,7 @@ export class Download {
    * after the download; throws the download's error if it fails before the stream ends.
    */
   async *stream(index: number): AsyncGenerator<Uint8Array> {
-    void this.run()
+    this.run().catch(() => { /* surfaced to the reader through #failed */ })
     while (!this.#manifest) {
       if (this.#failed) throw this.#failed
       await new Promise<void>((r) => this.#manifestWaiters.add(r))
