@@ -5,8 +5,9 @@
 import type { Identity } from '../../crypto/identity.js'
 import { equalBytes, toHex } from '../../util/bytes.js'
 import { defaultDhtConfig } from '../config.js'
-import { keyOfString } from '../id.js'
-import { SimWorld, type SimNode } from './world.js'
+import { commonPrefixBits, keyOfString } from '../id.js'
+import { Identity as IdentityClass } from '../../crypto/identity.js'
+import { ensureIdentities, prng, SimWorld, type SimNode } from './world.js'
 
 export interface ScenarioInit {
   nodes: number
@@ -22,6 +23,26 @@ export interface ScenarioInit {
   /** Extra RTTs for the first request between two nodes (connection + handshake). @default 0 */
   connectRtts?: number
   identities?: Identity[]
+  /**
+   * Eclipse attempt on record 0's key: `attackers` colluding nodes whose ids were ground to share `prefixBits` leading
+   * bits with it join before publishing (ack and drop stores, answer lookups with colluders); every read targets it.
+   */
+  eclipse?: { attackers: number; prefixBits: number }
+}
+
+/** Mints identities whose DHT id shares `bits` leading bits with `key` (what an eclipse attacker must do). */
+export function grindIdentities(key: Uint8Array, bits: number, count: number, seed: number): { ids: Identity[]; tries: number } {
+  const rand = prng(seed)
+  const ids: Identity[] = []
+  let tries = 0
+  const s = new Uint8Array(32)
+  while (ids.length < count) {
+    for (let i = 0; i < 32; i++) s[i] = Math.floor(rand() * 256)
+    tries++
+    const id = IdentityClass.fromSeed(s.slice())
+    if (commonPrefixBits(id.dhtId, key) >= bits) ids.push(id)
+  }
+  return { ids, tries }
 }
 
 export interface Percentiles { p50: number; p95: number; mean: number }
@@ -41,6 +62,7 @@ export interface ScenarioResult {
   storedPerPublish: number
   virtualEvents: number
   wallMs: number
+  eclipse?: { attackers: number; prefixBits: number; grindTries: number }
 }
 
 export function percentiles(xs: number[]): Percentiles {
@@ -53,8 +75,18 @@ export function percentiles(xs: number[]): Percentiles {
 export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
   const t0 = Date.now()
   const config = defaultDhtConfig({ staticPuzzleBits: 0, dynamicPuzzleBits: 4, disjointPaths: init.paths })
-  const world = new SimWorld({ size: init.nodes, config, seed: init.seed ?? 1, connectRtts: init.connectRtts ?? 0, ...(init.identities ? { identities: init.identities } : {}) })
+  const key0 = keyOfString(`sim-record-${init.seed ?? 1}-0`)
+  let identities = init.identities
+  let grindTries = 0
+  if (init.eclipse) {
+    const base = ensureIdentities(init.identities ?? [], init.nodes)
+    const g = grindIdentities(key0, init.eclipse.prefixBits, init.eclipse.attackers, 0xec1 + (init.seed ?? 1))
+    grindTries = g.tries
+    identities = [...base.slice(0, init.nodes - init.eclipse.attackers), ...g.ids]
+  }
+  const world = new SimWorld({ size: init.nodes, config, seed: init.seed ?? 1, connectRtts: init.connectRtts ?? 0, ...(identities ? { identities } : {}) })
   world.assignAdversaries(init.adversaryFraction)
+  if (init.eclipse) world.makeColluders(Array.from({ length: init.eclipse.attackers }, (_, i) => init.nodes - 1 - i))
   const honest = (): SimNode[] => world.nodes.filter((n) => n.behaviour === 'honest' && n.online)
   const pick = <T>(arr: T[]): T => arr[Math.floor(world.rand() * arr.length)]!
   const clock = world.clock
@@ -98,7 +130,7 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
   const readers = honest()
   for (let i = 0; i < nLookups; i++) {
     const reader = pick(readers)
-    const rec = published[i % published.length]!
+    const rec = init.eclipse ? published[0]! : published[i % published.length]!
     pending++
     clock.setTimeout(() => {
       reader.dht.get(rec.key, { publisher: rec.publisher }).then((r) => {
@@ -124,6 +156,7 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
     publishLatencyMs: percentiles(publishLat),
     storedPerPublish: Math.round((stored / Math.max(1, publishLat.length)) * 10) / 10,
     virtualEvents: clock.events,
+    ...(init.eclipse ? { eclipse: { ...init.eclipse, grindTries } } : {}),
     wallMs: Date.now() - t0,
   }
 }

@@ -74,13 +74,7 @@ export class SimWorld {
     this.rand = prng(init.seed)
     this.#rttMin = init.rttMinMs ?? 20
     this.#rttSpan = (init.rttMaxMs ?? 150) - this.#rttMin + 1
-    const ids = init.identities ?? []
-    const seedRand = prng(0x5eed)
-    while (ids.length < init.size) {
-      const s = new Uint8Array(32)
-      for (let i = 0; i < 32; i++) s[i] = Math.floor(seedRand() * 256)
-      ids.push(Identity.fromSeed(s))
-    }
+    const ids = ensureIdentities(init.identities ?? [], init.size)
     for (let i = 0; i < init.size; i++) {
       const identity = ids[i]!
       const addr: Endpoint = { host: `${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.${1 + (i % 200)}`, port: 4000 }
@@ -141,6 +135,13 @@ export class SimWorld {
       n.behaviour = kinds[got % 3]!
       got++
     }
+    this.#advSorted = this.nodes.filter((n) => n.behaviour === 'collude' || n.behaviour === 'wrong')
+      .sort((a, b) => Buffer.compare(a.contact.dhtId, b.contact.dhtId))
+  }
+
+  /** Turns the given nodes into colluding adversaries (eclipse attackers), keeping the others as they are. */
+  makeColluders(idx: number[]): void {
+    for (const i of idx) this.nodes[i]!.behaviour = 'collude'
     this.#advSorted = this.nodes.filter((n) => n.behaviour === 'collude' || n.behaviour === 'wrong')
       .sort((a, b) => Buffer.compare(a.contact.dhtId, b.contact.dhtId))
   }
@@ -232,6 +233,18 @@ export class SimWorld {
     if (publisher.byteLength !== 32) return []
     return [{ key, value: new TextEncoder().encode('forged value'), seq: 2 ** 40, expires: this.clock.now() + 3_600_000, publisher, sig: new Uint8Array(64).fill(7) }]
   }
+}
+
+/** Extends `ids` in place to `n` deterministic identities (same sequence every run). */
+export function ensureIdentities(ids: Identity[], n: number): Identity[] {
+  const seedRand = prng(0x5eed)
+  const s = new Uint8Array(32)
+  for (let k = 0; k < ids.length * 32; k++) seedRand()
+  while (ids.length < n) {
+    for (let i = 0; i < 32; i++) s[i] = Math.floor(seedRand() * 256)
+    ids.push(Identity.fromSeed(s.slice()))
+  }
+  return ids
 }
 
 function targetOf(m: DhtMessage): Uint8Array | undefined {
