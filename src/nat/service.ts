@@ -9,7 +9,6 @@ import type { Endpoint, Link, LinkProvider, MessageRouter } from '../interfaces/
 import { silentLogger, type Logger } from '../interfaces/logger.js'
 import { systemClock, type Clock } from '../interfaces/clock.js'
 import { toB64 } from '../util/bytes.js'
-import { ZeoneError } from '../util/errors.js'
 import type { NatConfig } from './config.js'
 import { discoverNat, type NatBehavior } from './discovery.js'
 import { NatError } from './errors.js'
@@ -21,6 +20,7 @@ import { StunClient } from './stun/client.js'
 import { StunServer } from './stun/server.js'
 import { RelayService } from './relay/relay.js'
 import { SwitchableStream } from './relay/switchable.js'
+import { createRendezvousHandler } from './rendezvous.js'
 import { freeTcpPort } from './punch/tcp-open.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { Duplex } from 'node:stream'
@@ -62,7 +62,6 @@ export class NatService {
   #timer: { cancel(): void } | undefined
   #active = 0
   readonly #paths = new Set<PunchedPath>()
-  readonly #rate = new Map<string, { t: number; n: number }>()
   #stopped = false
   #relay: RelayService | undefined
   /** Relayed links by peer (base64 node id), which may still move to a direct path. */
@@ -106,7 +105,7 @@ export class NatService {
     })
     this.#relay.start()
     this.#unsubs.push(
-      r.handle(NatMessageType.NAT_SIGNAL, (m) => this.#onSignal(m.link, m.body, m.reply)),
+      r.handle(NatMessageType.NAT_SIGNAL, createRendezvousHandler({ links: this.#init.links, config: this.#cfg, clock: this.#clock })),
       r.handle(NatMessageType.NAT_SIGNAL_DELIVER, (m) => this.#onDeliver(m.link, m.body, m.reply)),
       r.handle(NatMessageType.NAT_ECHO, (m) => {
         if (m.body.length > MAX_ECHO_BYTES) throw new NatError('nat_echo_size', 'echo too large')
@@ -322,23 +321,6 @@ export class NatService {
     return adopt.call(this.#init.links, stream, { outbound, remoteAddr, expectNodeId: nodeId })
   }
 
-  /** Rendezvous role: forwards an offer to the addressee and relays its answer back. */
-  async #onSignal(from: Link, body: Uint8Array, reply?: (t: number, b: Uint8Array) => boolean): Promise<void> {
-    if (!reply) return
-    const m = decodeSignal(body)
-    if (!m.to) throw new NatError('nat_bad_signal', 'NAT_SIGNAL without `to`')
-    if (!this.#cfg.forwardSignals) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'not a rendezvous' })); return }
-    if (!this.#allow(from.peer.nodeIdB64)) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'rate limited' })); return }
-    const target = this.#init.links.get(m.to)
-    if (!target) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: 'peer not connected here' })); return }
-    try {
-      const r = await target.request(NatMessageType.NAT_SIGNAL_DELIVER, encodeSignal({ v: 1, from: from.peer.nodeId, offer: m.offer }), { timeoutMs: 8000 })
-      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer(decodeAnswer(r.body)))
-    } catch (err) {
-      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: err instanceof ZeoneError ? err.code : 'forward failed' }))
-    }
-  }
-
   /** Addressee role: verifies the signed offer, answers, and punches towards the sender. */
   async #onDeliver(link: Link, body: Uint8Array, reply?: (t: number, b: Uint8Array) => boolean): Promise<void> {
     if (!reply) return
@@ -384,17 +366,6 @@ export class NatService {
         this.#log.debug({ peer: toB64(remoteId), err: (err as Error).message }, 'inbound punch failed')
       })
       .finally(() => { this.#active-- })
-  }
-
-  #allow(key: string): boolean {
-    const now = this.#clock.now()
-    const e = this.#rate.get(key)
-    if (!e || now - e.t >= 1000) {
-      if (this.#rate.size >= 4096) this.#rate.clear()
-      this.#rate.set(key, { t: now, n: 1 })
-      return true
-    }
-    return ++e.n <= this.#cfg.signalsPerSecond
   }
 
   async stop(): Promise<void> {
