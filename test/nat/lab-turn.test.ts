@@ -11,7 +11,7 @@ import { randomBytes } from '../../src/crypto/sign.js'
 const hasCoturn = (): boolean => { try { execFileSync('sh', ['-c', 'command -v turnserver'], { stdio: 'ignore' }); return true } catch { return false } }
 const TURN = { host: '198.18.0.20', port: 3478 }
 
-test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 60_000 }, async () => {
+test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh, udx stream over TURN', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 60_000 }, async () => {
   const lab = new NatLab('t')
   const agents: Agent[] = []
   const dir = mkdtempSync(join(tmpdir(), 'zeone-coturn-'))
@@ -60,6 +60,15 @@ test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data
     const none = await a.call('wait', { via: 'turn', ms: 300 })
     assert.equal(none.timeout, true, 'the stranger\'s datagram was never relayed')
     await a.call('reset') // Refresh LIFETIME 0 releases the allocation
+    // a reliable udx stream between two hosts behind symmetric NATs, carried by TURN (A's allocation)
+    await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])
+    const al = (await a.call('turn', { server: TURN, user: 'natlab', pass: 'natlab' })).allocation as { relayed: { host: string; port: number } }
+    await a.call('turn-stream', { peerHost: '198.18.0.102', localId: 11, remoteId: 22 })
+    await b.call('udx-stream', { to: al.relayed, localId: 22, remoteId: 11 })
+    await a.call('raw-echo')
+    const echoed = await b.call('raw-send', { bytes: 256 * 1024 }, 60_000)
+    assert.equal(echoed.ok, true, '256 KiB echoed intact over udx through coturn')
+    await a.call('reset')
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     coturn?.kill('SIGKILL')
