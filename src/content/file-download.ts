@@ -212,68 +212,91 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
     try { return await p.link.request(type, body, { timeoutMs: job.requestTimeoutMs, signal: ctl.signal }) } finally { controllers.delete(ctl) }
   }
 
+  // A verified chunk is written while the lane already asks for its next one (at most one write per lane in flight,
+  // so a lane holds at most two chunks); it counts as in flight until written.
+  const commit = async (p: ProviderState, i: number, data: Uint8Array, leaf: Uint8Array): Promise<void> => {
+    let ok = false
+    try {
+      await job.writer(fh, data, i * meta.chunkSize)
+      ok = true
+      bf.set(i)
+      vf.set(i)
+      hasher.feed(i, data)
+      fetched++
+      p.chunks++
+      p.bytes += data.byteLength
+      // persist before telling anyone: what a listener has seen is on record
+      if (++sinceFlush >= flushEvery) flush()
+      job.onChunk(i, data.byteLength)
+      job.onVerified?.(leaf, data)
+    } catch (err) {
+      if (!ok) {
+        const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : 'disk_error'
+        fatal ??= new DownloadError(code, `writing ${meta.path}: ${(err as Error).message}`, { cause: err })
+      } else {
+        fatal ??= err as Error
+      }
+    } finally {
+      inflight--
+      if (!ok) retry.push(i)
+      notify()
+    }
+  }
+
+  /** Fetches and verifies chunk i from p; undefined when it must be fetched again (elsewhere). */
+  const fetchOne = async (p: ProviderState, i: number, leaf: Uint8Array): Promise<Uint8Array | undefined> => {
+    const len = i === n - 1 ? meta.size - i * meta.chunkSize : meta.chunkSize
+    try {
+      if (p.cache) {
+        const r = await request(p, T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }))
+        if (r.type !== T.CACHE_RESPONSE) throw new DownloadError('unexpected_reply', `expected CACHE_RESPONSE, got 0x${r.type.toString(16)}`)
+        const rep = decodeCacheResponse(r.body)
+        if (!rep.data) { providers.missed(p); return undefined }
+        if (!equalBytes(rep.hash, leaf) || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
+          providers.misbehaved(p, 'invalid_merkle_proof', `cached chunk ${i} of ${meta.path} does not match its leaf hash`)
+          return undefined
+        }
+        return rep.data
+      }
+      const r = await request(p, T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }))
+      if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
+      const rep = decodeChunkReply(r.body)
+      if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
+        providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
+        return undefined
+      }
+      return rep.data
+    } catch (err) {
+      if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
+      return undefined
+    }
+  }
+
   const lane = async (p: ProviderState): Promise<void> => {
-    while (!fatal && !job.signal.aborted && !p.dropped && !p.link.closed) {
-      const i = take()
-      if (i === undefined) {
-        if (inflight === 0) return
-        await new Promise<void>((r) => { const prev = wake; wake = () => { prev?.(); r() } })
-        continue
-      }
-      inflight++
-      let ok = false
-      try {
-        const len = i === n - 1 ? meta.size - i * meta.chunkSize : meta.chunkSize
-        const leaf = leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
-        let data: Uint8Array
-        try {
-          if (p.cache) {
-            const r = await request(p, T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }))
-            if (r.type !== T.CACHE_RESPONSE) throw new DownloadError('unexpected_reply', `expected CACHE_RESPONSE, got 0x${r.type.toString(16)}`)
-            const rep = decodeCacheResponse(r.body)
-            if (!rep.data) { providers.missed(p); continue }
-            if (!equalBytes(rep.hash, leaf) || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
-              providers.misbehaved(p, 'invalid_merkle_proof', `cached chunk ${i} of ${meta.path} does not match its leaf hash`)
-              continue
-            }
-            data = rep.data
-          } else {
-            const r = await request(p, T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }))
-            if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
-            const rep = decodeChunkReply(r.body)
-            if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
-              providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
-              continue
-            }
-            data = rep.data
-          }
-        } catch (err) {
-          if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
+    let writing: Promise<void> | undefined
+    try {
+      while (!fatal && !job.signal.aborted && !p.dropped && !p.link.closed) {
+        const i = take()
+        if (i === undefined) {
+          if (inflight === 0) return
+          await new Promise<void>((r) => { const prev = wake; wake = () => { prev?.(); r() } })
           continue
         }
+        inflight++
+        let handed = false
         try {
-          await job.writer(fh, data, i * meta.chunkSize)
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : 'disk_error'
-          fatal ??= new DownloadError(code, `writing ${meta.path}: ${(err as Error).message}`, { cause: err })
-          continue
+          const leaf = leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
+          const data = await fetchOne(p, i, leaf)
+          if (!data) continue
+          if (writing) await writing
+          writing = commit(p, i, data, leaf)
+          handed = true
+        } finally {
+          if (!handed) { inflight--; retry.push(i); notify() }
         }
-        ok = true
-        bf.set(i)
-        vf.set(i)
-        hasher.feed(i, data)
-        fetched++
-        p.chunks++
-        p.bytes += len
-        // persist before telling anyone: what a listener has seen is on record
-        if (++sinceFlush >= flushEvery) flush()
-        job.onChunk(i, len)
-        job.onVerified?.(leaf, data)
-      } finally {
-        inflight--
-        if (!ok) retry.push(i)
-        notify()
       }
+    } finally {
+      await writing
     }
   }
 
