@@ -13,7 +13,7 @@ import type { NatConfig } from './config.js'
 import { discoverNat, type NatBehavior } from './discovery.js'
 import { NatError } from './errors.js'
 import { decodeAnswer, decodeSignal, encodeAnswer, encodeSignal, NatMessageType } from './messages.js'
-import { NatMetrics, pairLabel } from './metrics.js'
+import { NatMetrics, pairLabel, type Outcome } from './metrics.js'
 import { PunchSession, type PunchedPath } from './punch/session.js'
 import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from './socket.js'
 import { StunClient } from './stun/client.js'
@@ -44,6 +44,9 @@ export interface ConnectResult { link: Link; method: string; ms: number; remote:
 /** Most punch attempts running at once (each may hold up to `birthdaySockets` sockets). */
 export const MAX_CONCURRENT_PUNCHES = 4
 const MAX_ECHO_BYTES = 64 * 1024
+
+/** 'direct' when neither side is behind a NAT (nothing had to be punched), else 'punched'. */
+const outcomeOf = (pair: string, method: string): Outcome => (pair === 'open-open' && method === 'direct' ? 'direct' : 'punched')
 
 const parseHp = (s: string): Rinfo => { const i = s.lastIndexOf(':'); return { host: s.slice(0, i), port: Number(s.slice(i + 1)) } }
 
@@ -197,7 +200,7 @@ export class NatService {
       const path = got.path
       const link = await this.#adoptPath(path, true, nodeId)
       const ms = performance.now() - t0
-      this.metrics.outcome('punched', path.method, pair, ms)
+      this.metrics.outcome(outcomeOf(pair, path.method), path.method, pair, ms)
       return { link, method: path.method, ms, remote: path.remote, pair }
     } catch (err) {
       const relay = (this.#cfg.relay.useRelays || opts.relayOnly) && !opts.signal?.aborted ? this.#pickRelay(rendezvous) : undefined
@@ -359,7 +362,7 @@ export class NatService {
           return
         }
         await this.#adoptPath(path, false, remoteId)
-        this.metrics.outcome('punched', path.method, pair, performance.now() - t0)
+        this.metrics.outcome(outcomeOf(pair, path.method), path.method, pair, performance.now() - t0)
       })
       .catch((err: unknown) => {
         this.metrics.outcome('failed', 'none', pair, performance.now() - t0)

@@ -54,7 +54,7 @@ test('connect through a rendezvous: signed signalling, punched udx path, transpo
     const back = b.transport!.get(a.identity.publicKey)
     assert.ok(back && !back.peer.outbound)
     const metrics = await a.metrics.getSingleMetricAsString('zeone_nat_connections_total')
-    assert.match(metrics, /outcome="punched",method="direct",pair="open-open"/)
+    assert.match(metrics, /outcome="direct",method="direct",pair="open-open"/)
     // a rendezvous refuses to signal to a node it has no link to
     await assert.rejects(nat.connect(new Uint8Array(32).fill(1), { via: r.identity.publicKey }), /not connected here/)
   } finally {
