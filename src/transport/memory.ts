@@ -5,7 +5,6 @@
  */
 import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
-import { systemClock } from '../interfaces/clock.js'
 import type { DialOptions, Endpoint, Link, LinkProvider, RemotePeer } from '../interfaces/link.js'
 import { equalBytes, toB64 } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
@@ -21,13 +20,25 @@ export interface MemoryNetworkInit {
 
 const key = (e: Endpoint): string => `${e.host}:${e.port}`
 
+/**
+ * Default clock of in-memory networks: like systemClock but with ref'd timers, so a process whose only pending work is
+ * an in-flight in-memory message does not exit before it is delivered.
+ */
+const refClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(cb, ms) {
+    const t = setTimeout(cb, ms)
+    return { cancel: () => clearTimeout(t) }
+  },
+}
+
 export class MemoryNetwork {
   readonly nodes = new Map<string, MemoryNode>()
   readonly latencyMs: (from: Endpoint, to: Endpoint) => number
   readonly clock: Clock
   constructor(init: MemoryNetworkInit = {}) {
     this.latencyMs = init.latencyMs ?? (() => 0)
-    this.clock = init.clock ?? systemClock
+    this.clock = init.clock ?? refClock
   }
 
   createNode(identity: Identity, addr: Endpoint, opts: { capabilities?: string[] } = {}): MemoryNode {
