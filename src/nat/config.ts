@@ -69,6 +69,15 @@ export const natConfigSchema = z.object({
     /** Keep trying to upgrade a relayed link to a punched one this often (0 = never). @default 30000 */
     upgradeIntervalMs: z.number().int().min(0).default(30_000),
   }).strict().prefault({}),
+  /** TURN servers (RFC 8656) used as a relay when punching fails and no relay node helps. */
+  turn: z.object({
+    servers: z.array(z.object({
+      /** host:port */
+      server: hostPort,
+      username: z.string(),
+      password: z.string(),
+    }).strict()).default([]),
+  }).strict().prefault({}),
   /** Signalling requests forwarded per second per peer (rendezvous role). @default 10 */
   signalsPerSecond: z.number().positive().default(10),
 }).strict()

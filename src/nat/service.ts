@@ -22,6 +22,9 @@ import { RelayService } from './relay/relay.js'
 import { SwitchableStream } from './relay/switchable.js'
 import { createRendezvousHandler } from './rendezvous.js'
 import { freeTcpPort } from './punch/tcp-open.js'
+import { TurnClient } from './turn/client.js'
+import { TurnBridge } from './turn/bridge.js'
+import { candidatePriority } from './punch/candidates.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { Duplex } from 'node:stream'
 
@@ -216,10 +219,54 @@ export class NatService {
           this.#log.debug({ err: (relayErr as Error).message }, 'relay fallback failed')
         }
       }
+      if (this.#cfg.turn.servers.length > 0 && !opts.signal?.aborted) {
+        try {
+          const { path, release } = await this.#viaTurn(nodeId, rendezvous, nat)
+          const link = await this.#adoptPath(path, true, nodeId)
+          link.onClose(() => { void release() })
+          const ms = performance.now() - t0
+          this.metrics.outcome('relayed', 'turn', pair, ms)
+          return { link, method: 'turn', ms, remote: path.remote, pair }
+        } catch (turnErr) {
+          this.#log.debug({ err: (turnErr as Error).message }, 'TURN fallback failed')
+        }
+      }
       this.metrics.outcome('failed', 'none', pair, performance.now() - t0)
       throw err
     } finally {
       this.#active--
+    }
+  }
+
+  /**
+   * TURN fallback: allocate, offer the relayed address as a `relay` candidate (a second signalling round), and let the
+   * peer's checks reach us through the allocation; our side of the path is the loopback proxy of a TurnBridge.
+   */
+  async #viaTurn(nodeId: Uint8Array, rendezvous: Link, nat: NatBehavior): Promise<{ path: PunchedPath; release: () => Promise<void> }> {
+    const cfg = this.#cfg.turn.servers[0]!
+    const turn = new TurnClient({ socket: this.#socket!, server: parseHp(cfg.server), username: cfg.username, password: cfg.password, clock: this.#clock })
+    let bridge: TurnBridge | undefined
+    const release = async (): Promise<void> => { await bridge?.close(); await turn.close() }
+    try {
+      const alloc = await turn.allocate()
+      const session = new PunchSession({
+        identity: this.#init.identity, remoteId: nodeId, socket: this.#socket!, nat, clock: this.#clock,
+        punch: { ...this.#cfg.punch, birthday: false },
+        candidates: [{ kind: 'relay', host: alloc.relayed.host, port: alloc.relayed.port, priority: candidatePriority('relay') }],
+      })
+      const reply = await rendezvous.request(NatMessageType.NAT_SIGNAL, encodeSignal({ v: 1, to: nodeId, offer: session.offer() }), { timeoutMs: 10_000 })
+      const ans = decodeAnswer(reply.body)
+      if (!ans.answer) throw new NatError('nat_signal_refused', `signalling refused: ${ans.error ?? reply.type}`)
+      session.acceptAnswer(ans.answer)
+      const peerHost = session.remote!.candidates.find((c) => c.kind === 'srflx')?.host
+      if (!peerHost) throw new NatError('nat_turn', 'peer has no public address for a TURN permission')
+      bridge = new TurnBridge(turn, peerHost)
+      const proxy = await bridge.start({ host: '127.0.0.1', port: this.#socket!.address().port })
+      session.addRemoteCandidate({ kind: 'relay', host: proxy.host, port: proxy.port, priority: 1 })
+      return { path: await session.connect(), release }
+    } catch (err) {
+      await release()
+      throw err
     }
   }
 

@@ -69,6 +69,19 @@ test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data
     const echoed = await b.call('raw-send', { bytes: 256 * 1024 }, 60_000)
     assert.equal(echoed.ok, true, '256 KiB echoed intact over udx through coturn')
     await a.call('reset')
+    // full nodes behind two symmetric NATs, no relay node: connect falls back to TURN (second signalling round)
+    const r = await third.call('node-start', { config: {
+      node: { host: '198.18.0.10', port: 7000 },
+      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' } },
+    } })
+    const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: {
+      stunServers: ['198.18.0.10:3478'], rendezvous: [r.nodeId], punch: { timeoutMs: 3000 },
+      turn: { servers: [{ server: '198.18.0.20:3478', username: 'natlab', password: 'natlab' }] },
+    } }
+    const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+    const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 60_000)
+    assert.equal(res.method, 'turn')
+    assert.equal(res.echoOk, true, 'echo over the authenticated link through coturn')
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     coturn?.kill('SIGKILL')

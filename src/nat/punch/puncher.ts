@@ -67,7 +67,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
   const remoteRole: 0 | 1 = init.role === 0 ? 1 : 0
   const selfEasy = easy(init.selfMapping)
   const remoteEasy = easy(init.remote.mapping)
-  const cands = [...init.remote.candidates].filter((c) => c.kind !== 'relay' && c.kind !== 'tcp')
+  const cands = [...init.remote.candidates].filter((c) => c.kind !== 'tcp')
     .sort((a, b) => b.priority - a.priority)
   const srflx = cands.filter((c) => c.kind === 'srflx')
   const sockets: { s: DatagramSocket; primary: boolean; unsub: () => void }[] = []

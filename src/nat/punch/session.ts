@@ -120,6 +120,12 @@ export class PunchSession {
 
   get remote(): CandidateSet | undefined { return this.#remote }
 
+  /** Adds a local-only way to reach the remote (e.g. the loopback proxy of a TURN allocation). */
+  addRemoteCandidate(c: Candidate): void {
+    if (!this.#remote) throw new NatError('nat_session', 'signalling not complete')
+    this.#remote = { ...this.#remote, candidates: [...this.#remote.candidates, c] }
+  }
+
   /** Runs the checks and opens the udx stream on the punched path. */
   async connect(opts: { signal?: AbortSignal } = {}): Promise<PunchedPath> {
     const remote = this.#remote
