@@ -21,7 +21,8 @@ export async function controlCall(dataDir: string, method: 'GET' | 'POST' | 'DEL
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body))
   return new Promise((resolve, reject) => {
     const req = request({
-      socketPath, method, path,
+      // agent: false: no keep-alive socket reuse across calls (a restarted node would answer a stale socket with EPIPE)
+      socketPath, method, path, agent: false,
       headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
       timeout: opts.timeoutMs ?? 15_000,
     }, (res) => {

@@ -105,14 +105,18 @@ export class Connection implements FrameSink {
     return this.sendFrameParts(type, EMPTY, plaintext)
   }
 
+  #writableWait: Promise<void> | undefined
+
   whenWritable(): Promise<void> {
     const s = this.stream
     if (this.#closed || s.writableLength < this.#deps.highWaterMark / 2) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = (): void => { s.off('drain', done); s.off('close', done); resolve() }
+    // one shared wait per connection: callers that poll whenWritable() must not pile up socket listeners
+    this.#writableWait ??= new Promise((resolve) => {
+      const done = (): void => { s.off('drain', done); s.off('close', done); this.#writableWait = undefined; resolve() }
       s.on('drain', done)
       s.on('close', done)
     })
+    return this.#writableWait
   }
 
   close(reason: string): void {
