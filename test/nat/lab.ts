@@ -146,7 +146,7 @@ export class Agent {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
     const exited = new Promise<void>((r) => this.proc.once('exit', () => r()))
     this.proc.stdin!.end()
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 2000)
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000) // time to stop its node and remove its temp dir
     await exited
     clearTimeout(t)
   }
