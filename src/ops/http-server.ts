@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client'
 import type { HttpApi } from '../interfaces/node-context.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
+import { listen } from '../util/listen.js'
 
 type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -69,10 +70,7 @@ export class HttpServer implements HttpApi {
     server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head))
     server.on('clientError', (_err, socket) => socket.destroy())
     this.#server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
-    })
+    await listen(server, this.#init.port, this.#init.host)
   }
 
   async stop(): Promise<void> {

@@ -29,6 +29,7 @@ import { TransportMetrics } from './metrics.js'
 import { normalizeHost, PeerBook, type KnownPeer } from './peer-book.js'
 import { ReplayGuard } from './replay-guard.js'
 import { RpcLink, type FrameSink } from './rpc-link.js'
+import { listen } from '../util/listen.js'
 
 export const REPLAY_FILE = 'replay.bloom'
 /** How long stop() waits for the listener to close (legacy sockets handed off may outlive it). */
@@ -110,10 +111,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     }
     const server = createServer({ noDelay: true }, (s) => this.#onInbound(s))
     this.#server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#cfg.port, this.#cfg.host, () => { server.off('error', reject); resolve() })
-    })
+    await listen(server, this.#cfg.port, this.#cfg.host)
     server.on('error', (err) => this.#log.error({ err: err.message }, 'listener error'))
     const a = server.address()
     if (a && typeof a === 'object') this.#listen = { host: normalizeHost(a.address), port: a.port }

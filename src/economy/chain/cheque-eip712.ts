@@ -9,6 +9,7 @@ import { secp256k1 } from '@noble/curves/secp256k1'
 import { bytesToHex, getAddress, hashTypedData, hexToBytes, type Address, type Hex } from 'viem'
 import { privateKeyToAccount, privateKeyToAddress, publicKeyToAddress } from 'viem/accounts'
 import { ChainError } from './errors.js'
+import type { OnchainPart } from '../cheque.js'
 
 export const CHEQUE_DOMAIN_NAME = 'ZEONE Settlement'
 export const CHEQUE_DOMAIN_VERSION = '1'
@@ -36,15 +37,8 @@ export interface OnchainChequeFields {
   expires: bigint
 }
 
-/** Matches E's OnchainPart in src/economy/cheque.ts. */
-export interface OnchainPart {
-  chainId: bigint
-  escrow: Uint8Array
-  debtorEvm: Uint8Array
-  creditorEvm: Uint8Array
-  amountWei: bigint
-  sig: Uint8Array
-}
+/** The cheque's `onchain` field: one definition, in the off-chain cheque module. */
+export type { OnchainPart }
 
 const addr = (b: Uint8Array, what: string): Address => {
   if (b.length !== 20) throw new ChainError('bad_cheque', `${what} must be 20 bytes`)

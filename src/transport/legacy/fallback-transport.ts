@@ -9,6 +9,7 @@ import type { FrameEvent } from '../../interfaces/node-context.js'
 import type { DialOptions, Endpoint, Link } from '../../interfaces/link.js'
 import { ZeoneError } from '../../util/errors.js'
 import type { LegacyAcceptor, NodeTransport } from './types.js'
+import { listen } from '../../util/listen.js'
 
 /** How long a new stream may take to send its first bytes. */
 const FIRST_BYTES_TIMEOUT_MS = 10_000
@@ -35,10 +36,7 @@ export class FallbackTransport implements NodeTransport {
     if (this.#server) return
     const server = createServer((s) => this.#onSocket(s))
     this.#server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
-    })
+    await listen(server, this.#init.port, this.#init.host)
   }
 
   async stop(): Promise<void> {
