@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the gas benchmark (dist/bench/gas.js after `npm run build`, else bench/gas.ts through tsx) and prints the
-// Markdown gas table used in docs/readme/chain.md.
+// Markdown gas table used in README.md (On-chain economy section).
 import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
