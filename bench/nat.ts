@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { Agent, canRunLab, NatLab, type NatMode } from '../test/nat/lab.js'
+import { Agent, canRunLab, NatLab, startRendezvousLab, type NatMode } from '../test/nat/lab.js'
 import { toHex } from '../src/util/bytes.js'
 import { randomBytes } from '../src/crypto/sign.js'
 
@@ -63,15 +63,7 @@ async function main(): Promise<void> {
   const agents: Agent[] = []
   const result: Record<string, unknown> = { machine: '2 vCPU shared dev VM, veth lab (no latency emulation)', runs: RUNS }
   try {
-    lab.up('cone', 'cone')
-    const pub = new Agent(lab.ns('stun'), 'rendezvous'); agents.push(pub)
-    const a = new Agent(lab.ns('hostA'), 'A'); agents.push(a)
-    const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
-    const r = await pub.call('node-start', { config: {
-      node: { host: '198.18.0.10', port: 7000 },
-      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
-    } })
-    const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: { stunServers: ['198.18.0.10:3478'], rendezvous: [r.nodeId] } }
+    const { pub, a, b, boot } = await startRendezvousLab(lab, agents, { stunServers: ['198.18.0.10:3478'] })
     const connectTimes = async (ma: NatMode, mb: NatMode): Promise<Record<string, number | string>> => {
       lab.nat('A', ma); lab.nat('B', mb)
       const ms: number[] = []

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Agent, canRunLab, NatLab, type NatMode } from './lab.js'
+import { Agent, canRunLab, NatLab, startRendezvousLab, type NatMode } from './lab.js'
 
 const MODES: NatMode[] = ['cone', 'full', 'restricted', 'symmetric']
 const pairs: [NatMode, NatMode][] = []
@@ -17,15 +17,7 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
   const lab = new NatLab('n')
   const agents: Agent[] = []
   try {
-    lab.up('cone', 'cone')
-    const pub = new Agent(lab.ns('stun'), 'rendezvous'); agents.push(pub)
-    const a = new Agent(lab.ns('hostA'), 'A'); agents.push(a)
-    const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
-    const r = await pub.call('node-start', { config: {
-      node: { host: '198.18.0.10', port: 7000 },
-      nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
-    } })
-    const boot = { node: { host: '0.0.0.0', bootstrap: ['198.18.0.10:7000'] }, nat: { ...NAT, rendezvous: [r.nodeId] } }
+    const { pub, a, b, boot } = await startRendezvousLab(lab, agents, NAT)
     for (const [ma, mb] of pairs) {
       await t.test(`${ma} <-> ${mb}`, async () => {
         lab.nat('A', ma); lab.nat('B', mb)

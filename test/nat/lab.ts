@@ -151,3 +151,26 @@ export class Agent {
     clearTimeout(t)
   }
 }
+
+/** The public rendezvous node's endpoints in the lab (STUN server role on .10/.11, relay on). */
+export const LAB_RENDEZVOUS = { node: '198.18.0.10:7000', stun: '198.18.0.10:3478' } as const
+
+/**
+ * Brings the lab up (cone<->cone; callers switch modes with `lab.nat`), starts a rendezvous node with the STUN
+ * server role and relaying on the public segment, and an agent on each host. Every agent is pushed onto `agents`
+ * so the caller's `finally` can stop them. Returns the agents and the node config base hosts A and B start from.
+ */
+export async function startRendezvousLab(lab: NatLab, agents: Agent[], nat: Record<string, unknown>): Promise<{
+  pub: Agent; a: Agent; b: Agent; boot: { node: Record<string, unknown>; nat: Record<string, unknown> }
+}> {
+  lab.up('cone', 'cone')
+  const pub = new Agent(lab.ns('stun'), 'rendezvous'); agents.push(pub)
+  const a = new Agent(lab.ns('hostA'), 'A'); agents.push(a)
+  const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
+  const r = await pub.call('node-start', { config: {
+    node: { host: '198.18.0.10', port: 7000 },
+    nat: { stunServer: { enabled: true, primary: LAB_RENDEZVOUS.stun, alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
+  } })
+  const boot = { node: { host: '0.0.0.0', bootstrap: [LAB_RENDEZVOUS.node] }, nat: { ...nat, rendezvous: [r.nodeId] } }
+  return { pub, a, b, boot }
+}
