@@ -29,7 +29,9 @@ export function benchNode(over: Record<string, unknown> = {}): { cm: ConnectionM
 /** Spawns `node <script> ...args`, resolves with the child and the first JSON line it prints. */
 export function spawnChild(script: string, args: string[]): Promise<{ child: ChildProcess; hello: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // ZEONE_BENCH_CHILD_ARGS passes node flags to the children (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+    const extra = process.env.ZEONE_BENCH_CHILD_ARGS ? process.env.ZEONE_BENCH_CHILD_ARGS.split(' ').filter(Boolean) : []
+    const child = spawn(process.execPath, [...extra, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     const rl = createInterface({ input: child.stdout! })
     rl.once('line', (line) => { try { resolve({ child, hello: JSON.parse(line) }) } catch (e) { reject(e) } })
     child.once('exit', (code) => reject(new Error(`child exited with ${code}`)))

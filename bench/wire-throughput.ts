@@ -22,6 +22,10 @@ const BIG_TOTAL = (quick ? 32 : 128) * 1024 * 1024
 const SMALL_COUNT = quick ? 20_000 : 50_000
 /** Stacks are measured in interleaved rounds and the median is reported: the machine's load drifts. */
 const ROUNDS = quick ? 1 : 3
+/** `--only zeoneV2,rawTcp` measures just those stacks (for profiling one of them). */
+const onlyArg = process.argv.indexOf('--only')
+const ONLY = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]!.split(',')) : null
+const want = (name: string): boolean => !ONLY || ONLY.has(name)
 
 // ---------------- child roles ----------------
 async function childZeone(version: string): Promise<void> {
@@ -133,23 +137,23 @@ function measureSuites(): Record<string, { sealOpenMBps64k: number; sealOpenOps1
 async function main(): Promise<void> {
   const [role, kind, arg] = process.argv.slice(2)
   if (role === 'child') return kind === 'raw' ? childRaw() : childZeone(arg!)
-  const suites = measureSuites()
+  const suites = want('suites') ? measureSuites() : {}
   type R = { mbps64k: number; msgps1k: number } | { skipped: string }
   const samples: Record<'rawTcp' | 'zeoneV2' | 'zeoneV1' | 'libp2p' | 'secretStream', R[]> = { rawTcp: [], zeoneV2: [], zeoneV1: [], libp2p: [], secretStream: [] }
   for (let r = 0; r < ROUNDS; r++) {
-    samples.rawTcp.push({ mbps64k: await measureRaw(), msgps1k: 0 })
-    samples.zeoneV2.push(await measureZeone(2))
-    samples.zeoneV1.push(await measureZeone(1))
-    samples.libp2p.push(await measurePeer('libp2p'))
-    samples.secretStream.push(await measurePeer('secret-stream'))
+    if (want('rawTcp')) samples.rawTcp.push({ mbps64k: await measureRaw(), msgps1k: 0 })
+    if (want('zeoneV2')) samples.zeoneV2.push(await measureZeone(2))
+    if (want('zeoneV1')) samples.zeoneV1.push(await measureZeone(1))
+    if (want('libp2p')) samples.libp2p.push(await measurePeer('libp2p'))
+    if (want('secretStream')) samples.secretStream.push(await measurePeer('secret-stream'))
   }
   const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
   const summary = (rs: R[]): R => {
     const ok = rs.filter((x): x is { mbps64k: number; msgps1k: number } => 'mbps64k' in x)
-    if (ok.length === 0) return rs[0]!
+    if (ok.length === 0) return rs[0] ?? { skipped: 'not measured (--only)' }
     return { mbps64k: med(ok.map((x) => x.mbps64k)), msgps1k: med(ok.map((x) => x.msgps1k)) }
   }
-  const rawMBps = (summary(samples.rawTcp) as { mbps64k: number }).mbps64k
+  const rawMBps = (summary(samples.rawTcp) as { mbps64k?: number }).mbps64k ?? NaN
   const v2 = summary(samples.zeoneV2) as { mbps64k: number; msgps1k: number }
   const v1 = summary(samples.zeoneV1)
   const libp2p = summary(samples.libp2p)

@@ -18,6 +18,7 @@ import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
 import { FrameWriter } from './frame-writer.js'
+import { switchToSlabReads } from './slab-reader.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -84,6 +85,8 @@ export class Connection implements FrameSink {
     s.on('error', this.#onError)
     s.on('close', this.#onClose)
     this.#timer = this.#deps.clock.setTimeout(() => this.#refuse('handshake_timeout'), this.#deps.handshakeTimeoutMs)
+    // outbound streams are ours from the first byte; inbound ones switch once the magic rules out the legacy bridge
+    if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk)
     const cfg: HandshakeConfig = { ...this.#deps.handshake, identity: this.#deps.identity, now: () => this.#deps.clock.now() }
     if (this.opts.outbound) {
       this.#initiator = new HandshakeInitiator(cfg, { expectNodeId: this.opts.expectNodeId })
@@ -168,9 +171,21 @@ export class Connection implements FrameSink {
         return
       }
       chunk = got
+      if (this.stream instanceof Socket) switchToSlabReads(this.stream, this.#onSlabChunk)
     }
+    this.#push(chunk, false)
+  }
+
+  /** Bytes read into a SlabReader slab (after switchToSlabReads): stable memory, see FrameReader. */
+  #onSlabChunk = (chunk: Buffer): void => {
+    if (this.#closed) return
+    this.lastReceived = this.#deps.clock.now()
+    this.#push(chunk, true)
+  }
+
+  #push(chunk: Buffer, stable: boolean): void {
     try {
-      this.#reader.push(chunk)
+      this.#reader.push(chunk, stable)
     } catch (err) {
       this.#refuse(err instanceof ZeoneError ? err.code : 'bad_frame', err)
     }

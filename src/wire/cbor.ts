@@ -36,6 +36,8 @@ export interface DecodeLimits {
 const MAX_U64 = (1n << 64n) - 1n
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
+/** Decoded byte strings up to this size are copies, larger ones views of the input (when it is a Buffer). */
+const SMALL_BYTES_COPIED = 4096
 
 class Writer {
   buf = new Uint8Array(256)
@@ -225,7 +227,12 @@ class Reader {
       case 1: { const n = this.arg(info); return typeof n === 'bigint' ? -1n - n : (n >= Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n) }
       case 2: {
         const n = this.length(info, this.maxString, 'byte string'); this.need(n)
-        const out = this.b.slice(this.pos, this.pos + n); this.pos += n; return out
+        const start = this.pos
+        this.pos += n
+        if (!Buffer.isBuffer(this.b)) return this.b.slice(start, start + n) // Uint8Array.slice copies
+        // A Buffer gives views; small ones (ids, keys, signatures) are copied so that one kept for long does not pin
+        // the whole receive slab (up to 1 MiB, see transport/slab-reader.ts) it arrived in.
+        return n <= SMALL_BYTES_COPIED ? Buffer.from(this.b.subarray(start, start + n)) : this.b.subarray(start, start + n)
       }
       case 3: {
         const n = this.length(info, this.maxString, 'text string'); this.need(n)

@@ -63,9 +63,11 @@ export interface FrameReaderInit {
 }
 
 /**
- * Incremental frame splitter. A frame that lies wholly inside one chunk is handed out as a zero-copy view; a frame
- * spanning chunks is copied once into a buffer of its exact size. Throws FrameError (reason code) on a bad magic,
- * a version not accepted now, or an oversized length; after that the reader must be discarded.
+ * Incremental frame splitter. A frame that lies wholly inside one chunk is handed out as a zero-copy view. A frame
+ * spanning chunks is copied once into a buffer of its exact size, except for `stable` chunks (memory nobody will
+ * overwrite, e.g. SlabReader slabs): their unfinished tail is kept as a view, and when the next chunk continues it
+ * in the same memory the two are joined without a copy. Throws FrameError (reason code) on a bad magic, a version
+ * not accepted now, or an oversized length; after that the reader must be discarded.
  */
 export class FrameReader {
   versions: ReadonlySet<number>
@@ -76,6 +78,8 @@ export class FrameReader {
   #acc: Buffer | null = null
   #accFill = 0
   #accHeader = 0
+  /** Unfinished tail of the last stable chunk (a view, not a copy). */
+  #tail: Buffer | null = null
   #stopped = false
 
   constructor(init: FrameReaderInit) {
@@ -85,12 +89,27 @@ export class FrameReader {
   }
 
   /** Stops emitting frames (e.g. the connection is being closed mid-chunk). */
-  stop(): void { this.#stopped = true; this.#acc = null }
+  stop(): void { this.#stopped = true; this.#acc = null; this.#tail = null }
 
   /** Bytes buffered for an incomplete frame. */
-  get buffered(): number { return this.#acc ? this.#accFill : this.#prefixFill }
+  get buffered(): number { return this.#tail ? this.#tail.length : this.#acc ? this.#accFill : this.#prefixFill }
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, stable = false): void {
+    const tail = this.#tail
+    if (tail) {
+      this.#tail = null
+      if (chunk.buffer === tail.buffer && chunk.byteOffset === tail.byteOffset + tail.length) {
+        // the chunk continues the tail in the same memory: one view over both, parsed again from the frame start
+        chunk = Buffer.from(tail.buffer, tail.byteOffset, tail.length + chunk.length)
+      } else {
+        this.#pushCopying(tail, false)
+        if (this.#stopped) return
+      }
+    }
+    this.#pushCopying(chunk, stable)
+  }
+
+  #pushCopying(chunk: Buffer, stable: boolean): void {
     let off = 0
     const len = chunk.length
     while (off < len && !this.#stopped) {
@@ -104,6 +123,16 @@ export class FrameReader {
           this.#acc = null
           this.#emit(acc, 0, acc.length, this.#accHeader)
         }
+        continue
+      }
+      if (stable && this.#prefixFill === 0) {
+        // keep an unfinished frame as a view; its header is checked as soon as it is complete
+        if (len - off < PREFIX_BYTES) { this.#tail = chunk.subarray(off); return }
+        const [hdr, total] = this.#check(chunk, off)
+        if (len - off < total) { this.#tail = chunk.subarray(off); return }
+        const start = off
+        off += total
+        this.#emit(chunk, start, total, hdr)
         continue
       }
       if (this.#prefixFill > 0 || len - off < PREFIX_BYTES) {

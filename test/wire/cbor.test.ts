@@ -50,3 +50,20 @@ test('random values round-trip', () => {
     assert.deepEqual(decode(encode(v)), v)
   }
 })
+
+test('decoded byte strings: small ones are copies (nothing kept pins a receive slab), large ones views of a Buffer', () => {
+  const small = new Uint8Array(32).fill(1)
+  const large = new Uint8Array(100_000).fill(2)
+  const slab = Buffer.alloc(1 << 20)
+  const enc = Buffer.from(encode({ id: small, chunk: large }))
+  enc.copy(slab, 1000)
+  const got = decode(slab.subarray(1000, 1000 + enc.length)) as { id: Uint8Array; chunk: Uint8Array }
+  assert.deepEqual(new Uint8Array(got.id), small)
+  assert.notEqual(got.id.buffer, slab.buffer)
+  assert.ok(got.id.buffer.byteLength < 64 * 1024)
+  assert.equal(got.chunk.buffer, slab.buffer)
+  assert.deepEqual(new Uint8Array(got.chunk), large)
+  // from a plain Uint8Array every byte string is a copy, as before
+  const fromU8 = decode(new Uint8Array(enc)) as { id: Uint8Array; chunk: Uint8Array }
+  assert.deepEqual(new Uint8Array(fromU8.chunk), large)
+})

@@ -81,6 +81,75 @@ test('FrameReader: the same frames come out for every way of splitting the strea
   }), { numRuns: 200 })
 })
 
+/**
+ * Lays `pieces` out in slabs as a SlabReader would: by `layout[i]`, piece i follows the previous one in the same slab
+ * (0), starts a new slab (1), or lands in the same slab after a gap (2: memory the reader must not treat as joined).
+ */
+function slabLayout(pieces: Buffer[], layout: number[]): Buffer[] {
+  const out: Buffer[] = []
+  let slab = Buffer.alloc(0)
+  let pos = 0
+  pieces.forEach((p, i) => {
+    const how = layout[i % layout.length]!
+    if (how === 2) pos += 7
+    if (i === 0 || how === 1 || pos + p.length > slab.length) {
+      slab = Buffer.alloc(p.length + 5000)
+      pos = 0
+    }
+    p.copy(slab, pos)
+    out.push(slab.subarray(pos, pos + p.length))
+    pos += p.length
+  })
+  return out
+}
+
+test('FrameReader with stable chunks: same frames for every split and slab layout, spanning frames joined without a copy', () => {
+  const key = randomBytes(32)
+  const s = new V2Sealer(new AeadKey('chacha20-poly1305', key))
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 6 }),
+    fc.array(fc.integer({ min: 1, max: 4000 }), { maxLength: 20 }),
+    fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 8 }),
+    (sizes, cuts, layout) => {
+      const frames = sizes.map((n) => s.seal(MessageType.VPN_DATA, new Uint8Array(n).fill(n & 0xff)))
+      const all = Buffer.concat(frames)
+      const pieces: Buffer[] = []
+      let off = 0
+      for (const c of cuts) { if (off >= all.length) break; pieces.push(all.subarray(off, off + c)); off += c }
+      if (off < all.length) pieces.push(all.subarray(off))
+      const laid = slabLayout(pieces, layout)
+      const got: RawFrame[] = []
+      const r = new FrameReader({ versions: new Set([2]), maxBody: 1 << 20, onFrame: (f) => got.push(f) })
+      for (const b of laid) r.push(b, true)
+      assert.equal(r.buffered, 0)
+      assert.equal(got.length, frames.length)
+      got.forEach((g, i) => assert.ok(g.frame.equals(frames[i]!)))
+    }), { numRuns: 300 })
+})
+
+test('FrameReader with stable chunks: a frame split across contiguous reads is a view of that memory', () => {
+  const s = new V2Sealer(new AeadKey('chacha20-poly1305', randomBytes(32)))
+  const frame = s.seal(MessageType.VPN_DATA, randomBytes(70_000))
+  const slab = Buffer.alloc(200_000)
+  frame.copy(slab, 100)
+  const got: RawFrame[] = []
+  const r = new FrameReader({ versions: new Set([2]), maxBody: 1 << 20, onFrame: (f) => got.push(f) })
+  for (const [a, b] of [[100, 103], [103, 40_000], [40_000, 100 + frame.length]] as const) r.push(slab.subarray(a, b), true)
+  assert.equal(got.length, 1)
+  assert.equal(got[0]!.frame.buffer, slab.buffer)
+  assert.equal(got[0]!.frame.byteOffset, slab.byteOffset + 100)
+  assert.ok(got[0]!.frame.equals(frame))
+})
+
+test('FrameReader with stable chunks refuses a bad header as soon as the 8-byte prefix is complete', () => {
+  const r = () => new FrameReader({ versions: new Set([2]), maxBody: 1 << 20, onFrame: () => assert.fail('no frame expected') })
+  const slab = Buffer.from([0x5a, 0x45, 2, 1, 0, 0x10, 0, 1, 9, 9]) // length 1 MiB + 1
+  const a = r()
+  a.push(slab.subarray(0, 5), true)
+  assert.throws(() => a.push(slab.subarray(5, 10), true), code('oversize'))
+  assert.throws(() => r().push(Buffer.from('GET / HTTP/1.1\r\n'), true), code('bad_magic'))
+})
+
 test('FrameReader refuses an oversized length from the 8-byte prefix alone, before any body arrives', () => {
   const prefix = Buffer.from([0x5a, 0x45, 2, 1, 0, 0x10, 0, 1]) // 1 MiB + 1
   assert.throws(() => readAll([prefix], [2], 1 << 20), code('oversize'))

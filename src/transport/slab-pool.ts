@@ -1,0 +1,40 @@
+/**
+ * A bounded pool of large buffers for reuse. Buffers come from allocUnsafeSlow (their own memory, never Node's
+ * shared 8 KiB pool) and are rounded up to 64 KiB so frames of similar size share them.
+ */
+const ROUND = 64 * 1024
+
+export class SlabPool {
+  readonly #free: Buffer[] = []
+  #bytes = 0
+  /** Buffers allocated because none was free (a steady bulk transfer should stop adding to this). */
+  allocated = 0
+  /** @param maxBytes most bytes kept free in the pool; buffers given back beyond it are left to the GC. */
+  constructor(readonly maxBytes: number) {}
+
+  /** Free bytes held now. */
+  get bytes(): number { return this.#bytes }
+
+  /** A buffer of at least `size` bytes (and at most twice that, so a small request never pins a huge buffer). */
+  take(size: number): Buffer {
+    const free = this.#free
+    for (let i = free.length - 1; i >= 0; i--) {
+      const b = free[i]!
+      if (b.length >= size && b.length <= size * 2) {
+        free[i] = free[free.length - 1]!
+        free.pop()
+        this.#bytes -= b.length
+        return b
+      }
+    }
+    this.allocated++
+    return Buffer.allocUnsafeSlow(Math.ceil(size / ROUND) * ROUND)
+  }
+
+  /** Returns a buffer that nothing reads or writes any more. */
+  give(b: Buffer): void {
+    if (this.#bytes + b.length > this.maxBytes) return
+    this.#free.push(b)
+    this.#bytes += b.length
+  }
+}
