@@ -104,10 +104,14 @@ export function secretboxSealInto(out: Buffer, key: Uint8Array, nonce: Uint8Arra
   sodium.crypto_secretbox_easy(out, asBuffer(plaintext), asBuffer(nonce), asBuffer(key))
 }
 
-/** Opens MAC(16) || ciphertext; throws DecryptError on failure. */
-export function secretboxOpen(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Buffer {
+/**
+ * Opens MAC(16) || ciphertext; throws DecryptError on failure. With `inPlace` the plaintext overwrites the box's
+ * first bytes (libsodium allows the overlap) and a view of them is returned: the caller must own the bytes.
+ */
+export function secretboxOpen(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array, inPlace = false): Buffer {
   if (boxed.byteLength < TAG_BYTES || nonce.byteLength !== SECRETBOX_NONCE_BYTES || key.byteLength !== KEY_BYTES) throw new DecryptError()
-  const out = Buffer.allocUnsafe(boxed.byteLength - TAG_BYTES)
-  if (!sodium.crypto_secretbox_open_easy(out, asBuffer(boxed), asBuffer(nonce), asBuffer(key))) throw new DecryptError()
+  const box = asBuffer(boxed)
+  const out = inPlace ? box.subarray(0, box.length - TAG_BYTES) : Buffer.allocUnsafe(box.length - TAG_BYTES)
+  if (!sodium.crypto_secretbox_open_easy(out, box, asBuffer(nonce), asBuffer(key))) throw new DecryptError()
   return out
 }

@@ -5,7 +5,7 @@
  */
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { AeadKey } from '../crypto/aead.js'
+import { AeadKey, TAG_BYTES } from '../crypto/aead.js'
 import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
 import type { Endpoint } from '../interfaces/link.js'
@@ -17,7 +17,7 @@ import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type Sess
 import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
-import { FrameWriter } from './frame-writer.js'
+import { FrameWriter, V1_BATCHING } from './frame-writer.js'
 import { switchToSlabReads } from './slab-reader.js'
 
 const EMPTY = new Uint8Array(0)
@@ -232,17 +232,18 @@ export class Connection implements FrameSink {
         frameLength: V2Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
         sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
-      })
+      }, V1_BATCHING)
       this.#open = (f) => opener.open(f, true)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
       const opener = new V1Opener(p.recvKey, p.remoteNodeId)
       this.#writer = new FrameWriter(this.stream, {
-        headerLength: V1_HEADER_BYTES,
+        headerLength: V1_HEADER_BYTES + TAG_BYTES, // where sealInPlace expects the plaintext
         frameLength: V1Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
-      })
-      this.#open = (f) => opener.open(f)
+        sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
+      }, V1_BATCHING)
+      this.#open = (f) => opener.open(f, true)
     }
     this.#reader.versions = new Set([p.version])
     this.#reader.maxBody = p.maxFrame

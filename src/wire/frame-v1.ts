@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import sodium from 'sodium-native'
 import { secretboxOpen, secretboxSealInto, TAG_BYTES } from '../crypto/aead.js'
 import type { Identity } from '../crypto/identity.js'
+import { asBuffer } from '../util/bytes.js'
 import { verify } from '../crypto/sign.js'
 import { FrameError, type RawFrame, V1_HEADER_BYTES, writePrefix } from './frame.js'
 
@@ -56,6 +57,26 @@ export class V1Sealer {
     return len
   }
 
+  /**
+   * Seals in place: the caller has already written the plaintext at `out[off + 112 ..]` (header 96 + MAC 16),
+   * `plaintextLength` bytes; libsodium encrypts it onto itself shifted back by the MAC. Returns the frame length.
+   */
+  sealInPlace(type: number, plaintextLength: number, out: Buffer, off: number): number {
+    const seq = this.#seq++
+    const len = V1Sealer.frameLength(plaintextLength)
+    const frame = out.subarray(off, off + len)
+    writePrefix(frame, V1, type, plaintextLength + TAG_BYTES)
+    frame.writeUInt32BE(Math.floor(seq / 0x100000000), NONCE_OFFSET)
+    frame.writeUInt32BE(seq >>> 0, NONCE_OFFSET + 4)
+    const rnd = frame.subarray(NONCE_OFFSET + 8, SIG_OFFSET)
+    if (this.init.fixedRandom) rnd.set(this.init.fixedRandom)
+    else sodium.randombytes_buf(rnd)
+    const box = frame.subarray(V1_HEADER_BYTES)
+    sodium.crypto_secretbox_easy(box, box.subarray(TAG_BYTES), frame.subarray(NONCE_OFFSET, SIG_OFFSET), asBuffer(this.init.key))
+    frame.set(this.init.identity.sign(v1SignedDigest(frame.subarray(0, SIGNED_HEADER_BYTES), box)), SIG_OFFSET)
+    return len
+  }
+
   seal(type: number, plaintext: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(V1Sealer.frameLength(plaintext.byteLength))
     this.sealInto(type, plaintext, out, 0)
@@ -67,8 +88,11 @@ export class V1Opener {
   #last = -1
   constructor(readonly key: Uint8Array, readonly peerNodeId: Uint8Array) {}
 
-  /** Verifies, checks freshness and decrypts one frame; throws FrameError('bad_signature' | 'replayed_seq' | 'bad_mac'). */
-  open(f: RawFrame): Buffer {
+  /**
+   * Verifies, checks freshness and decrypts one frame; throws FrameError('bad_signature' | 'replayed_seq' | 'bad_mac').
+   * With `inPlace` the plaintext overwrites the frame's box (the caller must own the frame bytes).
+   */
+  open(f: RawFrame, inPlace = false): Buffer {
     const b = f.frame
     if (f.version !== V1 || f.headerLength !== V1_HEADER_BYTES || b.length < V1_HEADER_BYTES + TAG_BYTES) {
       throw new FrameError('bad_frame', 'not a v1 frame')
@@ -83,7 +107,7 @@ export class V1Opener {
     }
     let pt: Buffer
     try {
-      pt = secretboxOpen(this.key, b.subarray(NONCE_OFFSET, SIG_OFFSET), box)
+      pt = secretboxOpen(this.key, b.subarray(NONCE_OFFSET, SIG_OFFSET), box, inPlace)
     } catch (err) {
       throw new FrameError('bad_mac', 'v1 frame failed authentication', { cause: err })
     }

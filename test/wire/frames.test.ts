@@ -65,6 +65,24 @@ test('v1: round trip, signature by the sender, tamper, replay, wrong signer', ()
   assert.throws(() => new V1Opener(key, Identity.fromSeed(randomBytes(32)).publicKey).open(g!), code('bad_signature'))
 })
 
+test('v1 in place: sealInPlace gives the same bytes as sealInto, and open in place returns the plaintext', () => {
+  const key = randomBytes(32)
+  const id = Identity.fromSeed(randomBytes(32))
+  const fixedRandom = randomBytes(16)
+  for (const n of [0, 1, 1000, 70_000]) {
+    const m = randomBytes(n)
+    const a = new V1Sealer({ key, identity: id, fixedRandom }).seal(MessageType.VPN_DATA, m)
+    const out = Buffer.alloc(a.length + 50)
+    out.set(m, 7 + 96 + 16)
+    assert.equal(new V1Sealer({ key, identity: id, fixedRandom }).sealInPlace(MessageType.VPN_DATA, n, out, 7), a.length)
+    assert.ok(out.subarray(7, 7 + a.length).equals(a))
+    const [f] = readAll([a])
+    const pt = new V1Opener(key, id.publicKey).open(f!, true)
+    assert.deepEqual(new Uint8Array(pt), m)
+    assert.equal(pt.buffer, f!.frame.buffer, 'a view of the frame')
+  }
+})
+
 test('FrameReader: the same frames come out for every way of splitting the stream', () => {
   const key = randomBytes(32)
   const s = new V2Sealer(new AeadKey('aes-256-gcm', key))
