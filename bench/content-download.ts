@@ -18,7 +18,7 @@ import { saveIndex } from '../src/content/published-index.js'
 import { ContentStore } from '../src/content/store.js'
 import { equalBytes } from '../src/util/bytes.js'
 import { sizeArg, writeBigFile } from './content/fixture.js'
-import { firstJson, onJsonLines, spawnScript, startBenchNode, waitExit } from './content/proc.js'
+import { childCpuMs, firstJson, onJsonLines, spawnScript, startBenchNode, waitExit } from './content/proc.js'
 
 const CHUNK = 1 << 20
 const children: ChildProcess[] = []
@@ -70,14 +70,24 @@ async function main(): Promise<void> {
     const download = async (ports: number[], label: string) => {
       const out = join(dir, `out-${label}`)
       const links = await Promise.all(ports.map((port) => client.transport!.dial({ host: '127.0.0.1', port })))
+      const procs = [...honest, hostile].filter((p) => ports.includes(p.port)).map((p) => p.child)
+      const cpu0 = { client: process.cpuUsage(), providers: childCpuMs(procs) }
       const t0 = performance.now()
       const r = await new Download({ id: pub.id, providers: links, outDir: out }).run()
       const ms = performance.now() - t0
+      const cu = process.cpuUsage(cpu0.client)
+      const cpuMs = { client: Math.round((cu.user + cu.system) / 1000), providers: childCpuMs(procs) - cpu0.providers }
       const ok = equalBytes(await sha256OfFile(join(out, 'source.bin')), pub.manifest.files[0]!.sha256)
       rmSync(out, { recursive: true, force: true })
-      return { ms, ok, fetched: r.chunksFetched, bad: [...r.badProviders.keys()] }
+      return { ms, ok, fetched: r.chunksFetched, bad: [...r.badProviders.keys()], cpuMs }
     }
 
+    if (process.argv.includes('--honest-only')) {
+      // for profiling the client: one all-honest download and nothing else
+      const h = await download(honest.map((p) => p.port), 'honest')
+      console.log(JSON.stringify({ bench: 'content-download', honestOnly: true, MiBps: mbps(h.ms), correct: h.ok, cpuMs: h.cpuMs }))
+      return
+    }
     // interleaved; raw and all-honest are best of two (the machine is shared), the corrupting run is compared with that
     const raw1 = await rawCopy(file, join(dir, 'raw.bin'))
     const h1 = await download(honest.map((p) => p.port), 'honest')
@@ -119,6 +129,8 @@ async function main(): Promise<void> {
         refetched, refetchedShare: +(refetched / chunks).toFixed(4), target: 0.02, correct: resumedOk,
       },
       ms: { raw: [raw1, raw2], honest: [h1.ms, h2.ms], corrupt: c.ms },
+      // CPU used during each honest download: the client process and the 4 providers together (Linux /proc)
+      cpuMs: { honest: [h1.cpuMs, h2.cpuMs], corrupt: c.cpuMs },
     }))
   } finally {
     for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGTERM')

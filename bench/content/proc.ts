@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { readFileSync } from 'node:fs'
 import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
@@ -46,4 +47,19 @@ export function firstJson(child: ChildProcess): Promise<Record<string, unknown>>
 export function waitExit(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((r) => child.once('exit', (code) => r(code)))
+}
+
+/** CPU milliseconds (user + system) a set of child processes has used so far, from /proc (Linux); NaN elsewhere. */
+export function childCpuMs(children: ChildProcess[]): number {
+  let ticks = 0
+  for (const c of children) {
+    try {
+      const stat = readFileSync(`/proc/${c.pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(f[11]) + Number(f[12]) // utime, stime (fields 14 and 15)
+    } catch {
+      return NaN
+    }
+  }
+  return ticks * 10 // USER_HZ is 100 on Linux
 }

@@ -10,7 +10,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import type { Logger } from '../interfaces/logger.js'
 import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
-import { Bitfield, loadState, saveState } from './bitfield.js'
+import { Bitfield, readState, StateWriter } from './bitfield.js'
 import { DownloadError } from './errors.js'
 import { readChunks, readFully } from './hasher.js'
 import { PrefixHasher } from './prefix-hasher.js'
@@ -111,7 +111,8 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
     await rm(statePath, { force: true })
     return { path: target, fetched: 0, resumed: n, alreadyComplete: true }
   }
-  const bf = (partialExists ? loadState(statePath, job.id, job.index, n) : undefined) ?? new Bitfield(n)
+  const saved = partialExists ? readState(statePath, job.id, job.index, n) : undefined
+  const bf = saved?.bf ?? new Bitfield(n)
   const resumed = bf.count
   let resumedOk = resumed
   let fh = await open(partial, partialExists ? 'r+' : 'w+', 0o644)
@@ -153,7 +154,12 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
       }
       resumedOk = bf.count
       reportResumed()
-      fetched = await fetchChunks(job, fh, bf, vf, leaves, n, statePath, hasher)
+      const state = new StateWriter(statePath, n, (saved?.gen ?? 0) + 1)
+      try {
+        fetched = await fetchChunks(job, fh, bf, vf, leaves, n, state, hasher)
+      } finally {
+        state.close()
+      }
       digest = await hasher.finish(readChunk)
     }
     await fh.sync()
@@ -173,7 +179,7 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
   }
 }
 
-async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfield, leaves: Uint8Array, n: number, statePath: string, hasher: PrefixHasher): Promise<number> {
+async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfield, leaves: Uint8Array, n: number, state: StateWriter, hasher: PrefixHasher): Promise<number> {
   const { meta, providers } = job
   const missing = bf.missing()
   const flushEvery = job.flushEvery ?? Math.max(1, Math.floor(n / 256))
@@ -190,14 +196,14 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
     if (retry.length > 0) { retry.sort((a, b) => a - b); return retry.shift() }
     return next < queue.length ? queue[next++] : undefined
   }
-  // Resume state: saved synchronously (temp file + rename) every `flushEvery` verified chunks. Async saves queued
-  // behind the chunk writes in the thread pool and lagged tens of chunks under load; a sync save of a few hundred
-  // bytes bounds the loss at a kill to flushEvery - 1 chunks. No fsync: a killed process loses nothing the kernel
-  // has, and after a power loss every resumed chunk is re-verified against the hash layer before it counts.
+  // Resume state: saved synchronously (one in-place write, StateWriter) every `flushEvery` verified chunks. Async
+  // saves queued behind the chunk writes in the thread pool and lagged tens of chunks under load; a sync save of a few
+  // hundred bytes bounds the loss at a kill to flushEvery - 1 chunks. No fsync: a killed process loses nothing the
+  // kernel has, and after a power loss every resumed chunk is re-verified against the hash layer before it counts.
   const flush = (): void => {
     sinceFlush = 0
     try {
-      saveState(statePath, job.id, job.index, bf, false)
+      state.save(job.id, job.index, bf)
     } catch (err) {
       fatal ??= new DownloadError('disk_error', `saving resume state: ${(err as Error).message}`, { cause: err })
     }

@@ -86,7 +86,7 @@ export class Connection implements FrameSink {
     s.on('close', this.#onClose)
     this.#timer = this.#deps.clock.setTimeout(() => this.#refuse('handshake_timeout'), this.#deps.handshakeTimeoutMs)
     // outbound streams are ours from the first byte; inbound ones switch once the magic rules out the legacy bridge
-    if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk)
+    if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk, this.#pendingFrame)
     const cfg: HandshakeConfig = { ...this.#deps.handshake, identity: this.#deps.identity, now: () => this.#deps.clock.now() }
     if (this.opts.outbound) {
       this.#initiator = new HandshakeInitiator(cfg, { expectNodeId: this.opts.expectNodeId })
@@ -171,10 +171,12 @@ export class Connection implements FrameSink {
         return
       }
       chunk = got
-      if (this.stream instanceof Socket) switchToSlabReads(this.stream, this.#onSlabChunk)
+      if (this.stream instanceof Socket) switchToSlabReads(this.stream, this.#onSlabChunk, this.#pendingFrame)
     }
     this.#push(chunk, false)
   }
+
+  readonly #pendingFrame = { get: () => this.#reader.pending(), moved: (tail: Buffer) => this.#reader.movedTail(tail) }
 
   /** Bytes read into a SlabReader slab (after switchToSlabReads): stable memory, see FrameReader. */
   #onSlabChunk = (chunk: Buffer): void => {

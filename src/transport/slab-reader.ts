@@ -16,18 +16,36 @@ export const READ_SLAB_BYTES = 1024 * 1024
 /** A new slab is started when less than this is left: each read may return up to the free space. */
 const MIN_READ = 64 * 1024
 
+/** What the frame parser still waits for: the unfinished frame's bytes so far (a view) and its full size. */
+export interface PendingFrame { tail: Buffer | null; total: number }
+
 export class SlabReader {
   #slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES)
   #pos = 0
-  constructor(readonly onChunk: (chunk: Buffer) => void) {}
+  /**
+   * @param pending when given, an unfinished frame is moved to the start of each new slab (only the bytes read so
+   *   far are copied), and a new slab is started early, large enough, when the frame would not fit in what is left:
+   *   frames then arrive in one piece. `moved` receives the new view of those bytes.
+   */
+  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: { get(): PendingFrame; moved(tail: Buffer): void }) {}
 
   /** The buffer the next read goes into: the free tail of the current slab. */
   next = (): Buffer => {
-    if (this.#slab.length - this.#pos < MIN_READ) {
-      this.#slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES)
-      this.#pos = 0
+    const free = this.#slab.length - this.#pos
+    const p = this.pending?.get()
+    const tail = p?.tail && p.tail.buffer === this.#slab.buffer ? p.tail : null
+    const total = tail ? p!.total : 0
+    if (free >= MIN_READ && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos)
+    // a new slab; the unfinished frame's bytes so far move along, so the frame stays in one piece
+    const slab = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_BYTES, total + MIN_READ))
+    this.#pos = 0
+    if (tail) {
+      tail.copy(slab, 0)
+      this.#pos = tail.length
+      this.pending!.moved(slab.subarray(0, tail.length))
     }
-    return this.#slab.subarray(this.#pos)
+    this.#slab = slab
+    return slab.subarray(this.#pos)
   }
 
   /** `n` bytes were read into the buffer `next()` returned last. */
@@ -49,14 +67,14 @@ function ownSymbol(o: object, description: string): symbol | undefined {
  * Call before the first read (outbound) or from a 'data' handler (the switch applies to the next read); 'end',
  * 'close' and errors are emitted as before. Returns false, changing nothing, where this Node lacks the pieces.
  */
-export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: { get(): PendingFrame; moved(tail: Buffer): void }): boolean {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
   if (!handle || typeof handle.useUserBuffer !== 'function') return false
   const kBuffer = ownSymbol(socket, 'kBuffer')
   const kBufferCb = ownSymbol(socket, 'kBufferCb')
   const kBufferGen = ownSymbol(socket, 'kBufferGen')
   if (!kBuffer || !kBufferCb || !kBufferGen) return false
-  const reader = new SlabReader(onChunk)
+  const reader = new SlabReader(onChunk, pending)
   const first = reader.next()
   const s = socket as unknown as Record<symbol, unknown>
   s[kBufferCb] = (n: number): void => reader.read(n)

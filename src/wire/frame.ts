@@ -94,6 +94,22 @@ export class FrameReader {
   /** Bytes buffered for an incomplete frame. */
   get buffered(): number { return this.#tail ? this.#tail.length : this.#acc ? this.#accFill : this.#prefixFill }
 
+  /** The unfinished frame kept as a view of a stable chunk, and its full size (0 while its prefix is incomplete). */
+  pending(): { tail: Buffer | null; total: number } {
+    const t = this.#tail
+    if (!t || t.length < PREFIX_BYTES || t[0] !== MAGIC_0 || t[1] !== MAGIC_1) return { tail: t, total: 0 }
+    const hdr = headerBytes(t[2]!)
+    const length = t.readUInt32BE(4)
+    // an invalid header is refused when the next bytes arrive; never size a buffer from it
+    if (hdr < 0 || !this.versions.has(t[2]!) || length > (t[2] === VERSION_HANDSHAKE ? MAX_HANDSHAKE_BODY : this.maxBody)) return { tail: t, total: 0 }
+    return { tail: t, total: hdr + length }
+  }
+
+  /** The bytes of the unfinished frame now live at `tail` (same content, new memory): see SlabReader. */
+  movedTail(tail: Buffer): void {
+    if (this.#tail && this.#tail.length === tail.length) this.#tail = tail
+  }
+
   push(chunk: Buffer, stable = false): void {
     const tail = this.#tail
     if (tail) {
