@@ -155,7 +155,10 @@ export class FrameWriter {
   #room(len: number): Slab {
     let s = this.#slab
     if (!s || s.buf.length - s.pos < len) {
-      if (s) { this.#flushSlab(); this.#slab = null; this.#retire(s) }
+      if (s) {
+        this.#flushSlab() // may already hand the slab back (written at once)
+        if (this.#slab === s) { this.#slab = null; this.#retire(s) }
+      }
       const size = Math.max(SLAB_BYTES, len)
       const buf = this.#recycle ? sendSlabs.take(size) : Buffer.allocUnsafe(size)
       s = this.#slab = { buf, pos: 0, written: 0, inflight: 0, retired: false }
@@ -181,8 +184,10 @@ export class FrameWriter {
       s.inflight++
     } else if (s.inflight === 0) {
       // Nothing is queued: the kernel took the bytes during write() (the callback only comes on a later tick, and a
-      // producer looping on resolved promises never lets it run). The slab is free again: rewind and keep it hot.
-      s.pos = s.written = 0
+      // producer looping on resolved promises never lets it run). The slab is free again: back to the pool, from
+      // which the next send takes it (still hot); an idle link holds no slab.
+      this.#slab = null
+      sendSlabs.give(s.buf)
     }
   }
 

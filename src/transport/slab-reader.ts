@@ -20,8 +20,11 @@ const MIN_READ = 64 * 1024
 export interface PendingFrame { tail: Buffer | null; total: number }
 
 export class SlabReader {
-  #slab = Buffer.allocUnsafeSlow(READ_SLAB_BYTES)
+  // a link starts with a small slab; slabs grow with the reads (4x the largest read, up to READ_SLAB_BYTES), so a
+  // link that carries small messages never holds a large buffer
+  #slab = Buffer.allocUnsafeSlow(MIN_READ)
   #pos = 0
+  #largestRead = 0
   /**
    * @param pending when given, an unfinished frame is moved to the start of each new slab (only the bytes read so
    *   far are copied), and a new slab is started early, large enough, when the frame would not fit in what is left:
@@ -37,7 +40,9 @@ export class SlabReader {
     const total = tail ? p!.total : 0
     if (free >= MIN_READ && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos)
     // a new slab; the unfinished frame's bytes so far move along, so the frame stays in one piece
-    const slab = Buffer.allocUnsafeSlow(Math.max(READ_SLAB_BYTES, total + MIN_READ))
+    const size = Math.min(READ_SLAB_BYTES, Math.max(MIN_READ, 4 * this.#largestRead))
+    this.#largestRead = 0
+    const slab = Buffer.allocUnsafeSlow(Math.max(size, total + MIN_READ))
     this.#pos = 0
     if (tail) {
       tail.copy(slab, 0)
@@ -52,6 +57,7 @@ export class SlabReader {
   read = (n: number): void => {
     const chunk = this.#slab.subarray(this.#pos, this.#pos + n)
     this.#pos += n
+    if (n > this.#largestRead) this.#largestRead = n
     this.onChunk(chunk)
   }
 }

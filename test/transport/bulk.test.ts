@@ -79,6 +79,6 @@ test('switchToSlabReads works on this Node for a socket being dialed and, mid-st
   assert.equal(switched, true)
   assert.equal(Buffer.concat(firstViaData).toString(), 'hello')
   assert.ok(Buffer.concat(got).equals(big))
-  // reads land next to each other in a slab: far fewer buffers than reads
-  assert.ok(new Set(got.map((x) => x.buffer)).size <= Math.ceil(big.length / (960 * 1024)) + 1)
+  // reads land next to each other in slabs that grow to 1 MiB: far fewer buffers than reads
+  assert.ok(new Set(got.map((x) => x.buffer)).size <= Math.ceil(big.length / (960 * 1024)) + 6)
 })
