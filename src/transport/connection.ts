@@ -17,7 +17,7 @@ import { HandshakeInitiator, HandshakeResponder, type HandshakeConfig, type Sess
 import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
-import { FrameWriter, V1_BATCHING } from './frame-writer.js'
+import { FrameWriter } from './frame-writer.js'
 import { switchToSlabReads } from './slab-reader.js'
 
 const EMPTY = new Uint8Array(0)
@@ -234,7 +234,7 @@ export class Connection implements FrameSink {
         frameLength: V2Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
         sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
-      }, V1_BATCHING)
+      })
       this.#open = (f) => opener.open(f, true)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
@@ -244,7 +244,7 @@ export class Connection implements FrameSink {
         frameLength: V1Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
         sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
-      }, V1_BATCHING)
+      })
       this.#open = (f) => opener.open(f, true)
     }
     this.#reader.versions = new Set([p.version])

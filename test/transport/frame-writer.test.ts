@@ -36,7 +36,8 @@ test('FrameWriter: queued writes keep their slab until the socket calls back; sl
   const sock = connect({ host: '127.0.0.1', port: (srv.address() as { port: number }).port })
   await new Promise((r) => sock.once('connect', r))
   await new Promise((r) => setImmediate(r))
-  const w = new FrameWriter(sock, plainSealer)
+  // small-message batching only: each 100 KB message is a frame of its own, so the test sees every slab write
+  const w = new FrameWriter(sock, plainSealer, { itemMax: 8 * 1024, batchMax: 64 * 1024 })
   const head = new Uint8Array([0])
   const body = new Uint8Array(100_000)
   const before = { allocated: sendSlabs.allocated }
