@@ -6,9 +6,8 @@
  * and the valid slot with the higher generation counts. v1 files (one record, "ZEBF1\n", no generation) still load.
  * A record that fails any check is ignored (the download restarts from the other slot, or from nothing).
  */
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { sha256 } from '../crypto/hash.js'
-import { writeFileAtomic } from '../crypto/identity.js'
 import { equalBytes } from '../util/bytes.js'
 
 const MAGIC = new TextEncoder().encode('ZEBF1\n')
@@ -110,10 +109,6 @@ export function readState(path: string, id: Uint8Array, file: number, leafCount:
   return v1 ? { gen: 0, bf: v1 } : undefined
 }
 
-export function loadState(path: string, id: Uint8Array, file: number, leafCount: number): Bitfield | undefined {
-  return readState(path, id, file, leafCount)?.bf
-}
-
 /**
  * Saves the state in place, alternating between the two slots (a save never touches the newest valid record).
  * One positional write per save: rewriting a temp file and renaming it cost ~5 ms per save on the event loop while
@@ -139,18 +134,5 @@ export class StateWriter {
   }
 
   close(): void { try { closeSync(this.#fd) } catch { /* already closed */ } }
-}
-
-/**
- * Saves the sidecar by temp file + rename (readers see the old or the new state, never a mix). With `sync` the
- * temp file is fsynced first; without, a crash of the process is still safe (the kernel has the data) and a power
- * loss is caught by the final whole-file check, which repairs chunks that do not match (file-download.ts).
- */
-export function saveState(path: string, id: Uint8Array, file: number, bf: Bitfield, sync = true): void {
-  const data = encodeState(id, file, bf)
-  if (sync) { writeFileAtomic(path, data, 0o600); return }
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, data, { mode: 0o600 })
-  renameSync(tmp, path)
 }
 

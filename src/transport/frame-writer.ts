@@ -38,8 +38,8 @@ export interface FrameSealer {
   frameLength(plaintextLength: number): number
   /** Seals `plaintext` as one frame into `out` at `off`; returns the frame length. */
   sealInto(type: number, plaintext: Uint8Array, out: Buffer, off: number): number
-  /** Optional: seals the plaintext already copied at `out[off + headerLength ..]` in place. */
-  sealInPlace?(type: number, plaintextLength: number, out: Buffer, off: number): number
+  /** Seals the plaintext already copied at `out[off + headerLength ..]` in place; returns the frame length. */
+  sealInPlace(type: number, plaintextLength: number, out: Buffer, off: number): number
   headerLength: number
 }
 
@@ -134,13 +134,6 @@ export class FrameWriter {
   #sealParts(type: number, head: Uint8Array, body: Uint8Array): void {
     const s = this.#sealer
     const ptLen = head.byteLength + body.byteLength
-    if (!s.sealInPlace) {
-      const pt = Buffer.allocUnsafe(ptLen)
-      pt.set(head, 0)
-      pt.set(body, head.byteLength)
-      this.#seal(type, pt)
-      return
-    }
     const len = s.frameLength(ptLen)
     const slab = this.#room(len)
     const off = slab.pos

@@ -19,6 +19,9 @@ const MIN_READ = 64 * 1024
 /** What the frame parser still waits for: the unfinished frame's bytes so far (a view) and its full size. */
 export interface PendingFrame { tail: Buffer | null; total: number }
 
+/** How the reader asks the frame parser about its unfinished frame, and tells it where those bytes moved. */
+export interface PendingFrameHook { get(): PendingFrame; moved(tail: Buffer): void }
+
 export class SlabReader {
   // a link starts with a small slab; slabs grow with the reads (4x the largest read, up to READ_SLAB_BYTES), so a
   // link that carries small messages never holds a large buffer
@@ -30,7 +33,7 @@ export class SlabReader {
    *   far are copied), and a new slab is started early, large enough, when the frame would not fit in what is left:
    *   frames then arrive in one piece. `moved` receives the new view of those bytes.
    */
-  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: { get(): PendingFrame; moved(tail: Buffer): void }) {}
+  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook) {}
 
   /** The buffer the next read goes into: the free tail of the current slab. */
   next = (): Buffer => {
@@ -73,7 +76,7 @@ function ownSymbol(o: object, description: string): symbol | undefined {
  * Call before the first read (outbound) or from a 'data' handler (the switch applies to the next read); 'end',
  * 'close' and errors are emitted as before. Returns false, changing nothing, where this Node lacks the pieces.
  */
-export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: { get(): PendingFrame; moved(tail: Buffer): void }): boolean {
+export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook): boolean {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
   if (!handle || typeof handle.useUserBuffer !== 'function') return false
   const kBuffer = ownSymbol(socket, 'kBuffer')

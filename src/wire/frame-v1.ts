@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto'
 import sodium from 'sodium-native'
 import { secretboxOpen, secretboxSealInto, TAG_BYTES } from '../crypto/aead.js'
 import type { Identity } from '../crypto/identity.js'
-import { asBuffer } from '../util/bytes.js'
 import { verify } from '../crypto/sign.js'
 import { FrameError, type RawFrame, V1_HEADER_BYTES, writePrefix } from './frame.js'
 
@@ -59,22 +58,12 @@ export class V1Sealer {
 
   /**
    * Seals in place: the caller has already written the plaintext at `out[off + 112 ..]` (header 96 + MAC 16),
-   * `plaintextLength` bytes; libsodium encrypts it onto itself shifted back by the MAC. Returns the frame length.
+   * `plaintextLength` bytes; libsodium (crypto_secretbox_easy allows the overlap) encrypts it onto itself shifted back
+   * by the MAC. Returns the frame length.
    */
   sealInPlace(type: number, plaintextLength: number, out: Buffer, off: number): number {
-    const seq = this.#seq++
-    const len = V1Sealer.frameLength(plaintextLength)
-    const frame = out.subarray(off, off + len)
-    writePrefix(frame, V1, type, plaintextLength + TAG_BYTES)
-    frame.writeUInt32BE(Math.floor(seq / 0x100000000), NONCE_OFFSET)
-    frame.writeUInt32BE(seq >>> 0, NONCE_OFFSET + 4)
-    const rnd = frame.subarray(NONCE_OFFSET + 8, SIG_OFFSET)
-    if (this.init.fixedRandom) rnd.set(this.init.fixedRandom)
-    else sodium.randombytes_buf(rnd)
-    const box = frame.subarray(V1_HEADER_BYTES)
-    sodium.crypto_secretbox_easy(box, box.subarray(TAG_BYTES), frame.subarray(NONCE_OFFSET, SIG_OFFSET), asBuffer(this.init.key))
-    frame.set(this.init.identity.sign(v1SignedDigest(frame.subarray(0, SIGNED_HEADER_BYTES), box)), SIG_OFFSET)
-    return len
+    const at = off + V1_HEADER_BYTES + TAG_BYTES
+    return this.sealInto(type, out.subarray(at, at + plaintextLength), out, off)
   }
 
   seal(type: number, plaintext: Uint8Array): Buffer {

@@ -97,12 +97,9 @@ export class FrameReader {
   /** The unfinished frame kept as a view of a stable chunk, and its full size (0 while its prefix is incomplete). */
   pending(): { tail: Buffer | null; total: number } {
     const t = this.#tail
-    if (!t || t.length < PREFIX_BYTES || t[0] !== MAGIC_0 || t[1] !== MAGIC_1) return { tail: t, total: 0 }
-    const hdr = headerBytes(t[2]!)
-    const length = t.readUInt32BE(4)
-    // an invalid header is refused when the next bytes arrive; never size a buffer from it
-    if (hdr < 0 || !this.versions.has(t[2]!) || length > (t[2] === VERSION_HANDSHAKE ? MAX_HANDSHAKE_BODY : this.maxBody)) return { tail: t, total: 0 }
-    return { tail: t, total: hdr + length }
+    if (!t || t.length < PREFIX_BYTES) return { tail: t, total: 0 }
+    // an invalid header is refused when the next bytes arrive (push); never size a buffer from it
+    try { return { tail: t, total: this.#check(t, 0)[1] } } catch { return { tail: t, total: 0 } }
   }
 
   /** The bytes of the unfinished frame now live at `tail` (same content, new memory): see SlabReader. */

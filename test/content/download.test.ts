@@ -9,7 +9,7 @@ import { PART_SUFFIX, STATE_SUFFIX, defaultWriter } from '../../src/content/file
 import { leafCountOf } from '../../src/content/manifest.js'
 import { ContentServer } from '../../src/content/server.js'
 import { ContentMessageType as T, decodeChunkReply, encodeGetChunk, encodeHashesReply } from '../../src/content/messages.js'
-import { Bitfield, saveState } from '../../src/content/bitfield.js'
+import { Bitfield, encodeState } from '../../src/content/bitfield.js'
 import { PrefixHasher } from '../../src/content/prefix-hasher.js'
 import { leafHash, verifyInclusion } from '../../src/content/merkle.js'
 import { linksTo, makeCorrupting, makeNet, pseudoRandom, RecordingTrust, seededIdentity, tempDir, writeTree } from './helpers.js'
@@ -201,7 +201,7 @@ test('a resumed state naming chunks whose bytes were lost (power loss) is re-ver
   writeFileSync(join(out.dir, 'pl.bin' + PART_SUFFIX), part)
   const bf = new Bitfield(20)
   for (let i = 0; i < 16; i++) bf.set(i)
-  saveState(join(out.dir, 'pl.bin' + STATE_SUFFIX), pub.id, 0, bf)
+  writeFileSync(join(out.dir, 'pl.bin' + STATE_SUFFIX), encodeState(pub.id, 0, bf)) // a v1 sidecar, as older nodes wrote
   const d = new Download({ id: pub.id, providers: await linksTo(n.client, n.providers), outDir: out.dir })
   const streamed: Uint8Array[] = []
   const reading = (async () => { for await (const c of d.stream(0)) streamed.push(c) })()
