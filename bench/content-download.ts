@@ -18,7 +18,7 @@ import { saveIndex } from '../src/content/published-index.js'
 import { ContentStore } from '../src/content/store.js'
 import { equalBytes } from '../src/util/bytes.js'
 import { sizeArg, writeBigFile } from './content/fixture.js'
-import { childCpuMs, firstJson, onJsonLines, spawnScript, startBenchNode, waitExit } from './content/proc.js'
+import { BENCH_CIPHER, childCpuMs, firstJson, onJsonLines, spawnScript, startBenchNode, waitExit } from './content/proc.js'
 
 const CHUNK = 1 << 20
 const children: ChildProcess[] = []
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     const refetched = result ? maxDone - result.resumed : NaN
 
     console.log(JSON.stringify({
-      bench: 'content-download', bytes, chunkSize: CHUNK, providers: 4, cipher: process.env.ZEONE_BENCH_CIPHER ?? 'aes-256-gcm', load: loadavg()[0], cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
+      bench: 'content-download', bytes, chunkSize: CHUNK, providers: 4, cipher: BENCH_CIPHER, load: loadavg()[0], cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
       rawTcpMiBps: mbps(rawMs),
       honest: { MiBps: mbps(h.ms), vsRaw: +(rawMs / h.ms).toFixed(3), target: 0.5, correct: h.ok, badProviders: h.bad.length },
       oneCorrupting10pct: {

@@ -7,8 +7,9 @@ import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
 
-/** AEAD suite preference for benchmark nodes: ZEONE_BENCH_CIPHER=chacha20-poly1305 to measure the default order. */
-const CIPHERS = process.env.ZEONE_BENCH_CIPHER === 'chacha20-poly1305' ? ['chacha20-poly1305', 'aes-256-gcm'] : ['aes-256-gcm', 'chacha20-poly1305']
+/** AEAD suite of the benchmark nodes: the node's default order, or ZEONE_BENCH_CIPHER=aes-256-gcm first. */
+export const BENCH_CIPHER = process.env.ZEONE_BENCH_CIPHER === 'aes-256-gcm' ? 'aes-256-gcm' : 'chacha20-poly1305'
+const CIPHERS = BENCH_CIPHER === 'aes-256-gcm' ? ['aes-256-gcm', 'chacha20-poly1305'] : ['chacha20-poly1305', 'aes-256-gcm']
 
 export async function startBenchNode(dataDir: string, layers: ReadonlyArray<[string, AttachFn]>): Promise<ZeoneNode> {
   const config = validateConfig({

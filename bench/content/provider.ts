@@ -10,6 +10,7 @@ import { loadIndex } from '../../src/content/published-index.js'
 import { ContentMessageType as T, decodeChunkReply, decodeGetChunk, encodeChunkReply } from '../../src/content/messages.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
 import { Router } from '../../src/transport/router.js'
+import { joinParts } from '../../src/util/bytes.js'
 import { startBenchNode } from './proc.js'
 
 const dataDir = process.argv[2]!
@@ -30,7 +31,7 @@ const hostile: AttachFn = async (ctx) => {
       const { index } = decodeGetChunk(m.body)
       if (index % every !== 0) { inner.dispatch(m); return }
       inner.dispatch({ ...m, reply: (type, body) => {
-        const c = decodeChunkReply(body)
+        const c = decodeChunkReply(joinParts(body))
         const data = c.data.slice()
         data[data.length >> 1]! ^= 0x01
         return m.reply!(type, encodeChunkReply({ ...c, data }))

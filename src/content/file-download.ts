@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import type { Message } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
@@ -53,13 +54,16 @@ export interface FileJob {
   signal: AbortSignal
   /** Called once per chunk verified and written (index, bytes). */
   onChunk: (index: number, bytes: number) => void
-  /** Called with each verified chunk's data (feeds the local CDN cache). */
+  /** Called with each verified chunk's data (feeds the local CDN cache); `data` is valid during the call only. */
   onVerified?: (leaf: Uint8Array, data: Uint8Array) => void
   /** Called with the resumed count before fetching starts. */
   onResume: (chunks: number, bytes: number) => void
   /** Called when the partial file exists (the streaming reader may open it), with the verified-chunk test. */
   onPartial: (path: string, verified: (i: number) => boolean) => void
 }
+
+/** A verified chunk, and the function that gives its receive buffer back to the transport (Message.release). */
+interface Fetched { data: Uint8Array; release?: () => void }
 
 export interface FileResult { path: string; fetched: number; resumed: number; alreadyComplete: boolean }
 
@@ -220,14 +224,15 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
 
   // A verified chunk is written while the lane already asks for its next one (at most one write per lane in flight,
   // so a lane holds at most two chunks); it counts as in flight until written.
-  const commit = async (p: ProviderState, i: number, data: Uint8Array, leaf: Uint8Array): Promise<void> => {
+  const commit = async (p: ProviderState, i: number, chunk: Fetched, leaf: Uint8Array): Promise<void> => {
     let ok = false
+    let hashing = false
+    const { data } = chunk
     try {
       await job.writer(fh, data, i * meta.chunkSize)
       ok = true
       bf.set(i)
       vf.set(i)
-      hasher.feed(i, data)
       fetched++
       p.chunks++
       p.bytes += data.byteLength
@@ -235,6 +240,9 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
       if (++sinceFlush >= flushEvery) flush()
       job.onChunk(i, data.byteLength)
       job.onVerified?.(leaf, data)
+      // last: the hasher gives the chunk's receive buffer back (release) once it has hashed it
+      hashing = true
+      hasher.feed(i, data, chunk.release)
     } catch (err) {
       if (!ok) {
         const code = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk_full' : 'disk_error'
@@ -243,6 +251,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
         fatal ??= err as Error
       }
     } finally {
+      if (!hashing) chunk.release?.()
       inflight--
       if (!ok) retry.push(i)
       notify()
@@ -250,11 +259,13 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
   }
 
   /** Fetches and verifies chunk i from p; undefined when it must be fetched again (elsewhere). */
-  const fetchOne = async (p: ProviderState, i: number, leaf: Uint8Array): Promise<Uint8Array | undefined> => {
+  const fetchOne = async (p: ProviderState, i: number, leaf: Uint8Array): Promise<Fetched | undefined> => {
     const len = i === n - 1 ? meta.size - i * meta.chunkSize : meta.chunkSize
+    let r: Message | undefined
+    let data: Uint8Array | undefined
     try {
       if (p.cache) {
-        const r = await request(p, T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }))
+        r = await request(p, T.CACHE_REQUEST, encodeCacheRequest({ hash: leaf }))
         if (r.type !== T.CACHE_RESPONSE) throw new DownloadError('unexpected_reply', `expected CACHE_RESPONSE, got 0x${r.type.toString(16)}`)
         const rep = decodeCacheResponse(r.body)
         if (!rep.data) { providers.missed(p); return undefined }
@@ -262,19 +273,23 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
           providers.misbehaved(p, 'invalid_merkle_proof', `cached chunk ${i} of ${meta.path} does not match its leaf hash`)
           return undefined
         }
-        return rep.data
+        data = rep.data
+      } else {
+        r = await request(p, T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }))
+        if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
+        const rep = decodeChunkReply(r.body)
+        if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
+          providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
+          return undefined
+        }
+        data = rep.data
       }
-      const r = await request(p, T.CONTENT_GET_CHUNK, encodeGetChunk({ id: job.id, file: job.index, index: i, proof: false }))
-      if (r.type !== T.CONTENT_CHUNK) throw new DownloadError('unexpected_reply', `expected CHUNK, got 0x${r.type.toString(16)}`)
-      const rep = decodeChunkReply(r.body)
-      if (rep.index !== i || rep.data.byteLength !== len || !equalBytes(leafHash(rep.data), leaf)) {
-        providers.misbehaved(p, 'invalid_merkle_proof', `chunk ${i} of ${meta.path} does not match its leaf hash`)
-        return undefined
-      }
-      return rep.data
+      return r.release ? { data, release: r.release } : { data }
     } catch (err) {
       if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
       return undefined
+    } finally {
+      if (!data) r?.release?.()
     }
   }
 
@@ -292,10 +307,11 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
         let handed = false
         try {
           const leaf = leaves.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)
-          const data = await fetchOne(p, i, leaf)
-          if (!data) continue
-          if (writing) await writing
-          writing = commit(p, i, data, leaf)
+          const chunk = await fetchOne(p, i, leaf)
+          if (!chunk) continue
+          if (writing) await writing // commit() never rejects
+          if (fatal || job.signal.aborted) { chunk.release?.(); continue }
+          writing = commit(p, i, chunk, leaf)
           handed = true
         } finally {
           if (!handed) { inflight--; retry.push(i); notify() }

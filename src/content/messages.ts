@@ -103,22 +103,33 @@ export function decodeGetChunk(b: Uint8Array): GetChunk {
 }
 
 /**
- * CHUNK is the bulk message: encoded straight into one buffer of the exact size (the generic encoder would copy
- * the chunk twice). Canonical key order (length first, then bytes): v, data, index, proof. Tests check the output
- * equals the generic deterministic encoding.
+ * CHUNK is the bulk message, encoded as three parts around the data so the data is never copied here: the
+ * transport copies head, data and tail straight into the frame (`Inbound.reply` takes parts). Canonical key order
+ * (length first, then bytes): v, data, index, proof. Tests check the concatenation equals the generic deterministic
+ * encoding.
  */
-export function encodeChunkReply(m: ChunkReply): Uint8Array {
+export function encodeChunkReplyParts(m: ChunkReply): [head: Uint8Array, data: Uint8Array, tail: Uint8Array] {
   const index = encode(m.index)
   const proof = m.proof ? encode(m.proof) : undefined
   const dataHead = byteStringHead(m.data.byteLength)
-  const size = PRE_DATA.byteLength + dataHead.byteLength + m.data.byteLength + INDEX_KEY.byteLength + index.byteLength +
-    (proof ? PROOF_KEY.byteLength + proof.byteLength : 0)
-  const out = new Uint8Array(size)
-  let o = 0
-  const put = (b: Uint8Array): void => { out.set(b, o); o += b.byteLength }
-  out[o++] = 0xa0 | (proof ? 4 : 3)
-  put(PRE_DATA.subarray(1)); put(dataHead); put(m.data); put(INDEX_KEY); put(index)
-  if (proof) { put(PROOF_KEY); put(proof) }
+  const head = new Uint8Array(PRE_DATA.byteLength + dataHead.byteLength)
+  head.set(PRE_DATA)
+  head[0] = 0xa0 | (proof ? 4 : 3)
+  head.set(dataHead, PRE_DATA.byteLength)
+  const tail = new Uint8Array(INDEX_KEY.byteLength + index.byteLength + (proof ? PROOF_KEY.byteLength + proof.byteLength : 0))
+  tail.set(INDEX_KEY)
+  tail.set(index, INDEX_KEY.byteLength)
+  if (proof) { tail.set(PROOF_KEY, INDEX_KEY.byteLength + index.byteLength); tail.set(proof, INDEX_KEY.byteLength + index.byteLength + PROOF_KEY.byteLength) }
+  return [head, m.data, tail]
+}
+
+/** CHUNK as one buffer (the parts joined). */
+export function encodeChunkReply(m: ChunkReply): Uint8Array {
+  const parts = encodeChunkReplyParts(m)
+  const out = new Uint8Array(parts[0].byteLength + parts[1].byteLength + parts[2].byteLength)
+  out.set(parts[0])
+  out.set(parts[1], parts[0].byteLength)
+  out.set(parts[2], parts[0].byteLength + parts[1].byteLength)
   return out
 }
 // map head placeholder, "v": 1, "data"

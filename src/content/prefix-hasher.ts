@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto'
 export class PrefixHasher {
   #h: Hash = createHash('sha256')
   #next = 0
-  #pending = new Map<number, Uint8Array>()
+  #pending = new Map<number, { data: Uint8Array; done: (() => void) | undefined }>()
   #bytes = 0
 
   constructor(readonly chunks: number, readonly maxBuffered: number) {}
@@ -17,19 +17,24 @@ export class PrefixHasher {
   get hashedUpTo(): number { return this.#next }
   get buffered(): number { return this.#bytes }
 
-  /** Feeds verified chunk `i` (kept by reference until hashed: the caller must not reuse it). */
-  feed(i: number, data: Uint8Array): void {
-    if (i < this.#next || this.#pending.has(i)) return
+  /**
+   * Feeds verified chunk `i`, kept by reference until hashed: the caller must not reuse it before `done` is called
+   * (at once when the chunk is hashed now or not kept, later when it waits in the reorder buffer).
+   */
+  feed(i: number, data: Uint8Array, done?: () => void): void {
+    if (i < this.#next || this.#pending.has(i)) { done?.(); return }
     if (i !== this.#next) {
-      if (this.#bytes + data.byteLength <= this.maxBuffered) { this.#pending.set(i, data); this.#bytes += data.byteLength }
+      if (this.#bytes + data.byteLength <= this.maxBuffered) { this.#pending.set(i, { data, done }); this.#bytes += data.byteLength } else done?.()
       return
     }
     this.#h.update(data)
+    done?.()
     this.#next++
-    for (let d = this.#pending.get(this.#next); d; d = this.#pending.get(this.#next)) {
+    for (let p = this.#pending.get(this.#next); p; p = this.#pending.get(this.#next)) {
       this.#pending.delete(this.#next)
-      this.#bytes -= d.byteLength
-      this.#h.update(d)
+      this.#bytes -= p.data.byteLength
+      this.#h.update(p.data)
+      p.done?.()
       this.#next++
     }
   }
@@ -37,9 +42,10 @@ export class PrefixHasher {
   /** Hashes the rest (buffered or read with `read`) and returns the digest. */
   async finish(read: (i: number) => Promise<Uint8Array>): Promise<Uint8Array> {
     for (; this.#next < this.chunks; this.#next++) {
-      const d = this.#pending.get(this.#next)
-      if (d) { this.#pending.delete(this.#next); this.#bytes -= d.byteLength }
-      this.#h.update(d ?? await read(this.#next))
+      const p = this.#pending.get(this.#next)
+      if (p) { this.#pending.delete(this.#next); this.#bytes -= p.data.byteLength }
+      this.#h.update(p ? p.data : await read(this.#next))
+      p?.done?.()
     }
     return new Uint8Array(this.#h.digest())
   }

@@ -7,6 +7,7 @@ import type { Inbound, Link, MessageRouter } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import type { UsageMeter } from '../interfaces/services.js'
+import { SlabPool } from '../transport/slab-pool.js'
 import { equalBytes } from '../util/bytes.js'
 import { ContentProtocolError } from './errors.js'
 import { FileHandleCache } from './fh-cache.js'
@@ -14,7 +15,7 @@ import { readFully } from './hasher.js'
 import { leafHash } from './merkle.js'
 import {
   ContentMessageType as T, decodeGetChunk, decodeGetHashes, decodeGetManifest,
-  encodeChunkReply, encodeHashesReply, encodeManifestReply,
+  encodeChunkReplyParts, encodeHashesReply, encodeManifestReply,
 } from './messages.js'
 import type { ContentStore, PublishedFile } from './store.js'
 
@@ -38,6 +39,8 @@ export class ContentServer {
   #waits = new WeakMap<Link, Promise<void>>()
   // fstat on every chunk (statTtlMs 0): an edit is noticed on the very next request
   #files = new FileHandleCache(64, 0)
+  /** Chunk read buffers, reused: at most 32 MiB kept free. */
+  #readBufs = new SlabPool(32 * 1024 * 1024)
 
   constructor(init: ContentServerInit) {
     this.#init = init
@@ -95,23 +98,29 @@ export class ContentServer {
     await this.#writable(msg.link)
     const { chunkSize, size } = f.meta
     const len = Math.min(chunkSize, size - req.index * chunkSize)
-    const buf = new Uint8Array(len)
-    const changed = await this.#files.use(f.abs, async (fh, stat) => {
-      let differs = true
-      if (this.#init.verifyOnServe !== 'always' && f.stat) {
-        const st = await stat()
-        differs = st.size !== f.stat.size || st.mtimeMs !== f.stat.mtimeMs
+    // the chunk is read into a pooled buffer and handed to the transport as one part of the reply, which copies it
+    // into the frame before reply() returns: serving allocates nothing per chunk
+    const slab = this.#readBufs.take(len)
+    try {
+      const buf = slab.subarray(0, len)
+      const changed = await this.#files.use(f.abs, async (fh, stat) => {
+        let differs = true
+        if (this.#init.verifyOnServe !== 'always' && f.stat) {
+          const st = await stat()
+          differs = st.size !== f.stat.size || st.mtimeMs !== f.stat.mtimeMs
+        }
+        const got = await readFully(fh, buf, req.index * chunkSize)
+        if (got !== len) throw new ContentProtocolError('unavailable', 'published file shrank on disk')
+        return differs
+      })
+      if (changed && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
+        this.#logger.warn({ path: f.meta.path, chunk: req.index }, 'published file changed on disk; refusing to serve the chunk')
+        throw new ContentProtocolError('unavailable', 'chunk no longer matches the published manifest')
       }
-      const got = await readFully(fh, buf, req.index * chunkSize)
-      if (got !== len) throw new ContentProtocolError('unavailable', 'published file shrank on disk')
-      return differs
-    })
-    if (changed && !equalBytes(leafHash(buf), f.tree.leaf(req.index))) {
-      this.#logger.warn({ path: f.meta.path, chunk: req.index }, 'published file changed on disk; refusing to serve the chunk')
-      throw new ContentProtocolError('unavailable', 'chunk no longer matches the published manifest')
+      msg.reply?.(T.CONTENT_CHUNK, encodeChunkReplyParts(req.proof ? { index: req.index, data: buf, proof: f.tree.proof(req.index) } : { index: req.index, data: buf }))
+    } finally {
+      this.#readBufs.give(slab)
     }
-    const body = encodeChunkReply(req.proof ? { index: req.index, data: buf, proof: f.tree.proof(req.index) } : { index: req.index, data: buf })
-    msg.reply?.(T.CONTENT_CHUNK, body)
     usage?.record(msg.link.peer.nodeId, 'cdn', BigInt(len), 'served')
     this.#init.onServed?.(len)
   }

@@ -28,10 +28,17 @@ export class DecryptError extends ZeoneError {
   constructor(options?: { cause?: unknown }) { super('bad_mac', 'authentication tag mismatch', options) }
 }
 
+/** node:crypto is fed 64 KiB at a time: each output piece stays in L2 and comes from the malloc heap, not mmap. */
+const PIECE_BYTES = 64 * 1024
+
 /**
- * One direction's v2 key. ChaCha20-Poly1305 runs through libsodium (crypto_aead_chacha20poly1305_ietf, byte-for-byte
- * the RFC 8439 construction node:crypto implements) because it seals straight into a caller's buffer with no
- * per-frame cipher object; AES-256-GCM runs through node:crypto (AES-NI).
+ * One direction's v2 key. Both suites are the RFC constructions node:crypto implements.
+ *  - ChaCha20-Poly1305 runs through libsodium (crypto_aead_chacha20poly1305_ietf), which seals and opens in the
+ *    caller's buffer: no per-frame cipher object and no allocation. In isolation OpenSSL's AVX-512 code is faster on
+ *    bulk frames (`npm run bench -- aead`: 2.0 vs 1.4 GB/s at 1 MiB), but node:crypto returns every output in a new
+ *    buffer, and in a 1 GiB download that allocation alone started a major GC every ~100 ms: the client and
+ *    providers used 20-30% more CPU than with libsodium (bench/content-download.ts, measured both ways).
+ *  - AES-256-GCM runs through node:crypto (AES-NI), fed in 64 KiB pieces whose output is copied into place.
  */
 export class AeadKey {
   readonly #key: KeyObject
@@ -42,18 +49,18 @@ export class AeadKey {
     this.#key = createSecretKey(this.#raw)
   }
 
-  /** Encrypts `plaintext` into `out` (exactly plaintext + 16 bytes: ciphertext || tag). */
+  /** Encrypts `plaintext` into `out` (exactly plaintext + 16 bytes: ciphertext || tag). `out` may start at `plaintext`. */
   sealInto(out: Buffer, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): void {
+    const n = plaintext.byteLength
     if (this.suite === 'chacha20-poly1305') {
       sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, asBuffer(plaintext), asBuffer(aad), null, asBuffer(nonce), this.#raw)
       return
     }
     const c = createCipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
-    c.setAAD(aad, { plaintextLength: plaintext.byteLength })
-    const ct = c.update(plaintext)
+    c.setAAD(aad, { plaintextLength: n })
+    inPieces((p) => c.update(p), plaintext, out)
     c.final()
-    ct.copy(out, 0)
-    c.getAuthTag().copy(out, ct.length)
+    c.getAuthTag().copy(out, n)
   }
 
   /**
@@ -61,23 +68,19 @@ export class AeadKey {
    * ciphertext || tag.
    */
   sealInPlace(region: Buffer, nonce: Uint8Array, aad: Uint8Array): void {
-    const pt = region.subarray(0, region.length - TAG_BYTES)
-    if (this.suite === 'chacha20-poly1305') {
-      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(region, pt, asBuffer(aad), null, asBuffer(nonce), this.#raw)
-      return
-    }
-    this.sealInto(region, nonce, aad, Buffer.from(pt))
+    this.sealInto(region, nonce, aad, region.subarray(0, region.length - TAG_BYTES))
   }
 
   /**
    * Decrypts `ciphertextAndTag` (tag last); throws DecryptError if it does not authenticate. With `inPlace` the
-   * plaintext overwrites the ciphertext and a view of it is returned (the caller must own the bytes).
+   * plaintext overwrites the ciphertext and a view of it is returned (the caller must own the bytes; after a failure
+   * they hold garbage).
    */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array, inPlace = false): Buffer {
     if (ciphertextAndTag.byteLength < TAG_BYTES) throw new DecryptError()
     const split = ciphertextAndTag.byteLength - TAG_BYTES
+    const out = inPlace ? asBuffer(ciphertextAndTag).subarray(0, split) : Buffer.allocUnsafe(split)
     if (this.suite === 'chacha20-poly1305') {
-      const out = inPlace ? asBuffer(ciphertextAndTag).subarray(0, split) : Buffer.allocUnsafe(split)
       try {
         sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, asBuffer(ciphertextAndTag), asBuffer(aad), asBuffer(nonce), this.#raw)
       } catch (err) {
@@ -88,13 +91,21 @@ export class AeadKey {
     const d = createDecipheriv(this.suite as 'aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES })
     d.setAAD(aad, { plaintextLength: split })
     d.setAuthTag(ciphertextAndTag.subarray(split))
-    const pt = d.update(ciphertextAndTag.subarray(0, split))
+    inPieces((p) => d.update(p), ciphertextAndTag.subarray(0, split), out)
     try {
       d.final()
     } catch (err) {
       throw new DecryptError({ cause: err })
     }
-    return pt
+    return out
+  }
+}
+
+/** Runs a stream cipher's update over `input` in PIECE_BYTES steps, copying each output to the same offset of `out`. */
+function inPieces(update: (piece: Uint8Array) => Buffer, input: Uint8Array, out: Buffer): void {
+  for (let o = 0; o < input.byteLength; o += PIECE_BYTES) {
+    const piece = update(input.subarray(o, Math.min(o + PIECE_BYTES, input.byteLength)))
+    piece.copy(out, o)
   }
 }
 

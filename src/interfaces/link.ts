@@ -32,6 +32,12 @@ export interface RemotePeer {
 export interface Message {
   type: number
   body: Uint8Array
+  /**
+   * Present on a reply whose body fills a pooled receive buffer of its own (large frames on the TCP transport):
+   * call it once neither the body nor any view of it will be read again, and the memory serves later frames.
+   * Calling it is optional (the GC frees the buffer otherwise) and calling it twice does nothing.
+   */
+  release?: () => void
 }
 
 export interface RequestOptions {
@@ -54,11 +60,17 @@ export interface Link {
   onClose(cb: (reason: string) => void): () => void
 }
 
+/**
+ * A reply body: one byte string, or parts sent as their concatenation (e.g. a message head, a pooled data buffer
+ * and a tail), which the transport copies into the frame before `reply` returns, so the caller may reuse them.
+ */
+export type Body = Uint8Array | readonly Uint8Array[]
+
 /** An inbound message as a handler sees it. */
 export interface Inbound extends Message {
   readonly link: Link
-  /** Present when the sender used `request`: sends the (single) reply. */
-  readonly reply?: (type: number, body: Uint8Array) => boolean
+  /** Present when the sender used `request`: sends the (single) reply. The body is copied before this returns. */
+  readonly reply?: (type: number, body: Body) => boolean
 }
 
 export type Handler = (msg: Inbound) => void | Promise<void>

@@ -246,7 +246,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   readonly #events: ConnectionEvents = {
     established: (conn) => this.#established(conn),
-    frame: (conn, type, pt) => this.#frame(conn, type, pt),
+    frame: (conn, type, pt, release) => this.#frame(conn, type, pt, release),
     refused: (conn, reason, err) => {
       const rec = this.#recs.get(conn)
       this.metrics.refuse(reason)
@@ -332,22 +332,23 @@ export class ConnectionManager implements LinkProvider, WireTap {
         if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: body })
         return conn.sendFrame(type, pt)
       },
-      sendFrameParts: (type, head, body) => {
-        const n = body.byteLength + head.byteLength - (head[0] === 0 ? 1 : 5)
+      sendFrameParts: (type, parts) => {
+        let n = -(parts[0]![0] === 0 ? 1 : 5)
+        for (const p of parts) n += p.byteLength
         this.metrics.frame(type, 'out', n)
         if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: n })
-        return conn.sendFrameParts(type, head, body)
+        return conn.sendFrameParts(type, parts)
       },
       whenWritable: () => conn.whenWritable(),
       close: (reason) => conn.close(reason),
     }
   }
 
-  #frame(conn: Connection, type: number, pt: Buffer): void {
+  #frame(conn: Connection, type: number, pt: Buffer, release?: () => void): void {
     const rec = this.#recs.get(conn)
     const link = rec?.link
     if (!rec || !link || link.closed) return
-    if (type !== SessionType.BATCH) return this.#deliver(rec, link, type, pt)
+    if (type !== SessionType.BATCH) return this.#deliver(rec, link, type, pt, release)
     try {
       forEachBatchItem(pt, (t, envelope) => { if (!link.closed) this.#deliver(rec, link, t, envelope) })
     } catch (err) {
@@ -355,7 +356,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     }
   }
 
-  #deliver(rec: Rec, link: RpcLink, type: number, pt: Uint8Array): void {
+  #deliver(rec: Rec, link: RpcLink, type: number, pt: Uint8Array, release?: () => void): void {
     const now = this.#clock.now()
     const l = this.#cfg.limits
     rec.msgs ??= new TokenBucket(l.messagesPerSec, l.messageBurst, now)
@@ -368,7 +369,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.metrics.frame(type, 'in', body)
     if (this.#taps.size) this.#tap({ peer: link.peer, direction: 'in', type, bytes: body })
     try {
-      link.receiveFrame(type, pt)
+      link.receiveFrame(type, pt, release)
     } catch (err) {
       this.#refuseFromPeer(link, err instanceof ZeoneError ? err.code : 'bad_envelope')
     }

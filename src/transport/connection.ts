@@ -18,9 +18,8 @@ import { HandshakeError } from '../wire/handshake-errors.js'
 import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
 import { FrameWriter } from './frame-writer.js'
-import { switchToSlabReads } from './slab-reader.js'
-
-const EMPTY = new Uint8Array(0)
+import { lendFrame, switchToSlabReads } from './slab-reader.js'
+import { SessionType } from '../wire/batch.js'
 
 export interface ConnectionOptions {
   outbound: boolean
@@ -42,7 +41,8 @@ export interface ConnectionDeps {
 export interface ConnectionEvents {
   /** Session keys are in place; called synchronously before any application frame is emitted. */
   established(conn: Connection): void
-  frame(conn: Connection, type: number, plaintext: Buffer): void
+  /** `release`: present when the frame has a pooled buffer of its own (lendFrame); handed on with the message. */
+  frame(conn: Connection, type: number, plaintext: Buffer, release?: () => void): void
   /** A refusal (reason label) that ends the connection; `err` carries details. */
   refused(conn: Connection, reason: string, err?: unknown): void
   closed(conn: Connection, reason: string): void
@@ -96,16 +96,16 @@ export class Connection implements FrameSink {
     }
   }
 
-  /** Sends `head || body` as one message (batched with other small ones, see FrameWriter). */
-  sendFrameParts(type: number, head: Uint8Array, body: Uint8Array): boolean {
+  /** Sends the concatenation of `parts` as one message (batched with other small ones, see FrameWriter). */
+  sendFrameParts(type: number, parts: readonly Uint8Array[]): boolean {
     const w = this.#writer
     if (this.#closed || !w) return false
-    w.send(type, head, body)
+    w.send(type, parts)
     return this.stream.writableLength + w.pending < this.#deps.highWaterMark
   }
 
   sendFrame(type: number, plaintext: Uint8Array): boolean {
-    return this.sendFrameParts(type, EMPTY, plaintext)
+    return this.sendFrameParts(type, [plaintext])
   }
 
   #writableWait: Promise<void> | undefined
@@ -205,7 +205,7 @@ export class Connection implements FrameSink {
   #onFrame(f: RawFrame): void {
     if (this.#open) {
       const pt = this.#open(f) // throws FrameError: caught in #onData
-      this.#ev.frame(this, f.type, pt)
+      this.#ev.frame(this, f.type, pt, f.type === SessionType.BATCH ? undefined : lendFrame(f.frame))
       return
     }
     const body = f.frame.subarray(f.headerLength)

@@ -83,12 +83,17 @@ export class FrameWriter {
     return this.#batchLen + (s ? s.pos - s.written : 0)
   }
 
-  send(type: number, head: Uint8Array, body: Uint8Array): void {
+  /**
+   * Queues one message whose plaintext is the concatenation of `parts`. The parts are copied before this returns
+   * (into the batch buffer or straight into the slab, where the frame is sealed in place): the caller may reuse them.
+   */
+  send(type: number, parts: readonly Uint8Array[]): void {
     if (this.#stopped) return
-    const n = head.byteLength + body.byteLength
+    let n = 0
+    for (const p of parts) n += p.byteLength
     if (n > this.#itemMax) {
       this.#flushBatch()
-      this.#sealParts(type, head, body)
+      this.#sealParts(type, parts, n)
       return
     }
     if (this.#batchLen + BATCH_ITEM_HEADER + n > this.#batchMax) this.#flushBatch()
@@ -97,9 +102,8 @@ export class FrameWriter {
     b[o] = type
     b.writeUInt32BE(n, o + 1)
     o += BATCH_ITEM_HEADER
-    b.set(head, o)
-    b.set(body, o + head.byteLength)
-    this.#batchLen = o + n
+    for (const p of parts) { b.set(p, o); o += p.byteLength }
+    this.#batchLen = o
     this.#batchCount++
     this.#schedule()
   }
@@ -131,14 +135,13 @@ export class FrameWriter {
     sendSlabs.give(b)
   }
 
-  #sealParts(type: number, head: Uint8Array, body: Uint8Array): void {
+  #sealParts(type: number, parts: readonly Uint8Array[], ptLen: number): void {
     const s = this.#sealer
-    const ptLen = head.byteLength + body.byteLength
     const len = s.frameLength(ptLen)
     const slab = this.#room(len)
     const off = slab.pos
-    slab.buf.set(head, off + s.headerLength)
-    slab.buf.set(body, off + s.headerLength + head.byteLength)
+    let o = off + s.headerLength
+    for (const p of parts) { slab.buf.set(p, o); o += p.byteLength }
     slab.pos += s.sealInPlace(type, ptLen, slab.buf, off)
   }
 

@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
-import type { Inbound, Link, Message, RemotePeer, RequestOptions } from '../interfaces/link.js'
+import type { Body, Inbound, Link, Message, RemotePeer, RequestOptions } from '../interfaces/link.js'
 import { AbortedError, TimeoutError } from '../util/errors.js'
 import { LinkClosedError, ProtocolError, RemoteError } from './errors.js'
 import { decode, encode } from '../wire/cbor.js'
@@ -24,8 +24,11 @@ const MESSAGE_HEAD = new Uint8Array([KIND_MESSAGE])
 export interface FrameSink {
   /** Sends one frame; returns false above the high-water mark (the frame is still queued). */
   sendFrame(type: number, plaintext: Uint8Array): boolean
-  /** Optional zero-copy variant: the plaintext is `head || body` (the sink copies both straight into the frame). */
-  sendFrameParts?(type: number, head: Uint8Array, body: Uint8Array): boolean
+  /**
+   * Optional zero-copy variant: the plaintext is the concatenation of `parts`, which the sink copies straight into
+   * the frame before it returns.
+   */
+  sendFrameParts?(type: number, parts: readonly Uint8Array[]): boolean
   whenWritable(): Promise<void>
   /** Closes the underlying channel; must eventually call RpcLink.handleClosed(reason) exactly once. */
   close(reason: string): void
@@ -71,11 +74,7 @@ export class RpcLink implements Link {
 
   send(type: number, body: Uint8Array): boolean {
     if (this.#closed) return false
-    if (this.#sink.sendFrameParts) return this.#sink.sendFrameParts(type, MESSAGE_HEAD, body)
-    const pt = new Uint8Array(1 + body.byteLength)
-    pt[0] = KIND_MESSAGE
-    pt.set(body, 1)
-    return this.#sink.sendFrame(type, pt)
+    return this.#sendParts(type, [MESSAGE_HEAD, body])
   }
 
   request(type: number, body: Uint8Array, opts: RequestOptions = {}): Promise<Message> {
@@ -100,7 +99,7 @@ export class RpcLink implements Link {
         reject: (e) => { done(); reject(e) },
         cancel: done,
       })
-      this.#sink.sendFrame(type, withHeader(KIND_REQUEST, rid, body))
+      this.#sendParts(type, [envelopeHead(KIND_REQUEST, rid), body])
     })
   }
 
@@ -135,8 +134,9 @@ export class RpcLink implements Link {
   /**
    * Called by the channel with each authenticated, decrypted frame. Throws ProtocolError for a malformed
    * envelope (the caller counts it as an invalid frame); an unsolicited reply is ignored (it may be late).
+   * `release` (the frame's pooled buffer, see Message.release) goes with a reply to its requester.
    */
-  receiveFrame(type: number, plaintext: Uint8Array): void {
+  receiveFrame(type: number, plaintext: Uint8Array, release?: () => void): void {
     if (plaintext.byteLength < 1) throw new ProtocolError('bad_envelope', 'empty message envelope')
     const kind = plaintext[0]!
     if (kind === KIND_MESSAGE) {
@@ -154,17 +154,28 @@ export class RpcLink implements Link {
         const e = decodeError(body)
         p.reject(new RemoteError(e.code, e.message))
       } else {
-        p.resolve({ type, body })
+        p.resolve(release ? { type, body, release } : { type, body })
       }
       return
     }
     let replied = false
-    const reply = (rtype: number, rbody: Uint8Array): boolean => {
+    const reply = (rtype: number, rbody: Body): boolean => {
       if (replied || this.#closed) return false
       replied = true
-      return this.#sink.sendFrame(rtype, withHeader(KIND_REPLY, rid, rbody))
+      return this.#sendParts(rtype, rbody instanceof Uint8Array ? [envelopeHead(KIND_REPLY, rid), rbody] : [envelopeHead(KIND_REPLY, rid), ...rbody])
     }
     this.#dispatch({ type, body, link: this, reply })
+  }
+
+  /** One frame whose plaintext is the parts' concatenation (copied by the sink, or joined here for a plain sink). */
+  #sendParts(type: number, parts: readonly Uint8Array[]): boolean {
+    if (this.#sink.sendFrameParts) return this.#sink.sendFrameParts(type, parts)
+    let n = 0
+    for (const p of parts) n += p.byteLength
+    const pt = new Uint8Array(n)
+    let o = 0
+    for (const p of parts) { pt.set(p, o); o += p.byteLength }
+    return this.#sink.sendFrame(type, pt)
   }
 
   #allocId(): number {
@@ -177,11 +188,10 @@ export class RpcLink implements Link {
   }
 }
 
-function withHeader(kind: number, rid: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + body.byteLength)
+function envelopeHead(kind: number, rid: number): Uint8Array {
+  const out = new Uint8Array(5)
   out[0] = kind
   new DataView(out.buffer).setUint32(1, rid)
-  out.set(body, 5)
   return out
 }
 

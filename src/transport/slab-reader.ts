@@ -6,15 +6,50 @@
  * place): 'data' events + one copy per spanning frame 1.23-1.44 s, slabs 0.94-1.02 s.
  *
  * Slabs are never reused: handlers may keep views of what they received (the memory is freed by the GC like any
- * Buffer). The switch uses Node's `onread` machinery, which net.Socket exposes publicly only at construction
+ * Buffer). Large frames (OWN_FRAME_BYTES and up: bulk data such as content chunks) are the exception: each is read
+ * into a buffer of its own from a process-wide pool, and the one message it carries may give that buffer back
+ * (`Message.release`, see lendFrame) once nothing reads it any more. A download then allocates no memory per chunk:
+ * fresh 1 MiB slabs that lived until their chunk was written and hashed were promoted to V8's old space and drove a
+ * major GC every ~15 MB (measured: GC threads used as much CPU as the client's main thread).
+ *
+ * The switch uses Node's `onread` machinery, which net.Socket exposes publicly only at construction
  * (`net.connect({ onread })`), not for sockets a server accepts; `switchToSlabReads` installs the same thing on a
  * live socket and reports false (the caller keeps 'data' events) when this Node does not have the pieces.
  */
 import type { Socket } from 'node:net'
+import { SlabPool } from './slab-pool.js'
 
 export const READ_SLAB_BYTES = 1024 * 1024
 /** A new slab is started when less than this is left: each read may return up to the free space. */
 const MIN_READ = 64 * 1024
+/**
+ * Frames of at least this size are read into a buffer of their own. Larger than any BATCH frame (256 KiB of
+ * plaintext, frame-writer.ts), so a lent buffer carries exactly one message; lendFrame refuses BATCH frames anyway.
+ */
+export const OWN_FRAME_BYTES = 512 * 1024
+/** Size of the read that follows a large frame (see SlabReader #probe). */
+const PROBE_READ = 4 * 1024
+/** Large-frame buffers given back by their messages, shared by all connections of the process. */
+export const ownFrameBuffers = new SlabPool(64 * 1024 * 1024)
+/** Large-frame buffers now holding a frame that has not been lent yet, by their memory. */
+const unlent = new WeakMap<ArrayBufferLike, Buffer>()
+
+/**
+ * If `frame` fills a large-frame buffer of its own, returns the one function that gives the buffer back to the
+ * pool (to be called once nothing reads the frame or any view of it again; later calls do nothing); otherwise, or
+ * when it was lent already, undefined. Only for a frame that carries a single message (not BATCH).
+ */
+export function lendFrame(frame: Uint8Array): (() => void) | undefined {
+  const buf = unlent.get(frame.buffer)
+  if (!buf || frame.byteOffset !== buf.byteOffset) return undefined
+  unlent.delete(frame.buffer)
+  let given = false
+  return () => {
+    if (given) return
+    given = true
+    ownFrameBuffers.give(buf)
+  }
+}
 
 /** What the frame parser still waits for: the unfinished frame's bytes so far (a view) and its full size. */
 export interface PendingFrame { tail: Buffer | null; total: number }
@@ -35,13 +70,44 @@ export class SlabReader {
    */
   constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook) {}
 
-  /** The buffer the next read goes into: the free tail of the current slab. */
+  /** A large frame being read into a buffer of its own: bytes [0, fill) of `buf` are in, `total` are expected. */
+  #own: { buf: Buffer; fill: number; total: number } | null = null
+  /** The last buffer handed out by next() was #own's. */
+  #intoOwn = false
+  /**
+   * A large frame has just been read: the next read is a short probe (PROBE_READ), so that when another large frame
+   * follows, as in a bulk transfer, only its first bytes land in the slab (and are copied to its own buffer).
+   */
+  #probe = false
+
+  /** The buffer the next read goes into: the rest of a large frame's own buffer, or the free tail of the slab. */
   next = (): Buffer => {
+    const own = this.#own
+    if (own) {
+      if (own.fill < own.total) { this.#intoOwn = true; return own.buf.subarray(own.fill, own.total) }
+      this.#own = null
+      this.#probe = true
+    }
+    this.#intoOwn = false
+    const probe = this.#probe
+    this.#probe = false
     const free = this.#slab.length - this.#pos
     const p = this.pending?.get()
     const tail = p?.tail && p.tail.buffer === this.#slab.buffer ? p.tail : null
     const total = tail ? p!.total : 0
-    if (free >= MIN_READ && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos)
+    if (total >= OWN_FRAME_BYTES) {
+      // reads stop at the frame's end, so the buffer holds this frame alone
+      const buf = ownFrameBuffers.take(total)
+      tail!.copy(buf, 0)
+      this.pending!.moved(buf.subarray(0, tail!.length))
+      unlent.delete(buf.buffer)
+      this.#own = { buf, fill: tail!.length, total }
+      this.#intoOwn = true
+      return buf.subarray(tail!.length, total)
+    }
+    const probing = probe && !tail
+    const end = (): number => (probing ? this.#pos + PROBE_READ : this.#slab.length)
+    if (free >= (probing ? PROBE_READ : MIN_READ) && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos, end())
     // a new slab; the unfinished frame's bytes so far move along, so the frame stays in one piece
     const size = Math.min(READ_SLAB_BYTES, Math.max(MIN_READ, 4 * this.#largestRead))
     this.#largestRead = 0
@@ -53,11 +119,20 @@ export class SlabReader {
       this.pending!.moved(slab.subarray(0, tail.length))
     }
     this.#slab = slab
-    return slab.subarray(this.#pos)
+    return slab.subarray(this.#pos, end())
   }
 
   /** `n` bytes were read into the buffer `next()` returned last. */
   read = (n: number): void => {
+    if (this.#intoOwn) {
+      const own = this.#own!
+      const chunk = own.buf.subarray(own.fill, own.fill + n)
+      own.fill += n
+      // complete: the frame parser emits it during onChunk, and it may be lent from then on
+      if (own.fill === own.total) unlent.set(own.buf.buffer, own.buf)
+      this.onChunk(chunk)
+      return
+    }
     const chunk = this.#slab.subarray(this.#pos, this.#pos + n)
     this.#pos += n
     if (n > this.#largestRead) this.#largestRead = n

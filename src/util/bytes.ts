@@ -30,3 +30,14 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 export function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 }
+/** A reply body (one byte string, or parts meant as their concatenation) as one byte string. */
+export function joinParts(body: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  if (body instanceof Uint8Array) return body
+  if (body.length === 1) return body[0]!
+  let n = 0
+  for (const p of body) n += p.byteLength
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of body) { out.set(p, o); o += p.byteLength }
+  return out
+}

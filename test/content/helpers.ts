@@ -8,7 +8,7 @@ import type { TrustEvent, TrustSink } from '../../src/interfaces/trust.js'
 import { MemoryNetwork, type MemoryNode } from '../../src/transport/memory.js'
 import { ContentServer } from '../../src/content/server.js'
 import { ContentStore, type Publication } from '../../src/content/store.js'
-import { toB64 } from '../../src/util/bytes.js'
+import { joinParts, toB64 } from '../../src/util/bytes.js'
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `zeone-content-${prefix}-`))
@@ -101,7 +101,7 @@ export function makeCorrupting(node: MemoryNode, store: ContentStore, corrupt: (
     const { index } = decodeGetChunk(m.body)
     if (!corrupt(index)) return inner.dispatch(m)
     inner.dispatch({ ...m, reply: (type, body) => {
-      const c = decodeChunkReply(body)
+      const c = decodeChunkReply(joinParts(body))
       const data = c.data.slice()
       data[0]! ^= 0xff
       return m.reply!(type, encodeChunkReply({ ...c, data }))

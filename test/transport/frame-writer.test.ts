@@ -45,7 +45,7 @@ test('FrameWriter: queued writes keep their slab until the socket calls back; sl
   for (let i = 0; i < count; i++) {
     body.fill(i & 0xff) // same memory every time: the writer copies
     body[0] = i >> 8
-    w.send(0x31, head, body)
+    w.send(0x31, [head, body])
     if (sock.writableLength + w.pending > 4 * 1024 * 1024) {
       // the stalled reader has let the kernel buffers and the writer's queue fill up: let it go on soon
       if (server.isPaused()) setTimeout(() => server.resume(), 100)
