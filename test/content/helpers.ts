@@ -83,14 +83,14 @@ export async function linksTo(client: MemoryNode, nodes: MemoryNode[]) {
 }
 
 import { Router } from '../../src/transport/router.js'
-import type { Inbound } from '../../src/interfaces/link.js'
+import type { Inbound, MessageRouter } from '../../src/interfaces/link.js'
 import { ContentMessageType as T, decodeChunkReply, decodeGetChunk, encodeChunkReply } from '../../src/content/messages.js'
 
 /**
  * Makes `node` a hostile provider: it serves the real publication but flips a byte in every chunk for which
  * `corrupt(index)` is true. Returns a counter of chunk requests it answered.
  */
-export function makeCorrupting(node: MemoryNode, store: ContentStore, corrupt: (index: number) => boolean): { served: number } {
+export function makeCorrupting(node: { router: MessageRouter }, store: ContentStore, corrupt: (index: number) => boolean): { served: number } {
   const inner = new Router()
   new ContentServer({ store, router: inner }).start()
   const stats = { served: 0 }

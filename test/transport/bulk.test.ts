@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { connect, createServer, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { sendSlabs, SLAB_BYTES } from '../../src/transport/frame-writer.js'
-import { switchToSlabReads } from '../../src/transport/slab-reader.js'
+import { ownFrameBuffers, switchToSlabReads } from '../../src/transport/slab-reader.js'
 import { MessageType } from '../../src/wire/message-types.js'
 import { addr, startNode, waitFor } from './helpers.js'
 
@@ -81,4 +81,34 @@ test('switchToSlabReads works on this Node for a socket being dialed and, mid-st
   assert.ok(Buffer.concat(got).equals(big))
   // reads land next to each other in slabs that grow to 1 MiB: far fewer buffers than reads
   assert.ok(new Set(got.map((x) => x.buffer)).size <= Math.ceil(big.length / (960 * 1024)) + 6)
+})
+
+test('large replies come with release(): bodies stay intact while held, small ones share slabs and have none', async (t) => {
+  const a = await startNode(t)
+  const b = await startNode(t)
+  const scratch = new Uint8Array(1 << 20)
+  b.router.handle(MessageType.VPN_DATA, (m) => {
+    const i = m.body[0]!
+    const body = scratch.subarray(0, i % 2 === 0 ? 1 << 20 : 100)
+    fill(body, i)
+    // parts are copied before reply() returns: the same scratch memory serves every reply
+    m.reply!(MessageType.VPN_DATA, [body.subarray(0, 10), body.subarray(10)])
+  })
+  const link = await a.cm.dial(addr(b))
+  const before = ownFrameBuffers.allocated
+  for (let round = 0; round < 6; round++) {
+    const ids = Array.from({ length: 8 }, (_, k) => round * 8 + k)
+    const replies = await Promise.all(ids.map((i) => link.request(MessageType.VPN_DATA, new Uint8Array([i]))))
+    // all eight held at once, checked only now: nothing was overwritten by the frames that came after
+    replies.forEach((r, k) => {
+      const i = ids[k]!
+      const want = new Uint8Array(i % 2 === 0 ? 1 << 20 : 100)
+      fill(want, i)
+      assert.equal(sha(r.body), sha(want), `reply ${i}`)
+      assert.equal(typeof r.release, i % 2 === 0 ? 'function' : 'undefined', `reply ${i} release`)
+    })
+    for (const r of replies) r.release?.()
+  }
+  const allocated = ownFrameBuffers.allocated - before
+  assert.ok(allocated <= 6, `${allocated} receive buffers for 24 large replies, 4 held at a time`)
 })
