@@ -27,6 +27,8 @@ export const PART_SUFFIX = '.zeone-part'
 /** Reorder buffer of the in-flight whole-file hash. */
 export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024
 export const STATE_SUFFIX = '.zeone-state'
+/** Bytes written between background flushes of the partial file (see fetchChunks). */
+export const WRITEBACK_BYTES = 64 * 1024 * 1024
 
 /** Positional write, injectable so tests can simulate a full disk. */
 export type ChunkWriter = (fh: FileHandle, data: Uint8Array, position: number) => Promise<void>
@@ -212,6 +214,20 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
       fatal ??= new DownloadError('disk_error', `saving resume state: ${(err as Error).message}`, { cause: err })
     }
   }
+  // Written chunks are flushed to disk in the background, one fdatasync at a time every WRITEBACK_BYTES, so the disk
+  // works while the transfer runs and the fsync before the rename has little left to do (it took 350-430 ms of a
+  // ~4 s 1 GiB download when everything was flushed at the end).
+  let unsynced = 0
+  let syncing: Promise<void> | undefined
+  const writeback = (bytes: number): void => {
+    unsynced += bytes
+    if (syncing || unsynced < WRITEBACK_BYTES) return
+    unsynced = 0
+    syncing = fh.datasync().then(() => { syncing = undefined }, (err: Error) => {
+      syncing = undefined
+      fatal ??= new DownloadError('disk_error', `flushing ${meta.path}: ${err.message}`, { cause: err })
+    })
+  }
   // one abort listener for all requests of this file (not one per request on the long-lived signal)
   const controllers = new Set<AbortController>()
   const onAbort = (): void => { for (const c of controllers) c.abort() }
@@ -231,6 +247,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
     try {
       await job.writer(fh, data, i * meta.chunkSize)
       ok = true
+      writeback(data.byteLength)
       bf.set(i)
       vf.set(i)
       fetched++
@@ -328,6 +345,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
     await Promise.all(lanes)
   } finally {
     job.signal.removeEventListener('abort', onAbort)
+    await syncing
   }
   flush()
   if (fatal) throw fatal
