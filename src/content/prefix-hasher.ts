@@ -3,15 +3,29 @@
  * chunks that arrive early wait in a bounded reorder buffer, and anything not hashed in flight (resumed chunks,
  * chunks that did not fit the buffer) is read back from disk at the end. Memory stays under `maxBuffered` bytes.
  */
-import { createHash, type Hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
+
+/** Where the hashing happens: this thread (default) or a worker (content/hash-thread.ts). */
+export interface HashSink {
+  /** Appends `data`; `done` is called once the sink no longer reads it. */
+  update(data: Uint8Array, done?: () => void): void
+  digest(): Promise<Uint8Array> | Uint8Array
+}
+
+function localSink(): HashSink {
+  const h = createHash('sha256')
+  return { update(data, done) { h.update(data); done?.() }, digest: () => new Uint8Array(h.digest()) }
+}
 
 export class PrefixHasher {
-  #h: Hash = createHash('sha256')
+  readonly #h: HashSink
   #next = 0
   #pending = new Map<number, { data: Uint8Array; done: (() => void) | undefined }>()
   #bytes = 0
 
-  constructor(readonly chunks: number, readonly maxBuffered: number) {}
+  constructor(readonly chunks: number, readonly maxBuffered: number, sink: HashSink = localSink()) {
+    this.#h = sink
+  }
 
   /** Chunks [0, hashedUpTo) are in the hash. */
   get hashedUpTo(): number { return this.#next }
@@ -27,14 +41,12 @@ export class PrefixHasher {
       if (this.#bytes + data.byteLength <= this.maxBuffered) { this.#pending.set(i, { data, done }); this.#bytes += data.byteLength } else done?.()
       return
     }
-    this.#h.update(data)
-    done?.()
+    this.#h.update(data, done)
     this.#next++
     for (let p = this.#pending.get(this.#next); p; p = this.#pending.get(this.#next)) {
       this.#pending.delete(this.#next)
       this.#bytes -= p.data.byteLength
-      this.#h.update(p.data)
-      p.done?.()
+      this.#h.update(p.data, p.done)
       this.#next++
     }
   }
@@ -44,9 +56,9 @@ export class PrefixHasher {
     for (; this.#next < this.chunks; this.#next++) {
       const p = this.#pending.get(this.#next)
       if (p) { this.#pending.delete(this.#next); this.#bytes -= p.data.byteLength }
-      this.#h.update(p ? p.data : await read(this.#next))
-      p?.done?.()
+      if (p) this.#h.update(p.data, p.done)
+      else this.#h.update(await read(this.#next))
     }
-    return new Uint8Array(this.#h.digest())
+    return await this.#h.digest()
   }
 }

@@ -1,6 +1,6 @@
 /**
- * A bounded pool of large buffers for reuse. Buffers come from allocUnsafeSlow (their own memory, never Node's
- * shared 8 KiB pool) and are rounded up to 64 KiB so frames of similar size share them.
+ * A bounded pool of large buffers for reuse. Buffers come from allocUnsafeSlow or a SharedArrayBuffer (their own
+ * memory, never Node's shared 8 KiB pool) and are rounded up to 64 KiB so frames of similar size share them.
  */
 const ROUND = 64 * 1024
 
@@ -9,8 +9,11 @@ export class SlabPool {
   #bytes = 0
   /** Buffers allocated because none was free (a steady bulk transfer should stop adding to this). */
   allocated = 0
-  /** @param maxBytes most bytes kept free in the pool; buffers given back beyond it are left to the GC. */
-  constructor(readonly maxBytes: number) {}
+  /**
+   * @param maxBytes most bytes kept free in the pool; buffers given back beyond it are left to the GC.
+   * @param shared allocate over SharedArrayBuffers, so a worker thread can read a buffer without a copy.
+   */
+  constructor(readonly maxBytes: number, readonly shared = false) {}
 
   /** Free bytes held now. */
   get bytes(): number { return this.#bytes }
@@ -28,7 +31,8 @@ export class SlabPool {
       }
     }
     this.allocated++
-    return Buffer.allocUnsafeSlow(Math.ceil(size / ROUND) * ROUND)
+    const bytes = Math.ceil(size / ROUND) * ROUND
+    return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes)
   }
 
   /** Returns a buffer that nothing reads or writes any more. */

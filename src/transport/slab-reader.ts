@@ -29,7 +29,11 @@ const MIN_READ = 64 * 1024
 export const OWN_FRAME_BYTES = 512 * 1024
 /** Size of the read that follows a large frame (see SlabReader #probe). */
 const PROBE_READ = 4 * 1024
-/** Large-frame buffers given back by their messages, shared by all connections of the process. */
+/**
+ * Large-frame buffers given back by their messages, shared by all connections of the process. Plain memory, not
+ * SharedArrayBuffers: several libsodium bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and
+ * signed records are checked with them.
+ */
 export const ownFrameBuffers = new SlabPool(64 * 1024 * 1024)
 /** Large-frame buffers now holding a frame that has not been lent yet, by their memory. */
 const unlent = new WeakMap<ArrayBufferLike, Buffer>()

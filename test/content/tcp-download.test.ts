@@ -68,3 +68,21 @@ test('TCP download with a provider corrupting chunks: bad chunks are refused, th
   assert.deepEqual([...r.badProviders.keys()], [bad.identity.nodeIdB64])
   assert.ok(trust.events.some((e) => e.node === bad.identity.nodeIdB64 && e.event === 'invalid_merkle_proof'))
 })
+
+test('TCP download aborted half way resumes with the hashing thread: resumed chunks re-verified, whole file correct', async (t) => {
+  const data = pseudoRandom(32 * CHUNK, 'tcp-resume')
+  const { pub, nodes } = await providers(t, 2, { 'r.bin': data })
+  const client = await startNode(t)
+  const links = await Promise.all(nodes.map((n) => client.cm.dial(addr(n))))
+  const out = tempDir('tcp-out-resume')
+  t.after(out.cleanup)
+  const ctl = new AbortController()
+  let seen = 0
+  const first = new Download({ id: pub.id, providers: links, outDir: out.dir, window: 2, flushEvery: 1, signal: ctl.signal, onProgress: (p) => { seen = p.chunksDone; if (p.chunksDone >= 16) ctl.abort() } })
+  await assert.rejects(first.run(), (e: Error) => e.name === 'AbortedError')
+  assert.ok(seen >= 16 && seen < 32, `aborted after ${seen} chunks`)
+  const r = await new Download({ id: pub.id, providers: links, outDir: out.dir }).run()
+  assert.ok(r.chunksResumed >= 16, `${r.chunksResumed} resumed`)
+  assert.equal(r.chunksResumed + r.chunksFetched, 32)
+  assert.deepEqual(new Uint8Array(readFileSync(join(out.dir, 'r.bin'))), data)
+})
