@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       const r = await new Download({ id: pub.id, providers: links, outDir: out }).run()
       const ms = performance.now() - t0
       const cu = process.cpuUsage(cpu0.client)
-      const cpuMs = { client: Math.round((cu.user + cu.system) / 1000), providers: childCpuMs(procs) - cpu0.providers }
+      const cpuMs = { client: Math.round((cu.user + cu.system) / 1000), clientSys: Math.round(cu.system / 1000), providers: childCpuMs(procs) - cpu0.providers }
       const ok = equalBytes(await sha256OfFile(join(out, 'source.bin')), pub.manifest.files[0]!.sha256)
       rmSync(out, { recursive: true, force: true })
       return { ms, ok, fetched: r.chunksFetched, bad: [...r.badProviders.keys()], cpuMs }

@@ -1,6 +1,6 @@
 /** Benchmark fixtures: a large pseudo-random file written in 1 MiB blocks (never held in memory). */
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
 
 export function writeBigFile(path: string, bytes: number): void {
   const fd = openSync(path, 'w')
@@ -11,6 +11,8 @@ export function writeBigFile(path: string, bytes: number): void {
       block.writeUInt32BE(off / block.length, 0)
       writeSync(fd, block, 0, Math.min(block.length, bytes - off))
     }
+    // on disk before anything is measured: its writeback would otherwise compete with the first runs
+    fsyncSync(fd)
   } finally { closeSync(fd) }
 }
 
