@@ -329,7 +329,9 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
       ok = true
       return chunk
     } catch (err) {
-      if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
+      // the hashing thread failing is this node's fault, not the provider's
+      if (err instanceof DownloadError && err.code === 'hash_thread') fatal ??= err
+      else if (!job.signal.aborted && !p.dropped) providers.failed(p, `chunk ${i}: ${(err as Error).message}`)
       return undefined
     } finally {
       if (!ok) { chunk?.release?.(); r?.release?.() }

@@ -4,8 +4,10 @@
  * downloader copies each received chunk into such a pool) are hashed where they lie; anything else is posted as a
  * copy. Messages to one worker keep their order, so the whole-file hash sees the updates in the order `update` was
  * called. The two hash passes were about 40% of a download's main-thread time (perf, bench/content-download.ts);
- * with them on the worker the 1 GiB download ran at 299-356 MiB/s against 257-302 on the main thread (2 vCPUs,
- * alternating runs).
+ * with them on the worker the 1 GiB download ran at 333-370 MiB/s against 280-335 on the main thread (2 vCPUs,
+ * alternating runs). The copy into shared memory is not free (V8 moves bytes into a SharedArrayBuffer with relaxed
+ * atomic word moves: ~20% of the main thread), but moving plain ArrayBuffers to the worker and back instead was
+ * slower still: every transfer re-registers 1 MiB of external memory and GCs came back (measured, 159-319 MiB/s).
  */
 import { Worker } from 'node:worker_threads'
 import { DownloadError } from './errors.js'
@@ -58,12 +60,14 @@ export class HashThread {
 
   /**
    * Appends `data` to the whole-file hash. `done` is called once the worker no longer reads `data` (at once when it
-   * was posted as a copy).
+   * was posted as a copy). If the update fails, every later call, digest() included, fails with that error: a digest
+   * that missed an update must never be compared with the manifest. A failed update's shared memory is not reused.
    */
   update(data: Uint8Array, done?: () => void): void {
     const p = this.#post('upd', data)
-    if (!(data.buffer instanceof SharedArrayBuffer)) done?.()
-    else p.then(() => done?.(), () => { /* the failure surfaces through digest(); the buffer stays unreused */ })
+    const shared = data.buffer instanceof SharedArrayBuffer
+    if (!shared) done?.()
+    p.then(() => { if (shared) done?.() }, (err: Error) => this.#fail(err))
   }
 
   /** The whole-file SHA-256 of every update so far (call once, after the last update). */
@@ -81,13 +85,18 @@ export class HashThread {
   #post(t: string, data: Uint8Array): Promise<Uint8Array | undefined> {
     if (this.#failed) return Promise.reject(this.#failed)
     const id = this.#next++
-    const shared = data.buffer instanceof SharedArrayBuffer
-    // a SharedArrayBuffer is shared with the worker, not copied; anything else is copied into a buffer of its own
-    // (never Buffer#slice: that is a view, and transferring its memory would detach the caller's buffer)
-    const buf = shared ? data.buffer : new Uint8Array(data).buffer
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject })
-      this.#worker.postMessage({ t, id, buf, off: shared ? data.byteOffset : 0, len: data.byteLength }, shared ? [] : [buf as ArrayBuffer])
+      try {
+        const shared = data.buffer instanceof SharedArrayBuffer
+        // a SharedArrayBuffer is shared with the worker, not copied; anything else is copied into a buffer of its
+        // own (never Buffer#slice: that is a view, and transferring its memory would detach the caller's buffer)
+        const buf = shared ? data.buffer : new Uint8Array(data).buffer
+        this.#worker.postMessage({ t, id, buf, off: shared ? data.byteOffset : 0, len: data.byteLength }, shared ? [] : [buf as ArrayBuffer])
+      } catch (err) {
+        this.#waiting.delete(id)
+        reject(new DownloadError('hash_thread', `cannot hand this chunk to the hashing thread: ${(err as Error).message}`, { cause: err }))
+      }
     })
   }
 

@@ -32,6 +32,20 @@ test('HashThread: leaf hashes equal merkle.leafHash; the whole-file hash follows
   }
 })
 
+test('HashThread: an update that cannot be made poisons the digest (never a digest that missed data)', async () => {
+  const t = new HashThread()
+  try {
+    t.update(new Uint8Array(10))
+    // a detached buffer cannot be posted
+    const gone = new Uint8Array(16)
+    structuredClone(gone.buffer, { transfer: [gone.buffer] })
+    t.update(gone)
+    await assert.rejects(t.digest(), /cannot hand this chunk to the hashing thread/)
+  } finally {
+    t.close()
+  }
+})
+
 test('HashThread: after close every call fails with a clear error', async () => {
   const t = new HashThread()
   t.close()
