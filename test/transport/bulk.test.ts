@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { connect, createServer, type Socket } from 'node:net'
 import { test } from 'node:test'
-import { sendSlabs, SLAB_BYTES } from '../../src/transport/frame-writer.js'
+import { BULK_BATCHING, sendSlabs, SLAB_BYTES } from '../../src/transport/frame-writer.js'
 import { ownFrameBuffers, switchToSlabReads } from '../../src/transport/slab-reader.js'
 import { MessageType } from '../../src/wire/message-types.js'
 import { addr, startNode, waitFor } from './helpers.js'
@@ -111,4 +111,32 @@ test('large replies come with release(): bodies stay intact while held, small on
   }
   const allocated = ownFrameBuffers.allocated - before
   assert.ok(allocated <= 6, `${allocated} receive buffers for 24 large replies, 4 held at a time`)
+})
+
+test('a peer packing large messages into one BATCH frame over 512 KiB: those messages are never lent, all stay intact', async (t) => {
+  // the sender's FrameWriter reads the policy when its session starts: this peer batches messages up to 700 KiB
+  const saved = { ...BULK_BATCHING }
+  Object.assign(BULK_BATCHING, { itemMax: 700 * 1024, batchMax: 2 * 1024 * 1024 })
+  t.after(() => Object.assign(BULK_BATCHING, saved))
+  const a = await startNode(t)
+  const b = await startNode(t)
+  b.router.handle(MessageType.VPN_DATA, (m) => {
+    const i = m.body[0]!
+    const body = new Uint8Array(600 * 1024)
+    fill(body, i)
+    m.reply!(MessageType.VPN_DATA, body)
+  })
+  const link = await a.cm.dial(addr(b))
+  for (let round = 0; round < 4; round++) {
+    const ids = [0, 1, 2].map((k) => round * 3 + k)
+    // three replies of 600 KiB answered in one turn share one BATCH frame of 1.8 MiB (a lone message would be sent
+    // as a frame of its own, and lent)
+    const replies = await Promise.all(ids.map((i) => link.request(MessageType.VPN_DATA, new Uint8Array([i]))))
+    replies.forEach((r, k) => {
+      const want = new Uint8Array(600 * 1024)
+      fill(want, ids[k]!)
+      assert.equal(r.release, undefined, `reply ${ids[k]} came in a BATCH frame: not lendable`)
+      assert.equal(sha(r.body), sha(want), `reply ${ids[k]}`)
+    })
+  }
 })
