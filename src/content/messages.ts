@@ -2,6 +2,7 @@
  * Chunk protocol and CDN cache message codecs (docs/protocol/content.md). Every body is a deterministic CBOR map
  * with a version field `v`; decoders are strict and bounded, and refuse unknown fields.
  */
+import { joinParts } from '../util/bytes.js'
 import { decode, encode, type CborValue } from '../wire/cbor.js'
 import { MessageType, registerMessageTypes } from '../wire/message-types.js'
 import { ContentProtocolError } from './errors.js'
@@ -124,14 +125,7 @@ export function encodeChunkReplyParts(m: ChunkReply): [head: Uint8Array, data: U
 }
 
 /** CHUNK as one buffer (the parts joined). */
-export function encodeChunkReply(m: ChunkReply): Uint8Array {
-  const parts = encodeChunkReplyParts(m)
-  const out = new Uint8Array(parts[0].byteLength + parts[1].byteLength + parts[2].byteLength)
-  out.set(parts[0])
-  out.set(parts[1], parts[0].byteLength)
-  out.set(parts[2], parts[0].byteLength + parts[1].byteLength)
-  return out
-}
+export const encodeChunkReply = (m: ChunkReply): Uint8Array => joinParts(encodeChunkReplyParts(m))
 // map head placeholder, "v": 1, "data"
 const PRE_DATA = new Uint8Array([0xa0, 0x61, 0x76, WIRE_VERSION, 0x64, 0x64, 0x61, 0x74, 0x61])
 const INDEX_KEY = new Uint8Array([0x65, 0x69, 0x6e, 0x64, 0x65, 0x78])

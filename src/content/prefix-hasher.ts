@@ -55,9 +55,10 @@ export class PrefixHasher {
   async finish(read: (i: number) => Promise<Uint8Array>): Promise<Uint8Array> {
     for (; this.#next < this.chunks; this.#next++) {
       const p = this.#pending.get(this.#next)
-      if (p) { this.#pending.delete(this.#next); this.#bytes -= p.data.byteLength }
-      if (p) this.#h.update(p.data, p.done)
-      else this.#h.update(await read(this.#next))
+      if (!p) { this.#h.update(await read(this.#next)); continue }
+      this.#pending.delete(this.#next)
+      this.#bytes -= p.data.byteLength
+      this.#h.update(p.data, p.done)
     }
     return await this.#h.digest()
   }

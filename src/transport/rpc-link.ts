@@ -10,6 +10,7 @@
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
 import type { Body, Inbound, Link, Message, RemotePeer, RequestOptions } from '../interfaces/link.js'
+import { joinParts } from '../util/bytes.js'
 import { AbortedError, TimeoutError } from '../util/errors.js'
 import { LinkClosedError, ProtocolError, RemoteError } from './errors.js'
 import { decode, encode } from '../wire/cbor.js'
@@ -169,13 +170,7 @@ export class RpcLink implements Link {
 
   /** One frame whose plaintext is the parts' concatenation (copied by the sink, or joined here for a plain sink). */
   #sendParts(type: number, parts: readonly Uint8Array[]): boolean {
-    if (this.#sink.sendFrameParts) return this.#sink.sendFrameParts(type, parts)
-    let n = 0
-    for (const p of parts) n += p.byteLength
-    const pt = new Uint8Array(n)
-    let o = 0
-    for (const p of parts) { pt.set(p, o); o += p.byteLength }
-    return this.#sink.sendFrame(type, pt)
+    return this.#sink.sendFrameParts ? this.#sink.sendFrameParts(type, parts) : this.#sink.sendFrame(type, joinParts(parts))
   }
 
   #allocId(): number {

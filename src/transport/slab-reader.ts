@@ -104,7 +104,6 @@ export class SlabReader {
       const buf = ownFrameBuffers.take(total)
       tail!.copy(buf, 0)
       this.pending!.moved(buf.subarray(0, tail!.length))
-      unlent.delete(buf.buffer)
       this.#own = { buf, fill: tail!.length, total }
       this.#intoOwn = true
       return buf.subarray(tail!.length, total)
