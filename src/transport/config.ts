@@ -62,6 +62,13 @@ export const transportConfigSchema = z.object({
   replayFilterBits: z.number().int().min(64).default(1 << 20),
   /** @default 60000 */
   replayFilterSaveMs: z.number().int().min(1).default(60_000),
+  /**
+   * Non-public addresses (loopback, private, link-local, CGNAT) that peers name in DHT contacts, PEER_LIST, NAT
+   * candidates or relay requests: 'deny' never dials or probes them, 'allow' does (private networks, labs), 'auto'
+   * allows only the classes of the hosts configured here (bootstrap, a non-wildcard listening host).
+   * See src/util/address-class.ts. @default 'auto'
+   */
+  privateAddresses: z.enum(['auto', 'allow', 'deny']).default('auto'),
   limits: limitsSchema.prefault({}),
 }).strict()
 
