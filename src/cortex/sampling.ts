@@ -37,30 +37,110 @@ export function argmax(x: Float32Array): number {
   return best
 }
 
-/** Picks the next token from `logits`. Always draws one PRNG number when sampling, so streams stay aligned. */
+/** True when token a ranks before token b: higher logit first, then the lower index (a total, stable order). */
+function before(logits: Float32Array, a: number, b: number): boolean {
+  const x = logits[a]!, y = logits[b]!
+  return x > y || (x === y && a < b)
+}
+
+/** The k best-ranked token indices (in no particular order), by a size-k min-heap over one pass: O(n log k). */
+function topKIndices(logits: Float32Array, k: number): Int32Array {
+  const h = new Int32Array(k)
+  let size = 0
+  // min-heap on rank: the root is the worst of the k kept so far
+  const worse = (a: number, b: number) => before(logits, b, a)
+  const down = (i: number) => {
+    for (;;) {
+      const a = 2 * i + 1, b = a + 1
+      let m = i
+      if (a < size && worse(h[a]!, h[m]!)) m = a
+      if (b < size && worse(h[b]!, h[m]!)) m = b
+      if (m === i) return
+      const t = h[i]!; h[i] = h[m]!; h[m] = t
+      i = m
+    }
+  }
+  for (let i = 0; i < logits.length; i++) {
+    if (size < k) {
+      let j = size++
+      h[j] = i
+      while (j > 0) { const p = (j - 1) >> 1; if (!worse(h[j]!, h[p]!)) break; const t = h[j]!; h[j] = h[p]!; h[p] = t; j = p }
+    } else if (before(logits, i, h[0]!)) { h[0] = i; down(0) }
+  }
+  return h
+}
+
+/**
+ * The top-p nucleus of `a` (permuted in place): the shortest rank-order prefix whose weight reaches `target`,
+ * found by quickselect on rank with running weight sums (expected O(n), nothing sorted). Returns how many of
+ * the (reordered) `a` belong to it: a[0..count).
+ */
+function nucleusCount(logits: Float32Array, weights: Float64Array, a: Int32Array, target: number): number {
+  let lo = 0
+  let hi = a.length
+  let acc = 0
+  let seed = 0x9e3779b9
+  while (lo < hi) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    const pivot = a[lo + (seed % (hi - lo))]!
+    // a[lo..i) = ranked ahead of the pivot, then the pivot at i, then the rest
+    let i = lo
+    let sAhead = 0
+    for (let j = lo; j < hi; j++) {
+      const t = a[j]!
+      if (t !== pivot && before(logits, t, pivot)) { a[j] = a[i]!; a[i++] = t; sAhead += weights[t]! }
+    }
+    for (let j = i; j < hi; j++) if (a[j] === pivot) { a[j] = a[i]!; a[i] = pivot; break }
+    if (acc + sAhead >= target && i > lo) { hi = i; continue }
+    acc += sAhead + weights[pivot]!
+    lo = i + 1
+    if (acc >= target) return lo
+  }
+  return lo
+}
+
+/**
+ * Picks the next token from `logits`. Always draws one PRNG number when sampling, so streams stay aligned.
+ * The candidates are chosen by rank (higher logit first, ties by lower index): the top k, then the shortest
+ * prefix of those whose probability reaches top-p. The draw then walks the candidates in token-index order, so
+ * nothing is ever sorted: O(n) exps plus O(n log k) or expected O(n) selection (was a full sort per token).
+ */
 export function sample(logits: Float32Array, p: SamplingParams, rng: Prng): number {
   const temp = p.temperature ?? 0
   if (!(temp > 0)) return argmax(logits)
   const n = logits.length
-  let idx = Array.from({ length: n }, (_, i) => i)
-  idx.sort((a, b) => logits[b]! - logits[a]! || a - b)
   const k = p.topK && p.topK > 0 ? Math.min(p.topK, n) : n
-  idx = idx.slice(0, k)
-  const max = logits[idx[0]!]! / temp
-  const probs = idx.map((i) => Math.exp(logits[i]! / temp - max))
-  let sum = probs.reduce((a, b) => a + b, 0)
   const topP = p.topP ?? 1
+  const max = logits[argmax(logits)]! / temp
+  const u = rng.next()
+  let cand = k < n ? topKIndices(logits, k) : undefined
+  let count = cand ? k : n
+  const weights = new Float64Array(n)
+  let total = 0
+  if (cand) for (let j = 0; j < k; j++) { const t = cand[j]!; total += (weights[t] = Math.exp(logits[t]! / temp - max)) }
+  else for (let t = 0; t < n; t++) total += (weights[t] = Math.exp(logits[t]! / temp - max))
   if (topP < 1) {
-    let acc = 0
-    let cut = probs.length
-    for (let i = 0; i < probs.length; i++) { acc += probs[i]! / sum; if (acc >= topP) { cut = i + 1; break } }
-    probs.length = cut
-    idx.length = cut
-    sum = probs.reduce((a, b) => a + b, 0)
+    if (!cand) { cand = new Int32Array(n); for (let t = 0; t < n; t++) cand[t] = t }
+    count = nucleusCount(logits, weights, cand, topP * total)
+    total = 0
+    for (let j = 0; j < count; j++) total += weights[cand[j]!]!
   }
-  let r = rng.next() * sum
-  for (let i = 0; i < probs.length; i++) { r -= probs[i]!; if (r < 0) return idx[i]! }
-  return idx[probs.length - 1]!
+  let r = u * total
+  if (!cand) {
+    for (let t = 0; t < n; t++) { r -= weights[t]!; if (r < 0) return t }
+    return n - 1
+  }
+  // walk the candidates in token-index order (a version-stable rule, no sort of the vocabulary)
+  const member = new Uint8Array(n)
+  for (let j = 0; j < count; j++) member[cand[j]!] = 1
+  let last = -1
+  for (let t = 0; t < n; t++) {
+    if (member[t] === 0) continue
+    last = t
+    r -= weights[t]!
+    if (r < 0) return t
+  }
+  return last
 }
 
 export interface StopParams {
