@@ -33,7 +33,7 @@ export function parseKeepNumbers(text: string): Record<string, unknown> {
   return JSON.parse(marked) as Record<string, unknown>
 }
 
-export interface V0Msg { type: string; payload: Record<string, unknown>; sender_id: string; timestamp: string; signature: string; nonce: string; verified: boolean }
+export interface V0Msg { type: string; payload: Record<string, unknown>; sender_id: string; timestamp: string; signature: string; nonce: string; verified: boolean; bytes?: number }
 
 export class V0Keys {
   readonly pk = Buffer.alloc(32)
@@ -90,7 +90,9 @@ export class V0Peer {
     const o = parseKeepNumbers(text) as unknown as V0Msg
     const signed = dumps({ type: o.type, payload: o.payload, sender_id: o.sender_id, timestamp: o.timestamp, nonce: o.nonce }, true)
     o.verified = sodium.crypto_sign_verify_detached(Buffer.from(o.signature, 'base64'), Buffer.from(signed), Buffer.from(o.sender_id, 'base64'))
-    if (this.onMessage) { if (o.verified) { this.bytesIn += len; this.onMessage(o, len) }; return }
+    o.bytes = len
+    if (o.verified) this.bytesIn += len
+    if (this.onMessage) { if (o.verified) this.onMessage(o, len); return }
     this.inbox.push(o)
     this.#wake()
   }
