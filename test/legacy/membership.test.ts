@@ -4,6 +4,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { V0Peer } from '../transport/legacy-v0-peer.js'
 import { cleanupDirs, dhtGet, dhtPut, startTsNode, until } from './helpers.js'
 import { V0Node } from './v0-node.js'
 
@@ -68,6 +69,23 @@ describe('legacy membership: DHT with v0 nodes', () => {
     } finally {
       await node.stop()
       await v0.stop()
+    }
+  })
+
+  it('dht get checks our own store first (a v0 STORE held here, the storing peer silent)', async () => {
+    const node = await startTsNode()
+    const p = await V0Peer.connect(node.listenAddress!.port) // answers no DHT request
+    try {
+      await p.handshake()
+      const nonce = 'AAECAwQFBgcICQoL'
+      p.send('DATA', { dht: true, dht_request: { type: 'STORE', key: sha1hex('kept-here'), value: Buffer.from('here').toString('hex'), ttl: 60, sender_id: '00'.repeat(20), sender_host: '127.0.0.1', sender_port: 9 }, nonce }, { nonce })
+      for (;;) { const m = await p.next('DATA'); if (m.payload.dht_response) { assert.equal((m.payload.dht_response as { success: boolean }).success, true); break } }
+      const r = await dhtGet(node, 'kept-here')
+      assert.equal(r.found, true)
+      assert.equal(r.value?.utf8, 'here')
+    } finally {
+      p.close()
+      await node.stop()
     }
   })
 })
