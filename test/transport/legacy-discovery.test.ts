@@ -137,3 +137,18 @@ describe('legacy bridge: DISCOVER cadence (injected clock)', () => {
     }
   })
 })
+
+describe('legacy discovery: a peer naming many addresses', () => {
+  it('redials one node id under a new address at most once per backoff period', async () => {
+    const { d, dials, pending, tick } = discovery()
+    const a = id()
+    d.learn(a, '1.2.3.4', 1000, 'dht_sender')
+    pending[0]!.reject(new Error('refused'))
+    await new Promise((r) => setImmediate(r))
+    for (let port = 1001; port < 1100; port++) d.learn(a, '1.2.3.4', port, 'dht_sender')
+    assert.equal(dials.length, 1, 'one dial per claimed port')
+    tick(61_000)
+    d.learn(a, '1.2.3.4', 2000, 'dht_sender')
+    assert.equal(dials.length, 2)
+  })
+})

@@ -327,14 +327,17 @@ export class LegacyBridge implements LegacyRouter {
     })
   }
 
-  /** `sender_host`/`sender_port` of a v0 DHT request: a claimed listening address of the link's peer, to verify. */
+  /**
+   * `sender_host`/`sender_port` of a v0 DHT request: a claimed listening port of the link's peer, to verify by
+   * dialling it. Only the port is taken: the host is the one the connection comes from, so a peer cannot point our
+   * dials at a third party (v0 sender fields are unsigned and unauthenticated).
+   */
   #learnSender(req: Record<string, unknown>, conn: LegacyConnection): void {
     const port = req.sender_port
     if (typeof port !== 'number' || !Number.isInteger(port)) return
-    let host = typeof req.sender_host === 'string' ? req.sender_host : ''
-    const c = addressClass(host)
-    // a wildcard or a name says nothing: the peer listens where its connection comes from
-    if (c === 'unspecified' || c === 'not-ip') host = conn.peer.remoteAddr.host.replace(/^::ffff:/, '')
+    const claimed = typeof req.sender_host === 'string' ? req.sender_host.replace(/^::ffff:/, '') : ''
+    const host = conn.peer.remoteAddr.host.replace(/^::ffff:/, '')
+    if (claimed !== host && addressClass(claimed) !== 'unspecified') this.#refused('sender_host_differs')
     this.discovery.learn(conn.peer.nodeIdB64, host, port, 'dht_sender')
   }
 

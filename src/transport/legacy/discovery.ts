@@ -11,7 +11,7 @@ import { addressClass } from '../../util/address-class.js'
 
 export type LearnedFrom = 'peer_list' | 'dht_sender'
 
-export interface Candidate { nodeId: string; host: string; port: number; from: LearnedFrom; seen: number; state: 'queued' | 'dialing' | 'connected' | 'failed' | 'refused' }
+export interface Candidate { nodeId: string; host: string; port: number; from: LearnedFrom; seen: number; since: number; state: 'queued' | 'dialing' | 'connected' | 'failed' | 'refused' }
 
 export interface LegacyDiscoveryInit {
   policy: AddressPolicy
@@ -52,14 +52,17 @@ export class LegacyDiscovery {
     if (this.#stopped || nodeId === this.#init.selfId) return
     if (host.length === 0 || host.length > 255 || !Number.isInteger(port) || port < 1 || port > 65535) { this.#init.onRefused?.('bad_address'); return }
     const max = this.#init.maxCandidates ?? 256
+    const now = this.#init.clock.now()
     const prev = this.candidates.get(nodeId)
-    if (prev && prev.host === host && prev.port === port && prev.state !== 'failed') { prev.seen = this.#init.clock.now(); return }
+    if (prev && prev.host === host && prev.port === port && prev.state !== 'failed') { prev.seen = now; return }
+    // a peer renaming itself (another port each time) gets one new dial per backoff period, not one per message
+    if (prev && prev.state !== 'queued' && now - prev.since < this.#init.backoffMs) { this.#init.onRefused?.('readdress_backoff'); return }
     this.candidates.delete(nodeId)
     if (this.candidates.size >= max) {
       const oldest = this.candidates.keys().next().value
       if (oldest !== undefined) this.candidates.delete(oldest)
     }
-    this.candidates.set(nodeId, { nodeId, host, port, from, seen: this.#init.clock.now(), state: 'queued' })
+    this.candidates.set(nodeId, { nodeId, host, port, from, seen: now, since: now, state: 'queued' })
     this.pump()
   }
 
