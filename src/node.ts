@@ -23,6 +23,7 @@ import { MapServiceRegistry } from './ops/service-registry.js'
 import { registerNodeControlRoutes } from './ops/node-control.js'
 import { Router } from './transport/router.js'
 import { LegacyBridge } from './transport/legacy/bridge.js'
+import { addressPolicyFor } from './transport/address-policy.js'
 import { createDefaultTransport, type TransportFactory } from './transport/legacy/default-transport.js'
 import type { NodeTransport } from './transport/legacy/types.js'
 import { attach as attachServices } from './services/attach.js'
@@ -137,7 +138,9 @@ export class ZeoneNode {
     const legacyOn = cfg.node.legacy
     this.#legacy = legacyOn
       ? new LegacyBridge({ identity, config: cfg.legacy, logger: this.logger.child({ c: 'legacy' }), metrics: this.metrics,
-        knownPeers: () => this.#advertisable() })
+        knownPeers: () => this.#advertisable(),
+        addressPolicy: addressPolicyFor({ ...cfg.node, bootstrap: [...cfg.node.bootstrap, ...cfg.legacy.bootstrap] }),
+        trust: () => this.services.get('trust') })
       : undefined
     const factory = this.init.transport ?? createDefaultTransport
     this.#transport = await factory({
@@ -162,6 +165,7 @@ export class ZeoneNode {
       handleLegacy: (type: string, h: LegacyHandler) => (legacy ? legacy.handleLegacy(type, h) : () => {}),
       handleLegacyDht: (h: (r: Record<string, unknown>, l: LegacyLink) => Promise<Record<string, unknown>>) =>
         (legacy ? legacy.handleLegacyDht(h) : () => {}),
+      legacyLinks: () => legacy?.links() ?? [],
     }
     this.#ctx = {
       identity, config: cfg, dataDir: this.dataDir, logger: this.logger, metrics: this.metrics, router,

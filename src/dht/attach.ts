@@ -62,7 +62,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   }
   const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise })
   const offServe = serveDht(ctx.router, dht, clock)
-  const legacy = cfg.legacy ? new LegacyDht(dht, clock) : undefined
+  const legacy = cfg.legacy ? new LegacyDht(dht, clock, () => ctx.router.legacyLinks?.() ?? []) : undefined
   const offLegacy = legacy ? ctx.router.handleLegacyDht(legacy.handle) : () => {}
 
   // every DHT-capable link is offered to the table through a PING: the answer proves the dynamic puzzle

@@ -49,8 +49,10 @@ export function registerDhtRoutes(c: ControlApi, dht: Dht, legacy: LegacyDht | u
   c.route('POST', '/v1/dht/put', async (req) => {
     const b = body(req.body)
     const key = parseKey(b.key)
-    const r = await dht.put(key, bytesArg(b.value, b.encoding, 'value', dht.config.maxValueBytes))
-    return { key: toHex(key), seq: r.record.seq, expires: r.record.expires, storedOn: r.stored, hops: r.stats.hops, latencyMs: r.stats.latencyMs }
+    const value = bytesArg(b.value, b.encoding, 'value', dht.config.maxValueBytes)
+    // v0 peers are not in the Kademlia table: in a v0 (or mixed) network the value must reach them too
+    const [r, onV0] = await Promise.all([dht.put(key, value), legacy ? legacy.put(key, value).catch(() => 0) : 0])
+    return { key: toHex(key), seq: r.record.seq, expires: r.record.expires, storedOn: r.stored + onV0, storedOnV0: onV0, hops: r.stats.hops, latencyMs: r.stats.latencyMs }
   })
   c.route('GET', '/v1/dht/get', async (req) => {
     const key = parseKey(req.query.get('key'))

@@ -1,8 +1,9 @@
 /**
  * v0 (legacy, Python network) DHT-in-DATA: answers FIND_NODE / FIND_VALUE / STORE from v0 peers and queries them.
  * v0 records are unsigned: they live in the store's separate legacy slot, are never returned as signed records and
- * never override one. The v0 sender fields (sender_id/host/port) are unauthenticated and ignored; v0 peers are kept
- * in a small bounded set of links we can ask, never in the routing table.
+ * never override one. The v0 sender fields (sender_id/host/port) are unauthenticated: here they are ignored (the
+ * bridge verifies the address by dialling it; the connection adds ours to every request we send). v0 peers are
+ * the bridge's links plus a small bounded set of links that asked us, never in the routing table.
  */
 import type { LegacyLink } from '../interfaces/link.js'
 import type { Clock } from '../interfaces/clock.js'
@@ -26,9 +27,17 @@ function hex40(v: unknown, what: string): Uint8Array {
 export class LegacyDht {
   readonly #peers = new Map<string, LegacyLink>()
 
-  constructor(private readonly dht: Dht, private readonly clock: Clock) {}
+  /** `links`: the bridge's v0 links (one per peer), asked by our lookups and stores. */
+  constructor(private readonly dht: Dht, private readonly clock: Clock, private readonly links: () => LegacyLink[] = () => []) {}
 
-  get peerCount(): number { return this.#peers.size }
+  get peerCount(): number { return this.#targets().length }
+
+  /** Open v0 links to ask, one per peer, the bridge's first. */
+  #targets(): LegacyLink[] {
+    const byId = new Map<string, LegacyLink>()
+    for (const l of [...this.links(), ...this.#peers.values()]) if (!l.closed && !byId.has(l.peer.nodeIdB64)) byId.set(l.peer.nodeIdB64, l)
+    return [...byId.values()]
+  }
 
   #remember(link: LegacyLink): void {
     const id = link.peer.nodeIdB64
@@ -69,16 +78,34 @@ export class LegacyDht {
     }
   }
 
-  /** Asks known v0 peers for an (unsigned) value. */
+  /** The v0 peers closest to `key` by XOR of their DHT ids, at most LEGACY_FANOUT. */
+  #closest(key: Uint8Array): LegacyLink[] {
+    const dist = (l: LegacyLink): bigint => BigInt(`0x${toHex(l.peer.dhtId)}`) ^ BigInt(`0x${toHex(key)}`)
+    return this.#targets().sort((a, b) => (dist(a) < dist(b) ? -1 : dist(a) > dist(b) ? 1 : 0)).slice(0, LEGACY_FANOUT)
+  }
+
+  /** An unsigned value: our own legacy slot first, then the v0 peers closest to the key. */
   async get(key: Uint8Array, timeoutMs = this.dht.config.rpcTimeoutMs): Promise<Uint8Array | undefined> {
-    const peers = [...this.#peers.values()].filter((l) => !l.closed).slice(-LEGACY_FANOUT)
-    const self = this.dht.selfIdHex
-    const answers = await Promise.allSettled(peers.map((l) => l.dhtRequest({ type: 'FIND_VALUE', key: toHex(key), sender_id: self }, { timeoutMs })))
+    const local = this.dht.store.getLegacy(key, this.clock.now())
+    if (local) return local
+    const answers = await Promise.allSettled(this.#closest(key).map((l) => l.dhtRequest({ type: 'FIND_VALUE', key: toHex(key) }, { timeoutMs })))
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue
       const v = a.value.value
       if (typeof v === 'string' && v.length % 2 === 0 && v.length <= this.dht.config.maxValueBytes * 2 && /^[0-9a-fA-F]*$/.test(v)) return fromHex(v)
     }
     return undefined
+  }
+
+  /**
+   * Stores `value` (unsigned, v0 style) on the v0 peers closest to the key; returns how many acknowledged. The
+   * signed copy that `dht.put` keeps is what our own FIND_VALUE handler serves to v0 peers.
+   */
+  async put(key: Uint8Array, value: Uint8Array, timeoutMs = this.dht.config.rpcTimeoutMs): Promise<number> {
+    if (value.byteLength > this.dht.config.maxValueBytes) throw new DhtInvalidError('too_large', `value exceeds ${this.dht.config.maxValueBytes} bytes`)
+    const ttlS = Math.floor(this.dht.config.recordTtlMs / 1000)
+    const req = { type: 'STORE', key: toHex(key), value: toHex(value), ttl: ttlS }
+    const answers = await Promise.allSettled(this.#closest(key).map((l) => l.dhtRequest(req, { timeoutMs })))
+    return answers.filter((a) => a.status === 'fulfilled' && a.value.success === true).length
   }
 }

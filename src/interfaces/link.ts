@@ -124,4 +124,6 @@ export interface LegacyRouter {
   handleLegacy(type: string, handler: LegacyHandler): () => void
   /** Handles v0 DHT requests carried in DATA; the returned object is sent back as `dht_response`. */
   handleLegacyDht(handler: (request: Record<string, unknown>, link: LegacyLink) => Promise<Record<string, unknown>>): () => void
+  /** One ready link per connected v0 peer (absent or empty when the bridge is off). */
+  legacyLinks?(): LegacyLink[]
 }

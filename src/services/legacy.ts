@@ -1,11 +1,14 @@
 /**
  * Maps v0 SERVICE_REQUEST/SERVICE_RESPONSE (JSON) onto the service router. v0 peers may only call the services in
  * `legacy.services` that offer a JSON entry point, and may owe at most `legacy.creditLimit` micro-credits in total.
+ * `echo` answers the way v1.2.4 does (a dict payload comes back with `request_id` and `requester_id` added) and is
+ * bounded by the legacy frame cap rather than the v1/v2 echo cap: v1.2.4 peers send 500 KiB payloads. Every refusal
+ * is a SERVICE_RESPONSE with `success: false` and the reason, never silence.
  */
 import { randomBytes } from '../crypto/sign.js'
 import type { LegacyLink, LegacyMessage, LegacyRouter, RequestOptions } from '../interfaces/link.js'
-import { pyFloat } from '../wire/legacy-json.js'
-import { TimeoutError } from '../util/errors.js'
+import { JsonNumber, pyFloat } from '../wire/legacy-json.js'
+import { TimeoutError, ZeoneError } from '../util/errors.js'
 import type { ServiceRouter } from './router.js'
 import { ServiceError } from './router.js'
 
@@ -30,6 +33,14 @@ function rawField(m: LegacyMessage, key: string): unknown {
   const raw = (m as LegacyMessage & { rawPayload?: unknown }).rawPayload
   if (raw && typeof raw === 'object' && !Array.isArray(raw)) return (raw as Record<string, unknown>)[key]
   return m.payload[key]
+}
+
+/** v1.2.4's echo: a dict gains `request_id` and `requester_id`; lists, strings and numbers come back unchanged. */
+export function v0Echo(payload: unknown, requestId: string | null, requesterId: string): unknown {
+  if (payload && typeof payload === 'object' && !Array.isArray(payload) && !(payload instanceof JsonNumber)) {
+    return { ...(payload as Record<string, unknown>), request_id: requestId, requester_id: requesterId }
+  }
+  return payload
 }
 
 export class LegacyServices {
@@ -58,17 +69,25 @@ export class LegacyServices {
     const owed = this.owedBy(m.senderId)
     const answer = (ok: boolean, result: unknown, costMicro: bigint, ms: number, error: string | null): void => {
       if (link.closed) return
-      link.send('SERVICE_RESPONSE', {
-        success: ok, result: ok ? result : null, cost: pyFloat(Number(costMicro) / MICRO), execution_time: pyFloat(ms / 1000),
-        request_id: requestId, error, provider_id: this.#init.providerIdB64,
+      const body = (success: boolean, res: unknown, err: string | null): Record<string, unknown> => ({
+        success, result: success ? res : null, cost: pyFloat(Number(costMicro) / MICRO), execution_time: pyFloat(ms / 1000),
+        request_id: requestId, error: err, provider_id: this.#init.providerIdB64,
       })
+      try {
+        link.send('SERVICE_RESPONSE', body(ok, result, error))
+      } catch (err) {
+        // the answer does not fit a legacy frame (or cannot be written): say why instead of leaving the caller waiting
+        if (link.closed) return
+        const code = err instanceof ZeoneError ? err.code : 'reply_failed'
+        link.send('SERVICE_RESPONSE', body(false, null, `${code}: ${(err as Error).message}`.slice(0, 300)))
+      }
     }
     if (!this.#init.allowed.includes(name) || !this.#init.router.get(name)?.serveJson) {
       answer(false, null, 0n, 0, `not_permitted: service '${name}' is not offered to v0 peers`)
       return
     }
     const r = await this.#init.router.execute(link.peer, name, budget,
-      (s, signal) => s.serveJson!(rawField(m, 'payload'), { peer: link.peer, signal }),
+      (s, signal) => (name === 'echo' ? Promise.resolve(v0Echo(rawField(m, 'payload'), requestId, m.senderId)) : s.serveJson!(rawField(m, 'payload'), { peer: link.peer, signal })),
       (s) => {
         const q = s.quote(new Uint8Array(0))
         if (owed + q > this.#init.creditLimit) throw new ServiceError('credit_limit', 'v0 peer over its credit limit')

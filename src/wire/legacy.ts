@@ -6,7 +6,7 @@ import { InvalidInputError } from '../util/errors.js'
 import { canonicalJson, JsonNumber, parseLegacyJson, pyFloat, toPlain, type JsonValue } from './legacy-json.js'
 
 /** Default frame cap (the v0 protocol has none). */
-export const LEGACY_MAX_FRAME = 1 << 20
+export const LEGACY_MAX_FRAME = 4 << 20
 export const LEGACY_HEADER_BYTES = 4
 
 export const LEGACY_TYPES = [
@@ -106,32 +106,87 @@ export function verifyLegacyMessage(m: LegacyEnvelope, verify: (pk: Uint8Array, 
   return verify(new Uint8Array(Buffer.from(m.senderId, 'base64')), new Uint8Array(Buffer.from(m.signature, 'base64')), bytes)
 }
 
+/** A frame over the cap that was skipped, not buffered: its declared length and its first and last bytes. */
+export interface OversizeFrame { oversize: true; declared: number; head: Uint8Array; tail: Uint8Array }
+/** Bytes kept from the start and the end of a skipped frame (enough for `type`, `request_id`, `nonce`). */
+export const OVERSIZE_HEAD_BYTES = 4096
+export const OVERSIZE_TAIL_BYTES = 1024
+
 /**
  * Incremental frame splitter (sans-I/O). `push` returns complete frame bodies; a declared length over the cap (or
- * zero) throws before anything is allocated for it.
+ * zero) throws before anything is allocated for it. With `skipUpTo` above the cap, `pushItems` skips a frame whose
+ * declared length is over the cap but at most `skipUpTo` without buffering it (only its head and tail are kept) and
+ * returns it as an OversizeFrame, so the connection can answer it with an error instead of dropping the link.
  */
 export class LegacyFrameDecoder {
   #chunks: Buffer[] = []
   #buffered = 0
-  constructor(readonly maxFrame = LEGACY_MAX_FRAME) {}
+  /** Bytes of the frame being skipped that are still to come, and what is kept of it. */
+  #skipLeft = 0
+  #skip: { declared: number; head: Buffer[]; headLen: number; tail: Buffer } | undefined
+  constructor(readonly maxFrame = LEGACY_MAX_FRAME, readonly skipUpTo = 0) {}
 
   get buffered(): number { return this.#buffered }
 
   push(chunk: Uint8Array): Uint8Array[] {
-    this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-    this.#buffered += chunk.byteLength
     const out: Uint8Array[] = []
+    for (const item of this.pushItems(chunk)) {
+      if (item instanceof Uint8Array) out.push(item)
+      else throw new LegacyWireError('frame_too_large', `legacy frame declares ${item.declared} bytes, cap is ${this.maxFrame}`)
+    }
+    return out
+  }
+
+  pushItems(chunk: Uint8Array): Array<Uint8Array | OversizeFrame> {
+    const out: Array<Uint8Array | OversizeFrame> = []
+    let c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    if (this.#skipLeft > 0) {
+      c = this.#skipBytes(c, out)
+      if (c.length === 0) return out
+    }
+    this.#chunks.push(c)
+    this.#buffered += c.length
     for (;;) {
       if (this.#buffered < LEGACY_HEADER_BYTES) break
       const head = this.#peek(LEGACY_HEADER_BYTES)
       const len = head.readUInt32BE(0)
       if (len === 0) throw new LegacyWireError('legacy_empty_frame', 'empty legacy frame')
-      if (len > this.maxFrame) throw new LegacyWireError('frame_too_large', `legacy frame declares ${len} bytes, cap is ${this.maxFrame}`)
+      if (len > this.maxFrame) {
+        if (len > this.skipUpTo) throw new LegacyWireError('frame_too_large', `legacy frame declares ${len} bytes, cap is ${this.maxFrame}`)
+        const rest = this.#take(this.#buffered).subarray(LEGACY_HEADER_BYTES)
+        this.#skipLeft = len
+        this.#skip = { declared: len, head: [], headLen: 0, tail: Buffer.alloc(0) }
+        const after = this.#skipBytes(rest, out)
+        if (after.length === 0) break
+        this.#chunks = [after]
+        this.#buffered = after.length
+        continue
+      }
       if (this.#buffered < LEGACY_HEADER_BYTES + len) break
       const all = this.#take(LEGACY_HEADER_BYTES + len)
       out.push(new Uint8Array(all.buffer, all.byteOffset + LEGACY_HEADER_BYTES, len))
     }
     return out
+  }
+
+  /** Consumes bytes of the frame being skipped; returns what follows it. */
+  #skipBytes(c: Buffer, out: Array<Uint8Array | OversizeFrame>): Buffer {
+    const s = this.#skip!
+    const n = Math.min(c.length, this.#skipLeft)
+    const part = c.subarray(0, n)
+    if (s.headLen < OVERSIZE_HEAD_BYTES) {
+      const h = Buffer.from(part.subarray(0, OVERSIZE_HEAD_BYTES - s.headLen))
+      s.head.push(h)
+      s.headLen += h.length
+    }
+    const t = Buffer.concat([s.tail, part.subarray(Math.max(0, part.length - OVERSIZE_TAIL_BYTES))])
+    s.tail = Buffer.from(t.subarray(Math.max(0, t.length - OVERSIZE_TAIL_BYTES)))
+    this.#skipLeft -= n
+    if (this.#skipLeft === 0) {
+      out.push({ oversize: true, declared: s.declared, head: Buffer.concat(s.head), tail: s.tail })
+      this.#skip = undefined
+    }
+    return c.subarray(n)
   }
 
   #peek(n: number): Buffer {

@@ -97,7 +97,8 @@ describe('zeone CLI (real processes)', () => {
     }
     assert.deepEqual(peers.map((p) => `${p.nodeId}/v${p.version}`).sort(), [`${idB}/v0`, `${idB}/v2`])
     const v0 = peers.find((p) => p.version === 0)!
-    assert.equal(v0.listen, null, 'an inbound v0 peer has no verified listening address')
+    // b dialled a, and its FIND_NODE named b's listening address, which a verified by dialling it (a second v0 link)
+    assert.equal(v0.listen, `127.0.0.1:${b.port}`, 'only a listening address we dialled is shown')
     const text = await run(['peers', '--data-dir', da])
     assert.match(text.stdout, new RegExp(`${idB!.replace(/[+/]/g, '\\$&')}\\s+v2\\s+in`))
 

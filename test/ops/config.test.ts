@@ -16,7 +16,7 @@ describe('config loading', () => {
     assert.equal(c.node.port, 8468)
     assert.equal(c.node.legacy, true)
     assert.equal(c.dataDir, '.zeone')
-    assert.equal(c.legacy.maxFrameBytes, 1 << 20)
+    assert.equal(c.legacy.maxFrameBytes, 4 << 20)
     assert.deepEqual(c.legacy.services, ['echo'])
   })
 

@@ -33,7 +33,7 @@ export function parseKeepNumbers(text: string): Record<string, unknown> {
   return JSON.parse(marked) as Record<string, unknown>
 }
 
-export interface V0Msg { type: string; payload: Record<string, unknown>; sender_id: string; timestamp: string; signature: string; nonce: string; verified: boolean }
+export interface V0Msg { type: string; payload: Record<string, unknown>; sender_id: string; timestamp: string; signature: string; nonce: string; verified: boolean; bytes?: number }
 
 export class V0Keys {
   readonly pk = Buffer.alloc(32)
@@ -54,6 +54,11 @@ export class V0Peer {
   #waiters: Array<() => void> = []
   #buf = Buffer.alloc(0)
   closed = false
+  /** Bytes of JSON (frame bodies) received and sent, as a v1.2.4 node meters them for BALANCE_CLAIM. */
+  bytesIn = 0
+  bytesOut = 0
+  /** When set, messages go here instead of the inbox (an event-driven v0 node). */
+  onMessage: ((m: V0Msg, bodyBytes: number) => void) | undefined
 
   constructor(keys = new V0Keys()) { this.keys = keys }
 
@@ -66,7 +71,7 @@ export class V0Peer {
         if (this.#buf.length < 4 + len) break
         const text = this.#buf.subarray(4, 4 + len).toString('utf8')
         this.#buf = this.#buf.subarray(4 + len)
-        this.#receive(text)
+        this.#receive(text, len)
       }
     })
     socket.on('error', () => {})
@@ -81,10 +86,13 @@ export class V0Peer {
     return p
   }
 
-  #receive(text: string): void {
+  #receive(text: string, len: number): void {
     const o = parseKeepNumbers(text) as unknown as V0Msg
     const signed = dumps({ type: o.type, payload: o.payload, sender_id: o.sender_id, timestamp: o.timestamp, nonce: o.nonce }, true)
     o.verified = sodium.crypto_sign_verify_detached(Buffer.from(o.signature, 'base64'), Buffer.from(signed), Buffer.from(o.sender_id, 'base64'))
+    o.bytes = len
+    if (o.verified) this.bytesIn += len
+    if (this.onMessage) { if (o.verified) this.onMessage(o, len); return }
     this.inbox.push(o)
     this.#wake()
   }
@@ -109,6 +117,7 @@ export class V0Peer {
 
   send(type: string, payload: Record<string, unknown>, o: SendOpts = {}): string {
     const f = this.frame(type, payload, o)
+    this.bytesOut += f.length - 4
     this.socket!.write(f)
     return (parseKeepNumbers(f.subarray(4).toString()) as { nonce: string }).nonce
   }

@@ -9,8 +9,7 @@ import { randomBytes, verify } from '../../crypto/sign.js'
 import type { Clock } from '../../interfaces/clock.js'
 import type { Endpoint, LegacyLink, LegacyMessage, RemotePeer, RequestOptions } from '../../interfaces/link.js'
 import { AbortedError, TimeoutError, ZeoneError } from '../../util/errors.js'
-import { pyFloat } from '../../wire/legacy-json.js'
-import { decodeLegacyMessage, encodeLegacyFrame, encodeLegacyMessage, LegacyFrameDecoder, verifyLegacyMessage, type LegacyEnvelope } from '../../wire/legacy.js'
+import { decodeLegacyMessage, encodeLegacyFrame, encodeLegacyMessage, LegacyFrameDecoder, verifyLegacyMessage, type LegacyEnvelope, type OversizeFrame } from '../../wire/legacy.js'
 import { LinkClosedError } from '../errors.js'
 import { TokenBucket } from '../limits.js'
 import type { LegacyConfig } from './config.js'
@@ -34,10 +33,19 @@ export interface LegacyConnectionInit {
   clock: Clock
   nonces: NonceCache
   /** A verified, in-session message the connection does not handle itself. */
-  onMessage: (env: LegacyEnvelope, conn: LegacyConnection) => void
+  onMessage: (env: LegacyEnvelope, conn: LegacyConnection, frameBytes: number) => void
   /** Every refused message or connection, with a reason label. */
   onRefusal: (reason: string, conn: LegacyConnection) => void
   onTraffic?: (direction: 'in' | 'out', type: string) => void
+  /** Called synchronously when the handshake has bound the peer, before any later message is handled. */
+  onReady?: (conn: LegacyConnection) => void
+  /** A frame over the cap that was skipped (not buffered): the bridge answers it with an error where v0 has one. */
+  onOversize?: (frame: OversizeFrame, conn: LegacyConnection) => void
+  /**
+   * Our listening address for the `sender_host`/`sender_port` fields v0 DHT requests must carry (a v1.2.4 handler
+   * fails without them). A wildcard host is replaced by the local address of this connection.
+   */
+  selfAddress?: () => Endpoint | undefined
 }
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void }
@@ -61,12 +69,13 @@ export class LegacyConnection implements LegacyLink {
   #handshakeTimer: { cancel(): void } | undefined
   #msgBucket: TokenBucket
   #byteBucket: TokenBucket
-  /** Peer's last BALANCE_CLAIM (untrusted, informational). */
-  peerClaim: Record<string, unknown> | undefined
+  /** Bytes of JSON (frame bodies) of verified messages received, and of all messages sent: the v0 claim totals. */
+  bytesIn = 0
+  bytesOut = 0
 
   constructor(init: LegacyConnectionInit) {
     this.#init = init
-    this.#decoder = new LegacyFrameDecoder(init.config.maxFrameBytes)
+    this.#decoder = new LegacyFrameDecoder(init.config.maxFrameBytes, Math.max(init.config.maxFrameBytes, init.config.maxSkippedFrameBytes))
     this.#lastRecv = this.#lastSend = init.clock.now()
     this.#msgBucket = new TokenBucket(init.config.messagesPerSec, init.config.messageBurst, this.#lastRecv)
     this.#byteBucket = new TokenBucket(init.config.bytesPerSec, init.config.byteBurst, this.#lastRecv)
@@ -94,21 +103,34 @@ export class LegacyConnection implements LegacyLink {
     return this.#peer
   }
   get isReady(): boolean { return this.#peer !== undefined && !this.#closed }
+  /** The handshake bound a peer (true also after close). */
+  get isBound(): boolean { return this.#peer !== undefined }
 
   /** Feeds bytes read from the socket (also used for the bytes a listener already consumed). */
   push(chunk: Uint8Array): void {
     if (this.#closed) return
-    let frames: Uint8Array[]
+    let frames: Array<Uint8Array | OversizeFrame>
     try {
-      frames = this.#decoder.push(chunk)
+      frames = this.#decoder.pushItems(chunk)
     } catch (err) {
       this.#refuse((err as ZeoneError).code ?? 'legacy_frame', true)
       return
     }
     for (const f of frames) {
       if (this.#closed) return
-      this.#onFrame(f)
+      if (f instanceof Uint8Array) this.#onFrame(f)
+      else this.#onOversize(f)
     }
+  }
+
+  #onOversize(f: OversizeFrame): void {
+    const t = this.#init.clock.now()
+    const okMsgs = this.#msgBucket.take(1, t)
+    if (!this.#byteBucket.take(f.declared, t) || !okMsgs) { this.#refuse('rate_limited'); return }
+    this.#init.onRefusal('frame_too_large', this)
+    if (!this.#peer) { this.close('frame_too_large'); return }
+    this.#lastRecv = t
+    this.#init.onOversize?.(f, this)
   }
 
   #onFrame(body: Uint8Array): void {
@@ -131,6 +153,7 @@ export class LegacyConnection implements LegacyLink {
     if (this.#peer && env.senderId !== this.#peer.nodeIdB64) { this.#refuse('sender_mismatch'); return }
     if (!this.#init.nonces.add(`${env.senderId}/${env.nonce}`, now)) { this.#refuse('replay'); return }
     this.#lastRecv = now
+    this.bytesIn += body.byteLength
     this.#init.onTraffic?.('in', env.type)
     if (!this.#peer) { this.#handshake(env); return }
     switch (env.type) {
@@ -142,12 +165,6 @@ export class LegacyConnection implements LegacyLink {
         this.#pending.get(key)?.resolve(env)
         return
       }
-      case 'BALANCE_CLAIM':
-        this.peerClaim = env.payload
-        this.#send('BALANCE_ACK', { acknowledged: true, our_balance: pyFloat(0), peer_claimed: env.raw.payload && (env.raw.payload as Record<string, unknown>).claimed_balance, status: 'ok' })
-        return
-      case 'BALANCE_ACK':
-        return
       case 'DATA':
         if (env.payload.dht === true && env.payload.dht_response !== undefined && typeof env.payload.nonce === 'string') {
           const p = this.#pending.get(`dht:${env.payload.nonce}`)
@@ -156,7 +173,7 @@ export class LegacyConnection implements LegacyLink {
         }
         break
     }
-    this.#init.onMessage(env, this)
+    this.#init.onMessage(env, this, body.byteLength)
   }
 
   #handshake(env: LegacyEnvelope): void {
@@ -170,7 +187,7 @@ export class LegacyConnection implements LegacyLink {
       this.#bind(env)
       this.#send('PONG', { original_nonce: env.nonce, ping_timestamp: env.raw.timestamp })
     }
-    this.#send('BALANCE_CLAIM', { claimed_balance: pyFloat(0), total_sent: pyFloat(0), total_received: pyFloat(0), timestamp: pyFloat(this.#init.clock.now() / 1000) })
+    this.#init.onReady?.(this)
     this.#readyResolve()
   }
 
@@ -194,6 +211,7 @@ export class LegacyConnection implements LegacyLink {
     const n = nonce ?? Buffer.from(randomBytes(16)).toString('base64')
     const json = encodeLegacyMessage(this.#init.identity, type, payload, this.#init.clock.now() / 1000, n)
     const frame = encodeLegacyFrame(json, this.#init.config.maxFrameBytes)
+    this.bytesOut += frame.byteLength - 4
     this.#init.socket.write(frame)
     if (this.#init.socket.writableLength > MAX_WRITE_QUEUE) this.close('peer not reading')
     this.#lastSend = this.#init.clock.now()
@@ -215,10 +233,23 @@ export class LegacyConnection implements LegacyLink {
     return p.then(() => performance.now() - start)
   }
 
+  /** The sender fields every v0 DHT request carries: our DHT id and listening address. */
+  senderFields(): { sender_id: string; sender_host: string; sender_port: number } {
+    const self = this.#init.selfAddress?.()
+    let host = self?.host ?? ''
+    if (host === '' || host === '0.0.0.0' || host === '::') host = this.#init.socket.localAddress ?? '0.0.0.0'
+    if (host.startsWith('::ffff:')) host = host.slice(7)
+    return { sender_id: this.#init.identity.dhtIdHex, sender_host: host, sender_port: self?.port ?? 0 }
+  }
+
   dhtRequest(request: Record<string, unknown>, opts: RequestOptions = {}): Promise<Record<string, unknown>> {
     const nonce = Buffer.from(randomBytes(12)).toString('base64')
     const p = this.#await(`dht:${nonce}`, opts)
-    this.send('DATA', { dht: true, dht_request: request, nonce }, nonce)
+    try {
+      this.send('DATA', { dht: true, dht_request: { ...request, ...this.senderFields() }, nonce }, nonce)
+    } catch (err) {
+      this.#pending.get(`dht:${nonce}`)?.reject(err as Error)
+    }
     return p.then((v) => {
       if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ZeoneError('legacy_dht', 'malformed dht_response')
       return v as Record<string, unknown>
