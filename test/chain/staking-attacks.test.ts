@@ -49,7 +49,7 @@ test('fraud proof: the submitter is rewarded from the slashed stake (fraud_rewar
   const types = { DataAttestation: [{ name: 'root', type: 'bytes32' }, { name: 'index', type: 'uint64' }, { name: 'dataHash', type: 'bytes32' }] } as const
   const signer = privateKeyToAccount(keys[1]!)
   const root = keccak256(toHex('manifest'))
-  const sig = (h: Hex) => signer.signTypedData({ domain, types, primaryType: 'DataAttestation', message: { root, index: 3n, dataHash: h } })
+  const sig = (h: Hex) => signer.signTypedData({ domain, types, primaryType: 'DataAttestation', message: { root, index: 3n, dataHash: h } }) // independent of src/ (see staking-rewards for the node's signer)
   const [hA, hB] = [keccak256(toHex('A')), keccak256(toHex('B'))]
   const b0 = await bal(f, 2)
   const s0 = await f.r<bigint>(f.dep.token, 'ZEOToken', 'totalSupply')
