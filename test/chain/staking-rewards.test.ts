@@ -89,7 +89,7 @@ test('freeze: only the governor freezes, the freeze is bounded and ends; a defea
   assert.equal((await bal(f, 3)) - b0, ZEO(5_000))
 })
 
-test('trust bootstrap: reporters added by governance start counting one epoch later; one reporter's word alone is no score', async () => {
+test('trust bootstrap: reporters added by governance start counting one epoch later; one reporter alone is no score', async () => {
   const f = await makeFixture({ keepDeployerAdmin: false, trustMaxStepWad: 10n ** 18n, trustEpochLength: 1000 })
   await stakeFor(f, 1, ZEO(40_000))
   const t0 = (await f.clients[0]!.public.getBlock()).timestamp
