@@ -20,8 +20,10 @@ export interface ChainHandle extends Stoppable {
   client: ChainClient
   /** Latest governed parameters read from chain (undefined until the first successful read). */
   params(): GovernedParams | undefined
-  /** Called after every successful parameter refresh. */
+  /** Called after every successful parameter refresh that found a change (and once for the first read). */
   onParams(cb: (p: GovernedParams) => void): () => void
+  /** Re-reads the governed parameters now (the timer does it every chain.paramsRefreshSec). */
+  refresh(): Promise<GovernedParams | undefined>
   /**
    * For Economy's `onchainSigner` (used by issueChequeAsync): adds the EIP-712 part to the cheques we issue, after
    * resolving the creditor's verified EVM address (cached); undefined when the creditor has no valid binding.
@@ -54,15 +56,23 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
   let current: GovernedParams | undefined
   const listeners = new Set<(p: GovernedParams) => void>()
   let stopped = false
-  const refresh = async (): Promise<void> => {
+  const same = (a: GovernedParams, b: GovernedParams): boolean => (Object.keys(a) as (keyof GovernedParams)[]).every((k) => a[k] === b[k])
+  const refresh = async (): Promise<GovernedParams | undefined> => {
     try {
       const p = await client.readParams()
-      if (stopped) return
+      if (stopped) return current
+      const changed = current === undefined || !same(current, p)
       current = p
-      for (const cb of listeners) cb(p)
+      if (changed) {
+        ctx.logger.info(Object.fromEntries(Object.entries(p).map(([k, v]) => [k, `${v}`])), 'chain: governed parameters')
+        for (const cb of listeners) {
+          try { cb(p) } catch (err) { ctx.logger.warn({ err: (err as Error).message }, 'chain: a parameter listener failed') }
+        }
+      }
     } catch (err) {
       ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot read governed parameters')
     }
+    return current
   }
   await refresh()
   const timer = setInterval(() => { void refresh() }, cfg.paramsRefreshSec * 1000)
@@ -87,6 +97,7 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     },
     onchainVerifier: makeOnchainVerifier({ chainId, escrow }),
     params: () => current,
+    refresh,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },
     stop() { ctx.signal.removeEventListener('abort', stop); stop() },
   }
