@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseEther } from 'viem'
+import { keccak256, parseEther, toHex } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import { writeFileAtomic } from '../../src/crypto/identity.js'
 import { createNode, type ZeoneNode } from '../../src/node.js'
@@ -147,7 +147,9 @@ test('devnet end to end: CLI deploy, stake, bind, two nodes, governance changes 
   assert.equal(await chains[0].client.stakeOf(nb.identity.publicKey), parseEther('20000'))
 
   // 5. governance through the CLI on production timings: the devnet's clock is moved with `zeone chain advance`
-  const p = await cli(['gov', 'propose', '--param', 'debt_limit=8000', '--param', 'fee_cdn=5000', '--description', 'e2e: lower debt limit, raise cdn fee'], a)
+  const model = keccak256(toHex('tiny-llm'))
+  assert.equal(await chains[1].modelAllowed('tiny-llm'), false)
+  const p = await cli(['gov', 'propose', '--param', 'debt_limit=8000', '--param', 'fee_cdn=5000', '--model', model, '--description', 'e2e: lower debt limit, raise cdn fee, whitelist tiny-llm'], a)
   const id = String(p.proposalId)
   assert.equal(p.state, 'Pending')
   await cli(['chain', 'advance', '7d'], a)
@@ -167,6 +169,9 @@ test('devnet end to end: CLI deploy, stake, bind, two nodes, governance changes 
     assert.equal(e.payThreshold, 4000n)
     assert.deepEqual(e.pricing.priceOf('cdn'), { unit: 'byte', price: 5000n, per: MIB })
   }
+
+  assert.equal(await chains[0].modelAllowed('tiny-llm'), true)
+  assert.equal(await chains[0].modelAllowed('other-llm'), false)
 
   // 7. traffic: A serves B 6000 bytes of VPN frames; over the new 4000 pay threshold B pays by cheque on its own
   const link = await na.transport!.dial(nb.listenAddress!)

@@ -3,7 +3,7 @@
  * settlement client, provides the `stake` service, and keeps the governed parameters fresh (refresh timer is
  * unref'd and cleared on stop). Failures to reach the chain are logged, never fatal to the node.
  */
-import { bytesToHex, hexToBytes } from 'viem'
+import { bytesToHex, hexToBytes, keccak256, toHex } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
@@ -22,6 +22,11 @@ export interface ChainHandle extends Stoppable {
   params(): GovernedParams | undefined
   /** Called after every successful parameter refresh that found a change (and once for the first read). */
   onParams(cb: (p: GovernedParams) => void): () => void
+  /**
+   * Whether governance whitelisted a model (Params.modelWhitelisted(keccak256(UTF-8 model id))), cached for
+   * chain.paramsRefreshSec; false when the chain cannot be read. For the cortex layer's serving gate.
+   */
+  modelAllowed(modelId: string): Promise<boolean>
   /** Re-reads the governed parameters now (the timer does it every chain.paramsRefreshSec). */
   refresh(): Promise<GovernedParams | undefined>
   /**
@@ -84,7 +89,21 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     privateKey, chainId, escrow, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
     creditorEvmOf: (peer) => client.evmAddressOfCached(peer),
   })
+  const models = new Map<string, { at: number; allowed: boolean }>()
+  const modelAllowed = async (modelId: string): Promise<boolean> => {
+    const hit = models.get(modelId)
+    if (hit !== undefined && Date.now() - hit.at < cfg.paramsRefreshSec * 1000) return hit.allowed
+    let allowed = false
+    try { allowed = await client.isModelWhitelisted(keccak256(toHex(modelId))) } catch (err) {
+      ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot read the model whitelist')
+      return false
+    }
+    if (models.size >= 1024) models.clear()
+    models.set(modelId, { at: Date.now(), allowed })
+    return allowed
+  }
   const handle: ChainHandle = {
+    modelAllowed,
     client,
     async onchainSigner(f) {
       try {
