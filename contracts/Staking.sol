@@ -14,16 +14,26 @@ interface IBurnable {
     function burn(uint256 amount) external;
 }
 
+/// Told of every change to a provider's reward weight (the RewardsDistributor).
+interface IRewardsHook {
+    function setWeight(address account, uint256 weight) external;
+}
+
 /// @title Staking with an unbonding delay, provider stake requirements and slashing.
 /// Exit and CDN providers must keep bonded >= bandwidthMbps * 100 ZEO. Slashing (rates from Params, defaults
 /// 10% invalid data, 1% unavailability, 50% + ban for censorship) is possible only for SLASHER_ROLE (granted to
 /// the governance timelock) or through a verified fraud proof (two conflicting signed data attestations).
-/// Unbonding stake stays slashable until withdrawn. Slashed tokens are burned.
+/// Unbonding stake stays slashable until withdrawn, and cannot be withdrawn while a slash proposal against the
+/// account is live (the governor, FREEZER_ROLE, freezes it for the proposal's whole path). Slashed tokens are
+/// burned, except the fraud-proof submitter's reward (Params.fraud_reward_bps of the slash).
 contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     using Checkpoints for Checkpoints.Trace208;
     using SafeERC20 for IERC20;
 
     bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
+    bytes32 public constant FREEZER_ROLE = keccak256("FREEZER_ROLE");
+    /// The longest a single freeze may reach into the future (bounds a faulty freezer).
+    uint256 public constant MAX_FREEZE = 90 days;
     bytes32 public constant DATA_ATTESTATION_TYPEHASH =
         keccak256("DataAttestation(bytes32 root,uint64 index,bytes32 dataHash)");
     uint256 public constant STAKE_PER_MBPS = 100 ether;
@@ -34,6 +44,8 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     struct Account {
         uint128 bonded;
         uint128 unbonding;
+        /// unbonded stake whose delay has passed (set aside when a new request starts a new clock); slashable
+        uint128 withdrawable;
         uint64 releaseAt;
         uint32 bandwidthMbps;
         Kind kind;
@@ -46,6 +58,9 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     mapping(address => Account) private _accounts;
     mapping(address => Checkpoints.Trace208) private _votingStake;
     mapping(bytes32 => bool) public fraudProofUsed;
+    /// no withdrawal before this time (a slash proposal against the account is live)
+    mapping(address => uint64) public frozenUntil;
+    IRewardsHook public rewards;
 
     event Staked(address indexed account, uint256 amount);
     event UnstakeRequested(address indexed account, uint256 amount, uint256 releaseAt);
@@ -53,12 +68,16 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     event ProviderRegistered(address indexed account, Kind kind, uint32 bandwidthMbps);
     event Slashed(address indexed account, Reason reason, uint256 amount, bytes32 evidence, bool banned);
     event UnbondingDelaySet(uint256 delay);
+    event UnbondingFrozenUntil(address indexed account, uint256 until);
+    event RewardsHookSet(address hook);
+    event FraudProofRewarded(address indexed submitter, address indexed account, uint256 reward);
 
     error Banned(address account);
     error InsufficientStake(uint256 have, uint256 need);
     error StillUnbonding(uint256 releaseAt);
     error ZeroAmount();
     error InvalidFraudProof();
+    error UnbondingFrozen(uint256 until);
 
     constructor(IERC20 token_, Params params_, uint256 unbondingDelay_, address admin) EIP712("ZEONE Staking", "1") {
         token = token_;
@@ -74,6 +93,7 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         token.safeTransferFrom(msg.sender, address(this), amount);
         a.bonded += uint128(amount);
         _checkpoint(msg.sender, a.bonded);
+        _syncRewards(msg.sender);
         emit Staked(msg.sender, amount);
     }
 
@@ -86,18 +106,31 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         if (remaining < need && remaining > 0) revert InsufficientStake(remaining, need);
         if (remaining == 0) { a.kind = Kind.None; a.bandwidthMbps = 0; }
         a.bonded = uint128(remaining);
+        // an amount whose delay already passed keeps its release: only the new amount starts a new clock
+        if (a.unbonding > 0 && block.timestamp >= a.releaseAt) {
+            a.withdrawable += a.unbonding;
+            a.unbonding = 0;
+        }
         a.unbonding += uint128(amount);
         a.releaseAt = uint64(block.timestamp + unbondingDelay);
         _checkpoint(msg.sender, remaining);
+        _syncRewards(msg.sender);
         emit UnstakeRequested(msg.sender, amount, a.releaseAt);
     }
 
     function withdraw() external nonReentrant {
         Account storage a = _accounts[msg.sender];
-        if (block.timestamp < a.releaseAt) revert StillUnbonding(a.releaseAt);
-        uint256 amount = a.unbonding;
+        uint256 frozen = frozenUntil[msg.sender];
+        if (block.timestamp < frozen) revert UnbondingFrozen(frozen);
+        uint256 amount = a.withdrawable;
+        a.withdrawable = 0;
+        if (block.timestamp >= a.releaseAt) {
+            amount += a.unbonding;
+            a.unbonding = 0;
+        } else if (amount == 0) {
+            revert StillUnbonding(a.releaseAt);
+        }
         if (amount == 0) revert ZeroAmount();
-        a.unbonding = 0;
         token.safeTransfer(msg.sender, amount);
         emit Withdrawn(msg.sender, amount);
     }
@@ -109,12 +142,21 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         if (a.bonded < need || a.bonded == 0) revert InsufficientStake(a.bonded, need);
         a.kind = kind;
         a.bandwidthMbps = bandwidthMbps;
+        _syncRewards(msg.sender);
         emit ProviderRegistered(msg.sender, kind, bandwidthMbps);
     }
 
     /// Governance slashing (timelock holds SLASHER_ROLE).
     function slash(address account, Reason reason, bytes32 evidence) external onlyRole(SLASHER_ROLE) nonReentrant {
-        _slash(account, reason, evidence);
+        _slash(account, reason, evidence, address(0));
+    }
+
+    /// The governor freezes an account's withdrawals while a proposal to slash it runs its course.
+    function freezeUnbonding(address account, uint256 until) external onlyRole(FREEZER_ROLE) {
+        if (until > block.timestamp + MAX_FREEZE) until = block.timestamp + MAX_FREEZE;
+        if (until <= frozenUntil[account]) return;
+        frozenUntil[account] = uint64(until);
+        emit UnbondingFrozenUntil(account, until);
     }
 
     /// Permissionless slashing with a verified fraud proof: two DataAttestations by `account` for the same
@@ -134,11 +176,16 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         bytes32 key = keccak256(abi.encode(account, root, index));
         if (fraudProofUsed[key]) revert InvalidFraudProof();
         fraudProofUsed[key] = true;
-        _slash(account, Reason.InvalidData, key);
+        _slash(account, Reason.InvalidData, key, msg.sender);
     }
 
     function attestationDigest(bytes32 root, uint64 index, bytes32 dataHash) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(DATA_ATTESTATION_TYPEHASH, root, index, dataHash)));
+    }
+
+    function setRewards(IRewardsHook hook) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        rewards = hook;
+        emit RewardsHookSet(address(hook));
     }
 
     function setUnbondingDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -146,27 +193,50 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         emit UnbondingDelaySet(delay);
     }
 
-    function _slash(address account, Reason reason, bytes32 evidence) private {
+    /// Slashes bonded stake first, then unbonding, then matured; pays `rewardTo` (if any) its share, burns the rest.
+    function _slash(address account, Reason reason, bytes32 evidence, address rewardTo) private {
         Account storage a = _accounts[account];
         bytes32 key = reason == Reason.InvalidData
             ? params.SLASH_INVALID_BPS()
             : reason == Reason.Unavailability ? params.SLASH_UNAVAILABLE_BPS() : params.SLASH_CENSORSHIP_BPS();
         uint256 bps = params.getUint(key);
-        uint256 total = uint256(a.bonded) + a.unbonding;
+        uint256 total = uint256(a.bonded) + a.unbonding + a.withdrawable;
         uint256 amount = (total * bps) / 10_000;
-        uint256 fromBonded = amount <= a.bonded ? amount : a.bonded;
-        a.bonded -= uint128(fromBonded);
-        a.unbonding -= uint128(amount - fromBonded);
+        uint256 left = amount;
+        uint256 take = left <= a.bonded ? left : a.bonded;
+        a.bonded -= uint128(take);
+        left -= take;
+        take = left <= a.unbonding ? left : a.unbonding;
+        a.unbonding -= uint128(take);
+        left -= take;
+        a.withdrawable -= uint128(left);
         bool ban = reason == Reason.Censorship;
         if (ban) { a.banned = true; a.kind = Kind.None; a.bandwidthMbps = 0; }
         _checkpoint(account, a.bonded);
-        if (amount > 0) IBurnable(address(token)).burn(amount);
+        _syncRewards(account);
+        uint256 reward = rewardTo == address(0) ? 0 : (amount * params.getUint(params.FRAUD_REWARD_BPS())) / 10_000;
+        if (amount - reward > 0) IBurnable(address(token)).burn(amount - reward);
+        if (reward > 0) {
+            token.safeTransfer(rewardTo, reward);
+            emit FraudProofRewarded(rewardTo, account, reward);
+        }
         emit Slashed(account, reason, amount, evidence, ban);
     }
 
     /// Voting stake follows the bonded stake, except that a banned account never regains voting weight.
     function _checkpoint(address account, uint256 bonded) private {
         _votingStake[account].push(uint48(block.timestamp), _accounts[account].banned ? 0 : uint208(bonded));
+    }
+
+    /// Reward weight: the bonded stake of a registered, unbanned provider.
+    function rewardWeight(address account) public view returns (uint256) {
+        Account storage a = _accounts[account];
+        return (a.kind == Kind.None || a.banned) ? 0 : a.bonded;
+    }
+
+    function _syncRewards(address account) private {
+        IRewardsHook hook = rewards;
+        if (address(hook) != address(0)) hook.setWeight(account, rewardWeight(account));
     }
 
     function requiredStake(address account) public view returns (uint256) {

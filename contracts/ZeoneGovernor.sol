@@ -9,6 +9,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {Staking} from "./Staking.sol";
 import {TrustOracle} from "./TrustOracle.sol";
 import {Params} from "./Params.sol";
@@ -17,22 +18,27 @@ interface IBurnableZEO {
     function burn(uint256 amount) external;
 }
 
-/// @title ZEONE DAO governor. Vote weight = sqrt(bonded stake) * (1 + trust), both read at the proposal snapshot
-/// (timestamp clock). Accounts below minVotingStake or below Params.min_trust_score have no weight, so splitting
-/// stake across fresh addresses yields nothing; splitting across n trusted, staked addresses gains at most sqrt(n)
-/// (see docs/contracts.md). A proposal needs a 1000 ZEO deposit, refunded if the proposal reached quorum (or was
-/// canceled) and burned otherwise.
+/// @title ZEONE DAO governor. Vote weight = sqrt(bonded stake) * (1 + trust), read at the proposal snapshot
+/// (timestamp clock), like the quorum, minVotingStake and Params.min_trust_score, which are all checkpointed.
+/// Accounts below minVotingStake or below min_trust_score have no weight, so splitting stake across fresh addresses
+/// yields nothing; splitting across n trusted, staked addresses gains at most sqrt(n) (see docs/contracts.md).
+/// While the trust oracle is in bootstrap (too few reporters) weight is sqrt(stake) alone.
+/// A proposal needs a 1000 ZEO deposit, refunded if the proposal reached quorum and was not canceled, burned
+/// otherwise. A proposal that slashes a staker freezes that staker's withdrawals for the proposal's whole path.
 contract ZeoneGovernor is Governor, GovernorSettings, GovernorCountingSimple, GovernorTimelockControl {
     using SafeERC20 for IERC20;
+    using Checkpoints for Checkpoints.Trace208;
 
     uint256 public constant PROPOSAL_DEPOSIT = 1000 ether;
+    /// Time after the timelock delay in which a passed slash is expected to be executed (freeze length margin).
+    uint256 public constant EXECUTION_GRACE = 2 days;
 
     IERC20 public immutable token;
     Staking public immutable staking;
     TrustOracle public immutable trust;
     Params public immutable params;
-    uint256 public quorumVotes;
-    uint256 public minVotingStake;
+    Checkpoints.Trace208 private _quorum;
+    Checkpoints.Trace208 private _minVotingStake;
     mapping(uint256 => address) public depositOf;
 
     event DepositSettled(uint256 indexed proposalId, address indexed proposer, bool refunded);
@@ -40,6 +46,7 @@ contract ZeoneGovernor is Governor, GovernorSettings, GovernorCountingSimple, Go
     event MinVotingStakeSet(uint256 minVotingStake);
 
     error DepositNotClaimable(uint256 proposalId);
+    error ValueTooLarge(uint256 value);
 
     struct Init {
         IERC20 token;
@@ -62,8 +69,25 @@ contract ZeoneGovernor is Governor, GovernorSettings, GovernorCountingSimple, Go
         staking = init.staking;
         trust = init.trust;
         params = init.params;
-        quorumVotes = init.quorumVotes;
-        minVotingStake = init.minVotingStake;
+        _quorum.push(uint48(block.timestamp), _fit(init.quorumVotes));
+        _minVotingStake.push(uint48(block.timestamp), _fit(init.minVotingStake));
+    }
+
+    function _fit(uint256 v) private pure returns (uint208) {
+        if (v > type(uint208).max) revert ValueTooLarge(v);
+        return uint208(v);
+    }
+
+    function quorumVotes() external view returns (uint256) {
+        return _quorum.latest();
+    }
+
+    function minVotingStake() external view returns (uint256) {
+        return _minVotingStake.latest();
+    }
+
+    function minVotingStakeAt(uint256 timepoint) public view returns (uint256) {
+        return _minVotingStake.upperLookupRecent(uint48(timepoint));
     }
 
     function clock() public view override returns (uint48) {
@@ -75,16 +99,19 @@ contract ZeoneGovernor is Governor, GovernorSettings, GovernorCountingSimple, Go
         return "mode=timestamp";
     }
 
-    function quorum(uint256) public view override returns (uint256) {
-        return quorumVotes;
+    /// The quorum in force at the proposal's snapshot: changing it later neither revives nor kills a proposal.
+    function quorum(uint256 timepoint) public view override returns (uint256) {
+        return _quorum.upperLookupRecent(uint48(timepoint));
     }
 
-    /// sqrt(stake at t) * (1 + trust at t), in sqrt(wei) units scaled by 1e18 for the trust factor.
+    /// sqrt(stake at t) * (1 + trust at t), in sqrt(wei) units scaled by 1e18 for the trust factor; every input,
+    /// thresholds included, as it was at t. During the trust bootstrap: sqrt(stake at t).
     function weightAt(address account, uint256 timepoint) public view returns (uint256) {
         uint256 s = staking.votingStakeAt(account, timepoint);
-        if (s == 0 || s < minVotingStake) return 0;
+        if (s == 0 || s < minVotingStakeAt(timepoint)) return 0;
+        if (!trust.isActiveAt(timepoint)) return Math.sqrt(s);
         uint256 t = trust.trustAt(account, timepoint);
-        if (t < params.getUint(params.MIN_TRUST_SCORE())) return 0;
+        if (t < params.getUintAt(params.MIN_TRUST_SCORE(), timepoint)) return 0;
         return (Math.sqrt(s) * (1e18 + t)) / 1e18;
     }
 
@@ -98,28 +125,48 @@ contract ZeoneGovernor is Governor, GovernorSettings, GovernorCountingSimple, Go
         token.safeTransferFrom(_msgSender(), address(this), PROPOSAL_DEPOSIT);
         proposalId = super.propose(targets, values, calldatas, description);
         depositOf[proposalId] = _msgSender();
+        _freezeSlashTargets(proposalId, targets, calldatas);
     }
 
-    /// After voting ends: refunds the deposit if quorum was reached or the proposal was canceled, else burns it.
+    /// A staker named in a slash action cannot withdraw before the proposal could have been executed: voting end +
+    /// timelock delay + EXECUTION_GRACE (so unbonding is never a way out of a slash).
+    function _freezeSlashTargets(uint256 proposalId, address[] memory targets, bytes[] memory calldatas) private {
+        uint256 until;
+        for (uint256 i = 0; i < targets.length; ++i) {
+            bytes memory data = calldatas[i];
+            if (targets[i] != address(staking) || data.length < 36 || bytes4(data) != Staking.slash.selector) continue;
+            address account;
+            assembly ("memory-safe") {
+                account := and(mload(add(data, 36)), 0xffffffffffffffffffffffffffffffffffffffff)
+            }
+            if (until == 0) {
+                until = proposalDeadline(proposalId) + TimelockController(payable(timelock())).getMinDelay() + EXECUTION_GRACE;
+            }
+            staking.freezeUnbonding(account, until);
+        }
+    }
+
+    /// After voting ends: refunds the deposit if quorum was reached and the proposal was not canceled, else burns it
+    /// (a proposer who cancels pays for the spam like one who is ignored).
     function settleDeposit(uint256 proposalId) external {
         address proposer = depositOf[proposalId];
         if (proposer == address(0)) revert DepositNotClaimable(proposalId);
         ProposalState st = state(proposalId);
         if (st == ProposalState.Pending || st == ProposalState.Active) revert DepositNotClaimable(proposalId);
         delete depositOf[proposalId];
-        bool refund = st == ProposalState.Canceled || _quorumReached(proposalId);
+        bool refund = st != ProposalState.Canceled && _quorumReached(proposalId);
         if (refund) token.safeTransfer(proposer, PROPOSAL_DEPOSIT);
         else IBurnableZEO(address(token)).burn(PROPOSAL_DEPOSIT);
         emit DepositSettled(proposalId, proposer, refund);
     }
 
     function setQuorumVotes(uint256 q) external onlyGovernance {
-        quorumVotes = q;
+        _quorum.push(uint48(block.timestamp), _fit(q));
         emit QuorumSet(q);
     }
 
     function setMinVotingStake(uint256 m) external onlyGovernance {
-        minVotingStake = m;
+        _minVotingStake.push(uint48(block.timestamp), _fit(m));
         emit MinVotingStakeSet(m);
     }
 

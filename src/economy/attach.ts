@@ -8,6 +8,7 @@ import { systemClock } from '../interfaces/clock.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import { makeOnchainVerifier } from './chain/cheque-eip712.js'
 import { attachChain, type ChainHandle } from './chain/attach-chain.js'
+import { governedEconomy } from './chain/governed.js'
 import { Economy } from './economy.js'
 import { LedgerStore } from './ledger-store.js'
 import { economyMetrics } from './metrics.js'
@@ -49,6 +50,15 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
       session?.pay(peer).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not send a cheque'))
     }),
   })
+  // governed fees, debt limit and trust floor: applied now and again whenever the chain's values change
+  if (chain) {
+    const apply = (p: NonNullable<ReturnType<ChainHandle['params']>>): void => {
+      try { economy.applyGoverned(governedEconomy(p)) } catch (err) { log.warn({ err: (err as Error).message }, 'chain: governed parameters not applied') }
+    }
+    const p0 = chain.params()
+    if (p0) apply(p0)
+    chain.onParams(apply)
+  }
   session = new EconomySession({
     economy, router: ctx.router, links: ctx.links, wireTap: ctx.wireTap, clock, logger: log,
     flushIntervalMs: cfg.flushIntervalMs, claimIntervalMs: cfg.claimIntervalMs,

@@ -13,7 +13,7 @@ import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields,
 import { toAmount, type EconomyConfig } from './config.js'
 import { ChequeRejectedError, DebtLimitError, LowTrustError } from './errors.js'
 import type { LedgerStore } from './ledger-store.js'
-import { Pricing, PPM } from './pricing.js'
+import { Pricing, PPM, type ServicePrice } from './pricing.js'
 import type { ReconcileDecision } from './reconcile.js'
 import { Claims, type PeerState, type PendingClaim } from './claims.js'
 import { TrustBook } from './trust.js'
@@ -56,8 +56,9 @@ export class Economy implements UsageMeter {
   readonly store: LedgerStore
   readonly pricing: Pricing
   readonly trust: TrustBook
-  readonly debtLimit: bigint
-  readonly payThreshold: bigint
+  #debtLimit: bigint
+  #payThreshold: bigint
+  #trustMin: number
   #init: EconomyInit
   #cfg: EconomyConfig
   #log: Logger
@@ -74,9 +75,10 @@ export class Economy implements UsageMeter {
     this.#events = init.events ?? nullEvents
     const now = (): number => init.clock.now()
     this.pricing = new Pricing(init.config, now)
-    this.debtLimit = init.config.debtLimit !== undefined ? toAmount(init.config.debtLimit) : 100n * 1024n * 1024n * this.pricing.bytePrice
-    this.payThreshold = (this.debtLimit * BigInt(init.config.payThresholdPpm)) / PPM
-    this.#maxRecovery = init.config.maxRecoveryAdjust !== undefined ? toAmount(init.config.maxRecoveryAdjust) : this.debtLimit
+    this.#debtLimit = init.config.debtLimit !== undefined ? toAmount(init.config.debtLimit) : 100n * 1024n * 1024n * this.pricing.bytePrice
+    this.#payThreshold = (this.#debtLimit * BigInt(init.config.payThresholdPpm)) / PPM
+    this.#trustMin = init.config.trust.min
+    this.#maxRecovery = init.config.maxRecoveryAdjust !== undefined ? toAmount(init.config.maxRecoveryAdjust) : this.#debtLimit
     const t = init.config.trust
     const defaultStake = toAmount(t.defaultStake)
     this.trust = new TrustBook({
@@ -88,6 +90,28 @@ export class Economy implements UsageMeter {
       identity: init.identity, clock: init.clock, cfg: init.config, store: init.store, trust: this.trust, log: this.#log,
       events: this.#events, maxRecovery: this.#maxRecovery, state: (p) => this.#state(p), receiveCheque: (p, b) => this.receiveCheque(p, b),
     })
+  }
+
+  get debtLimit(): bigint { return this.#debtLimit }
+  get payThreshold(): bigint { return this.#payThreshold }
+  /** The effective-trust floor below which a peer is served only against collateral. */
+  get trustMin(): number { return this.#trustMin }
+
+  /**
+   * Applies values governance decided on-chain (src/economy/chain/governed.ts maps Params to these), live: the
+   * next authorize/record uses them. Unset fields keep their current value.
+   */
+  applyGoverned(g: { debtLimit?: bigint; trustMin?: number; prices?: ReadonlyMap<string, ServicePrice> }): void {
+    if (g.debtLimit !== undefined) {
+      if (g.debtLimit <= 0n) throw new RangeError('debt limit must be positive')
+      this.#debtLimit = g.debtLimit
+      this.#payThreshold = (g.debtLimit * BigInt(this.#cfg.payThresholdPpm)) / PPM
+    }
+    if (g.trustMin !== undefined) {
+      if (!(g.trustMin >= 0 && g.trustMin <= 1)) throw new RangeError('trust floor must be in [0, 1]')
+      this.#trustMin = g.trustMin
+    }
+    if (g.prices !== undefined) this.pricing.setGovernedPrices(g.prices)
   }
 
   #state(peer: Uint8Array): PeerState {
@@ -130,15 +154,15 @@ export class Economy implements UsageMeter {
     const owed = this.owed(nodeId)
     const v = this.trust.view(nodeId)
     if (v.blacklisted) { this.#events.refusal('low_trust'); throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`) }
-    if (v.effective < this.#cfg.trust.min && -owed < toAmount(this.#cfg.trust.collateral)) {
+    if (v.effective < this.#trustMin && -owed < toAmount(this.#cfg.trust.collateral)) {
       this.#events.refusal('low_trust')
-      throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#cfg.trust.min} and no collateral; not serving ${service}`)
+      throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#trustMin} and no collateral; not serving ${service}`)
     }
-    if (owed > this.debtLimit) {
+    if (owed > this.#debtLimit) {
       const s = this.#state(nodeId)
       if (!s.overLimit) { s.overLimit = true; this.trust.report(nodeId, 'excessive_debt', `${owed}`) }
       this.#events.refusal('debt_limit')
-      throw new DebtLimitError(`peer owes ${owed} micro-credits, over the debt limit ${this.debtLimit}; send a cheque`)
+      throw new DebtLimitError(`peer owes ${owed} micro-credits, over the debt limit ${this.#debtLimit}; send a cheque`)
     }
   }
 
@@ -153,7 +177,7 @@ export class Economy implements UsageMeter {
   #meter(peer: Uint8Array, kind: 'served' | 'consumed' | 'charged' | 'billed', service: string, units: bigint, amount: bigint): void {
     this.store.meter(peer, kind, service, units, amount)
     if (this.store.pending >= this.#cfg.maxBatch) this.store.flush()
-    if ((kind === 'consumed' || kind === 'billed') && this.#init.onPaymentDue && -this.owed(peer) >= this.payThreshold) {
+    if ((kind === 'consumed' || kind === 'billed') && this.#init.onPaymentDue && -this.owed(peer) >= this.#payThreshold) {
       const s = this.#state(peer)
       if (!s.due) { s.due = true; this.#init.onPaymentDue(peer) }
     }

@@ -91,7 +91,18 @@ export class Pricing {
   }
 
   priceOf(service: string): ServicePrice {
-    return this.#prices.get(service) ?? { unit: 'byte', price: this.bytePrice, per: 1n }
+    return this.#governed.get(service) ?? this.#prices.get(service) ?? { unit: 'byte', price: this.bytePrice, per: 1n }
+  }
+
+  #governed = new Map<string, ServicePrice>()
+
+  /**
+   * Network prices decided by governance (Params fee_*, applied by the settlement client when the chain changes):
+   * they take precedence over the configured list price of the same service. Replaces the previous set.
+   */
+  setGovernedPrices(prices: ReadonlyMap<string, ServicePrice>): void {
+    for (const sp of prices.values()) if (sp.price < 0n || sp.per <= 0n) throw new RangeError('governed price must be >= 0 per > 0 units')
+    this.#governed = new Map(prices)
   }
 
   #rate(service: string): DynamicRate {

@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodeFunctionData, keccak256, toFunctionSelector, toHex } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
-import { makeFixture, reverts, keys, ZEO, type Fixture } from './fixture.js'
+import { reverts, ZEO, type Fixture } from './fixture.js'
+import { reporterFixture, trustAll } from './gov-helpers.js'
 
 const G = 'ZeoneGovernor'
-const REPORTER = 6
-const govFixture = () => makeFixture({ keepDeployerAdmin: false, reporters: [privateKeyToAccount(keys[REPORTER]!).address] })
+// three reporters (accounts 5, 6, 7), no step bound: each report() below is the same score from all three
+const govFixture = () => reporterFixture({ trustMaxStepWad: 10n ** 18n })
 async function give(f: Fixture, i: number, amount: bigint) {
   await f.w(0, f.dep.token, 'ZEOToken', 'transfer', [f.addr(i), amount])
 }
@@ -15,7 +15,7 @@ async function stakeFor(f: Fixture, i: number, amount: bigint) {
   await f.w(i, f.dep.token, 'ZEOToken', 'approve', [f.dep.staking, amount])
   await f.w(i, f.dep.staking, 'Staking', 'stake', [amount])
 }
-const report = (f: Fixture, i: number, trustWad: bigint) => f.w(REPORTER, f.dep.trust, 'TrustOracle', 'report', [f.addr(i), trustWad])
+const report = (f: Fixture, i: number, trustWad: bigint) => trustAll(f, i, trustWad)
 const now = async (f: Fixture) => (await f.clients[0]!.public.getBlock()).timestamp
 const votes = async (f: Fixture, i: number) => f.r<bigint>(f.dep.governor, G, 'getVotes', [f.addr(i), await now(f)])
 const state = (f: Fixture, id: bigint) => f.r<number>(f.dep.governor, G, 'state', [id])

@@ -1,6 +1,6 @@
-/** Chain commands: chain devnet|deploy|bind|status, stake, settle, gov propose|vote|queue|execute|state. */
+/** Chain commands: chain devnet|deploy|bind|status|advance, stake, settle, gov propose|vote|queue|execute|state. */
 import { join } from 'node:path'
-import { formatEther, parseEther, isHex, hexToBytes, bytesToHex, type Hex } from 'viem'
+import { formatEther, parseEther, isHex, isAddress, getAddress, hexToBytes, bytesToHex, type Address, type Hex } from 'viem'
 import type { CliIO, Command, ParsedArgs } from '../command.js'
 import { flagList, flagString } from '../args.js'
 import { configFromArgs } from './node.js'
@@ -77,20 +77,67 @@ const devnet: Command = {
   },
 }
 
+const addressFlag = (s: string, what: string): Address => {
+  if (!isAddress(s)) throw bad(`${what} expects a 0x address`)
+  return getAddress(s)
+}
+
 const deployCmd: Command = {
   name: 'chain deploy',
-  summary: 'deploy and wire every contract on a JSON-RPC endpoint (governance defaults: 7-day delay/period, 2-day timelock)',
-  usage: `chain deploy --rpc URL ${COMMON}`,
+  summary: 'deploy and wire every contract on a JSON-RPC endpoint (governance defaults: 7-day delay/period, 2-day timelock; '
+    + 'no --reporter: stake-only votes until 3 reporters exist)',
+  usage: `chain deploy --rpc URL [--reporter ADDR]... [--trust-min-reports N] [--guardian ADDR] ${COMMON}`,
   async run(args, io) {
     const { config } = configFromArgs(args)
     const rpcUrl = flagString(args, 'rpc')
     if (rpcUrl === undefined) throw bad('--rpc URL is required')
+    const reporters = flagList(args, 'reporter').map((r) => addressFlag(r, '--reporter'))
+    if (new Set(reporters).size !== reporters.length || reporters.length > 32) throw bad('--reporter: up to 32 distinct addresses')
+    const minReports = flagString(args, 'trust-min-reports')
+    if (minReports !== undefined && !/^([1-9]|[12]\d|3[0-2])$/.test(minReports)) throw bad('--trust-min-reports expects 1..32')
+    const guardian = flagString(args, 'guardian')
     const probe = connect({ rpcUrl, chainId: config.chain.chainId })
     const chainId = await probe.public.getChainId()
     const c = connect({ rpcUrl, chainId, privateKey: keyOf(args, config.dataDir, config.chain.keyFile) })
-    const dep = await deployAll(c, await loadArtifacts())
+    const dep = await deployAll(c, await loadArtifacts(), {
+      reporters,
+      ...(minReports !== undefined ? { trustMinReports: Number(minReports) } : {}),
+      ...(guardian !== undefined ? { guardian: addressFlag(guardian, '--guardian') } : {}),
+    })
     const file = writeDeployment(config.dataDir, config.chain.deploymentFile, { ...dep, rpcUrl })
     print(io, { ...dep, deploymentFile: file })
+    return 0
+  },
+}
+
+/** "90", "90s", "15m", "2h", "7d" -> seconds. */
+export function parseDuration(s: string | undefined): number {
+  const m = /^(\d{1,9})([smhd]?)$/.exec(s ?? '')
+  if (!m) throw bad('expected a duration like 90, 90s, 15m, 2h or 7d')
+  const n = Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as Record<string, number>)[m[2]!]!
+  if (n <= 0 || n > 10 * 365 * 86_400) throw bad('duration must be between 1 s and 10 years')
+  return n
+}
+
+const advance: Command = {
+  name: 'chain advance',
+  summary: "devnet only: move the chain's clock forward (governance deadlines, unbonding) and mine a block",
+  usage: `chain advance DURATION (90, 90s, 15m, 2h, 7d) ${COMMON}`,
+  async run(args, io) {
+    const seconds = parseDuration(args.positionals[0])
+    const { config } = configFromArgs(args)
+    const dep = readDeployment(config.dataDir, config.chain.deploymentFile)
+    const rpcUrl = flagString(args, 'rpc') ?? dep.rpcUrl ?? config.chain.rpcUrl
+    const c = connect({ rpcUrl, chainId: dep.chainId })
+    const request = c.public.request as unknown as (a: { method: string; params: unknown[] }) => Promise<unknown>
+    try {
+      await request({ method: 'evm_increaseTime', params: [seconds] })
+      await request({ method: 'evm_mine', params: [] })
+    } catch (err) {
+      throw new ZeoneError('not_devnet', `${rpcUrl} cannot move its clock (only 'zeone chain devnet' can): ${(err as Error).message}`)
+    }
+    const block = await c.public.getBlock()
+    print(io, { advanced: seconds, block: block.number, timestamp: block.timestamp })
     return 0
   },
 }
@@ -217,5 +264,5 @@ const govCmd = (name: 'vote' | 'queue' | 'execute' | 'state'): Command => ({
 })
 
 export const commands: Command[] = [
-  devnet, deployCmd, bind, status, stake, settle, govPropose, govCmd('vote'), govCmd('queue'), govCmd('execute'), govCmd('state'),
+  devnet, deployCmd, bind, status, advance, stake, settle, govPropose, govCmd('vote'), govCmd('queue'), govCmd('execute'), govCmd('state'),
 ]

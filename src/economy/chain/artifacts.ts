@@ -13,6 +13,7 @@ export interface Artifacts { key: string; solc: string; contracts: Record<string
 
 export const CONTRACT_NAMES = [
   'ZEOToken', 'Emission', 'Params', 'TrustOracle', 'Staking', 'SettlementEscrow', 'Timelock', 'ZeoneGovernor',
+  'RewardsDistributor',
 ] as const
 export type ContractName = (typeof CONTRACT_NAMES)[number]
 

@@ -3,7 +3,7 @@
  * settlement client, provides the `stake` service, and keeps the governed parameters fresh (refresh timer is
  * unref'd and cleared on stop). Failures to reach the chain are logged, never fatal to the node.
  */
-import { bytesToHex, hexToBytes } from 'viem'
+import { bytesToHex, hexToBytes, keccak256, toHex } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
@@ -20,8 +20,15 @@ export interface ChainHandle extends Stoppable {
   client: ChainClient
   /** Latest governed parameters read from chain (undefined until the first successful read). */
   params(): GovernedParams | undefined
-  /** Called after every successful parameter refresh. */
+  /** Called after every successful parameter refresh that found a change (and once for the first read). */
   onParams(cb: (p: GovernedParams) => void): () => void
+  /**
+   * Whether governance whitelisted a model (Params.modelWhitelisted(keccak256(UTF-8 model id))), cached for
+   * chain.paramsRefreshSec; false when the chain cannot be read. For the cortex layer's serving gate.
+   */
+  modelAllowed(modelId: string): Promise<boolean>
+  /** Re-reads the governed parameters now (the timer does it every chain.paramsRefreshSec). */
+  refresh(): Promise<GovernedParams | undefined>
   /**
    * For Economy's `onchainSigner` (used by issueChequeAsync): adds the EIP-712 part to the cheques we issue, after
    * resolving the creditor's verified EVM address (cached); undefined when the creditor has no valid binding.
@@ -54,15 +61,23 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
   let current: GovernedParams | undefined
   const listeners = new Set<(p: GovernedParams) => void>()
   let stopped = false
-  const refresh = async (): Promise<void> => {
+  const same = (a: GovernedParams, b: GovernedParams): boolean => (Object.keys(a) as (keyof GovernedParams)[]).every((k) => a[k] === b[k])
+  const refresh = async (): Promise<GovernedParams | undefined> => {
     try {
       const p = await client.readParams()
-      if (stopped) return
+      if (stopped) return current
+      const changed = current === undefined || !same(current, p)
       current = p
-      for (const cb of listeners) cb(p)
+      if (changed) {
+        ctx.logger.info(Object.fromEntries(Object.entries(p).map(([k, v]) => [k, `${v}`])), 'chain: governed parameters')
+        for (const cb of listeners) {
+          try { cb(p) } catch (err) { ctx.logger.warn({ err: (err as Error).message }, 'chain: a parameter listener failed') }
+        }
+      }
     } catch (err) {
       ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot read governed parameters')
     }
+    return current
   }
   await refresh()
   const timer = setInterval(() => { void refresh() }, cfg.paramsRefreshSec * 1000)
@@ -74,7 +89,21 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     privateKey, chainId, escrow, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
     creditorEvmOf: (peer) => client.evmAddressOfCached(peer),
   })
+  const models = new Map<string, { at: number; allowed: boolean }>()
+  const modelAllowed = async (modelId: string): Promise<boolean> => {
+    const hit = models.get(modelId)
+    if (hit !== undefined && Date.now() - hit.at < cfg.paramsRefreshSec * 1000) return hit.allowed
+    let allowed = false
+    try { allowed = await client.isModelWhitelisted(keccak256(toHex(modelId))) } catch (err) {
+      ctx.logger.warn({ err: (err as Error).message }, 'chain: cannot read the model whitelist')
+      return false
+    }
+    if (models.size >= 1024) models.clear()
+    models.set(modelId, { at: Date.now(), allowed })
+    return allowed
+  }
   const handle: ChainHandle = {
+    modelAllowed,
     client,
     async onchainSigner(f) {
       try {
@@ -87,6 +116,7 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     },
     onchainVerifier: makeOnchainVerifier({ chainId, escrow }),
     params: () => current,
+    refresh,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },
     stop() { ctx.signal.removeEventListener('abort', stop); stop() },
   }

@@ -14,7 +14,7 @@ import { signBinding, verifyBinding } from './binding.js'
 import { ChainError } from './errors.js'
 
 export const PARAM_NAMES = ['fee_vpn', 'fee_cdn', 'fee_ai', 'debt_limit', 'min_trust_score', 'slashing_rate',
-  'slash_invalid_bps', 'slash_unavailable_bps', 'slash_censorship_bps'] as const
+  'slash_invalid_bps', 'slash_unavailable_bps', 'slash_censorship_bps', 'fraud_reward_bps'] as const
 export type ParamName = (typeof PARAM_NAMES)[number]
 export type GovernedParams = Record<ParamName, bigint>
 export const paramKey = (name: string): Hex => keccak256(toHex(name))

@@ -1,7 +1,11 @@
 /**
- * Deploys and wires the whole contract set: token, emission (minter), params, trust oracle, staking, escrow,
- * timelock and governor. After wiring, every admin role belongs to the timelock (governance) and the deployer
- * renounces its own, unless `keepDeployerAdmin` (tests, devnet tooling).
+ * Deploys and wires the whole contract set: token, emission (minter), params, trust oracle, staking, rewards
+ * distributor, escrow, timelock and governor. After wiring, every admin role belongs to the timelock (governance)
+ * and the deployer renounces its own, unless `keepDeployerAdmin` (tests, devnet tooling).
+ *
+ * Bootstrap (docs/contracts.md "Governance bootstrap"): with fewer than `trustMinReports` reporters the trust oracle
+ * is inactive and votes weigh sqrt(stake) alone, so a fresh deployment can pass proposals; the emission goes to the
+ * RewardsDistributor (providers by stake), never to a key; an optional guardian may only cancel queued operations.
  */
 import { keccak256, toHex, type Address, zeroAddress } from 'viem'
 import { artifact, type Artifacts } from './artifacts.js'
@@ -20,9 +24,14 @@ export interface DeployInit {
   /** Absolute quorum in vote-weight units (sqrt(wei)). @default 1e11 (~ one voter with 10,000 ZEO) */
   quorumVotes?: bigint
   /** @default 1000 ZEO */ minVotingStake?: bigint
-  /** Emission beneficiary. @default the deployer */ rewardsPool?: Address
+  /** Emission beneficiary. @default the RewardsDistributor deployed here (set it only in tests) */ rewardsPool?: Address
   /** Emission start (unix seconds). @default the deploy block's time */ emissionStart?: bigint
-  /** Trust reporters approved at deploy time. @default [] */ reporters?: Address[]
+  /** Trust reporters named at deploy (in the oracle's constructor). @default [] (bootstrap: stake-only votes) */
+  reporters?: Address[]
+  /** Reports needed for an address's trust, and reporters needed to leave bootstrap. @default 3 */ trustMinReports?: number
+  /** Largest change of an address's trust per epoch (WAD). @default 0.2e18 */ trustMaxStepWad?: bigint
+  /** Trust epoch (seconds). @default 86400 */ trustEpochLength?: number
+  /** May cancel queued timelock operations (pause a passed proposal), nothing else. @default none */ guardian?: Address
   /** @default false */ keepDeployerAdmin?: boolean
 }
 
@@ -34,6 +43,8 @@ export interface Deployment {
   params: Address
   trust: Address
   staking: Address
+  /** RewardsDistributor: the emission's beneficiary (absent in deployments made before it existed). */
+  rewards?: Address
   escrow: Address
   timelock: Address
   governor: Address
@@ -63,10 +74,12 @@ export async function deployAll(c: Clients, arts: Artifacts, init: DeployInit = 
   const token = await d('ZEOToken', [me, me])
   const timelock = await d('Timelock', [BigInt(init.timelockDelay ?? 172_800), [], [zeroAddress], me])
   const params = await d('Params', [me])
-  const trust = await d('TrustOracle', [me])
+  const trust = await d('TrustOracle', [me, init.reporters ?? [], BigInt(init.trustMinReports ?? 3),
+    init.trustMaxStepWad ?? 2n * 10n ** 17n, BigInt(init.trustEpochLength ?? 86_400)])
   const staking = await d('Staking', [token, params, BigInt(init.unbondingDelay ?? 1_209_600), me])
+  const rewards = await d('RewardsDistributor', [token, staking])
   const escrow = await d('SettlementEscrow', [token, BigInt(init.disputeWindow ?? 86_400), BigInt(init.claimWindow ?? 604_800), BigInt(init.withdrawDelay ?? 86_400), me])
-  const emission = await d('Emission', [token, init.rewardsPool ?? me, init.emissionStart ?? block.timestamp, BigInt(init.epochLength ?? 86_400), me])
+  const emission = await d('Emission', [token, init.rewardsPool ?? rewards, init.emissionStart ?? block.timestamp, BigInt(init.epochLength ?? 86_400), me])
   const governor = await d('ZeoneGovernor', [{
     token, staking, trust, params, timelock,
     votingDelay: init.votingDelay ?? 604_800,
@@ -78,11 +91,13 @@ export async function deployAll(c: Clients, arts: Artifacts, init: DeployInit = 
   await write(c, token, A('ZEOToken'), 'grantRole', [role('MINTER_ROLE'), emission])
   for (const r of ['PROPOSER_ROLE', 'CANCELLER_ROLE']) await write(c, timelock, A('Timelock'), 'grantRole', [role(r), governor])
   await write(c, staking, A('Staking'), 'grantRole', [role('SLASHER_ROLE'), timelock])
+  await write(c, staking, A('Staking'), 'grantRole', [role('FREEZER_ROLE'), governor])
+  await write(c, staking, A('Staking'), 'setRewards', [rewards])
+  if (init.guardian !== undefined) await write(c, timelock, A('Timelock'), 'grantRole', [role('CANCELLER_ROLE'), init.guardian])
   await write(c, escrow, A('SettlementEscrow'), 'grantRole', [role('ARBITER_ROLE'), timelock])
   for (const [addr, name] of [[token, 'ZEOToken'], [staking, 'Staking'], [escrow, 'SettlementEscrow'], [emission, 'Emission']] as const) {
     await write(c, addr, A(name), 'grantRole', [ADMIN, timelock])
   }
-  for (const r of init.reporters ?? []) await write(c, trust, A('TrustOracle'), 'setReporter', [r, true])
   if (init.keepDeployerAdmin !== true) {
     await write(c, params, A('Params'), 'transferOwnership', [timelock])
     await write(c, trust, A('TrustOracle'), 'transferOwnership', [timelock])
@@ -91,7 +106,7 @@ export async function deployAll(c: Clients, arts: Artifacts, init: DeployInit = 
     }
   }
   const chainId = Number(await c.public.getChainId())
-  const dep: Deployment = { chainId, deployer: me, token, emission, params, trust, staking, escrow, timelock, governor, gas }
+  const dep: Deployment = { chainId, deployer: me, token, emission, params, trust, staking, rewards, escrow, timelock, governor, gas }
   if (fromBlock !== undefined) dep.fromBlock = fromBlock
   const minter = await read<boolean>(c, token, A('ZEOToken'), 'hasRole', [role('MINTER_ROLE'), emission])
   if (!minter) throw new ChainError('deploy_failed', 'emission is not a minter after wiring')

@@ -1,8 +1,9 @@
 /**
  * `zeone chain devnet`: an in-process EVM (EDR) with every contract deployed, served as JSON-RPC over HTTP on
  * loopback. Dev accounts are deterministic (keccak256("zeone-devnet-<i>")) and public: never use them elsewhere.
- * Account 0 deploys and is the trust reporter; every dev account gets 100,000 ZEO and an attested trust of 0.5,
- * so `zeone stake` + `zeone gov ...` work at once with the devnet's short governance timings.
+ * Account 0 deploys; accounts 0..2 are the three trust reporters; every dev account gets 100,000 ZEO and an
+ * attested trust of 0.5 from each reporter, so `zeone stake` + `zeone gov ...` work at once with the devnet's short
+ * governance timings. `zeone chain advance` moves the devnet's clock (evm_increaseTime) for governance deadlines.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -46,15 +47,21 @@ export async function startDevnet(init: DevnetInit = {}): Promise<Devnet> {
   const arts = await loadArtifacts()
   const c = connect({ provider: chain, chainId, privateKey: keys[0]! })
   const deployer = privateKeyToAddress(keys[0]!)
+  // dev accounts 0..2 (when there are three) are the trust reporters named at deploy; each reports 0.5 for every
+  // dev account, so trust counts from genesis (with fewer accounts the oracle stays in bootstrap: stake-only votes)
+  const reporterKeys = keys.length >= 3 ? keys.slice(0, 3) : []
   const deployment = await deployAll(c, arts, {
     votingDelay: 1, votingPeriod: 60, timelockDelay: 1, unbondingDelay: 60, disputeWindow: 60, claimWindow: 3600,
-    withdrawDelay: 60, reporters: [deployer], ...init.deploy,
+    withdrawDelay: 60, reporters: reporterKeys.map((k) => privateKeyToAddress(k)), trustMaxStepWad: 10n ** 18n, ...init.deploy,
   })
   for (const k of keys.slice(1)) {
     await write(c, deployment.token, artifact(arts, 'ZEOToken').abi, 'transfer', [privateKeyToAddress(k), ZEO(100_000n)])
   }
-  for (const k of keys) {
-    await write(c, deployment.trust, artifact(arts, 'TrustOracle').abi, 'report', [privateKeyToAddress(k), 5n * 10n ** 17n])
+  for (const rk of reporterKeys) {
+    const rc = connect({ provider: chain, chainId, privateKey: rk })
+    for (const k of keys) {
+      await write(rc, deployment.trust, artifact(arts, 'TrustOracle').abi, 'report', [privateKeyToAddress(k), 5n * 10n ** 17n])
+    }
   }
   const max = init.maxBodyBytes ?? 1 << 20
   const server: Server = createServer((req, res) => {

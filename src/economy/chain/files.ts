@@ -49,6 +49,11 @@ export function readDeployment(dataDir: string, deploymentFile: string): Deploym
     if (typeof v !== 'string' || !isAddress(v)) throw new ChainError('bad_deployment', `${file}: bad address for ${k}`)
     out[k] = getAddress(v) as Address
   }
+  // optional: deployments made before the rewards distributor existed have none
+  if (raw.rewards !== undefined) {
+    if (typeof raw.rewards !== 'string' || !isAddress(raw.rewards)) throw new ChainError('bad_deployment', `${file}: bad address for rewards`)
+    out.rewards = getAddress(raw.rewards)
+  }
   if (typeof raw.rpcUrl === 'string') out.rpcUrl = raw.rpcUrl
   if (typeof raw.fromBlock === 'string' && /^\d{1,20}$/.test(raw.fromBlock)) out.fromBlock = raw.fromBlock
   return out as unknown as Deployment & { rpcUrl?: string }

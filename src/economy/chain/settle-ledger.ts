@@ -1,7 +1,8 @@
 /**
- * `zeone settle`: finds the latest cheques we hold as creditor (E's ledger SQLite, table `cheques`, opened
- * read-only so a running node is not disturbed) or takes encoded cheques, verifies each one's Ed25519 and EIP-712
- * parts, and cashes them on-chain.
+ * `zeone settle`: finds the latest cheques we hold as creditor (E's ledger SQLite, table `cheques`) or takes encoded
+ * cheques, verifies each one's Ed25519 and EIP-712 parts, and cashes them on-chain. A ledger cheque whose amount
+ * the escrow now shows as fully paid is marked `redeemed` in the ledger (one conditional UPDATE per cheque, on the
+ * exact serial and only while still `active`, with a busy timeout so a running node's writer is waited for).
  */
 import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
@@ -13,7 +14,11 @@ import { makeOnchainVerifier } from './cheque-eip712.js'
 import { cashCheque } from './settle.js'
 import { ChainError } from './errors.js'
 
-export interface SettleResult { debtor: string; serial: bigint; paid?: bigint; burned?: bigint; txHash?: string; skipped?: string; error?: string }
+export interface SettleResult {
+  debtor: string; serial: bigint; paid?: bigint; burned?: bigint; txHash?: string; skipped?: string; error?: string
+  /** The ledger row was marked redeemed (settleFromLedger only). */
+  redeemed?: boolean
+}
 
 const MAX_ROWS = 10_000
 
@@ -42,12 +47,25 @@ export async function settleEncoded(cl: ChainClient, encoded: Uint8Array[]): Pro
 
 export async function settleFromLedger(cl: ChainClient, ledgerFile: string, self: Uint8Array): Promise<SettleResult[]> {
   if (!existsSync(ledgerFile)) throw new ChainError('not_configured', `no ledger at ${ledgerFile}`)
-  const db = new Database(ledgerFile, { readonly: true, fileMustExist: true })
-  let rows: { creditor: Uint8Array; bytes: Uint8Array }[]
+  const db = new Database(ledgerFile, { fileMustExist: true })
   try {
-    rows = db.prepare(`SELECT creditor, bytes FROM cheques WHERE status = 'active' LIMIT ${MAX_ROWS}`).all() as typeof rows
+    db.pragma('busy_timeout = 5000')
+    const rows = (db.prepare(`SELECT creditor, bytes FROM cheques WHERE status = 'active' LIMIT ${MAX_ROWS}`).all() as { creditor: Uint8Array; bytes: Uint8Array }[])
+      .filter((r) => equalBytes(r.creditor, self)).map((r) => new Uint8Array(r.bytes))
+    const results = await settleEncoded(cl, rows)
+    const mark = db.prepare(`UPDATE cheques SET status = 'redeemed', updated = ? WHERE debtor = ? AND creditor = ? AND serial = ? AND status = 'active'`)
+    for (let i = 0; i < rows.length; i++) {
+      const r = results[i]!
+      if (r.error !== undefined) continue
+      const c = decodeCheque(rows[i]!)
+      if (c.onchain === undefined) continue
+      // fully paid on-chain (by this run or an earlier one): a partial payment (short deposit) stays active
+      const [paid] = await cl.read<[bigint, bigint]>(cl.dep.escrow, 'SettlementEscrow', 'channels', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
+      if (paid < c.onchain.amountWei) continue
+      r.redeemed = mark.run(Date.now(), c.debtor, c.creditor, c.serial).changes === 1
+    }
+    return results
   } finally {
     db.close()
   }
-  return settleEncoded(cl, rows.filter((r) => equalBytes(r.creditor, self)).map((r) => new Uint8Array(r.bytes)))
 }
