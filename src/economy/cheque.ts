@@ -102,6 +102,8 @@ export function decodeCheque(b: Uint8Array): Cheque {
       amount: ledgerAmount(m, 'amount', 'cheque'), serial: ledgerAmount(m, 'serial', 'cheque'), expires: uint(m, 'expires', 'cheque'),
       sig: bytes(m, 'sig', 64, 'cheque'),
     }
+    // serials start at 1 (0 is "no cheque held" in the ledger)
+    if (c.serial === 0n) throw new EconomyProtocolError('bad_payload', 'cheque: serial must be at least 1')
     if (m.onchain !== undefined) {
       const o = asMap(m.onchain, 'cheque.onchain')
       checkKeys(o, ONCHAIN_KEYS, [], 'cheque.onchain')

@@ -133,7 +133,7 @@ test(`ledgers agree after ${RUNS * STEPS} random disconnect/reconnect/crash cycl
       a.stop(true); b.stop(true)
       cleanup()
     }
-  }), { numRuns: RUNS, endOnFailure: true, ...(process.env.SIM_SEED ? { seed: Number(process.env.SIM_SEED), path: process.env.SIM_PATH, endOnFailure: true } : {}) })
+  }), { numRuns: RUNS, ...(process.env.SIM_SEED ? { seed: Number(process.env.SIM_SEED), path: process.env.SIM_PATH, endOnFailure: true } : {}) })
   assert.equal(cycles, RUNS * STEPS)
   // the run must actually have exercised recovery paths, not only clean agreement
   assert.ok(adjustments > 0, 'some divergences were explained and applied')
