@@ -47,6 +47,38 @@ test('A: a self-signed cheque for 10^12 from a peer that owes nothing buys no cr
   } finally { cleanup() }
 })
 
+/** An ack from `from` answering the node's claim, attesting `attested` (signed like decodeAck expects). */
+function ackFrom(from: Identity, seq: bigint, claim: Uint8Array, attested: bigint): Uint8Array {
+  const body = { v: 1, from: from.publicKey, to: node.publicKey, seq: Number(seq), claim: claimHash(claim), attested: attested <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(attested) : attested, paidIn: 0, status: 1, ts: 1 }
+  const enc = encode(body)
+  const signed = new Uint8Array(ACK_DOMAIN.length + enc.length); signed.set(ACK_DOMAIN); signed.set(enc, ACK_DOMAIN.length)
+  return encode({ ...body, sig: from.sign(signed) })
+}
+
+test('A: a payment, then an ack that lowers our served counter, never becomes a cheque we sign', () => {
+  const { dir, cleanup } = tempDir()
+  const clock = new ManualClock()
+  try {
+    const eco = makeEconomy(join(dir, 'n.sqlite'), node, clock, config({ debtLimit: 100_000, payThresholdPpm: 1000 }))
+    const exp = BigInt(Math.floor(clock.now() / 1000) + 3600)
+    // we serve mallory 1000, it pays 1000, then answers our claim saying it received only 10 after a link drop
+    eco.observeFrame({ peer: peerOf(mallory), direction: 'out', type: MessageType.VPN_DATA, bytes: 1000 })
+    assert.equal(eco.receiveCheque(mallory.publicKey, chequeFrom(mallory, 1000n, 1n, exp)), 'new')
+    eco.linkClosed(mallory.publicKey)
+    const { bytes, pending } = eco.makeClaim(mallory.publicKey)
+    assert.equal(eco.applyAck(pending, ackFrom(mallory, pending.seq, bytes, 10n)).reason, 'link_loss')
+    assert.equal(eco.balance(mallory.publicKey).served, 10n)
+    // the balance now says we owe mallory 990, but mallory never served us anything: we sign nothing
+    assert.equal(eco.owed(mallory.publicKey), -990n)
+    assert.equal(eco.prepareCheque(mallory.publicKey), undefined)
+    assert.equal(eco.issueCheque(mallory.publicKey), undefined)
+    // what it did serve us, we pay (and no more)
+    eco.observeFrame({ peer: peerOf(mallory), direction: 'in', type: MessageType.VPN_DATA, bytes: 30 })
+    assert.equal(eco.prepareCheque(mallory.publicKey)?.amount, 30n)
+    eco.close()
+  } finally { cleanup() }
+})
+
 test('A: a BALANCE_CLAIM with charged 10^12 is a recorded dispute, never a debt of ours', () => {
   const { dir, cleanup } = tempDir()
   const clock = new ManualClock()
