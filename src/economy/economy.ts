@@ -77,8 +77,10 @@ export class Economy implements UsageMeter {
     this.#log = init.logger ?? silentLogger
     this.#events = init.events ?? nullEvents
     init.store.onFlushError = (err, failedPeers) => {
-      this.#log.error({ err: err.message, failedPeers }, 'ledger flush failed; the entries stay pending and are retried')
       this.#events.flushFailure()
+      // retried every flush interval: log the first failure and then every 100th, the metric counts them all
+      const n = init.store.flushFailures
+      if (n === 1 || n % 100 === 0) this.#log.error({ err: err.message, failedPeers, failures: n }, 'ledger flush failed; the entries stay pending and are retried')
     }
     const now = (): number => init.clock.now()
     this.pricing = new Pricing(init.config, now)

@@ -13,6 +13,8 @@ import { encodeCheque, signCheque } from '../../src/economy/cheque.js'
 import { ACK_DOMAIN, claimHash, encodeClaim } from '../../src/economy/messages.js'
 import { LedgerStore } from '../../src/economy/ledger-store.js'
 import { MessageType } from '../../src/wire/message-types.js'
+import { silentLogger } from '../../src/interfaces/logger.js'
+import { nullEvents } from '../../src/economy/metrics.js'
 import { config, idFrom, ManualClock, makeEconomy, tempDir } from './helpers.js'
 
 const node = idFrom(31)
@@ -182,6 +184,34 @@ test('B: a row the store cannot hold fails only its own peer; the others are sav
     assert.equal(again.account(mallory.publicKey).served, 0n)
     // what could not be saved makes the shutdown unclean, so the reconciliation may explain the loss
     assert.equal(again.recovered, true)
+    again.close()
+  } finally { cleanup() }
+})
+
+test('B: a failed flush is counted and logged by the engine, and retried; the engine closes without throwing', () => {
+  const { dir, cleanup } = tempDir()
+  const clock = new ManualClock()
+  const file = join(dir, 'n.sqlite')
+  try {
+    let failures = 0
+    const logged: string[] = []
+    const logger = { ...silentLogger, error: (_o: unknown, msg?: string) => { logged.push(String(msg)) } }
+    const eco = makeEconomy(file, node, clock, config(), { events: { ...nullEvents, flushFailure: () => { failures++ } }, logger: logger as typeof silentLogger })
+    eco.observeFrame({ peer: peerOf(honest), direction: 'out', type: MessageType.VPN_DATA, bytes: 700 })
+    eco.store.touch(mallory.publicKey).served = 1n << 63n // the fault, injected on purpose
+    assert.equal(code(() => eco.flush()), 'ledger_flush')
+    eco.observeFrame({ peer: peerOf(honest), direction: 'out', type: MessageType.VPN_DATA, bytes: 1 })
+    assert.equal(code(() => eco.flush()), 'ledger_flush')
+    assert.equal(failures, 2)
+    assert.equal(eco.store.flushFailures, 2)
+    assert.equal(logged.length, 1, 'logged once, counted every time')
+    // the fault goes away (the entry is retried from memory): the next flush saves it
+    eco.store.touch(mallory.publicKey).served = 5n
+    eco.flush()
+    eco.close()
+    const again = makeEconomy(file, node, clock, config())
+    assert.equal(again.balance(honest.publicKey).served, 701n)
+    assert.equal(again.balance(mallory.publicKey).served, 5n)
     again.close()
   } finally { cleanup() }
 })
