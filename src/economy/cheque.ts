@@ -8,7 +8,7 @@
 import { decode, encode, type CborValue } from '../wire/cbor.js'
 import { verify } from '../crypto/sign.js'
 import { equalBytes } from '../util/bytes.js'
-import { asMap, bytes, checkKeys, cborUint, uint, type CborMap } from './codec-util.js'
+import { amount as ledgerAmount, asMap, bytes, checkKeys, cborUint, uint, type CborMap } from './codec-util.js'
 import { ChequeRejectedError, EconomyProtocolError } from './errors.js'
 
 export const CHEQUE_DOMAIN = new TextEncoder().encode('ZEONE-CHEQUE-v1')
@@ -98,9 +98,12 @@ export function decodeCheque(b: Uint8Array): Cheque {
     if (m.v !== CHEQUE_VERSION) throw new EconomyProtocolError('bad_payload', `unsupported cheque version ${String(m.v)}`)
     const c: Cheque = {
       debtor: bytes(m, 'debtor', 32, 'cheque'), creditor: bytes(m, 'creditor', 32, 'cheque'),
-      amount: uint(m, 'amount', 'cheque'), serial: uint(m, 'serial', 'cheque'), expires: uint(m, 'expires', 'cheque'),
+      // amount and serial stop at 2^63-1 (what the ledger holds; docs/protocol/economy.md §1)
+      amount: ledgerAmount(m, 'amount', 'cheque'), serial: ledgerAmount(m, 'serial', 'cheque'), expires: uint(m, 'expires', 'cheque'),
       sig: bytes(m, 'sig', 64, 'cheque'),
     }
+    // serials start at 1 (0 is "no cheque held" in the ledger)
+    if (c.serial === 0n) throw new EconomyProtocolError('bad_payload', 'cheque: serial must be at least 1')
     if (m.onchain !== undefined) {
       const o = asMap(m.onchain, 'cheque.onchain')
       checkKeys(o, ONCHAIN_KEYS, [], 'cheque.onchain')

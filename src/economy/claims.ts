@@ -8,7 +8,7 @@ import { equalBytes, toB64 } from '../util/bytes.js'
 import type { ChequeSigner } from './cheque.js'
 import { toAmount, type EconomyConfig } from './config.js'
 import { EconomyProtocolError } from './errors.js'
-import type { LedgerStore } from './ledger-store.js'
+import { checkStorable, MAX_LEDGER_AMOUNT, type LedgerStore } from './ledger-store.js'
 import { ACK_DIVERGED, ACK_OK, claimHash, decodeAck, decodeClaim, encodeAck, encodeClaim } from './messages.js'
 import type { EconomyEvents } from './metrics.js'
 import { PPM } from './pricing.js'
@@ -69,17 +69,30 @@ export class Claims {
       try { this.#d.receiveCheque(peer, c.cheque) } catch (err) { this.#d.log.debug({ err: (err as Error).message }, 'cheque in balance claim refused') }
     }
     const a = this.#d.store.account(peer)
-    if (c.charged !== a.billed) {
-      // service charges: the provider's signed cumulative statement is authoritative (each call was within the
-      // budget our service client set); our own estimate is replaced and the difference logged
+    // service charges: the provider prices them (its dynamic rate), so its signed cumulative statement replaces our
+    // estimate, but only as far as our own meter explains it: at most our estimate at the network's highest rate,
+    // plus maxRecoveryAdjust when we restarted uncleanly since the last statement (estimates lost un-flushed).
+    // A statement above that is a recorded dispute; nothing in a claim raises what we owe past our own meter.
+    // (what an earlier statement already set stays explained: a statement can always keep or lower it)
+    const crashed = this.#d.store.recoveries > a.billedRecovery
+    const explained = this.#statementBound(a.billedEst, crashed)
+    const bound = explained > a.billed ? explained : a.billed
+    const billed = c.charged < bound ? c.charged : bound
+    if (crashed) this.#d.store.touch(peer).billedRecovery = this.#d.store.recoveries
+    if (billed !== a.billed) {
       const t = this.#d.store.touch(peer)
-      const delta = c.charged - t.billed
-      t.billed = c.charged
+      const delta = billed - t.billed
       this.#d.store.log(peer, 'billed', delta, 'provider statement')
-      if (delta < 0n ? -delta > this.#tolerance(c.charged) : delta > this.#tolerance(c.charged)) {
-        this.#d.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: c.charged - delta, reason: 'provider_statement', accepted: true })
+      t.billed = billed
+      if (delta < 0n ? -delta > this.#tolerance(billed) : delta > this.#tolerance(billed)) {
+        this.#d.store.divergence({ peer, side: 'attester', claimed: billed, attested: billed - delta, reason: 'provider_statement', accepted: true })
         this.#d.events.divergence('provider_statement')
       }
+    }
+    if (c.charged > bound) {
+      this.#d.store.divergence({ peer, side: 'attester', claimed: c.charged, attested: bound, reason: 'provider_statement_excess', accepted: false })
+      this.#d.events.divergence('provider_statement_excess')
+      this.#d.log.warn({ peer: toB64(peer), charged: `${c.charged}`, bound: `${bound}` }, 'provider statement beyond what our own meter explains; recorded, not billed')
     }
     const status = a.consumed === c.served ? ACK_OK : ACK_DIVERGED
     if (status === ACK_DIVERGED) this.#d.log.debug({ peer: toB64(peer), claimed: `${c.served}`, attested: `${a.consumed}` }, 'balance claim differs from our count')
@@ -87,10 +100,19 @@ export class Claims {
     st.lastAnswer = now
     // our attestation must survive a crash: the claimant builds its bounds on it
     this.#d.store.flush()
-    return encodeAck(this.#d.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: a.paidIn, status, ts: BigInt(this.#d.clock.now()) })
+    // paidIn on the wire: the cumulative amount of the cheque we hold (it may exceed what we credited)
+    const held = this.#d.store.getCheque(peer, this.#d.identity.publicKey)
+    return encodeAck(this.#d.identity, { to: peer, seq: c.seq, claim: claimHash(bytes), attested: a.consumed, paidIn: held?.amount ?? a.paidIn, status, ts: BigInt(this.#d.clock.now()) })
   }
 
   #tolerance(v: bigint): bigint { return toAmount(this.#d.cfg.toleranceAbs) + (v * BigInt(this.#d.cfg.tolerancePpm)) / PPM }
+
+  /** The largest provider statement our own estimate explains: the estimate at the highest network rate, + tolerance. */
+  #statementBound(estimate: bigint, crashed: boolean): bigint {
+    const maxRate = BigInt(Math.max(this.#d.cfg.pricing.maxRatePpm, 1_000_000))
+    const b = (estimate * maxRate + PPM - 1n) / PPM + this.#tolerance(estimate) + (crashed ? this.#d.maxRecovery : 0n)
+    return b > MAX_LEDGER_AMOUNT ? MAX_LEDGER_AMOUNT : b
+  }
 
   /** Applies the peer's ack to our claim. */
   applyAck(pending: PendingClaim, bytes: Uint8Array): ReconcileDecision {
@@ -112,9 +134,10 @@ export class Claims {
     if (d.reason !== 'ok') this.#d.events.divergence(d.reason)
     if (d.accepted) {
       if (d.delta !== 0n) {
+        checkStorable(a.served + d.delta, 'served')
+        this.#d.store.log(peer, 'adjust', d.delta, d.reason)
         a.served += d.delta
         s.adjusted += d.delta
-        this.#d.store.log(peer, 'adjust', d.delta, d.reason)
         this.#d.store.divergence({ peer, side: 'claimant', claimed, attested: ack.attested, reason: d.reason, accepted: true })
       }
       a.confirmedServed = ack.attested

@@ -5,6 +5,8 @@ import { EconomyProtocolError } from './errors.js'
 export type CborMap = Record<string, CborValue>
 
 const MAX_U64 = (1n << 64n) - 1n
+/** Amounts, counters and serials stop at 2^63-1: what the ledger (SQLite INTEGER) holds. */
+export const MAX_AMOUNT = (1n << 63n) - 1n
 
 export function asMap(v: CborValue, what: string): CborMap {
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array || Array.isArray(v) || v instanceof Map) {
@@ -26,6 +28,13 @@ export function uint(m: CborMap, k: string, what: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v)
   if (typeof v === 'bigint' && v >= 0n && v <= MAX_U64) return v
   throw new EconomyProtocolError('bad_payload', `${what}: ${k} must be an unsigned integer`)
+}
+
+/** An unsigned integer the ledger can hold (≤ 2^63-1): every amount, counter and serial a peer sends. */
+export function amount(m: CborMap, k: string, what: string): bigint {
+  const v = uint(m, k, what)
+  if (v > MAX_AMOUNT) throw new EconomyProtocolError('bad_payload', `${what}: ${k} ${v} exceeds 2^63-1`)
+  return v
 }
 
 export function bytes(m: CborMap, k: string, len: number, what: string): Uint8Array {

@@ -2,6 +2,10 @@
  * The economy engine: metering, debt limits, cheques and reconciliation over one LedgerStore. Sans-I/O: it is fed
  * frame events, usage records, and payloads, and returns payloads to send; src/economy/session.ts moves them over
  * links. Implements UsageMeter (authorize/record) for the service router, content server and relays.
+ *
+ * The rule on peer input (docs/protocol/economy.md §1): a peer's cheque only settles what the peer owes us, never
+ * more (the rest is a recorded `cheque_excess` dispute); what we pay a peer is bounded by what our own meter
+ * recorded it served us (consumed + billed), so nothing a peer sends can make us sign a larger cheque.
  */
 import type { Clock } from '../interfaces/clock.js'
 import type { FrameEvent } from '../interfaces/node-context.js'
@@ -12,7 +16,7 @@ import { equalBytes, toB64, toHex } from '../util/bytes.js'
 import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields, type ChequeSigner, type OnchainPart, type OnchainVerifier } from './cheque.js'
 import { toAmount, type EconomyConfig } from './config.js'
 import { ChequeRejectedError, DebtLimitError, LowTrustError } from './errors.js'
-import type { LedgerStore } from './ledger-store.js'
+import { MAX_LEDGER_AMOUNT, type Account, type LedgerStore } from './ledger-store.js'
 import { Pricing, PPM, type ServicePrice } from './pricing.js'
 import type { ReconcileDecision } from './reconcile.js'
 import { Claims, type PeerState, type PendingClaim } from './claims.js'
@@ -73,6 +77,12 @@ export class Economy implements UsageMeter {
     this.store = init.store
     this.#log = init.logger ?? silentLogger
     this.#events = init.events ?? nullEvents
+    init.store.onFlushError = (err, failedPeers) => {
+      this.#events.flushFailure()
+      // retried every flush interval: log the first failure and then every 100th, the metric counts them all
+      const n = init.store.flushFailures
+      if (n === 1 || n % 100 === 0) this.#log.error({ err: err.message, failedPeers, failures: n }, 'ledger flush failed; the entries stay pending and are retried')
+    }
     const now = (): number => init.clock.now()
     this.pricing = new Pricing(init.config, now)
     this.#debtLimit = init.config.debtLimit !== undefined ? toAmount(init.config.debtLimit) : 100n * 1024n * 1024n * this.pricing.bytePrice
@@ -176,7 +186,8 @@ export class Economy implements UsageMeter {
 
   #meter(peer: Uint8Array, kind: 'served' | 'consumed' | 'charged' | 'billed', service: string, units: bigint, amount: bigint): void {
     this.store.meter(peer, kind, service, units, amount)
-    if (this.store.pending >= this.#cfg.maxBatch) this.store.flush()
+    // a failed flush is reported (onFlushError) and retried by the next one; metering goes on
+    if (this.store.pending >= this.#cfg.maxBatch) { try { this.store.flush() } catch { /* reported */ } }
     if ((kind === 'consumed' || kind === 'billed') && this.#init.onPaymentDue && -this.owed(peer) >= this.#payThreshold) {
       const s = this.#state(peer)
       if (!s.due) { s.due = true; this.#init.onPaymentDue(peer) }
@@ -185,12 +196,17 @@ export class Economy implements UsageMeter {
 
   // ---- cheques ----
 
-  /** The fields of a cheque for everything we owe the peer (cumulative); undefined when we owe nothing. */
+  /**
+   * The fields of a cheque for everything we owe the peer (cumulative); undefined when we owe nothing. The
+   * cumulative amount never passes what our own meter recorded the peer served us (payableTo).
+   */
   prepareCheque(peer: Uint8Array): Omit<ChequeFields, 'onchain'> | undefined {
     this.#state(peer).due = false
-    const debt = -this.owed(peer)
-    if (debt <= 0n) return undefined
     const a = this.store.account(peer)
+    let debt = -this.owed(peer)
+    const room = payableTo(a) - a.paidOut
+    if (debt > room) debt = room
+    if (debt <= 0n) return undefined
     return { debtor: this.#init.identity.publicKey, creditor: new Uint8Array(peer), amount: a.paidOut + debt, serial: a.outSerial + 1n, expires: BigInt(Math.floor(this.#init.clock.now() / 1000) + this.#cfg.chequeTtlSec) }
   }
 
@@ -201,7 +217,7 @@ export class Economy implements UsageMeter {
    */
   commitCheque(peer: Uint8Array, fields: Omit<ChequeFields, 'onchain'>, onchain?: OnchainPart): Uint8Array | undefined {
     const a = this.store.touch(peer)
-    if (fields.serial !== a.outSerial + 1n || fields.amount < a.paidOut) return undefined
+    if (fields.serial !== a.outSerial + 1n || fields.amount < a.paidOut || fields.amount > payableTo(a)) return undefined
     const c = signCheque(this.#init.identity, onchain ? { ...fields, onchain } : fields)
     const bytes = encodeCheque(c)
     const delta = c.amount - a.paidOut
@@ -229,16 +245,23 @@ export class Economy implements UsageMeter {
     return fields && this.commitCheque(peer, fields)
   }
 
-  /** Accepts a cheque from `peer` (the link's proven identity). Throws ChequeRejectedError and reports trust. */
+  /**
+   * Accepts a cheque from `peer` (the link's proven identity). Throws ChequeRejectedError and reports trust.
+   * The cheque is held at its full amount (it supersedes the held one), but it is credited only up to what the
+   * peer owes us: `paidIn` (the credited cumulative amount) never rises past paidIn + owed. The rest is recorded
+   * as a `cheque_excess` dispute; a later cheque credits it only as the peer comes to owe it.
+   */
   receiveCheque(peer: Uint8Array, bytes: Uint8Array): 'new' | 'duplicate' {
     const a = this.store.account(peer)
     let verdict: 'new' | 'duplicate'
     let c
     try {
       c = decodeCheque(bytes)
+      // amount and serial are bounded by the codec; the expiry is stored too
+      if (c.expires > MAX_LEDGER_AMOUNT) throw new ChequeRejectedError('bad_cheque', `cheque expiry ${c.expires} exceeds 2^63-1`)
       verdict = checkCheque(c, {
         debtor: peer, creditor: this.#init.identity.publicKey, nowSec: BigInt(Math.floor(this.#init.clock.now() / 1000)),
-        previous: a.inSerial > 0n ? { amount: a.paidIn, serial: a.inSerial } : undefined, onchainVerifier: this.#init.onchainVerifier,
+        previous: this.#heldFrom(peer, a), onchainVerifier: this.#init.onchainVerifier,
       })
     } catch (err) {
       if (err instanceof ChequeRejectedError) {
@@ -251,15 +274,30 @@ export class Economy implements UsageMeter {
     if (verdict === 'duplicate') return verdict
     const before = this.owed(peer)
     const t = this.store.touch(peer)
-    const delta = c.amount - t.paidIn
-    t.paidIn = c.amount
-    t.inSerial = c.serial
-    this.store.log(peer, 'cheque_in', delta, `serial ${c.serial}`)
+    const most = t.paidIn + (before > 0n ? before : 0n)
+    const credited = c.amount < most ? c.amount : most
+    const delta = credited - t.paidIn
     this.store.putCheque({ debtor: peer, creditor: c.creditor, serial: c.serial, amount: c.amount, expires: c.expires, bytes, status: 'active', updated: this.#init.clock.now() })
+    this.store.log(peer, 'cheque_in', delta, credited === c.amount ? `serial ${c.serial}` : `serial ${c.serial}, amount ${c.amount}`)
+    t.paidIn = credited
+    t.inSerial = c.serial
+    if (credited < c.amount) {
+      // more than the peer owes us: never credit we owe it (an honest debtor can overpay on a high estimate)
+      this.store.divergence({ peer, side: 'attester', claimed: c.amount, attested: credited, reason: 'cheque_excess', accepted: false })
+      this.#events.divergence('cheque_excess')
+      this.#log.warn({ peer: toB64(peer), amount: `${c.amount}`, credited: `${credited}` }, 'cheque exceeds what the peer owes us; the excess is not credited')
+    }
     this.trust.report(peer, 'iou_created')
     const s = this.#state(peer)
     if (before > this.debtLimit && this.owed(peer) <= this.debtLimit) { s.overLimit = false; this.trust.report(peer, 'debt_repaid') }
     return verdict
+  }
+
+  /** The latest cheque we hold from `peer` (amount as signed, not as credited), for the supersede check. */
+  #heldFrom(peer: Uint8Array, a: Account): { amount: bigint; serial: bigint } | undefined {
+    if (a.inSerial === 0n) return undefined
+    const row = this.store.getCheque(peer, this.#init.identity.publicKey)
+    return row && row.serial === a.inSerial ? { amount: row.amount, serial: row.serial } : { amount: a.paidIn, serial: a.inSerial }
   }
 
   /** The session could not act on onPaymentDue (no link): let the next metered frame raise it again. */
@@ -307,6 +345,11 @@ export class Economy implements UsageMeter {
 
   flush(): void { this.store.flush() }
   close(): void { this.store.close() }
+}
+
+/** The most we may ever have paid the peer in total: what our own meter recorded it served us. */
+function payableTo(a: { consumed: bigint; billed: bigint }): bigint {
+  return a.consumed + a.billed
 }
 
 function balanceOf(a: { served: bigint; charged: bigint; consumed: bigint; billed: bigint; paidIn: bigint; paidOut: bigint }): bigint {

@@ -6,12 +6,26 @@
  * on reopen every account equals the sum of its log rows (test/economy/ledger-kill.test.ts checks this after
  * SIGKILL). An unclean shutdown is detected (meta.open) and counted in meta.recoveries, which the reconciliation
  * uses to explain counters that went back.
+ *
+ * Every value is checked against what SQLite INTEGER holds (int64) before it is queued, so no row can make a
+ * flush fail; should one still fail (a disk error, a fault), flush() retries peer by peer, saves every other
+ * peer's entries, keeps the failed ones pending for the next flush, counts and reports the failure, and throws
+ * LedgerError('ledger_flush'). close() never throws; a close that could not save everything is left unclean.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { toHex } from '../util/bytes.js'
 import { LedgerError } from './errors.js'
+
+/** The largest value a ledger column (SQLite INTEGER, signed 64-bit) holds: every amount and serial stays at or below it. */
+export const MAX_LEDGER_AMOUNT = (1n << 63n) - 1n
+const MIN_LEDGER_INT = -(1n << 63n)
+
+/** Throws LedgerError('ledger_range') unless `v` fits a ledger column (`signed`: a delta that may be negative). */
+export function checkStorable(v: bigint, what: string, signed = false): void {
+  if (v > MAX_LEDGER_AMOUNT || v < (signed ? MIN_LEDGER_INT : 0n)) throw new LedgerError('ledger_range', `${what} ${v} is outside what the ledger can hold`)
+}
 
 /**
  * One peer's account. balance (what the peer owes us) = served + charged - consumed - billed - paidIn + paidOut.
@@ -25,8 +39,12 @@ export interface Account {
   consumed: bigint
   /** Service charges we billed the peer (we provided the service). */
   charged: bigint
-  /** Service charges the peer billed us. */
+  /** Service charges the peer billed us (our estimate, replaced by the provider's statements within bounds). */
   billed: bigint
+  /** Our own cumulative estimate of the service charges the peer billed us (bounds the provider's statements). */
+  billedEst: bigint
+  /** meta.recoveries when a provider statement of the peer last set `billed` (estimates lost since are explained). */
+  billedRecovery: bigint
   /** Cumulative amount of the latest cheque the peer gave us. */
   paidIn: bigint
   /** Cumulative amount of the latest cheque we gave the peer. */
@@ -54,6 +72,8 @@ export interface LedgerStoreInit {
   now?: () => number
   /** Accounts kept in memory when not dirty. @default 100000 */
   maxCachedAccounts?: number
+  /** Called after a flush that could not save everything (the failed entries stay pending). */
+  onFlushError?: (err: Error, failedPeers: number) => void
 }
 
 const SCHEMA = `
@@ -61,7 +81,8 @@ CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT 
 CREATE TABLE IF NOT EXISTS accounts(peer BLOB PRIMARY KEY, served INTEGER NOT NULL, consumed INTEGER NOT NULL,
   charged INTEGER NOT NULL, billed INTEGER NOT NULL,
   paid_in INTEGER NOT NULL, paid_out INTEGER NOT NULL, in_serial INTEGER NOT NULL, out_serial INTEGER NOT NULL,
-  confirmed_served INTEGER NOT NULL, confirmed_recovery INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;
+  confirmed_served INTEGER NOT NULL, confirmed_recovery INTEGER NOT NULL, updated INTEGER NOT NULL,
+  billed_est INTEGER NOT NULL DEFAULT 0, billed_recovery INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS txlog(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, peer BLOB NOT NULL, kind TEXT NOT NULL,
   service TEXT NOT NULL, units INTEGER NOT NULL, amount INTEGER NOT NULL, count INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS txlog_peer ON txlog(peer, id);
@@ -76,10 +97,11 @@ CREATE TABLE IF NOT EXISTS trust(peer BLOB PRIMARY KEY, score REAL NOT NULL, las
 
 const hexCache = new WeakMap<Uint8Array, string>()
 
-const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, charged: 0n, billed: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
+const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, charged: 0n, billed: 0n, billedEst: 0n, billedRecovery: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
 
 interface Cached { peer: Uint8Array; acct: Account; dirty: boolean; agg: Map<string, Agg> | undefined }
 interface Agg { peer: Uint8Array; kind: TxKind; service: string; units: bigint; amount: bigint; count: number }
+interface Group { key: string; account: Cached | undefined; aggs: Agg[]; rows: TxRow[]; divergences: DivergenceRow[]; cheques: Array<[string, ChequeRow]>; trust: Array<[string, TrustRow]> }
 
 export class LedgerStore {
   readonly file: string
@@ -98,6 +120,8 @@ export class LedgerStore {
   #trust = new Map<string, TrustRow>()
   #pending = 0
   #closed = false
+  #flushFailures = 0
+  #onFlushError: ((err: Error, failedPeers: number) => void) | undefined
   #stmts: ReturnType<LedgerStore['prepare']>
 
   private constructor(file: string, db: Database.Database, init: LedgerStoreInit) {
@@ -105,7 +129,9 @@ export class LedgerStore {
     this.#db = db
     this.#now = init.now ?? Date.now
     this.#maxCached = init.maxCachedAccounts ?? 100_000
+    this.#onFlushError = init.onFlushError
     db.exec(SCHEMA)
+    migrate(db)
     this.#stmts = this.prepare()
     const open = this.#meta('open')
     this.recovered = open === 1n
@@ -132,8 +158,9 @@ export class LedgerStore {
     const db = this.#db
     return {
       getAccount: db.prepare('SELECT * FROM accounts WHERE peer = ?'),
-      putAccount: db.prepare(`INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
-        consumed=excluded.consumed, charged=excluded.charged, billed=excluded.billed, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
+      putAccount: db.prepare(`INSERT INTO accounts(peer, served, consumed, charged, billed, paid_in, paid_out, in_serial, out_serial,
+        confirmed_served, confirmed_recovery, updated, billed_est, billed_recovery) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
+        consumed=excluded.consumed, charged=excluded.charged, billed=excluded.billed, billed_est=excluded.billed_est, billed_recovery=excluded.billed_recovery, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
         out_serial=excluded.out_serial, confirmed_served=excluded.confirmed_served, confirmed_recovery=excluded.confirmed_recovery, updated=excluded.updated`),
       putTx: db.prepare('INSERT INTO txlog(ts, peer, kind, service, units, amount, count, note) VALUES (?,?,?,?,?,?,?,?)'),
       putDiv: db.prepare('INSERT INTO divergences(ts, peer, side, claimed, attested, reason, accepted) VALUES (?,?,?,?,?,?,?)'),
@@ -157,6 +184,10 @@ export class LedgerStore {
   /** Entries waiting for the next flush. */
   get pending(): number { return this.#pending }
   get closed(): boolean { return this.#closed }
+  /** Flushes that could not save everything, since open. */
+  get flushFailures(): number { return this.#flushFailures }
+  /** Sets the flush-failure hook (the engine logs and counts it). */
+  set onFlushError(f: ((err: Error, failedPeers: number) => void) | undefined) { this.#onFlushError = f }
 
   /** The peer's account (a live object: mutate it only through the methods below). */
   account(peer: Uint8Array): Account { return this.#cached(peer).acct }
@@ -175,7 +206,7 @@ export class LedgerStore {
     if (c) return c
     const r = this.#stmts.getAccount.get(peer) as Record<string, bigint> | undefined
     const acct = r
-      ? { served: r.served!, consumed: r.consumed!, charged: r.charged!, billed: r.billed!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
+      ? { served: r.served!, consumed: r.consumed!, charged: r.charged!, billed: r.billed!, billedEst: r.billed_est!, billedRecovery: r.billed_recovery!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
       : emptyAccount()
     c = { peer: new Uint8Array(peer), acct, dirty: false, agg: undefined }
     this.#accounts.set(k, c)
@@ -192,9 +223,16 @@ export class LedgerStore {
   /** Records metered usage or a service charge (aggregated per batch) and adds `amount` to the counter `kind`. */
   meter(peer: Uint8Array, kind: 'served' | 'consumed' | 'charged' | 'billed', service: string, units: bigint, amount: bigint): void {
     const c = this.#cached(peer)
-    c.dirty = true
     const acct = c.acct
+    // checked before anything changes: a counter past int64 would make every later flush of this peer fail
+    checkStorable(units, 'units'); checkStorable(amount, 'amount')
+    checkStorable(acct[kind] + amount, kind)
+    if (kind === 'billed') checkStorable(acct.billedEst + amount, 'billed estimate')
+    const prev = c.agg?.get(`${kind}\u0000${service}`)
+    if (prev) { checkStorable(prev.units + units, 'units'); checkStorable(prev.amount + amount, 'amount') }
+    c.dirty = true
     acct[kind] += amount
+    if (kind === 'billed') acct.billedEst += amount
     // aggregated per (peer, kind, service) until the next flush
     const aggs = c.agg ?? (c.agg = new Map())
     const key = `${kind}\u0000${service}`
@@ -210,6 +248,7 @@ export class LedgerStore {
 
   /** Appends one log row (cheques, adjustments); the caller has already applied it to the account. */
   log(peer: Uint8Array, kind: TxKind, amount: bigint, note: string, service = ''): void {
+    checkStorable(amount, `${kind} amount`, true)
     this.touch(peer)
     this.#rows.push({ ts: this.#now(), peer: new Uint8Array(peer), kind, service, units: 0n, amount, count: 1, note })
     this.#pending++
@@ -217,12 +256,14 @@ export class LedgerStore {
 
   divergence(row: Omit<DivergenceRow, 'ts'>): void {
     this.#check()
+    checkStorable(row.claimed, 'claimed', true); checkStorable(row.attested, 'attested', true)
     this.#divergences.push({ ...row, ts: this.#now() })
     this.#pending++
   }
 
   putCheque(row: ChequeRow): void {
     this.#check()
+    checkStorable(row.serial, 'cheque serial'); checkStorable(row.amount, 'cheque amount'); checkStorable(row.expires, 'cheque expiry')
     this.#cheques.set(`${toHex(row.debtor)}|${toHex(row.creditor)}`, row)
     this.#pending++
   }
@@ -236,7 +277,7 @@ export class LedgerStore {
   }
 
   listCheques(): ChequeRow[] {
-    this.flush()
+    this.#flushQuietly()
     return (this.#db.prepare('SELECT * FROM cheques ORDER BY updated DESC LIMIT 10000').all() as Record<string, unknown>[]).map(chequeFromRow)
   }
 
@@ -255,43 +296,119 @@ export class LedgerStore {
     return { peer: new Uint8Array(r.peer as Uint8Array), score: Number(r.score), lastMs: Number(r.last_ms), blacklisted: r.blacklisted === 1n, events: Number(r.events), reason: String(r.reason) }
   }
 
-  /** Writes everything pending in one transaction. */
+  /**
+   * Writes everything pending in one transaction. Should that fail, writes peer by peer (each peer's account with
+   * its own log rows, cheques and trust row in one transaction, so an account always equals the sum of its rows):
+   * every peer that can be saved is, the rest stays pending, and LedgerError('ledger_flush') is thrown.
+   */
   flush(): void {
     this.#check()
     if (this.#pending === 0 && ![...this.#accounts.values()].some((c) => c.dirty)) return
+    const everything: Group = {
+      key: '', account: undefined, aggs: this.#agg, rows: this.#rows, divergences: this.#divergences,
+      cheques: [...this.#cheques], trust: [...this.#trust],
+    }
+    try {
+      this.#db.transaction(() => {
+        this.#write(everything)
+        for (const c of this.#accounts.values()) if (c.dirty) this.#writeAccount(c)
+      })()
+      this.#agg = []; this.#rows = []; this.#divergences = []; this.#cheques.clear(); this.#trust.clear()
+      for (const c of this.#accounts.values()) { c.dirty = false; c.agg = undefined }
+      this.#pending = 0
+      if (this.#accounts.size > this.#maxCached) this.#accounts.clear()
+      return
+    } catch { /* the transaction rolled back: save peer by peer what can be saved */ }
+    const done = new Map<string, Group>()
+    let first: Error | undefined
+    let failed = 0
+    for (const [k, g] of this.#groups()) {
+      try { this.#db.transaction(() => this.#write(g))(); done.set(k, g) } catch (err) { first ??= err as Error; failed++ }
+    }
+    this.#committed(done)
+    if (failed === 0) return
+    this.#flushFailures++
+    const e = new LedgerError('ledger_flush', `ledger flush failed for ${failed} peer(s), kept pending for the next flush: ${first?.message ?? 'unknown error'}`, { cause: first })
+    try { this.#onFlushError?.(e, failed) } catch { /* a reporting hook must not hide the failure */ }
+    throw e
+  }
+
+  #flushQuietly(): void {
+    try { this.flush() } catch (err) { if (!(err instanceof LedgerError) || err.code !== 'ledger_flush') throw err }
+  }
+
+  /** Everything pending, grouped by the peer it belongs to. */
+  #groups(): Map<string, Group> {
+    const groups = new Map<string, Group>()
+    const group = (k: string): Group => {
+      let g = groups.get(k)
+      if (!g) { g = { key: k, account: undefined, aggs: [], rows: [], divergences: [], cheques: [], trust: [] }; groups.set(k, g) }
+      return g
+    }
+    for (const [k, c] of this.#accounts) if (c.dirty) group(k).account = c
+    for (const a of this.#agg) group(this.#key(a.peer)).aggs.push(a)
+    for (const r of this.#rows) group(this.#key(r.peer)).rows.push(r)
+    for (const d of this.#divergences) group(this.#key(d.peer)).divergences.push(d)
+    for (const [ck, c] of this.#cheques) {
+      // a cheque belongs with the account of the other party: ours is never an account with a pending group
+      const cr = toHex(c.creditor)
+      group(groups.has(cr) ? cr : toHex(c.debtor)).cheques.push([ck, c])
+    }
+    for (const [tk, t] of this.#trust) group(tk).trust.push([tk, t])
+    return groups
+  }
+
+  #write(g: Group): void {
     const s = this.#stmts
     const now = this.#now()
-    this.#db.transaction(() => {
-      for (const a of this.#agg) s.putTx.run(now, a.peer, a.kind, a.service, a.units, a.amount, a.count, '')
-      for (const r of this.#rows) s.putTx.run(r.ts, r.peer, r.kind, r.service, r.units, r.amount, r.count, r.note)
-      for (const d of this.#divergences) s.putDiv.run(d.ts, d.peer, d.side, d.claimed, d.attested, d.reason, d.accepted ? 1 : 0)
-      for (const c of this.#cheques.values()) s.putCheque.run(c.debtor, c.creditor, c.serial, c.amount, c.expires, c.bytes, c.status, c.updated)
-      for (const t of this.#trust.values()) s.putTrust.run(t.peer, t.score, t.lastMs, t.blacklisted ? 1 : 0, t.events, t.reason)
-      for (const c of this.#accounts.values()) {
-        if (!c.dirty) continue
-        const a = c.acct
-        s.putAccount.run(c.peer, a.served, a.consumed, a.charged, a.billed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, now)
-      }
-    })()
-    this.#agg = []; this.#rows = []; this.#divergences = []; this.#cheques.clear(); this.#trust.clear()
-    for (const c of this.#accounts.values()) { c.dirty = false; c.agg = undefined }
-    this.#pending = 0
-    if (this.#accounts.size > this.#maxCached) this.#accounts.clear()
+    for (const a of g.aggs) s.putTx.run(now, a.peer, a.kind, a.service, a.units, a.amount, a.count, '')
+    for (const r of g.rows) s.putTx.run(r.ts, r.peer, r.kind, r.service, r.units, r.amount, r.count, r.note)
+    for (const d of g.divergences) s.putDiv.run(d.ts, d.peer, d.side, d.claimed, d.attested, d.reason, d.accepted ? 1 : 0)
+    for (const [, c] of g.cheques) s.putCheque.run(c.debtor, c.creditor, c.serial, c.amount, c.expires, c.bytes, c.status, c.updated)
+    for (const [, t] of g.trust) s.putTrust.run(t.peer, t.score, t.lastMs, t.blacklisted ? 1 : 0, t.events, t.reason)
+    if (g.account) this.#writeAccount(g.account)
+  }
+
+  #writeAccount(c: Cached): void {
+    const a = c.acct
+    this.#stmts.putAccount.run(c.peer, a.served, a.consumed, a.charged, a.billed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, this.#now(), a.billedEst, a.billedRecovery)
+  }
+
+  /** Drops the written groups from the pending state. */
+  #committed(done: Map<string, Group>): void {
+    const gone = <T>(arr: T[], peer: (x: T) => Uint8Array): T[] => arr.filter((x) => !done.has(this.#key(peer(x))))
+    this.#agg = gone(this.#agg, (a) => a.peer)
+    this.#rows = gone(this.#rows, (r) => r.peer)
+    this.#divergences = gone(this.#divergences, (d) => d.peer)
+    for (const g of done.values()) {
+      for (const [ck] of g.cheques) this.#cheques.delete(ck)
+      for (const [tk] of g.trust) this.#trust.delete(tk)
+      if (g.account) { g.account.dirty = false; g.account.agg = undefined }
+    }
+    this.#pending = this.#agg.reduce((n, a) => n + a.count, 0) + this.#rows.length + this.#divergences.length + this.#cheques.size + this.#trust.size
+    if (this.#accounts.size > this.#maxCached) {
+      for (const [k, c] of this.#accounts) if (!c.dirty) this.#accounts.delete(k)
+    }
   }
 
   /** Read-only SQL for reports and tests (flushes first). */
   query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
-    this.flush()
+    this.#flushQuietly()
     return this.#db.prepare(sql).all(...params) as T[]
   }
 
-  /** Flushes and marks a clean shutdown. Idempotent. */
+  /**
+   * Flushes and marks a clean shutdown. Idempotent; never throws. When something could not be saved the shutdown
+   * stays marked unclean, so the next open counts a recovery (and the reconciliation can explain the loss).
+   */
   close(): void {
     if (this.#closed) return
-    this.flush()
-    this.#db.transaction(() => this.#setMeta('open', 0n))()
+    try {
+      this.flush()
+      this.#db.transaction(() => this.#setMeta('open', 0n))()
+    } catch { /* reported by flush (onFlushError); the open mark stays */ }
     this.#closed = true
-    this.#db.close()
+    try { this.#db.close() } catch { /* nothing more can be done */ }
   }
 
   /** Test hook: drops everything un-flushed and closes without the clean-shutdown mark (what kill -9 does). */
@@ -300,6 +417,18 @@ export class LedgerStore {
     this.#closed = true
     this.#db.close()
   }
+}
+
+/** Upgrades a ledger written before the billed_est / billed_recovery columns (our estimate starts as what was billed). */
+function migrate(db: Database.Database): void {
+  const cols = new Set((db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>).map((c) => c.name))
+  db.transaction(() => {
+    if (!cols.has('billed_est')) {
+      db.exec('ALTER TABLE accounts ADD COLUMN billed_est INTEGER NOT NULL DEFAULT 0')
+      db.exec('UPDATE accounts SET billed_est = billed')
+    }
+    if (!cols.has('billed_recovery')) db.exec('ALTER TABLE accounts ADD COLUMN billed_recovery INTEGER NOT NULL DEFAULT 0')
+  })()
 }
 
 function chequeFromRow(r: Record<string, unknown>): ChequeRow {

@@ -6,7 +6,7 @@
 import { sha256 } from '../crypto/hash.js'
 import { verify } from '../crypto/sign.js'
 import { decode, encode } from '../wire/cbor.js'
-import { asMap, bytes, checkKeys, cborUint, uint, type CborMap } from './codec-util.js'
+import { amount, asMap, bytes, checkKeys, cborUint, uint, type CborMap } from './codec-util.js'
 import type { ChequeSigner } from './cheque.js'
 import { MAX_CHEQUE_BYTES } from './cheque.js'
 import { EconomyProtocolError } from './errors.js'
@@ -100,12 +100,12 @@ export function decodeClaim(b: Uint8Array): BalanceClaim {
   checkKeys(m, ['v', 'from', 'to', 'seq', 'served', 'consumed', 'paidOut', 'ts', 'sig'], ['cheque', 'charged'], 'balance claim')
   if (m.v !== 1) throw new EconomyProtocolError('bad_payload', 'unsupported balance claim version')
   const c: BalanceClaim = {
-    from: bytes(m, 'from', 32, 'claim'), to: bytes(m, 'to', 32, 'claim'), seq: uint(m, 'seq', 'claim'),
-    served: uint(m, 'served', 'claim'), consumed: uint(m, 'consumed', 'claim'), paidOut: uint(m, 'paidOut', 'claim'),
+    from: bytes(m, 'from', 32, 'claim'), to: bytes(m, 'to', 32, 'claim'), seq: amount(m, 'seq', 'claim'),
+    served: amount(m, 'served', 'claim'), consumed: amount(m, 'consumed', 'claim'), paidOut: amount(m, 'paidOut', 'claim'),
     ts: uint(m, 'ts', 'claim'), sig: bytes(m, 'sig', 64, 'claim'), charged: 0n,
   }
   if (m.charged !== undefined) {
-    c.charged = uint(m, 'charged', 'claim')
+    c.charged = amount(m, 'charged', 'claim')
     if (c.charged === 0n) throw new EconomyProtocolError('bad_payload', 'claim: charged 0 must be omitted')
   }
   if (m.cheque !== undefined) {
@@ -123,8 +123,8 @@ export function decodeAck(b: Uint8Array): BalanceAck {
   const status = m.status
   if (status !== ACK_OK && status !== ACK_DIVERGED) throw new EconomyProtocolError('bad_payload', 'ack: bad status')
   const a: BalanceAck = {
-    from: bytes(m, 'from', 32, 'ack'), to: bytes(m, 'to', 32, 'ack'), seq: uint(m, 'seq', 'ack'), claim: bytes(m, 'claim', 32, 'ack'),
-    attested: uint(m, 'attested', 'ack'), paidIn: uint(m, 'paidIn', 'ack'), status, ts: uint(m, 'ts', 'ack'), sig: bytes(m, 'sig', 64, 'ack'),
+    from: bytes(m, 'from', 32, 'ack'), to: bytes(m, 'to', 32, 'ack'), seq: amount(m, 'seq', 'ack'), claim: bytes(m, 'claim', 32, 'ack'),
+    attested: amount(m, 'attested', 'ack'), paidIn: amount(m, 'paidIn', 'ack'), status, ts: uint(m, 'ts', 'ack'), sig: bytes(m, 'sig', 64, 'ack'),
   }
   if (!verify(a.from, a.sig, signed(ACK_DOMAIN, ackBody(a)))) throw new EconomyProtocolError('bad_signature', 'balance ack signature does not verify')
   return a

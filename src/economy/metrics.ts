@@ -8,9 +8,11 @@ export interface EconomyEvents {
   divergence(reason: string): void
   /** A UsageMeter.authorize refusal ('debt_limit' | 'low_trust'). */
   refusal(code: string): void
+  /** A ledger flush that could not save everything (retried at the next flush). */
+  flushFailure(): void
 }
 
-export const nullEvents: EconomyEvents = { cheque() {}, divergence() {}, refusal() {} }
+export const nullEvents: EconomyEvents = { cheque() {}, divergence() {}, refusal() {}, flushFailure() {} }
 
 const sources = new WeakMap<Registry, () => number>()
 
@@ -24,6 +26,7 @@ export function economyMetrics(reg: Registry, pending: () => number): EconomyEve
   const cheques = reuse(reg, 'zeone_economy_cheques_total', () => new Counter({ name: 'zeone_economy_cheques_total', help: 'Cheques by direction and result', labelNames: ['direction', 'result'] as const, registers }))
   const divergences = reuse(reg, 'zeone_economy_reconciliations_total', () => new Counter({ name: 'zeone_economy_reconciliations_total', help: 'Balance reconciliations with a difference, by reason', labelNames: ['reason'] as const, registers }))
   const refusals = reuse(reg, 'zeone_economy_refusals_total', () => new Counter({ name: 'zeone_economy_refusals_total', help: 'Peers refused service, by reason', labelNames: ['code'] as const, registers }))
+  const flushFailures = reuse(reg, 'zeone_economy_ledger_flush_failures_total', () => new Counter({ name: 'zeone_economy_ledger_flush_failures_total', help: 'Ledger flushes that could not save every entry (kept pending and retried)', registers }))
   // the gauge outlives a restart of the layer in the same process: it reads whichever ledger attached last
   sources.set(reg, pending)
   reuse(reg, 'zeone_economy_ledger_pending', () => new Gauge({
@@ -34,5 +37,6 @@ export function economyMetrics(reg: Registry, pending: () => number): EconomyEve
     cheque: (direction, result) => cheques.inc({ direction, result }),
     divergence: (reason) => divergences.inc({ reason }),
     refusal: (code) => refusals.inc({ code }),
+    flushFailure: () => flushFailures.inc(),
   }
 }

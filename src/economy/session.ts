@@ -63,7 +63,8 @@ export class EconomySession {
   #scheduleFlush(): void {
     if (this.#stopped) return
     this.#flushTimer = this.#init.clock.setTimeout(() => {
-      try { this.economy.flush() } catch (err) { this.#log.error({ err: (err as Error).message }, 'ledger flush failed') }
+      // a failed flush keeps its entries pending for the next one and is logged and counted by the ledger's hook
+      try { this.economy.flush() } catch (err) { this.#log.debug({ err: (err as Error).message }, 'ledger flush failed') }
       this.#scheduleFlush()
     }, this.#init.flushIntervalMs ?? 200)
   }

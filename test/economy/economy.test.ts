@@ -79,7 +79,9 @@ test('hostile cheques: wrong creditor, forged, reused serial, amount taken back;
     forged.sig[0]! ^= 1
     assert.throws(() => srv.receiveCheque(mallory.publicKey, encodeCheque(forged)), ChequeRejectedError)
     assert.equal(srv.trust.view(mallory.publicKey).blacklisted, true)
-    assert.equal(srv.balance(bob.publicKey).paidIn, 200n)
+    // bob owed alice nothing: his cheque is held at its full amount but credits nothing (no credit we would owe him)
+    assert.equal(srv.balance(bob.publicKey).paidIn, 0n)
+    assert.equal(srv.store.getCheque(bob.publicKey, alice.publicKey)?.amount, 200n)
     srv.close()
   } finally { cleanup() }
 })

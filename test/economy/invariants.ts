@@ -27,6 +27,9 @@ export function checkLedgerFile(file: string): InvariantReport {
       if (a.consumed !== z('consumed')) problems.push(`${a.p}: consumed ${a.consumed} != log ${z('consumed')}`)
       if (a.charged !== z('charged')) problems.push(`${a.p}: charged ${a.charged} != log ${z('charged')}`)
       if (a.billed !== z('billed')) problems.push(`${a.p}: billed ${a.billed} != log ${z('billed')}`)
+      // our own estimate: the metered billed rows only (provider statements carry a note)
+      const est = (db.prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM txlog WHERE peer = unhex(?) AND kind = 'billed' AND note = ''").get(a.p) as { s: bigint }).s
+      if (a.billed_est !== est) problems.push(`${a.p}: billed_est ${a.billed_est} != metered ${est}`)
       if (a.paid_in !== z('cheque_in')) problems.push(`${a.p}: paid_in ${a.paid_in} != log ${z('cheque_in')}`)
       if (a.paid_out !== z('cheque_out')) problems.push(`${a.p}: paid_out ${a.paid_out} != log ${z('cheque_out')}`)
       const ch = db.prepare('SELECT amount, serial FROM cheques WHERE creditor = unhex(?)').get(a.p) as { amount: bigint; serial: bigint } | undefined

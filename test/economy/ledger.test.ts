@@ -97,3 +97,28 @@ test('the invariant checker catches an account that disagrees with its log', () 
     assert.equal(checkLedgerFile(file).problems.length, 1)
   } finally { cleanup() }
 })
+
+test('a ledger written before billed_est/billed_recovery is upgraded: our estimate starts as what was billed', () => {
+  const { dir, cleanup } = tempDir()
+  const file = join(dir, 'old.sqlite')
+  try {
+    const db = new Database(file)
+    db.exec(`CREATE TABLE accounts(peer BLOB PRIMARY KEY, served INTEGER NOT NULL, consumed INTEGER NOT NULL,
+      charged INTEGER NOT NULL, billed INTEGER NOT NULL, paid_in INTEGER NOT NULL, paid_out INTEGER NOT NULL, in_serial INTEGER NOT NULL,
+      out_serial INTEGER NOT NULL, confirmed_served INTEGER NOT NULL, confirmed_recovery INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID`)
+    db.prepare('INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)').run(A, 1, 2, 3, 40, 5, 6, 1, 1, 0, 0, 0)
+    db.close()
+    const s = LedgerStore.open(file)
+    const a = s.account(A)
+    assert.equal(a.billed, 40n)
+    assert.equal(a.billedEst, 40n)
+    assert.equal(a.billedRecovery, 0n)
+    s.meter(A, 'billed', 'inference', 1n, 2n)
+    s.meter(B, 'billed', 'inference', 1n, 7n)
+    s.close()
+    const again = LedgerStore.open(file)
+    assert.equal(again.account(A).billedEst, 42n)
+    assert.equal(again.account(B).billedEst, 7n)
+    again.close()
+  } finally { cleanup() }
+})
