@@ -129,6 +129,24 @@ export class ServiceRouter {
     if (resp.requestId !== requestId) throw new ServiceError('bad_reply', 'SERVICE_RESPONSE for another request')
     if (opts.budget !== undefined && resp.cost > opts.budget) throw new ServiceError('over_budget', `provider charged ${resp.cost} over the budget ${opts.budget}`)
     if (!resp.success) throw new ServiceError(resp.error?.split(':')[0] || 'service_failed', resp.error ?? 'service call failed')
+    this.#recordConsumed(link, serviceName, payload, resp)
     return resp
+  }
+
+  /**
+   * The consumer's own meter of a call it accepted: the service's units when we know the service (the same
+   * definition the provider prices), else one request. The economy pays a provider's statement only up to what
+   * this meter recorded, so a caller that recorded nothing would never pay (docs/protocol/economy.md).
+   */
+  #recordConsumed(link: Link, serviceName: string, payload: Uint8Array, resp: ServiceResponse): void {
+    const usage = this.#init.usage?.()
+    if (!usage) return
+    try {
+      const local = this.#services.get(serviceName)
+      const units = local ? local.units(payload, resp.result ?? new Uint8Array(0)) : 1n
+      usage.record(link.peer.nodeId, serviceName, units, 'consumed')
+    } catch (err) {
+      this.#logger.warn({ service: serviceName, err: (err as Error).message }, 'usage record failed')
+    }
   }
 }

@@ -105,6 +105,22 @@ describe('service router over links', () => {
     } finally { stop() }
   })
 
+  it('the caller meters what it consumed, so its economy can pay the provider (nothing for a refused call)', async () => {
+    const consumed: string[] = []
+    const meter: UsageMeter = { authorize() {}, record(nodeId, service, units, direction) { consumed.push(`${Buffer.from(nodeId).toString('base64')} ${service} ${units} ${direction}`); return 0n } }
+    const { a, b, client, stop } = pair({ price: 5n })
+    const metered = new ServiceRouter({ providerId: a.identity.publicKey, usage: () => meter })
+    metered.register(createEchoService())
+    try {
+      const link = await a.dial(b.addr)
+      await metered.call(link, 'echo', new Uint8Array(3), { budget: 100n })
+      await metered.call(link, 'unknown-here', new Uint8Array(3), { budget: 100n }).catch(() => {})
+      await assert.rejects(metered.call(link, 'echo', new Uint8Array(3), { budget: 1n }), (e: ServiceError) => e.code === 'over_budget')
+      assert.deepEqual(consumed, [`${b.identity.nodeIdB64} echo 1 consumed`])
+      void client
+    } finally { stop() }
+  })
+
   it('refuses when busy and answers garbage with an ERROR', async () => {
     const { a, b, provider, client, stop } = pair({ maxConcurrent: 1 })
     let release!: () => void
