@@ -22,7 +22,7 @@ export interface OnchainPart {
   escrow: Uint8Array
   debtorEvm: Uint8Array
   creditorEvm: Uint8Array
-  /** Cumulative amount in ZEO wei. */
+  /** Cumulative amount in ZEO wei, 0 .. 2^256-1 (the escrow's uint256). */
   amountWei: bigint
   /** 65-byte EIP-712 signature (r, s, v) by `debtorEvm`. */
   sig: Uint8Array
@@ -50,10 +50,37 @@ export interface ChequeSigner {
 /** Verifies the EIP-712 `onchain` part; provided by the settlement client (src/economy/chain). */
 export type OnchainVerifier = (cheque: Cheque) => boolean
 
+const U64_MAX = (1n << 64n) - 1n
+const U256_LIMIT = 1n << 256n
+
+/**
+ * `onchain.amountWei` on the wire (docs/protocol/economy.md §2): a CBOR unsigned integer up to 2^64-1 (as before,
+ * so existing cheques and vectors keep their bytes), above that a byte string holding the value big-endian in the
+ * fewest bytes (9..32, first byte non-zero). Exactly one encoding per value, so decode(encode(x)) re-signs the same.
+ */
+export function encodeWei(v: bigint): number | bigint | Uint8Array {
+  if (v < 0n || v >= U256_LIMIT) throw new RangeError('amountWei out of uint256 range')
+  if (v <= U64_MAX) return cborUint(v)
+  const out: number[] = []
+  for (let x = v; x > 0n; x >>= 8n) out.unshift(Number(x & 0xffn))
+  return Uint8Array.from(out)
+}
+
+export function decodeWei(m: CborMap, k: string, what: string): bigint {
+  const v = m[k]
+  if (!(v instanceof Uint8Array)) return uint(m, k, what)
+  if (v.byteLength < 9 || v.byteLength > 32 || v[0] === 0) {
+    throw new EconomyProtocolError('bad_payload', `${what}: ${k} as bytes must be 9..32 bytes without a leading zero`)
+  }
+  let x = 0n
+  for (const b of v) x = (x << 8n) | BigInt(b)
+  return x
+}
+
 function onchainToCbor(o: OnchainPart): CborValue {
   return {
     chainId: cborUint(o.chainId), escrow: o.escrow, debtorEvm: o.debtorEvm, creditorEvm: o.creditorEvm,
-    amountWei: cborUint(o.amountWei), sig: o.sig,
+    amountWei: encodeWei(o.amountWei), sig: o.sig,
   }
 }
 
@@ -107,7 +134,7 @@ export function decodeCheque(b: Uint8Array): Cheque {
       c.onchain = {
         chainId: uint(o, 'chainId', 'onchain'), escrow: bytes(o, 'escrow', 20, 'onchain'),
         debtorEvm: bytes(o, 'debtorEvm', 20, 'onchain'), creditorEvm: bytes(o, 'creditorEvm', 20, 'onchain'),
-        amountWei: uint(o, 'amountWei', 'onchain'), sig: bytes(o, 'sig', 65, 'onchain'),
+        amountWei: decodeWei(o, 'amountWei', 'onchain'), sig: bytes(o, 'sig', 65, 'onchain'),
       }
     }
     return c
@@ -119,7 +146,7 @@ export function decodeCheque(b: Uint8Array): Cheque {
 
 function checkOnchainShape(o: OnchainPart): void {
   const ok = o.escrow.byteLength === 20 && o.debtorEvm.byteLength === 20 && o.creditorEvm.byteLength === 20 &&
-    o.sig.byteLength === 65 && o.chainId >= 0n && o.amountWei >= 0n
+    o.sig.byteLength === 65 && o.chainId >= 0n && o.amountWei >= 0n && o.amountWei < U256_LIMIT
   if (!ok) throw new ChequeRejectedError('bad_cheque', 'malformed onchain part')
 }
 
