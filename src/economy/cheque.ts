@@ -47,8 +47,11 @@ export interface ChequeSigner {
   sign(...parts: Uint8Array[]): Uint8Array
 }
 
-/** Verifies the EIP-712 `onchain` part; provided by the settlement client (src/economy/chain). */
-export type OnchainVerifier = (cheque: Cheque) => boolean
+/**
+ * Verifies the `onchain` part; provided by the settlement client (src/economy/chain/cheque-guard.ts): true, false
+ * (`bad_onchain`), or a refusal with its own code (wrong payee, rate, binding, deposit coverage).
+ */
+export type OnchainVerifier = (cheque: Cheque) => boolean | { code: string; message: string }
 
 const U64_MAX = (1n << 64n) - 1n
 const U256_LIMIT = 1n << 256n
@@ -169,7 +172,7 @@ export interface AcceptContext {
 /**
  * Decides whether a received cheque supersedes the one we hold. Returns 'new' (accept), 'duplicate' (same serial
  * and amount: idempotent, nothing to do), or throws ChequeRejectedError: bad_signature, wrong_party,
- * cheque_backwards, cheque_expired, bad_onchain.
+ * cheque_backwards, cheque_expired, bad_onchain, or the verifier's own code (onchain_*).
  */
 export function checkCheque(c: Cheque, ctx: AcceptContext): 'new' | 'duplicate' {
   if (!equalBytes(c.debtor, ctx.debtor) || !equalBytes(c.creditor, ctx.creditor)) {
@@ -182,8 +185,8 @@ export function checkCheque(c: Cheque, ctx: AcceptContext): 'new' | 'duplicate' 
     throw new ChequeRejectedError('cheque_backwards', `cheque serial ${c.serial}/amount ${c.amount} does not supersede ${prev.serial}/${prev.amount}`)
   }
   if (c.expires <= ctx.nowSec) throw new ChequeRejectedError('cheque_expired', 'cheque already expired')
-  if (c.onchain && ctx.onchainVerifier && !ctx.onchainVerifier(c)) {
-    throw new ChequeRejectedError('bad_onchain', 'on-chain signature of the cheque does not verify')
-  }
+  const onchain = c.onchain && ctx.onchainVerifier ? ctx.onchainVerifier(c) : true
+  if (onchain === false) throw new ChequeRejectedError('bad_onchain', 'on-chain signature of the cheque does not verify')
+  if (onchain !== true) throw new ChequeRejectedError(onchain.code, onchain.message)
   return 'new'
 }
