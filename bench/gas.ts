@@ -92,6 +92,14 @@ async function main(): Promise<void> {
   await op('governor.execute (Params.setUint)', 3, dep.governor, 'ZeoneGovernor', 'execute', [targets, [0n], calldatas, keccak256(toHex('bench'))])
   await op('governor.settleDeposit (refund)', 3, dep.governor, 'ZeoneGovernor', 'settleDeposit', [pid])
 
+  // a dispute the arbiter never resolves: anyone ends it with the default split after arbitrationWindow (last, as
+  // the 30-day jump would change the time-dependent figures above)
+  const sid = await cs[0]!.public.readContract({ address: dep.escrow, abi: abi('SettlementEscrow'), functionName: 'nextId' } as never) as bigint
+  await write(cs[1]!, dep.escrow, abi('SettlementEscrow'), 'initiateSettlement', [addr(2), ZEO(10n), keccak256(proof)])
+  await write(cs[1]!, dep.escrow, abi('SettlementEscrow'), 'disputeSettlement', [sid, toHex('evidence')])
+  await chain.increaseTime(30 * 86_400 + 1)
+  await op('escrow.expireDispute (default 50/50)', 5, dep.escrow, 'SettlementEscrow', 'expireDispute', [sid])
+
   const cashFirst = ops['escrow.cashCheque (first cheque of a pair, creditor holds ZEO)']!
   const cashLater = ops['escrow.cashCheque (later cheque)']!
   const cashFresh = ops['escrow.cashCheque (first cheque, creditor holds no ZEO)']!

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Ed25519} from "./Ed25519.sol";
+
 /// @title Binding of a node's Ed25519 identity to an EVM address.
-/// The EVM key proves itself by sending the transaction; the Ed25519 signature over
-/// "ZEONE-BIND-v1" || chainId || registry || evmAddress is stored on-chain (there is no Ed25519 precompile) and
-/// every client verifies it off-chain before trusting a binding (see docs/contracts.md, trust model). An address
-/// binds one node id; rebinding requires unbind first. A node id may be claimed by several addresses, but only a
-/// claim whose Ed25519 signature verifies is honoured by clients, so squatting a victim's id gains nothing.
+/// Both keys prove themselves: the EVM key by sending the transaction, the Ed25519 key by its signature over
+/// "ZEONE-BIND-v1" || chainId || registry || evmAddress, verified here (pure Solidity, once per binding; there is
+/// no Ed25519 precompile). So a binding on-chain always means both keys agreed (see docs/contracts.md, trust model).
+/// An address binds one node id; rebinding requires unbind first. Several addresses may bind the same node id only
+/// if the node's key signed for each of them.
 contract IdentityRegistry {
     struct Binding {
         bytes32 nodeId;
@@ -20,10 +22,12 @@ contract IdentityRegistry {
 
     error AlreadyBound(address account);
     error BadSignatureLength();
+    error BadBindingSignature();
 
     function bind(bytes32 nodeId, bytes calldata edSig) external {
         if (edSig.length != 64) revert BadSignatureLength();
         if (_bindings[msg.sender].nodeId != bytes32(0)) revert AlreadyBound(msg.sender);
+        if (!Ed25519.verify(nodeId, edSig, _bindingMessage(msg.sender))) revert BadBindingSignature();
         _bindings[msg.sender] = Binding(nodeId, edSig);
         _onBindingChanged(msg.sender, true);
         emit Bound(msg.sender, nodeId, edSig);
@@ -50,6 +54,10 @@ contract IdentityRegistry {
 
     /// The exact bytes the Ed25519 key signs.
     function bindingMessage(address account) external view returns (bytes memory) {
+        return _bindingMessage(account);
+    }
+
+    function _bindingMessage(address account) internal view returns (bytes memory) {
         return abi.encodePacked("ZEONE-BIND-v1", block.chainid, address(this), account);
     }
 }

@@ -15,8 +15,10 @@ interface IBurnableToken {
 
 /// @title Settlement escrow: the seed's initiate/claim/dispute flow and cashing of cumulative EIP-712 cheques.
 /// 20% (BURN_BPS) of every settled service fee is burned. Cheque debtors must have bound an Ed25519 node id
-/// (IdentityRegistry, inherited); creditors check the binding's Ed25519 signature off-chain before accepting
-/// cheques. Debtor deposits can be withdrawn only `withdrawDelay` after a request, so creditors can cash first.
+/// (IdentityRegistry, inherited, verifies the Ed25519 signature). Cashing depends on the cumulative amount only
+/// (pay cumulative - alreadyPaid, as Swarm's chequebook): the serial is signed but never gates payment, so no
+/// cheque can void another. A debtor with a deposit cannot unbind, and its deposit leaves only through a
+/// withdrawal request that unlocks strictly after `withdrawDelay` and expires `withdrawWindow` later.
 contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, IdentityRegistry {
     using SafeERC20 for IERC20;
 
@@ -46,19 +48,22 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
         bool bound;
     }
 
-    struct Channel {
-        uint192 paid;
-        uint64 serial;
-    }
 
     IERC20 public immutable token;
     uint64 public disputeWindow;
     uint64 public claimWindow;
     uint64 public withdrawDelay;
+    /// An unlocked withdrawal request can be used only this long; then the debtor must request (and wait) again.
+    uint64 public withdrawWindow = 1 days;
+    /// A disputed settlement the arbiter has not resolved this long after the dispute ends with DEFAULT_PAYEE_BPS.
+    uint64 public arbitrationWindow = 30 days;
+    /// Default outcome of an unresolved dispute: half to the payee (20% of that burned), half back to the payer.
+    uint256 public constant DEFAULT_PAYEE_BPS = 5000;
     uint256 public nextId = 1;
     mapping(uint256 => Settlement) public settlements;
     mapping(address => Deposit) public deposits;
-    mapping(address => mapping(address => Channel)) public channels;
+    /// Cumulative amount paid out on cheques from debtor to creditor (burn included).
+    mapping(address => mapping(address => uint256)) public paidOut;
 
     event SettlementInitiated(uint256 indexed id, address indexed payer, address indexed payee, uint256 amount, bytes32 proofHash);
     event SettlementClaimed(uint256 indexed id, uint256 paid, uint256 burned);
@@ -71,6 +76,8 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
     /// burned = paid * BURN_BPS / 10000; the cumulative amount is in the transaction's calldata.
     event ChequeCashed(address indexed debtor, address indexed creditor, uint64 serial, uint256 paid);
     event WindowsSet(uint64 disputeWindow, uint64 claimWindow, uint64 withdrawDelay);
+    event DeadlinesSet(uint64 withdrawWindow, uint64 arbitrationWindow);
+    event DisputeExpired(uint256 indexed id);
 
     error BadStatus(Status status);
     error NotParty();
@@ -83,6 +90,8 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
     error StaleCheque(uint256 cumulative, uint256 paid);
     error NothingToPay();
     error ZeroAmount();
+    error WithdrawalExpired(uint256 at);
+    error DepositHeld(uint256 balance);
 
     constructor(IERC20 token_, uint64 disputeWindow_, uint64 claimWindow_, uint64 withdrawDelay_, address admin)
         EIP712("ZEONE Settlement", "1")
@@ -118,18 +127,33 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
         emit SettlementClaimed(id, net, burned);
     }
 
-    /// Either party may dispute during the dispute window; the arbiter (governance timelock) resolves it.
+    /// Either party may dispute during the dispute window; the arbiter (governance timelock) resolves it before
+    /// `deadline` (now + arbitrationWindow), or anyone ends it with the default outcome after that.
     function disputeSettlement(uint256 id, bytes calldata evidence) external {
         Settlement storage s = settlements[id];
         if (s.status != Status.Pending) revert BadStatus(s.status);
         if (msg.sender != s.payer && msg.sender != s.payee) revert NotParty();
         if (block.timestamp >= s.claimAfter) revert TooLate(s.claimAfter);
         s.status = Status.Disputed;
+        s.deadline = uint64(block.timestamp) + arbitrationWindow;
         emit SettlementDisputed(id, msg.sender, keccak256(evidence), evidence);
     }
 
     /// Pays `payeeBps` of the amount to the payee (20% of that burned) and refunds the rest to the payer.
     function resolveDispute(uint256 id, uint256 payeeBps) external onlyRole(ARBITER_ROLE) nonReentrant {
+        _resolve(id, payeeBps);
+    }
+
+    /// A dispute nobody resolved within arbitrationWindow: anyone applies the default split (DEFAULT_PAYEE_BPS).
+    function expireDispute(uint256 id) external nonReentrant {
+        Settlement storage s = settlements[id];
+        if (s.status != Status.Disputed) revert BadStatus(s.status);
+        if (block.timestamp <= s.deadline) revert TooEarly(s.deadline);
+        emit DisputeExpired(id);
+        _resolve(id, DEFAULT_PAYEE_BPS);
+    }
+
+    function _resolve(uint256 id, uint256 payeeBps) private {
         Settlement storage s = settlements[id];
         if (s.status != Status.Disputed) revert BadStatus(s.status);
         require(payeeBps <= 10_000, "bps");
@@ -163,6 +187,9 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
         emit Deposited(msg.sender, amount);
     }
 
+    /// Starts the notice period: the deposit can be withdrawn strictly after unlockAt = now + withdrawDelay, until
+    /// unlockAt + withdrawWindow. Cheques stay cashable throughout, so creditors cash first; at timestamp unlockAt
+    /// itself only cashing is possible, so no block lets a withdrawal race a cheque inside the notice period.
     function requestWithdrawal() external {
         uint64 at = uint64(block.timestamp) + withdrawDelay;
         deposits[msg.sender].unlockAt = at;
@@ -171,7 +198,8 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
 
     function withdrawDeposit(uint256 amount) external nonReentrant {
         Deposit storage d = deposits[msg.sender];
-        if (d.unlockAt == 0 || block.timestamp < d.unlockAt) revert TooEarly(d.unlockAt);
+        if (d.unlockAt == 0 || block.timestamp <= d.unlockAt) revert TooEarly(d.unlockAt);
+        if (block.timestamp > uint256(d.unlockAt) + withdrawWindow) revert WithdrawalExpired(uint256(d.unlockAt) + withdrawWindow);
         if (amount > d.balance) revert NothingToPay();
         d.balance -= uint128(amount);
         token.safeTransfer(msg.sender, amount);
@@ -187,7 +215,9 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
     }
 
     /// Cashes a cumulative cheque: pays cumulativeAmount minus what was already paid on (debtor, creditor), as far
-    /// as the debtor's deposit covers it; 20% is burned, the rest goes to the creditor. Anyone may submit.
+    /// as the debtor's deposit covers it; 20% is burned, the rest goes to the creditor. Anyone may submit. Only the
+    /// cumulative amount decides: the serial is signed (and emitted) but never compared, so a cheque with a huge
+    /// serial cannot make the creditor's real cheque stale, and a partly paid cheque stays cashable for the rest.
     function cashCheque(
         address debtor,
         address creditor,
@@ -202,21 +232,23 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
         }
         Deposit storage d = deposits[debtor];
         if (!d.bound) revert DebtorNotBound(debtor);
-        Channel storage c = channels[debtor][creditor];
-        uint256 already = c.paid;
-        if (cumulativeAmount <= already || serial <= c.serial) revert StaleCheque(cumulativeAmount, already);
+        uint256 already = paidOut[debtor][creditor];
+        if (cumulativeAmount <= already) revert StaleCheque(cumulativeAmount, already);
         uint256 due = cumulativeAmount - already;
         paid = due <= d.balance ? due : d.balance;
         if (paid == 0) revert NothingToPay();
         d.balance -= uint128(paid);
-        c.paid = uint192(already + paid);
-        c.serial = serial;
+        paidOut[debtor][creditor] = already + paid;
         _payWithBurn(creditor, paid);
         emit ChequeCashed(debtor, creditor, serial, paid);
     }
 
+    /// Unbinding while a deposit is held is refused: cheques signed while bound stay cashable until the deposit has
+    /// left through the withdrawal notice period.
     function _onBindingChanged(address account, bool bound) internal override {
-        deposits[account].bound = bound;
+        Deposit storage d = deposits[account];
+        if (!bound && d.balance > 0) revert DepositHeld(d.balance);
+        d.bound = bound;
     }
 
     function setWindows(uint64 disputeWindow_, uint64 claimWindow_, uint64 withdrawDelay_)
@@ -226,6 +258,13 @@ contract SettlementEscrow is AccessControl, ReentrancyGuardTransient, EIP712, Id
         claimWindow = claimWindow_;
         withdrawDelay = withdrawDelay_;
         emit WindowsSet(disputeWindow_, claimWindow_, withdrawDelay_);
+    }
+
+    function setDeadlines(uint64 withdrawWindow_, uint64 arbitrationWindow_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (withdrawWindow_ == 0 || arbitrationWindow_ == 0) revert ZeroAmount();
+        withdrawWindow = withdrawWindow_;
+        arbitrationWindow = arbitrationWindow_;
+        emit DeadlinesSet(withdrawWindow_, arbitrationWindow_);
     }
 
     function _payWithBurn(address to, uint256 amount) private returns (uint256 net, uint256 burned) {

@@ -22,7 +22,7 @@ export interface OnchainPart {
   escrow: Uint8Array
   debtorEvm: Uint8Array
   creditorEvm: Uint8Array
-  /** Cumulative amount in ZEO wei. */
+  /** Cumulative amount in ZEO wei, 0 .. 2^256-1 (the escrow's uint256). */
   amountWei: bigint
   /** 65-byte EIP-712 signature (r, s, v) by `debtorEvm`. */
   sig: Uint8Array
@@ -47,13 +47,43 @@ export interface ChequeSigner {
   sign(...parts: Uint8Array[]): Uint8Array
 }
 
-/** Verifies the EIP-712 `onchain` part; provided by the settlement client (src/economy/chain). */
-export type OnchainVerifier = (cheque: Cheque) => boolean
+/**
+ * Verifies the `onchain` part; provided by the settlement client (src/economy/chain/cheque-guard.ts): true, false
+ * (`bad_onchain`), or a refusal with its own code (wrong payee, rate, binding, deposit coverage).
+ */
+export type OnchainVerifier = (cheque: Cheque) => boolean | { code: string; message: string }
+
+const U64_MAX = (1n << 64n) - 1n
+const U256_LIMIT = 1n << 256n
+
+/**
+ * `onchain.amountWei` on the wire (docs/protocol/economy.md §2): a CBOR unsigned integer up to 2^64-1 (as before,
+ * so existing cheques and vectors keep their bytes), above that a byte string holding the value big-endian in the
+ * fewest bytes (9..32, first byte non-zero). Exactly one encoding per value, so decode(encode(x)) re-signs the same.
+ */
+export function encodeWei(v: bigint): number | bigint | Uint8Array {
+  if (v < 0n || v >= U256_LIMIT) throw new RangeError('amountWei out of uint256 range')
+  if (v <= U64_MAX) return cborUint(v)
+  const out: number[] = []
+  for (let x = v; x > 0n; x >>= 8n) out.unshift(Number(x & 0xffn))
+  return Uint8Array.from(out)
+}
+
+export function decodeWei(m: CborMap, k: string, what: string): bigint {
+  const v = m[k]
+  if (!(v instanceof Uint8Array)) return uint(m, k, what)
+  if (v.byteLength < 9 || v.byteLength > 32 || v[0] === 0) {
+    throw new EconomyProtocolError('bad_payload', `${what}: ${k} as bytes must be 9..32 bytes without a leading zero`)
+  }
+  let x = 0n
+  for (const b of v) x = (x << 8n) | BigInt(b)
+  return x
+}
 
 function onchainToCbor(o: OnchainPart): CborValue {
   return {
     chainId: cborUint(o.chainId), escrow: o.escrow, debtorEvm: o.debtorEvm, creditorEvm: o.creditorEvm,
-    amountWei: cborUint(o.amountWei), sig: o.sig,
+    amountWei: encodeWei(o.amountWei), sig: o.sig,
   }
 }
 
@@ -110,7 +140,7 @@ export function decodeCheque(b: Uint8Array): Cheque {
       c.onchain = {
         chainId: uint(o, 'chainId', 'onchain'), escrow: bytes(o, 'escrow', 20, 'onchain'),
         debtorEvm: bytes(o, 'debtorEvm', 20, 'onchain'), creditorEvm: bytes(o, 'creditorEvm', 20, 'onchain'),
-        amountWei: uint(o, 'amountWei', 'onchain'), sig: bytes(o, 'sig', 65, 'onchain'),
+        amountWei: decodeWei(o, 'amountWei', 'onchain'), sig: bytes(o, 'sig', 65, 'onchain'),
       }
     }
     return c
@@ -122,7 +152,7 @@ export function decodeCheque(b: Uint8Array): Cheque {
 
 function checkOnchainShape(o: OnchainPart): void {
   const ok = o.escrow.byteLength === 20 && o.debtorEvm.byteLength === 20 && o.creditorEvm.byteLength === 20 &&
-    o.sig.byteLength === 65 && o.chainId >= 0n && o.amountWei >= 0n
+    o.sig.byteLength === 65 && o.chainId >= 0n && o.amountWei >= 0n && o.amountWei < U256_LIMIT
   if (!ok) throw new ChequeRejectedError('bad_cheque', 'malformed onchain part')
 }
 
@@ -145,7 +175,7 @@ export interface AcceptContext {
 /**
  * Decides whether a received cheque supersedes the one we hold. Returns 'new' (accept), 'duplicate' (same serial
  * and amount: idempotent, nothing to do), or throws ChequeRejectedError: bad_signature, wrong_party,
- * cheque_backwards, cheque_expired, bad_onchain.
+ * cheque_backwards, cheque_expired, bad_onchain, or the verifier's own code (onchain_*).
  */
 export function checkCheque(c: Cheque, ctx: AcceptContext): 'new' | 'duplicate' {
   if (!equalBytes(c.debtor, ctx.debtor) || !equalBytes(c.creditor, ctx.creditor)) {
@@ -158,8 +188,8 @@ export function checkCheque(c: Cheque, ctx: AcceptContext): 'new' | 'duplicate' 
     throw new ChequeRejectedError('cheque_backwards', `cheque serial ${c.serial}/amount ${c.amount} does not supersede ${prev.serial}/${prev.amount}`)
   }
   if (c.expires <= ctx.nowSec) throw new ChequeRejectedError('cheque_expired', 'cheque already expired')
-  if (c.onchain && ctx.onchainVerifier && !ctx.onchainVerifier(c)) {
-    throw new ChequeRejectedError('bad_onchain', 'on-chain signature of the cheque does not verify')
-  }
+  const onchain = c.onchain && ctx.onchainVerifier ? ctx.onchainVerifier(c) : true
+  if (onchain === false) throw new ChequeRejectedError('bad_onchain', 'on-chain signature of the cheque does not verify')
+  if (onchain !== true) throw new ChequeRejectedError(onchain.code, onchain.message)
   return 'new'
 }

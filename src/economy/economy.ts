@@ -265,7 +265,8 @@ export class Economy implements UsageMeter {
       })
     } catch (err) {
       if (err instanceof ChequeRejectedError) {
-        this.trust.report(peer, chequeTrustEvent(err.code, c, a.inSerial), err.message)
+        const ev = chequeTrustEvent(err.code, c, a.inSerial)
+        if (ev !== undefined) this.trust.report(peer, ev, err.message)
         this.#events.cheque('in', err.code)
       }
       throw err
@@ -356,8 +357,11 @@ function balanceOf(a: { served: bigint; charged: bigint; consumed: bigint; bille
   return a.served + a.charged - a.consumed - a.billed - a.paidIn + a.paidOut
 }
 
-function chequeTrustEvent(code: string, c: { serial: bigint } | undefined, inSerial: bigint): 'signature_forgery' | 'double_spend' | 'invalid_message' {
+function chequeTrustEvent(code: string, c: { serial: bigint } | undefined, inSerial: bigint): 'signature_forgery' | 'double_spend' | 'invalid_message' | 'excessive_debt' | undefined {
   if (code === 'bad_signature' || code === 'bad_onchain') return 'signature_forgery'
+  // the settlement client's chain checks (src/economy/chain/cheque-guard.ts); pending = our cache, not the peer
+  if (code === 'onchain_pending') return undefined
+  if (code === 'onchain_uncovered') return 'excessive_debt'
   // a validly signed cheque with a newer serial but a lower cumulative amount tries to take back a payment
   if (code === 'cheque_backwards' && c && c.serial > inSerial) return 'double_spend'
   return 'invalid_message'

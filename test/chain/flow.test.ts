@@ -29,7 +29,7 @@ const VPN_FRAME = 0x30
 function fakeCtx(dataDir: string, identity: Identity, signal: AbortSignal, rpcUrl: string): NodeContext {
   const services = new Map<string, unknown>()
   return {
-    identity, dataDir, signal, logger: silentLogger,
+    identity, dataDir, signal, logger: silentLogger, links: { links: () => [], onLink: () => () => {} },
     config: configSchema.parse({ dataDir, chain: { enabled: true, rpcUrl } }),
     services: {
       provide: (name: keyof ServiceMap, impl: unknown) => { services.set(name, impl) },
@@ -84,6 +84,7 @@ test('two nodes meter, exchange cheques with the on-chain part, one settles from
   meter(40_000)
   // cheques carry the EIP-712 part once alice's node resolved bob's verified EVM address
   const c1 = (await eco[0].issueChequeAsync(bob.publicKey))!
+  await B.guard.warm(alice.publicKey) // what a link coming up does: bob's cheque checks know alice's binding and deposit
   assert.equal(decodeCheque(c1).onchain?.amountWei, 40_000n * BigInt(econCfg.bytePrice) * 1_000_000_000_000n)
   assert.equal(eco[1].receiveCheque(alice.publicKey, c1), 'new')
   meter(25_000)

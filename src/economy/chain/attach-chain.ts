@@ -7,7 +7,9 @@ import { bytesToHex, hexToBytes, keccak256, toHex } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
-import { makeOnchainSigner, makeOnchainVerifier, type OnchainPart } from './cheque-eip712.js'
+import { makeOnchainSigner, type OnchainPart } from './cheque-eip712.js'
+import { ChequeGuard, type OnchainRefusal } from './cheque-guard.js'
+import type { Cheque } from '../cheque.js'
 
 declare module '../../interfaces/node-context.js' {
   interface ServiceMap {
@@ -34,8 +36,12 @@ export interface ChainHandle extends Stoppable {
    * resolving the creditor's verified EVM address (cached); undefined when the creditor has no valid binding.
    */
   onchainSigner: (f: { creditor: Uint8Array; amount: bigint; serial: bigint; expires: bigint }) => Promise<OnchainPart | undefined>
-  /** For Economy's `onchainVerifier`: pins our chain id and escrow. */
-  onchainVerifier: ReturnType<typeof makeOnchainVerifier>
+  /**
+   * For Economy's `onchainVerifier`: our chain and escrow, payee = our address, the agreed rate, the sender's
+   * binding and its deposit coverage, from caches warmed when a link comes up (src/economy/chain/cheque-guard.ts).
+   */
+  onchainVerifier: (c: Cheque) => true | OnchainRefusal
+  guard: ChequeGuard
 }
 
 export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undefined> {
@@ -102,6 +108,16 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     models.set(modelId, { at: Date.now(), allowed })
     return allowed
   }
+  const guard = new ChequeGuard({
+    chain: client, chainId, escrow, selfEvm: client.address!, weiPerMicroCredit: BigInt(cfg.weiPerMicroCredit),
+    max: cfg.stakeCacheMax,
+    onError: (err) => ctx.logger.debug({ err: err.message }, 'chain: cheque guard lookup failed'),
+  })
+  const warm = (l: { peer: { nodeId: Uint8Array } }): void => {
+    guard.warm(l.peer.nodeId).catch((err: unknown) => ctx.logger.debug({ err: (err as Error).message }, 'chain: cannot warm the cheque guard'))
+  }
+  for (const l of ctx.links.links()) warm(l)
+  const offLinks = ctx.links.onLink(warm)
   const handle: ChainHandle = {
     modelAllowed,
     client,
@@ -114,11 +130,12 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
       }
       return signSync(f)
     },
-    onchainVerifier: makeOnchainVerifier({ chainId, escrow }),
+    onchainVerifier: (c) => guard.verify(c),
+    guard,
     params: () => current,
     refresh,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },
-    stop() { ctx.signal.removeEventListener('abort', stop); stop() },
+    stop() { ctx.signal.removeEventListener('abort', stop); offLinks(); stop() },
   }
   ctx.services.provide('chain', handle)
   return handle

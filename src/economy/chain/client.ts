@@ -12,6 +12,7 @@ import type { Eip1193 } from './edr.js'
 import type { Deployment } from './deploy.js'
 import { signBinding, verifyBinding } from './binding.js'
 import { ChainError } from './errors.js'
+import type { DebtorState } from './cheque-guard.js'
 
 export const PARAM_NAMES = ['fee_vpn', 'fee_cdn', 'fee_ai', 'debt_limit', 'min_trust_score', 'slashing_rate',
   'slash_invalid_bps', 'slash_unavailable_bps', 'slash_censorship_bps', 'fraud_reward_bps'] as const
@@ -42,6 +43,7 @@ export class ChainClient implements StakeSource {
   readonly #ttl: number
   readonly #max: number
   readonly #now: () => number
+  #withdrawWindow: bigint | undefined
 
   private constructor(init: ChainClientInit, c: Clients, arts: Artifacts) {
     this.dep = init.deployment
@@ -156,6 +158,18 @@ export class ChainClient implements StakeSource {
     this.#cache.delete(key)
     this.#cache.set(key, { at: now, stake })
     return stake
+  }
+
+  /** A debtor's deposit as the escrow holds it and what it paid `creditor` so far (ChequeGuard's chain view). */
+  async debtorState(debtor: Address, creditor: Address): Promise<DebtorState> {
+    const [balance, unlockAt] = await this.read<[bigint, bigint, boolean]>(this.dep.escrow, 'SettlementEscrow', 'deposits', [debtor])
+    const paidToUs = await this.read<bigint>(this.dep.escrow, 'SettlementEscrow', 'paidOut', [debtor, creditor])
+    let withdrawing = false
+    if (unlockAt !== 0n) {
+      this.#withdrawWindow ??= await this.read<bigint>(this.dep.escrow, 'SettlementEscrow', 'withdrawWindow')
+      withdrawing = BigInt(Math.floor(this.#now() / 1000)) <= unlockAt + this.#withdrawWindow
+    }
+    return { balance, withdrawing, paidToUs }
   }
 
   async balance(addr?: Address): Promise<bigint> {

@@ -34,7 +34,7 @@ export async function settleEncoded(cl: ChainClient, encoded: Uint8Array[]): Pro
     if (c.onchain === undefined || !verify(c)) { r.error = 'no valid on-chain part for this chain/escrow'; continue }
     try {
       // a cheque whose cumulative amount is already paid (cashed before, or superseded) costs no transaction
-      const [paid] = await cl.read<[bigint, bigint]>(cl.dep.escrow, 'SettlementEscrow', 'channels', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
+      const paid = await cl.read<bigint>(cl.dep.escrow, 'SettlementEscrow', 'paidOut', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
       if (paid >= c.onchain.amountWei) { r.skipped = 'already cashed'; continue }
       const res = await cashCheque(cl.c, cl.arts, c)
       Object.assign(r, { paid: res.paid, burned: res.burned, txHash: res.txHash })
