@@ -1,5 +1,7 @@
 // Issue 13 part 5: the creditor's client checks a cheque's on-chain part against the chain (payee, rate, binding,
 // deposit coverage) through ChequeGuard, on real contracts (EDR), and Economy.receiveCheque refuses with a reason.
+import { MessageType } from '../../src/wire/message-types.js'
+import type { RemotePeer } from '../../src/interfaces/link.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -49,6 +51,9 @@ test('creditor refuses cheques that pay someone else, at another rate, from an u
       (e: unknown) => e instanceof ChequeRejectedError && e.code === code, `expected ${code}`)
     const score = () => eco.trust.view(alice.publicKey).behavior
 
+    // bob served alice 10^7 credits: a cheque credits only what the debtor owes (docs/protocol/economy.md)
+    eco.observeFrame({ peer: { nodeId: alice.publicKey } as RemotePeer, direction: 'out', type: MessageType.VPN_DATA, bytes: Number(10_000_000n / eco.pricing.bytePrice) })
+    assert.equal(eco.owed(alice.publicKey), 10_000_000n)
     // before the guard knows alice: refused as pending, and that is not alice's fault
     const first = await cheque(1n, 1_000_000n) // 1 ZEO
     const s0 = score()

@@ -60,7 +60,7 @@ export async function settleFromLedger(cl: ChainClient, ledgerFile: string, self
       const c = decodeCheque(rows[i]!)
       if (c.onchain === undefined) continue
       // fully paid on-chain (by this run or an earlier one): a partial payment (short deposit) stays active
-      const [paid] = await cl.read<[bigint, bigint]>(cl.dep.escrow, 'SettlementEscrow', 'channels', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
+      const paid = await cl.read<bigint>(cl.dep.escrow, 'SettlementEscrow', 'paidOut', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
       if (paid < c.onchain.amountWei) continue
       r.redeemed = mark.run(Date.now(), c.debtor, c.creditor, c.serial).changes === 1
     }
