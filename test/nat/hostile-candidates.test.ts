@@ -13,6 +13,8 @@ import { punch } from '../../src/nat/punch/puncher.js'
 import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from '../../src/nat/socket.js'
 
 const DOMAIN = new TextEncoder().encode('zeone-nat-candidates-v1')
+/** The NAT code's timers and udx sockets are unref'd: hold the event loop open while a test waits on them. */
+const holdLoop = (): (() => void) => { const t = setInterval(() => {}, 1000); return () => clearInterval(t) }
 const a = Identity.fromSeed(randomBytes(32))
 const b = Identity.fromSeed(randomBytes(32))
 const NOW = 1_000_000
@@ -71,6 +73,7 @@ function fakeSocket(poison: string): DatagramSocket & { sent: Rinfo[] } {
 test('a send that throws inside the punch timer ends that attempt (rejected, reported), not the process', async () => {
   const s = fakeSocket('boom')
   const reported: string[] = []
+  const release = holdLoop()
   const r = punch({
     role: 0, key: randomBytes(32), sid: randomBytes(16), primary: s, selfMapping: 'none', birthday: false, timeoutMs: 5000,
     // the first check goes to the good candidate synchronously, the throwing one ~20 ms later from a timer
@@ -78,7 +81,9 @@ test('a send that throws inside the punch timer ends that attempt (rejected, rep
     openSocket: async () => { throw new Error('no sockets here') },
     onError: (op) => reported.push(op),
   } as Parameters<typeof punch>[0])
-  await assert.rejects(r, /not a valid IP address/)
+  try {
+    await assert.rejects(r, /not a valid IP address/)
+  } finally { release() }
   assert.ok(reported.includes('punch.timer'), `reported: ${reported.join(',')}`)
 })
 
@@ -87,6 +92,7 @@ test('a throw inside a datagram callback is contained and reported; the socket k
   const tx = createSocket('udp4')
   const reported: string[] = []
   ;(s as unknown as { errorSink: (op: string) => void }).errorSink = (op) => reported.push(op)
+  const release = holdLoop()
   try {
     let n = 0
     const second = new Promise<void>((resolve) => s.onMessage(() => { n++; if (n === 1) throw new Error('handler bug'); resolve() }))
@@ -96,6 +102,7 @@ test('a throw inside a datagram callback is contained and reported; the socket k
   } finally {
     tx.close()
     await s.close()
+    release()
   }
 })
 
@@ -103,6 +110,7 @@ test('controlled side: unprompted checks only to the observed IP, within the bud
   const { PunchSession } = await import('../../src/nat/punch/session.js')
   const { AddressPolicy } = await import('../../src/util/address-class.js')
   const sock = UdxDatagramSocket.bind(0, '127.0.0.1')
+  const release = holdLoop()
   try {
     const nat = { mapping: 'none' as const, filtering: 'endpoint-independent' as const, publicAddr: { host: '127.0.0.1', port: sock.address().port } }
     const offer = setWith([
@@ -132,5 +140,6 @@ test('controlled side: unprompted checks only to the observed IP, within the bud
     assert.deepEqual(responder(new AddressPolicy('deny')).targets(), [], "'deny': not even the observed loopback address")
   } finally {
     await sock.close()
+    release()
   }
 })
