@@ -177,12 +177,13 @@ export class NatService {
   }
 
   /** What every punch session of this node shares: address rules, contained errors, counters. */
-  #sessionHooks(): Pick<PunchSessionInit, 'allowTarget' | 'onError' | 'onSent' | 'onSocket' | 'unsolicitedChecks' | 'idleMs'> {
+  #sessionHooks(): Pick<PunchSessionInit, 'allowTarget' | 'onError' | 'onSent' | 'onSocket' | 'unsolicitedChecks' | 'idleMs' | 'inboundBirthday'> {
     return {
       allowTarget: (host) => this.#policy.allows(host), onError: this.#sink,
       onSent: (role) => this.metrics.probes.inc({ role: role === 0 ? 'controlling' : 'controlled' }),
       onSocket: () => this.metrics.sockets.inc(),
       unsolicitedChecks: this.#cfg.punch.unsolicitedChecks, idleMs: this.#cfg.punch.inboundIdleMs,
+      inboundBirthday: this.#cfg.punch.inboundBirthday,
     }
   }
 

@@ -143,3 +143,30 @@ test('controlled side: unprompted checks only to the observed IP, within the bud
     release()
   }
 })
+
+test('controlled side with punch.inboundBirthday: at most 64 sockets, probing only the proven IP', async () => {
+  const { PunchSession } = await import('../../src/nat/punch/session.js')
+  const sock = UdxDatagramSocket.bind(0, '127.0.0.1')
+  const release = holdLoop()
+  try {
+    const nat = { mapping: 'address-port-dependent' as const, filtering: 'address-port-dependent' as const, publicAddr: { host: '127.0.0.1', port: sock.address().port } }
+    const offer = setWith([
+      { kind: 'srflx', host: '127.0.0.1', port: 9, priority: 5 },
+      { kind: 'srflx', host: '127.0.0.2', port: 9, priority: 4 },
+    ])
+    let sockets = 0
+    const s = new PunchSession({
+      identity: b, remoteId: a.publicKey, socket: sock, nat, hostCandidates: false,
+      clock: { now: () => NOW, setTimeout: (cb, ms) => { const t = setTimeout(cb, ms); return { cancel: () => clearTimeout(t) } } },
+      punch: { birthday: true, birthdaySockets: 300, timeoutMs: 5000 }, provenHosts: ['127.0.0.1'], inboundBirthday: true,
+      idleMs: 1500, onSocket: () => { sockets++ },
+    })
+    s.answer(offer)
+    assert.deepEqual(s.targets().map((c) => c.host), ['127.0.0.1'], 'birthday sockets aim only at the proven IP')
+    await assert.rejects(s.connect(), /sent no check/)
+    assert.ok(sockets > 0 && sockets <= 64, `bounded birthday sockets (${sockets})`)
+  } finally {
+    await sock.close()
+    release()
+  }
+})

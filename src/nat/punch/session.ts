@@ -47,6 +47,8 @@ export interface PunchSessionInit {
   unsolicitedChecks?: number
   /** Controlled side: give up when the peer sent no authenticated check within this long. @default 4000 */
   idleMs?: number
+  /** Controlled side: take part in the birthday approach towards the proven IP (bounded). @default false */
+  inboundBirthday?: boolean
   /** Errors contained in punch callbacks. */
   onError?: NatErrorSink
   /** Every probe sent (metrics). */
@@ -174,7 +176,12 @@ export class PunchSession {
       ...init.punch, role, key, sid: this.#sid, primary: init.socket,
       remote: { candidates: this.targets(), mapping: remote.mapping }, selfMapping: init.nat.mapping,
       // the birthday approach (hundreds of sockets, thousands of probes) only for a connection we chose to make
-      ...(role === 1 ? { birthday: false, unsolicitedChecks: init.unsolicitedChecks ?? 50, idleMs: init.idleMs ?? 4000 } : {}),
+      // (or, when configured, a bounded part towards the proven IP only: targets() holds nothing else)
+      ...(role === 1 ? {
+        birthday: (init.inboundBirthday ?? false) && (init.punch?.birthday ?? true),
+        birthdaySockets: Math.min(init.punch?.birthdaySockets ?? 256, 64), maxSprayProbes: Math.min(init.punch?.maxSprayProbes ?? 8000, 2000),
+        unsolicitedChecks: init.unsolicitedChecks ?? 50, idleMs: init.idleMs ?? 4000,
+      } : {}),
       openSocket: async () => {
         const s = UdxDatagramSocket.bind(0, '0.0.0.0')
         if (init.onError) s.errorSink = init.onError
