@@ -1,6 +1,7 @@
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import { NatService, type AdoptStream } from './service.js'
 import { registerNatControl } from './control.js'
+import { addressPolicyFor } from '../transport/address-policy.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap {
@@ -16,6 +17,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const svc = new NatService({
     identity: ctx.identity, config: cfg, links: ctx.links as NodeContext['links'] & { adoptStream?: AdoptStream },
     router: ctx.router, logger: ctx.logger, metrics: ctx.metrics, usage: () => ctx.services.get('usage'),
+    addressPolicy: addressPolicyFor(ctx.config.node),
   })
   await svc.start()
   ctx.services.provide('nat', svc)

@@ -49,6 +49,25 @@ export const natConfigSchema = z.object({
     tcp: z.boolean().default(true),
     /** How long TCP simultaneous open is tried. @default 8000 */
     tcpTimeoutMs: z.number().int().min(100).default(8000),
+    /**
+     * Checks we send, per attempt a peer asked for, to its addresses before an authenticated check came from them
+     * (opens our NAT towards the peer without letting it aim our traffic elsewhere). @default 50
+     */
+    unsolicitedChecks: z.number().int().min(0).max(1000).default(50),
+    /**
+     * Take part in the birthday approach for a peer that called us (at most 64 sockets / 2000 random-port probes,
+     * aimed only at the IP the peer was observed at). Off: birthday only for connections we initiate, so a peer
+     * behind a symmetric NAT and one behind a port-restricted cone reach each other through a relay. @default false
+     */
+    inboundBirthday: z.boolean().default(false),
+    /** An attempt a peer asked for ends when it sent no authenticated check within this long. @default 4000 */
+    inboundIdleMs: z.number().int().min(100).default(4000),
+    /** Attempts one peer may ask for in a burst / per minute; one in flight at a time. @default 2 / 6 */
+    inboundPerPeerBurst: z.number().int().min(1).max(1000).default(2),
+    inboundPerPeerPerMinute: z.number().positive().max(60_000).default(6),
+    /** Attempts all peers together may ask for in a burst / per minute. @default 16 / 60 */
+    inboundGlobalBurst: z.number().int().min(1).max(10_000).default(16),
+    inboundGlobalPerMinute: z.number().positive().max(600_000).default(60),
   }).strict().prefault({}),
   /** Relay service (RELAY capability) and relay use. */
   relay: z.object({

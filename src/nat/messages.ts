@@ -4,6 +4,7 @@
 import { registerMessageTypes } from '../wire/message-types.js'
 import { decode, encode } from '../wire/cbor.js'
 import { NatError } from './errors.js'
+import { candidateFamily } from './punch/candidates.js'
 
 export const NatMessageType = {
   /** request to a rendezvous: forward a signed candidate offer to `to`; the reply carries the answer. */
@@ -31,14 +32,19 @@ export const NatMessageType = {
 registerMessageTypes('nat', NatMessageType)
 
 export const MAX_SIGNAL_BYTES = 4096
+const SIGNAL_KEYS = ['v', 'to', 'from', 'offer', 'obs']
 
-export interface SignalMsg { v: 1; to?: Uint8Array; from?: Uint8Array; offer: Uint8Array }
+/**
+ * `obs`: in a NAT_SIGNAL_DELIVER forwarded by a rendezvous, the IP the rendezvous sees the signer's link come from
+ * (the address the signer has proven by completing a handshake); the addressee punches unprompted only towards it.
+ */
+export interface SignalMsg { v: 1; to?: Uint8Array; from?: Uint8Array; offer: Uint8Array; obs?: string }
 export interface AnswerMsg { v: 1; answer?: Uint8Array; error?: string }
 
 const bytesField = (v: unknown, n?: number): v is Uint8Array => v instanceof Uint8Array && (n === undefined || v.length === n)
 
 export function encodeSignal(m: SignalMsg): Uint8Array {
-  return encode({ v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), offer: m.offer })
+  return encode({ v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), offer: m.offer, ...(m.obs ? { obs: m.obs } : {}) })
 }
 
 export function decodeSignal(b: Uint8Array): SignalMsg {
@@ -47,7 +53,12 @@ export function decodeSignal(b: Uint8Array): SignalMsg {
   if (!m || typeof m !== 'object' || m.v !== 1 || !bytesField(m.offer)) throw new NatError('nat_bad_signal', 'bad NAT_SIGNAL payload')
   if (m.to !== undefined && !bytesField(m.to, 32)) throw new NatError('nat_bad_signal', 'bad `to`')
   if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_signal', 'bad `from`')
-  return { v: 1, offer: m.offer, ...(m.to ? { to: m.to as Uint8Array } : {}), ...(m.from ? { from: m.from as Uint8Array } : {}) }
+  if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_signal', 'bad `obs`')
+  if (!Object.keys(m).every((k) => SIGNAL_KEYS.includes(k))) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL')
+  return {
+    v: 1, offer: m.offer, ...(m.to ? { to: m.to as Uint8Array } : {}), ...(m.from ? { from: m.from as Uint8Array } : {}),
+    ...(m.obs ? { obs: m.obs as string } : {}),
+  }
 }
 
 export function encodeAnswer(m: AnswerMsg): Uint8Array {

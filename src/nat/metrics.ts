@@ -20,6 +20,14 @@ function reuse<T>(reg: Registry | undefined, name: string, make: () => T): T {
 export class NatMetrics {
   readonly connections: Counter<'outcome' | 'method' | 'pair'>
   readonly seconds: Histogram<'outcome'>
+  /** Errors thrown inside a timer or socket callback and contained (the operation ended, not the node). */
+  readonly errors: Counter<'op'>
+  /** ZNP1 probes sent, by our role (controlling = we initiated, controlled = a peer asked us). */
+  readonly probes: Counter<'role'>
+  /** Extra sockets opened for the birthday approach (only for connections we initiated). */
+  readonly sockets: Counter
+  /** Offers a peer sent us (NAT_SIGNAL_DELIVER), by what we did with them. */
+  readonly inbound: Counter<'result'>
   constructor(reg?: Registry) {
     const registers = reg ? [reg] : []
     this.connections = reuse(reg, 'zeone_nat_connections_total', () => new Counter({
@@ -29,6 +37,21 @@ export class NatMetrics {
     this.seconds = reuse(reg, 'zeone_nat_connect_seconds', () => new Histogram({
       name: 'zeone_nat_connect_seconds', help: 'time to a working connection (signalling + punching + handshake)',
       labelNames: ['outcome'] as const, buckets: [0.05, 0.1, 0.3, 0.5, 1, 2, 5, 10, 20], registers,
+    }))
+    this.errors = reuse(reg, 'zeone_nat_errors_total', () => new Counter({
+      name: 'zeone_nat_errors_total', help: 'errors contained in NAT timer/socket callbacks (the operation ended, the node kept running)',
+      labelNames: ['op'] as const, registers,
+    }))
+    this.probes = reuse(reg, 'zeone_nat_punch_probes_total', () => new Counter({
+      name: 'zeone_nat_punch_probes_total', help: 'connectivity-check datagrams sent while punching, by our role',
+      labelNames: ['role'] as const, registers,
+    }))
+    this.sockets = reuse(reg, 'zeone_nat_punch_sockets_total', () => new Counter({
+      name: 'zeone_nat_punch_sockets_total', help: 'extra UDP sockets opened for the birthday approach', registers,
+    }))
+    this.inbound = reuse(reg, 'zeone_nat_inbound_punches_total', () => new Counter({
+      name: 'zeone_nat_inbound_punches_total', help: 'offers received from peers (NAT_SIGNAL_DELIVER) by result',
+      labelNames: ['result'] as const, registers,
     }))
   }
 

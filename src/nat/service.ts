@@ -8,19 +8,22 @@ import type { Identity } from '../crypto/identity.js'
 import type { Endpoint, Link, LinkProvider, MessageRouter } from '../interfaces/link.js'
 import { silentLogger, type Logger } from '../interfaces/logger.js'
 import { systemClock, type Clock } from '../interfaces/clock.js'
-import { toB64 } from '../util/bytes.js'
+import { equalBytes, toB64 } from '../util/bytes.js'
+import { AddressPolicy } from '../util/address-class.js'
+import { guardedClock, type NatErrorSink } from './guard.js'
+import { InboundPunchGate } from './punch/inbound-gate.js'
 import type { NatConfig } from './config.js'
 import { discoverNat, type NatBehavior } from './discovery.js'
 import { NatError } from './errors.js'
 import { decodeAnswer, decodeSignal, encodeAnswer, encodeSignal, NatMessageType } from './messages.js'
 import { NatMetrics, pairLabel, type Outcome } from './metrics.js'
-import { PunchSession, type PunchedPath } from './punch/session.js'
+import { PunchSession, type PunchedPath, type PunchSessionInit } from './punch/session.js'
 import { UdxDatagramSocket, type DatagramSocket, type Rinfo } from './socket.js'
 import { StunClient } from './stun/client.js'
 import { StunServer } from './stun/server.js'
 import { RelayService } from './relay/relay.js'
 import { SwitchableStream } from './relay/switchable.js'
-import { createRendezvousHandler } from './rendezvous.js'
+import { createRendezvousHandler, observedHost } from './rendezvous.js'
 import { freeTcpPort } from './punch/tcp-open.js'
 import { TurnClient } from './turn/client.js'
 import { TurnBridge } from './turn/bridge.js'
@@ -40,6 +43,11 @@ export interface NatServiceInit {
   clock?: Clock
   /** The economy layer's meter (relayed bytes), looked up lazily. */
   usage?: () => UsageMeter | undefined
+  /**
+   * Which candidate addresses we may probe or connect to (node.privateAddresses). @default 'auto' with the UDP host:
+   * only public addresses, plus loopback/private when the socket is bound to such an address.
+   */
+  addressPolicy?: AddressPolicy
 }
 
 export interface ConnectResult { link: Link; method: string; ms: number; remote: Rinfo; pair: string }
@@ -73,13 +81,26 @@ export class NatService {
   /** Relayed links by peer (base64 node id), which may still move to a direct path. */
   readonly #relayed = new Map<string, SwitchableStream>()
   readonly #upgradeTimers = new Set<{ cancel(): void }>()
+  readonly #policy: AddressPolicy
+  readonly #gate: InboundPunchGate
+  /** Every error contained in a NAT timer or socket callback: logged and counted; the operation it belonged to ends. */
+  readonly #sink: NatErrorSink = (op, err) => {
+    this.metrics.errors.inc({ op })
+    this.#log.warn({ op, err: err instanceof Error ? err.message : String(err) }, 'NAT callback failed (contained)')
+  }
 
   constructor(init: NatServiceInit) {
     this.#init = init
     this.#cfg = init.config
     this.#log = init.logger ?? silentLogger
-    this.#clock = init.clock ?? systemClock
     this.metrics = new NatMetrics(init.metrics)
+    this.#clock = guardedClock(init.clock ?? systemClock, this.#sink)
+    this.#policy = init.addressPolicy ?? new AddressPolicy('auto', [init.config.udpHost])
+    const p = init.config.punch
+    this.#gate = new InboundPunchGate({
+      perPeerBurst: p.inboundPerPeerBurst, perPeerPerMinute: p.inboundPerPeerPerMinute,
+      globalBurst: p.inboundGlobalBurst, globalPerMinute: p.inboundGlobalPerMinute,
+    }, this.#clock)
   }
 
   get socket(): UdxDatagramSocket | undefined { return this.#socket }
@@ -88,12 +109,13 @@ export class NatService {
 
   async start(): Promise<void> {
     this.#socket = UdxDatagramSocket.bind(this.#cfg.udpPort, this.#cfg.udpHost)
+    this.#socket.errorSink = this.#sink
     this.#stun = new StunClient({ socket: this.#socket, rtoMs: 100, maxTransmits: 3 })
     if (this.#cfg.stunServer.enabled) {
       const alt = this.#cfg.stunServer.alternate
       this.#server = new StunServer({
         primary: parseHp(this.#cfg.stunServer.primary), ...(alt ? { alternate: parseHp(alt) } : {}),
-        maxRepliesPerSecond: this.#cfg.stunServer.maxRepliesPerSecond,
+        maxRepliesPerSecond: this.#cfg.stunServer.maxRepliesPerSecond, onError: this.#sink,
       })
       await this.#server.start()
     }
@@ -154,10 +176,21 @@ export class NatService {
     return this.#discovering
   }
 
-  #session(remoteId: Uint8Array, nat: NatBehavior, tcpPort?: number): PunchSession {
+  /** What every punch session of this node shares: address rules, contained errors, counters. */
+  #sessionHooks(): Pick<PunchSessionInit, 'allowTarget' | 'onError' | 'onSent' | 'onSocket' | 'unsolicitedChecks' | 'idleMs' | 'inboundBirthday'> {
+    return {
+      allowTarget: (host) => this.#policy.allows(host), onError: this.#sink,
+      onSent: (role) => this.metrics.probes.inc({ role: role === 0 ? 'controlling' : 'controlled' }),
+      onSocket: () => this.metrics.sockets.inc(),
+      unsolicitedChecks: this.#cfg.punch.unsolicitedChecks, idleMs: this.#cfg.punch.inboundIdleMs,
+      inboundBirthday: this.#cfg.punch.inboundBirthday,
+    }
+  }
+
+  #session(remoteId: Uint8Array, nat: NatBehavior, tcpPort?: number, provenHosts?: string[]): PunchSession {
     return new PunchSession({
       identity: this.#init.identity, remoteId, socket: this.#socket!, nat, punch: this.#cfg.punch, clock: this.#clock,
-      ...(tcpPort ? { tcpPort } : {}),
+      ...(tcpPort ? { tcpPort } : {}), ...(provenHosts ? { provenHosts } : {}), ...this.#sessionHooks(),
     })
   }
 
@@ -166,7 +199,7 @@ export class NatService {
     try {
       return { path: await session.connect(signal ? { signal } : {}) }
     } catch (err) {
-      if (!this.#cfg.punch.tcp || !session.remote?.candidates.some((c) => c.kind === 'tcp') || signal?.aborted) throw err
+      if (!this.#cfg.punch.tcp || !session.targets().some((c) => c.kind === 'tcp') || signal?.aborted) throw err
       return { tcp: await session.tcpOpen({ timeoutMs: this.#cfg.punch.tcpTimeoutMs, ...(signal ? { signal } : {}) }) }
     }
   }
@@ -251,7 +284,7 @@ export class NatService {
       const alloc = await turn.allocate()
       const session = new PunchSession({
         identity: this.#init.identity, remoteId: nodeId, socket: this.#socket!, nat, clock: this.#clock,
-        punch: { ...this.#cfg.punch, birthday: false },
+        punch: { ...this.#cfg.punch, birthday: false }, ...this.#sessionHooks(),
         candidates: [{ kind: 'relay', host: alloc.relayed.host, port: alloc.relayed.port, priority: candidatePriority('relay') }],
       })
       const reply = await rendezvous.request(NatMessageType.NAT_SIGNAL, encodeSignal({ v: 1, to: nodeId, offer: session.offer() }), { timeoutMs: 10_000 })
@@ -371,25 +404,47 @@ export class NatService {
     return adopt.call(this.#init.links, stream, { outbound, remoteAddr, expectNodeId: nodeId })
   }
 
-  /** Addressee role: verifies the signed offer, answers, and punches towards the sender. */
+  /**
+   * Addressee role: verifies the signed offer, answers, and punches towards the sender. The sender chose to call us,
+   * so what it names is not trusted: admission per peer and globally (InboundPunchGate), no birthday sockets,
+   * unprompted checks and TCP connects only to the IP its link was observed at, the rest only once it checked in.
+   */
   async #onDeliver(link: Link, body: Uint8Array, reply?: (t: number, b: Uint8Array) => boolean): Promise<void> {
     if (!reply) return
-    const m = decodeSignal(body)
+    const refuse = (result: string, code: string): void => {
+      this.metrics.inbound.inc({ result })
+      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: code }))
+    }
+    let m: ReturnType<typeof decodeSignal>
+    try { m = decodeSignal(body) } catch (err) { refuse('bad_offer', (err as NatError).code ?? 'bad signal'); return }
     const remoteId = m.from ?? link.peer.nodeId
-    const nat = await this.discover()
-    try { this.#enter() } catch (err) { reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: (err as NatError).code })); return }
+    // the signer's own link: we observed its address ourselves; through a rendezvous: the rendezvous's observation
+    const direct = equalBytes(remoteId, link.peer.nodeId)
+    const seen = direct ? observedHost(link.peer.remoteAddr.host) : m.obs
+    const provenHosts = seen ? [seen] : []
+    // per signer (the offer must verify for it): a rendezvous delivers for many peers and is not held to one's limit
+    const admission = this.#gate.admit([toB64(remoteId)])
+    if (!admission.ok) { refuse(admission.reason, 'nat_rate_limited'); return }
+    let held = true
+    const release = (): void => { if (held) { held = false; admission.release() } }
+    let nat: NatBehavior
+    try { nat = await this.discover() } catch { release(); refuse('failed', 'nat_discovery'); return }
+    try { this.#enter() } catch (err) { release(); refuse('busy', (err as NatError).code); return }
     const t0 = performance.now()
     let pair = pairLabel(nat.mapping, 'unknown')
     let answer: Uint8Array
-    const session = this.#session(remoteId, nat, await this.#tcpPort())
+    let session: PunchSession
     try {
+      session = this.#session(remoteId, nat, await this.#tcpPort(), provenHosts)
       answer = session.answer(m.offer)
       pair = pairLabel(nat.mapping, session.remote!.mapping)
     } catch (err) {
       this.#active--
-      reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, error: (err as NatError).code ?? 'bad offer' }))
+      release()
+      refuse('bad_offer', (err as NatError).code ?? 'bad offer')
       return
     }
+    this.metrics.inbound.inc({ result: 'accepted' })
     // punch first (our mapping towards the peer exists before its checks reach our NAT), then answer
     const punching = this.#punchOrTcp(session)
     reply(NatMessageType.NAT_SIGNAL_ANSWER, encodeAnswer({ v: 1, answer }))
@@ -415,7 +470,7 @@ export class NatService {
         this.metrics.outcome('failed', 'none', pair, performance.now() - t0)
         this.#log.debug({ peer: toB64(remoteId), err: (err as Error).message }, 'inbound punch failed')
       })
-      .finally(() => { this.#active-- })
+      .finally(() => { this.#active--; release() })
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@
 import { createSocket, type Socket as NodeDgram } from 'node:dgram'
 import { createRequire } from 'node:module'
 import type { Duplex } from 'node:stream'
+import { contain, unownedErrorSink, type NatErrorSink } from './guard.js'
 
 export interface Rinfo { host: string; port: number }
 
@@ -22,6 +23,7 @@ export interface UdxSocketLike {
   address(): { host: string; port: number } | null
   trySend(buf: Uint8Array, port: number, host: string): void
   on(ev: 'message', cb: (buf: Buffer, rinfo: { host: string; port: number }) => void): unknown
+  on(ev: 'error', cb: (err: Error) => void): unknown
   off(ev: 'message', cb: (buf: Buffer, rinfo: { host: string; port: number }) => void): unknown
   close(): Promise<void>
   readonly closing: boolean
@@ -49,8 +51,14 @@ export function getUdx(): UdxLike {
 
 export class UdxDatagramSocket implements DatagramSocket {
   readonly raw: UdxSocketLike
+  /** Where a throw inside a datagram callback goes (the owning service's log and error counter). */
+  errorSink: NatErrorSink = unownedErrorSink
   #closed: Promise<void> | undefined
-  constructor(raw: UdxSocketLike) { this.raw = raw }
+  constructor(raw: UdxSocketLike) {
+    this.raw = raw
+    // an 'error' event without a listener would be thrown by the emitter and end the process
+    raw.on('error', (err) => this.errorSink('socket.error', err))
+  }
 
   static bind(port = 0, host = '0.0.0.0'): UdxDatagramSocket {
     const s = getUdx().createSocket()
@@ -64,7 +72,7 @@ export class UdxDatagramSocket implements DatagramSocket {
   }
 
   onMessage(cb: (buf: Uint8Array, from: Rinfo) => void): () => void {
-    const fn = (b: Buffer, r: { host: string; port: number }): void => cb(b, { host: r.host, port: r.port })
+    const fn = (b: Buffer, r: { host: string; port: number }): void => contain('socket.message', this.errorSink, () => cb(b, { host: r.host, port: r.port }))
     this.raw.on('message', fn)
     return () => { this.raw.off('message', fn) }
   }
@@ -82,6 +90,8 @@ export class UdxDatagramSocket implements DatagramSocket {
 
 export class NodeDatagramSocket implements DatagramSocket {
   readonly raw: NodeDgram
+  /** Where a throw inside a datagram callback goes. */
+  errorSink: NatErrorSink = unownedErrorSink
   #closed: Promise<void> | undefined
   #addr: Rinfo
   private constructor(raw: NodeDgram, addr: Rinfo) { this.raw = raw; this.#addr = addr }
@@ -99,11 +109,12 @@ export class NodeDatagramSocket implements DatagramSocket {
 
   send(buf: Uint8Array, port: number, host: string): void {
     if (this.#closed) return
+    // node:dgram resolves a hostname instead of throwing; the NAT code sends only to validated IP literals
     this.raw.send(buf, port, host, () => {})
   }
 
   onMessage(cb: (buf: Uint8Array, from: Rinfo) => void): () => void {
-    const fn = (b: Buffer, r: { address: string; port: number }): void => cb(b, { host: r.address, port: r.port })
+    const fn = (b: Buffer, r: { address: string; port: number }): void => contain('socket.message', this.errorSink, () => cb(b, { host: r.address, port: r.port }))
     this.raw.on('message', fn)
     return () => { this.raw.off('message', fn) }
   }

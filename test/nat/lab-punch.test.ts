@@ -10,12 +10,16 @@ const pairs: [NatMode, NatMode][] = []
 for (let i = 0; i < MODES.length; i++) for (let j = i; j < MODES.length; j++) if (MODES[i] !== 'symmetric' || MODES[j] !== 'symmetric') pairs.push([MODES[i]!, MODES[j]!])
 pairs.push(['cone-open', 'cone'], ['cone', 'cone-open'])
 
-/** One attempt: discovery on both sides, signed offer/answer relayed by the test (the rendezvous), punch, echo. */
+/**
+ * One attempt: discovery on both sides, signed offer/answer relayed by the test (the rendezvous, which tells B the IP
+ * it sees A at), punch, echo. B takes part in the birthday approach (punch.inboundBirthday; off by default in a node).
+ */
 async function attempt(a: Agent, b: Agent, punch: Record<string, unknown>): Promise<{ method: string; ms: number }> {
   const [ia, ib] = await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])
-  await Promise.all([a.call('discover', { server: STUN }), b.call('discover', { server: STUN })])
+  const [da] = await Promise.all([a.call('discover', { server: STUN }), b.call('discover', { server: STUN })])
+  const proven = [(da.nat as { publicAddr: { host: string } }).publicAddr.host]
   const { offer } = await a.call('offer', { remoteId: ib.nodeId, punch })
-  const { answer } = await b.call('answer', { remoteId: ia.nodeId, offer, punch })
+  const { answer } = await b.call('answer', { remoteId: ia.nodeId, offer, punch, proven, inboundBirthday: true })
   const cb = b.call('connect')
   await a.call('accept', { answer })
   const [ra] = await Promise.all([a.call('connect'), cb])

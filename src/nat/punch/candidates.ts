@@ -4,11 +4,13 @@
  * it carries an ephemeral X25519 key from which both ends derive the probe MAC key (the rendezvous cannot).
  * Layout: docs/protocol/nat.md §Candidate set.
  */
+import { isIP } from 'node:net'
 import sodium from 'sodium-native'
 import type { Identity } from '../../crypto/identity.js'
 import { blake2b } from '../../crypto/hash.js'
 import { verify } from '../../crypto/sign.js'
 import { equalBytes } from '../../util/bytes.js'
+import { addressClass } from '../../util/address-class.js'
 import { decode, encode, type CborValue } from '../../wire/cbor.js'
 import { NatError } from '../errors.js'
 
@@ -56,33 +58,56 @@ const isBytes = (v: unknown, n?: number): v is Uint8Array => v instanceof Uint8A
 const isU = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
 const bad = (what: string): never => { throw new NatError('nat_bad_candidates', `invalid candidate set: ${what}`) }
 
+const ENVELOPE_KEYS = ['set', 'sig']
+const SET_KEYS = ['v', 'from', 'to', 'sid', 'eph', 'stream', 'map', 'filt', 'cands', 'ts']
+const MAPPINGS = ['none', 'endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown']
+const FILTERINGS = ['endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown']
+/** Longest textual IPv6 address (8 groups of 4 and 7 colons); IPv4 is shorter. */
+const MAX_HOST_CHARS = 39
+
+const onlyKeys = (m: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(m).every((k) => keys.includes(k))
+
+/** IP version of a candidate host, or undefined unless it is a plain IPv4 or IPv6 literal a datagram can be sent to. */
+export function candidateFamily(host: string): 4 | 6 | undefined {
+  // no hostnames (a send would resolve or throw), no brackets, zone ids or IPv4-in-IPv6 forms (their family is
+  // ambiguous), no unspecified or multicast address (never a peer)
+  if (host.length > MAX_HOST_CHARS || host.includes('%') || (host.includes(':') && host.includes('.'))) return undefined
+  const family = isIP(host)
+  if (family !== 4 && family !== 6) return undefined
+  const cls = addressClass(host)
+  if (cls === 'not-ip' || cls === 'unspecified' || cls === 'multicast') return undefined
+  return family
+}
+
 /**
  * Decodes and verifies a signed set: the signature must be by `expectFrom`, the set addressed to `expectTo`, and
- * fresh (|now - ts| <= 30 s). Throws NatError otherwise.
+ * fresh (|now - ts| <= 30 s). Every field is checked strictly (no unknown keys; each candidate an IP literal of
+ * family 4 or 6, port 1..65535, at most MAX_CANDIDATES of them), so nothing a peer signs reaches a socket unchecked.
+ * Throws NatError otherwise.
  */
 export function decodeCandidateSet(bytes: Uint8Array, expectFrom: Uint8Array, expectTo: Uint8Array, now: number): CandidateSet {
   if (bytes.length > 4096) bad('too large')
   const outer = decode(bytes, { maxDepth: 2, maxItems: 4, maxStringBytes: 4096 }) as Record<string, unknown>
-  if (!outer || typeof outer !== 'object' || !isBytes(outer.set) || !isBytes(outer.sig, 64)) bad('envelope')
+  if (!outer || typeof outer !== 'object' || Array.isArray(outer) || !onlyKeys(outer, ENVELOPE_KEYS) || !isBytes(outer.set) || !isBytes(outer.sig, 64)) bad('envelope')
   const setBytes = outer.set as Uint8Array
   if (!verify(expectFrom, outer.sig as Uint8Array, DOMAIN, setBytes)) {
     throw new NatError('nat_signature', 'candidate set signature does not verify for the expected peer')
   }
   const b = decode(setBytes, { maxDepth: 4, maxItems: 32, maxStringBytes: 256 }) as Record<string, unknown>
-  if (b.v !== 1) bad('version')
+  if (!b || typeof b !== 'object' || Array.isArray(b) || b.v !== 1) bad('version')
+  if (!onlyKeys(b, SET_KEYS)) bad('unknown key')
   if (!isBytes(b.from, 32) || !equalBytes(b.from, expectFrom)) bad('from')
   if (!isBytes(b.to, 32) || !equalBytes(b.to, expectTo)) throw new NatError('nat_redirected', 'candidate set addressed to another node')
   if (!isBytes(b.sid, 16) || !isBytes(b.eph, 32)) bad('sid/eph')
   if (!isU(b.stream, 0xffffffff) || !isU(b.ts, Number.MAX_SAFE_INTEGER)) bad('stream/ts')
   if (Math.abs(now - (b.ts as number)) > MAX_SET_AGE_MS) throw new NatError('nat_stale', 'candidate set is stale')
-  if (typeof b.map !== 'string' || typeof b.filt !== 'string' || b.map.length > 32 || b.filt.length > 32) bad('nat type')
+  if (typeof b.map !== 'string' || typeof b.filt !== 'string' || !MAPPINGS.includes(b.map) || !FILTERINGS.includes(b.filt)) bad('nat type')
   if (!Array.isArray(b.cands) || b.cands.length > MAX_CANDIDATES) bad('candidates')
   const candidates = (b.cands as unknown[]).map((c): Candidate => {
     if (!Array.isArray(c) || c.length !== 4) return bad('candidate')
     const [k, host, port, prio] = c as [unknown, unknown, unknown, unknown]
-    if (!isU(k, KINDS.length - 1) || typeof host !== 'string' || host.length > 64 || !isU(port, 65535) || port === 0 || !isU(prio, 0xffffffff)) {
-      return bad('candidate fields')
-    }
+    if (!isU(k, KINDS.length - 1) || !isU(port, 65535) || port === 0 || !isU(prio, 0xffffffff)) return bad('candidate fields')
+    if (typeof host !== 'string' || candidateFamily(host) === undefined) return bad('candidate host is not an IP literal')
     return { kind: KINDS[k]!, host, port, priority: prio }
   })
   return {

@@ -9,6 +9,7 @@
 import { systemClock, type Clock } from '../../interfaces/clock.js'
 import { AbortedError } from '../../util/errors.js'
 import { NatError } from '../errors.js'
+import { contain, unownedErrorSink, type NatErrorSink } from '../guard.js'
 import type { DatagramSocket, Rinfo } from '../socket.js'
 import type { Candidate } from './candidates.js'
 import { decodeProbe, encodeProbe, ProbeKind, type Probe } from './probe.js'
@@ -28,6 +29,14 @@ export interface PunchOptions {
   timeoutMs?: number
   /** Try the birthday approach at all. @default true */
   birthday?: boolean
+  /**
+   * Checks sent, in total, to remote addresses no authenticated probe has come from yet (the controlled side uses a
+   * small budget: what a peer that called us names is not proven, so we open our NAT towards it briefly and then
+   * only answer). @default Infinity
+   */
+  unsolicitedChecks?: number
+  /** Give up when no authenticated probe arrived within this long (0 = only `timeoutMs`). @default 0 */
+  idleMs?: number
 }
 
 export interface PunchInit extends PunchOptions {
@@ -43,6 +52,10 @@ export interface PunchInit extends PunchOptions {
   clock?: Clock
   random?: () => number
   signal?: AbortSignal
+  /** A throw inside a timer, socket callback or send ends this attempt and is reported here. */
+  onError?: NatErrorSink
+  /** Called for every datagram sent (metrics). */
+  onSent?: () => void
 }
 
 export type PunchMethod = 'direct' | 'birthday'
@@ -76,14 +89,19 @@ export function punch(init: PunchInit): Promise<PunchResult> {
   let probesSent = 0
   let done = false
   let nominating: { s: DatagramSocket; to: Rinfo } | undefined
+  const sink = init.onError ?? unownedErrorSink
+  /** "host:port" of every remote address an authenticated probe came from (proven to be the peer's). */
+  const heard = new Set<string>()
+  let unsolicited = init.unsolicitedChecks ?? Infinity
 
   return new Promise<PunchResult>((resolve, reject) => {
     const later = (ms: number, fn: () => void): void => {
-      const t = clock.setTimeout(() => { timers.delete(t); if (!done) fn() }, ms)
+      const t = clock.setTimeout(() => { timers.delete(t); if (!done) contain('punch.timer', sink, fn, fail) }, ms)
       timers.add(t)
     }
     const send = (s: DatagramSocket, to: Rinfo, kind: number, echo = 0): void => {
       probesSent++
+      init.onSent?.()
       s.send(encodeProbe(init.key, init.sid, init.role, { kind, seq: seq++, echo }), to.port, to.host)
     }
     const cleanup = (keep?: DatagramSocket): void => {
@@ -102,16 +120,16 @@ export function punch(init: PunchInit): Promise<PunchResult> {
       const known = cands.some((c) => c.host === to.host && c.port === to.port)
       cleanup(s)
       // keep answering a late NOMINATE (our NOMINATE_ACK may be lost) until the caller disposes
-      const unsub = s.onMessage((buf, from) => {
+      const unsub = s.onMessage((buf, from) => contain('punch.message', sink, () => {
         const p = decodeProbe(buf, init.key, init.sid, remoteRole)
         if (p?.kind === ProbeKind.nominate) send(s, from, ProbeKind.nominateAck, p.seq)
-      })
+      }))
       resolve({ socket: s, remote: to, method: primary && known ? 'direct' : 'birthday', probesSent, dispose: unsub })
     }
-    const fail = (err: Error): void => {
+    function fail(err: unknown): void {
       if (done) return
       cleanup()
-      reject(err)
+      reject(err instanceof Error ? err : new NatError('nat_punch_failed', String(err)))
     }
     const onAbort = (): void => fail(new AbortedError('punch aborted'))
     if (init.signal?.aborted) { reject(new AbortedError('punch aborted')); return }
@@ -146,8 +164,12 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     const watch = (s: DatagramSocket, primary: boolean): void => {
       const unsub = s.onMessage((buf, from) => {
         if (done) return
-        const p = decodeProbe(buf, init.key, init.sid, remoteRole)
-        if (p) onProbe(s, p, from)
+        contain('punch.message', sink, () => {
+          const p = decodeProbe(buf, init.key, init.sid, remoteRole)
+          if (!p) return
+          heard.add(`${from.host}:${from.port}`)
+          onProbe(s, p, from)
+        }, fail)
       })
       sockets.push({ s, primary, unsub })
     }
@@ -157,11 +179,14 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     let next = 0
     const checkLoop = (): void => {
       if (cands.length === 0 || nominating) return
-      const c = cands[next++ % cands.length]!
-      send(init.primary, c, ProbeKind.check)
+      for (let i = 0; i < cands.length; i++) {
+        const c = cands[next++ % cands.length]!
+        if (heard.has(`${c.host}:${c.port}`)) { send(init.primary, c, ProbeKind.check); break }
+        if (unsolicited > 0) { unsolicited--; send(init.primary, c, ProbeKind.check); break }
+      }
       later(pace, checkLoop)
     }
-    checkLoop()
+    contain('punch.check', sink, checkLoop, fail)
 
     // 2. birthday roles
     const startHard = async (): Promise<void> => {
@@ -201,15 +226,15 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     }
     const birthday = init.birthday ?? true
     if (birthday && srflx.length > 0) {
-      if (!selfEasy && remoteEasy) void startHard()
-      else if (selfEasy && !remoteEasy) startEasy()
+      if (!selfEasy && remoteEasy) startHard().catch(fail)
+      else if (selfEasy && !remoteEasy) contain('punch.spray', sink, startEasy, fail)
       else if (selfEasy && remoteEasy) {
         // Both claim endpoint-independent mapping yet no check got through: an early packet may have made one NAT
         // remap our port (conntrack clash). Each side then plays both birthday roles: whichever NAT was affected,
         // one combination (its fresh sockets, the other's spray) avoids the clashed mapping.
         later(init.escalateAfterMs ?? 1500, () => {
           if (nominating) return
-          void startHard(); startEasy()
+          startHard().catch(fail); startEasy()
         })
       }
     }
@@ -217,5 +242,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     const hopeless = !selfEasy && !remoteEasy
     const timeout = hopeless ? Math.min(init.timeoutMs ?? 15000, 3000) : init.timeoutMs ?? 15000
     later(timeout, () => fail(new NatError('nat_punch_failed', 'no direct path found')))
+    const idle = init.idleMs ?? 0
+    if (idle > 0) later(idle, () => { if (heard.size === 0) fail(new NatError('nat_punch_failed', 'the peer sent no check')) })
   })
 }

@@ -10,8 +10,10 @@ import { systemClock, type Clock } from '../../interfaces/clock.js'
 import { NatError } from '../errors.js'
 import type { NatBehavior } from '../discovery.js'
 import { getUdx, UdxDatagramSocket, type DatagramSocket, type UdxStreamLike } from '../socket.js'
+import { isIP } from 'node:net'
+import type { NatErrorSink } from '../guard.js'
 import {
-  candidatePriority, decodeCandidateSet, deriveProbeKey, encodeCandidateSet, ephemeralKey,
+  candidateFamily, candidatePriority, decodeCandidateSet, deriveProbeKey, encodeCandidateSet, ephemeralKey,
   type Candidate, type CandidateSet, type EphemeralKey,
 } from './candidates.js'
 import { punch, type PunchOptions, type PunchResult } from './puncher.js'
@@ -33,6 +35,26 @@ export interface PunchSessionInit {
   punch?: PunchOptions
   /** Local TCP port for simultaneous open (advertised as `tcp` candidates); none = no TCP fallback. */
   tcpPort?: number
+  /** May we send to this remote candidate host at all (the node's AddressPolicy)? @default every host */
+  allowTarget?: (host: string) => boolean
+  /**
+   * Controlled side only: the IPs the signalling peer was observed at (by the rendezvous or over our own link). Only
+   * candidates at these IPs get unsolicited checks or a TCP connect; any other address is answered only after an
+   * authenticated check came from it. Absent: nothing is proven, we only answer.
+   */
+  provenHosts?: readonly string[]
+  /** Checks the controlled side sends to not-yet-heard addresses. @default 50 */
+  unsolicitedChecks?: number
+  /** Controlled side: give up when the peer sent no authenticated check within this long. @default 4000 */
+  idleMs?: number
+  /** Controlled side: take part in the birthday approach towards the proven IP (bounded). @default false */
+  inboundBirthday?: boolean
+  /** Errors contained in punch callbacks. */
+  onError?: NatErrorSink
+  /** Every probe sent (metrics). */
+  onSent?: (role: 0 | 1) => void
+  /** Every extra socket opened for the birthday approach (metrics). */
+  onSocket?: () => void
 }
 
 export interface PunchedPath extends PunchResult {
@@ -50,6 +72,8 @@ export class PunchSession {
   #sid: Uint8Array | undefined
   #offerEph: Uint8Array | undefined
   #remote: CandidateSet | undefined
+  /** Remote candidates we added ourselves (a TURN proxy on loopback): not subject to the address rules. */
+  readonly #ownRemotes: Candidate[] = []
 
   constructor(init: PunchSessionInit) {
     this.#init = init
@@ -77,9 +101,23 @@ export class PunchSession {
     return out.slice(0, 16)
   }
 
+  /**
+   * The remote candidates we may send to: same IP family as our socket, allowed by the address policy and, on the
+   * controlled side, at an IP the signalling peer was observed at (what a caller names is otherwise unproven: a
+   * third party's address, which we must not probe or connect to on the caller's word).
+   */
+  targets(): Candidate[] {
+    const fam = isIP(this.#init.socket.address().host) === 6 ? 6 : 4
+    const allow = this.#init.allowTarget ?? (() => true)
+    const proven = this.#role === 1 ? new Set(this.#init.provenHosts ?? []) : undefined
+    const named = (this.#remote?.candidates ?? []).filter((c) =>
+      candidateFamily(c.host) === fam && allow(c.host) && (!proven || proven.has(c.host)))
+    return [...named, ...this.#ownRemotes]
+  }
+
   /** TCP simultaneous open towards the remote's `tcp` candidate (when UDP is blocked). */
   async tcpOpen(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ socket: Socket; remote: Rinfo }> {
-    const c = this.#remote?.candidates.find((x) => x.kind === 'tcp')
+    const c = this.targets().find((x) => x.kind === 'tcp')
     if (!c || !this.#init.tcpPort) throw new NatError('nat_no_tcp', 'no TCP candidate on one side')
     const remote = { host: c.host, port: c.port }
     const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, ...opts })
@@ -123,7 +161,7 @@ export class PunchSession {
   /** Adds a local-only way to reach the remote (e.g. the loopback proxy of a TURN allocation). */
   addRemoteCandidate(c: Candidate): void {
     if (!this.#remote) throw new NatError('nat_session', 'signalling not complete')
-    this.#remote = { ...this.#remote, candidates: [...this.#remote.candidates, c] }
+    this.#ownRemotes.push(c)
   }
 
   /** Runs the checks and opens the udx stream on the punched path. */
@@ -132,11 +170,26 @@ export class PunchSession {
     if (!remote || !this.#sid || !this.#offerEph) throw new NatError('nat_session', 'signalling not complete')
     const answerEph = this.#role === 0 ? remote.eph : this.#eph.publicKey
     const key = deriveProbeKey(this.#eph, remote.eph, this.#sid, this.#offerEph, answerEph)
+    const role = this.#role
+    const init = this.#init
     const r = await punch({
-      ...this.#init.punch, role: this.#role, key, sid: this.#sid, primary: this.#init.socket,
-      remote: { candidates: remote.candidates, mapping: remote.mapping }, selfMapping: this.#init.nat.mapping,
-      openSocket: async () => UdxDatagramSocket.bind(0, '0.0.0.0'),
+      ...init.punch, role, key, sid: this.#sid, primary: init.socket,
+      remote: { candidates: this.targets(), mapping: remote.mapping }, selfMapping: init.nat.mapping,
+      // the birthday approach (hundreds of sockets, thousands of probes) only for a connection we chose to make
+      // (or, when configured, a bounded part towards the proven IP only: targets() holds nothing else)
+      ...(role === 1 ? {
+        birthday: (init.inboundBirthday ?? false) && (init.punch?.birthday ?? true),
+        birthdaySockets: Math.min(init.punch?.birthdaySockets ?? 256, 64), maxSprayProbes: Math.min(init.punch?.maxSprayProbes ?? 8000, 2000),
+        unsolicitedChecks: init.unsolicitedChecks ?? 50, idleMs: init.idleMs ?? 4000,
+      } : {}),
+      openSocket: async () => {
+        const s = UdxDatagramSocket.bind(0, '0.0.0.0')
+        if (init.onError) s.errorSink = init.onError
+        init.onSocket?.()
+        return s
+      },
       clock: this.#clock, ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(init.onError ? { onError: init.onError } : {}), onSent: () => init.onSent?.(role),
     })
     const sock = r.socket as DatagramSocket
     if (!(sock instanceof UdxDatagramSocket)) throw new NatError('nat_socket', 'punched socket is not a udx socket')

@@ -12,7 +12,7 @@ import { ZeoneError } from '../../util/errors.js'
 import type { NatConfig } from '../config.js'
 import { NatError } from '../errors.js'
 import { decodeRelayCtl, decodeRelayData, encodeRelayCtl, encodeRelayData, NatMessageType } from '../messages.js'
-import { isPrivateHost } from './address-policy.js'
+import { isPublicAddress } from '../../util/address-class.js'
 import { CircuitStream } from './circuit-stream.js'
 
 interface Circuit { id: number; a: Link; b: Link; bytes: number; unmetered: number; unsubs: Array<() => void>; switched: Set<Link> }
@@ -86,7 +86,9 @@ export class RelayService {
     try { this.#init.usage?.()?.authorize(from.peer.nodeId, 'relay') } catch (err) { return refuse(err instanceof ZeoneError ? err.code : 'unauthorized') }
     const target = this.#init.links.get(m.to)
     if (!target) return refuse('peer not connected here')
-    if (!cfg.allowPrivatePeers && (isPrivateHost(target.peer.remoteAddr.host) || isPrivateHost(from.peer.remoteAddr.host))) {
+    // the shared classifier (src/util/address-class.ts): anything but a public address (loopback, private, link-local,
+    // CGNAT, metadata, reserved, unspecified) needs allowPrivatePeers
+    if (!cfg.allowPrivatePeers && (!isPublicAddress(target.peer.remoteAddr.host) || !isPublicAddress(from.peer.remoteAddr.host))) {
       return refuse('private peer address')
     }
     const id = this.#nextId

@@ -98,7 +98,14 @@ export class StunClient {
           return
         }
         sent++
-        this.#socket.send(bytes, server.port, server.host)
+        try {
+          this.#socket.send(bytes, server.port, server.host)
+        } catch (err) {
+          // e.g. a configured server that is not an IP literal: this request fails, nothing else does
+          this.#pending.delete(key)
+          entry.reject(err instanceof Error ? err : new Error(String(err)))
+          return
+        }
         const wait = sent === this.#maxTransmits ? rto * 2 : rto
         rto *= 2
         entry.timer = this.#clock.setTimeout(fire, wait)

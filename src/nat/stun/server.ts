@@ -3,6 +3,7 @@
  * four sockets (primary/alternate IP x primary/alternate port), answers CHANGE-REQUEST from the socket asked for and
  * reports OTHER-ADDRESS and RESPONSE-ORIGIN. `answerBinding` is the sans-I/O core; `StunServer` adds the sockets.
  */
+import type { NatErrorSink } from '../guard.js'
 import { NodeDatagramSocket, type DatagramSocket, type Rinfo } from '../socket.js'
 import {
   Attr, decodeStun, encodeAddress, encodeErrorCode, encodeStun, getAttr, isStun, readU32, StunClass, StunMethod,
@@ -63,6 +64,8 @@ function errorReply(txId: Uint8Array, via: SocketIndex, code: number, reason: st
 export interface StunServerInit extends StunServerAddrs {
   /** Replies per second across all clients (amplification guard). @default 2000 */
   maxRepliesPerSecond?: number
+  /** Errors contained in the sockets' datagram callbacks. */
+  onError?: NatErrorSink
 }
 
 export class StunServer {
@@ -92,6 +95,8 @@ export class StunServer {
       this.#sockets[2] = await NodeDatagramSocket.bind(primary.port, alternate.host)
       this.#sockets[3] = await NodeDatagramSocket.bind(alternate.port, alternate.host)
     }
+    const sink = this.#init.onError
+    if (sink) for (const s of this.#sockets) (s as NodeDatagramSocket).errorSink = sink
     this.#sockets.forEach((s, i) => s.onMessage((buf, from) => this.#onMessage(buf, from, i as SocketIndex)))
     if (this.#stopped) await this.stop()
   }
