@@ -101,18 +101,35 @@ export class Connection implements FrameSink {
     const w = this.#writer
     if (this.#closed || !w) return false
     w.send(type, parts)
-    return this.stream.writableLength + w.pending < this.#deps.highWaterMark
+    return this.#belowHighWater(w)
   }
 
   sendFrame(type: number, plaintext: Uint8Array): boolean {
     return this.sendFrameParts(type, [plaintext])
   }
 
+  /**
+   * Room for more: what the stream holds plus what the writer has not handed on yet stays under the high-water
+   * mark. A stream that does not count its queue (WritePressure.queued 0) is full while it waits for a 'drain'.
+   */
+  #belowHighWater(w: FrameWriter): boolean {
+    const p = w.pressure
+    const q = p.queued
+    if (q === 0 && p.mustDrain) return false
+    return q + w.pending < this.#deps.highWaterMark
+  }
+
   #writableWait: Promise<void> | undefined
 
   whenWritable(): Promise<void> {
+    const w = this.#writer
+    if (this.#closed || !w) return Promise.resolve()
+    // hand what is pending to the stream now: a producer looping on resolved promises would starve the nextTick flush
+    if (w.pending > 0) w.flush()
+    const p = w.pressure
+    // only a stream that asked for a 'drain' is waited for: it will emit one (or close)
+    if (!p.mustDrain || (p.queued > 0 && p.queued < this.#deps.highWaterMark / 2)) return Promise.resolve()
     const s = this.stream
-    if (this.#closed || s.writableLength < this.#deps.highWaterMark / 2) return Promise.resolve()
     // one shared wait per connection: callers that poll whenWritable() must not pile up socket listeners
     this.#writableWait ??= new Promise((resolve) => {
       const done = (): void => { s.off('drain', done); s.off('close', done); this.#writableWait = undefined; resolve() }
