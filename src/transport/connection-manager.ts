@@ -136,7 +136,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#timers = []
     const closing = this.#server ? new Promise<void>((r) => this.#server!.close(() => r())) : Promise.resolve()
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
-    this.#saveReplay()
+    try { this.#replay.close() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
     // sockets handed to the legacy bridge belong to it: do not wait for them forever
     await Promise.race([closing, new Promise<void>((r) => { setTimeout(r, STOP_GRACE_MS).unref() })])
   }
