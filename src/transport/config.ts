@@ -16,14 +16,22 @@ const limitsSchema = z.object({
   bytesPerSec: z.number().positive().default(256 * 1024 * 1024),
   /** @default 512 MiB */
   byteBurst: z.number().int().min(1).default(512 * 1024 * 1024),
-  /** Invalid frames/handshakes within `strikeWindowMs` that ban the IP or node id. @default 5 */
+  /** Invalid frames/handshakes within `strikeWindowMs` that ban the node id (or, before a handshake, the IP). @default 5 */
   strikes: z.number().int().min(1).default(5),
   /** @default 60000 */
   strikeWindowMs: z.number().int().min(1).default(60_000),
-  /** First ban period; doubles with each further ban of the same peer. @default 60000 */
+  /** First ban of a node id (abuse after the handshake); doubles with each further ban of the same id. @default 60000 */
   banBaseMs: z.number().int().min(1).default(60_000),
   /** @default 3600000 */
   banMaxMs: z.number().int().min(1).default(3_600_000),
+  /**
+   * First ban of an IP, for garbage before any handshake (the only case where no identity is known); doubles with
+   * each further ban of the same IP. Short, because every identity behind that IP (a NAT, a campus) shares it.
+   * @default 5000
+   */
+  ipBanBaseMs: z.number().int().min(1).default(5_000),
+  /** @default 600000 */
+  ipBanMaxMs: z.number().int().min(1).default(600_000),
 }).strict()
 
 /** Config section `node`: listening, bootstrap, limits, wire versions. */

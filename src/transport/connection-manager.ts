@@ -68,7 +68,10 @@ export class ConnectionManager implements LinkProvider, WireTap {
   readonly #linkListeners = new Set<(l: Link) => void>()
   readonly #taps = new Set<(ev: FrameEvent) => void>()
   readonly #book = new PeerBook()
+  /** Bans of node ids (abuse after the handshake). */
   readonly #bans: BanList
+  /** Bans of IPs, only for pre-handshake garbage: shorter, since honest identities may share the IP. */
+  readonly #ipBans: BanList
   readonly #connectRate: KeyedBuckets
   readonly #core: CoreProtocol
   readonly #stop = new AbortController()
@@ -86,6 +89,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.metrics = new TransportMetrics(init.metrics)
     const l = this.#cfg.limits
     this.#bans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.banBaseMs, banMaxMs: l.banMaxMs })
+    this.#ipBans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.ipBanBaseMs, banMaxMs: l.ipBanMaxMs })
     this.#connectRate = new KeyedBuckets(l.connectsPerSecPerIp, l.connectBurstPerIp)
     this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
     this.#core = new CoreProtocol({
@@ -220,7 +224,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const now = this.#clock.now()
     const refuse = (reason: string): void => { this.metrics.refuse(reason); sock.destroy() }
     if (this.#stopping) return refuse('stopping')
-    if (this.#bans.isBanned(ip(remote), now)) return refuse('banned')
+    if (this.#ipBans.isBanned(ip(remote), now)) return refuse('banned')
     if (!this.#connectRate.take(remote.host, 1, now)) return refuse('connect_rate')
     if (this.#recs.size >= this.#cfg.limits.maxConnections) return refuse('max_connections')
     const legacy = this.#cfg.legacy ? this.#init.legacyAcceptor : undefined
@@ -385,7 +389,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
   }
 
   #strike(key: string): void {
-    const dur = this.#bans.strike(key, this.#clock.now())
+    const dur = (key.startsWith('ip:') ? this.#ipBans : this.#bans).strike(key, this.#clock.now())
     if (dur === 0) return
     this.metrics.refuse('banned')
     this.#log.info({ key, ms: dur }, 'peer banned')
