@@ -4,6 +4,20 @@ import { CIPHER_SUITES } from '../crypto/aead.js'
 const limitsSchema = z.object({
   /** Most open connections (handshaking and established). @default 256 */
   maxConnections: z.number().int().min(1).default(256),
+  /**
+   * Inbound sessions (handshaking or established) from one IP. Loopback is not exempt: tests with many nodes on
+   * 127.0.0.1 that dial one node raise it. @default 16
+   */
+  maxSessionsPerIp: z.number().int().min(1).default(16),
+  /** Inbound sessions from one /24 (IPv4) or /48 (IPv6). @default 64 */
+  maxSessionsPerSubnet: z.number().int().min(1).default(64),
+  /** Share of maxConnections that only peers with trust or stake may use (strangers get the rest). @default 0.25 */
+  reservedShare: z.number().min(0).max(0.9).default(0.25),
+  /**
+   * When full, a newcomer evicts the lowest-value inbound session that sent or got no application message for this
+   * long (a new session is protected for as long). @default 10000
+   */
+  evictIdleMs: z.number().int().min(0).default(10_000),
   /** New inbound connections per second allowed from one IP. @default 10 */
   connectsPerSecPerIp: z.number().positive().default(10),
   /** Burst of new connections from one IP. @default 30 */
