@@ -22,6 +22,16 @@ const limitsSchema = z.object({
   connectsPerSecPerIp: z.number().positive().default(10),
   /** Burst of new connections from one IP. @default 30 */
   connectBurstPerIp: z.number().int().min(1).default(30),
+  /**
+   * Bytes all connections together may hold in unfinished frames; past it the slowest holders are closed.
+   * @default 256 MiB
+   */
+  maxBufferedFrameBytes: z.number().int().min(64 * 1024).default(256 * 1024 * 1024),
+  /**
+   * Bytes one connection may hold in an unfinished frame; the frame size we announce is lowered to fit.
+   * @default maxFrameBytes plus a frame header
+   */
+  maxBufferedPerConnection: z.number().int().min(64 * 1024).optional(),
   /** Messages per second per peer. @default 20000 */
   messagesPerSec: z.number().positive().default(20_000),
   /** @default 50000 */

@@ -19,7 +19,9 @@ import { dhtIdOf } from '../crypto/identity.js'
 import { compareBytes, toB64 } from '../util/bytes.js'
 import { AbortedError, TimeoutError, ZeoneError } from '../util/errors.js'
 import { forEachBatchItem, SessionType } from '../wire/batch.js'
+import { V1_HEADER_BYTES } from '../wire/frame.js'
 import { MessageType } from '../wire/message-types.js'
+import { FrameBudget } from './frame-budget.js'
 import { Counter, pickEviction, strangerSlots, subnetOf, type PeerValue, type Slot } from './admission.js'
 import type { TransportConfig } from './config.js'
 import { Connection, type ConnectionEvents } from './connection.js'
@@ -83,6 +85,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
   /** Bans of IPs, only for pre-handshake garbage: shorter, since honest identities may share the IP. */
   readonly #ipBans: BanList
   readonly #connectRate: KeyedBuckets
+  readonly #frameBudget: FrameBudget<Connection>
   readonly #perIp = new Counter()
   readonly #perSubnet = new Counter()
   #peerValue: PeerValue | undefined
@@ -105,6 +108,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#ipBans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.ipBanBaseMs, banMaxMs: l.ipBanMaxMs })
     this.#connectRate = new KeyedBuckets(l.connectsPerSecPerIp, l.connectBurstPerIp)
     this.#peerValue = init.peerValue
+    this.#frameBudget = new FrameBudget(l.maxBufferedFrameBytes)
     this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
     this.#core = new CoreProtocol({
       identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
@@ -236,6 +240,9 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   knownPeers(): KnownPeer[] { return this.#book.list() }
 
+  /** Bytes held in unfinished frames by all connections together (capped by limits.maxBufferedFrameBytes). */
+  get bufferedFrameBytes(): number { return this.#frameBudget.bytes }
+
   /** Connections open now, including those still handshaking. */
   get connectionCount(): number { return this.#recs.size }
 
@@ -255,15 +262,20 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   #newConnection(stream: Duplex, opts: ConstructorParameters<typeof Connection>[1]): Connection {
     const c = this.#cfg
+    const maxBuffered = c.limits.maxBufferedPerConnection ?? c.maxFrameBytes + V1_HEADER_BYTES
     const conn = new Connection(stream, opts, {
       identity: this.#init.identity,
       clock: this.#clock,
       handshakeTimeoutMs: c.handshakeTimeoutMs,
       highWaterMark: c.sendHighWaterMark,
       isReplay: (n) => this.#replay.checkAndAdd(n),
+      maxBuffered,
+      onBuffered: (cn, bytes) => this.#buffered(cn, bytes),
       handshake: {
         versions: c.wireVersions, preferredVersion: c.preferredVersion, capabilities: this.#init.capabilities ?? ['DHT'],
-        suites: c.cipherSuites, listenPort: this.#listen?.port ?? 0, maxFrame: c.maxFrameBytes, maxSkewMs: c.maxClockSkewMs,
+        // a frame we announce must fit in what one connection may buffer
+        suites: c.cipherSuites, listenPort: this.#listen?.port ?? 0, maxFrame: Math.max(1024, Math.min(c.maxFrameBytes, maxBuffered - V1_HEADER_BYTES)),
+        maxSkewMs: c.maxClockSkewMs,
       },
     }, this.#events)
     const rec: Rec = { conn, registered: false, inbound: !opts.outbound, established: false, value: 0, lastActive: this.#clock.now() }
@@ -275,6 +287,16 @@ export class ConnectionManager implements LinkProvider, WireTap {
     }
     this.#recs.set(conn, rec)
     return conn
+  }
+
+  /** A connection's unfinished frame grew or shrank: past the total cap, the slowest holders are closed. */
+  #buffered(conn: Connection, bytes: number): void {
+    for (const victim of this.#frameBudget.update(conn, bytes, this.#clock.now())) {
+      this.#frameBudget.release(victim)
+      this.metrics.refuse('frame_memory')
+      this.#log.debug({ remote: victim.opts.remoteAddr, held: victim.bufferedBytes }, 'unfinished frame dropped: frame memory full')
+      victim.destroy('frame_memory')
+    }
   }
 
   /**
@@ -323,6 +345,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
       if (rec) rec.pending = undefined
     },
     closed: (conn, reason) => {
+      this.#frameBudget.release(conn)
       const rec = this.#recs.get(conn)
       this.#recs.delete(conn)
       if (!rec) return

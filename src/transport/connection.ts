@@ -36,6 +36,10 @@ export interface ConnectionDeps {
   handshakeTimeoutMs: number
   highWaterMark: number
   isReplay: (nonce: Uint8Array) => boolean
+  /** Most bytes this connection may hold in an unfinished frame; more is refused ('frame_memory'). */
+  maxBuffered?: number
+  /** Told whenever the bytes held in the unfinished frame change (see FrameBudget). */
+  onBuffered?: (conn: Connection, bytes: number) => void
 }
 
 export interface ConnectionEvents {
@@ -64,6 +68,8 @@ export class Connection implements FrameSink {
   #writer: FrameWriter | undefined
   #open: ((f: RawFrame) => Buffer) | undefined
   #closed = false
+  /** Bytes of the unfinished frame, as last reported to onBuffered. */
+  #buffered = 0
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
     this.stream = stream
@@ -207,8 +213,17 @@ export class Connection implements FrameSink {
       this.#reader.push(chunk, stable)
     } catch (err) {
       this.#refuse(err instanceof ZeoneError ? err.code : 'bad_frame', err)
+      return
     }
+    const n = this.#reader.buffered
+    if (this.#closed || n === this.#buffered) return
+    this.#buffered = n
+    if (n > (this.#deps.maxBuffered ?? Infinity)) return this.#refuse('frame_memory')
+    this.#deps.onBuffered?.(this, n)
   }
+
+  /** Bytes held now in the unfinished frame. */
+  get bufferedBytes(): number { return this.#closed ? 0 : this.#buffered }
 
   #onError = (err: Error): void => { this.destroy(`socket error: ${err.message}`) }
   #onClose = (): void => { if (!this.#closed) this.#finish(this.session ? 'remote closed' : 'closed_during_handshake') }

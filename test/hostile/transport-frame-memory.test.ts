@@ -15,12 +15,17 @@ const MiB = 1024 * 1024
 /** The node's count of bytes held in unfinished frames, across all connections. */
 const buffered = (n: TestNode): number => (n.cm as unknown as { bufferedFrameBytes: number }).bufferedFrameBytes
 
-/** A v2 frame header claiming `body` bytes, then all but the last byte of some body. */
-function almostAFrame(body: number): Buffer[] {
+/** A v2 frame header claiming `body` bytes. */
+function header(body: number): Buffer {
   const h = Buffer.alloc(16)
   h[0] = 0x5a; h[1] = 0x45; h[2] = 2; h[3] = MessageType.VPN_DATA
   h.writeUInt32BE(body, 4)
-  const out = [h]
+  return h
+}
+
+/** A v2 frame header claiming `body` bytes, then all but the last byte of some body. */
+function almostAFrame(body: number): Buffer[] {
+  const out = [header(body)]
   for (let left = body - 1; left > 0; left -= MiB) out.push(Buffer.alloc(Math.min(MiB, left), 0xab))
   return out
 }
@@ -45,7 +50,7 @@ test('the header of a 16 MiB frame alone does not make the reader allocate 16 Mi
   const a = await attackSession(addr(target).port, '127.0.5.2')
   t.after(() => a.sock.destroy())
   const before = process.memoryUsage().arrayBuffers
-  const h = almostAFrame(16 * MiB)[0]!
+  const h = header(16 * MiB)
   a.sock.write(Buffer.concat([h, Buffer.alloc(1000)]))
   await waitFor(() => buffered(target) >= 1000, 'the frame start accounted')
   const grew = process.memoryUsage().arrayBuffers - before
