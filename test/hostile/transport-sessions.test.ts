@@ -81,3 +81,16 @@ test('many IPs filling every slot: a new honest peer evicts an idle stranger, a 
   assert.ok(target.cm.get(vid.publicKey), 'the valued peer has its link')
   assert.ok(target.cm.connectionCount <= 24)
 })
+
+test('no reserved share and every slot held by idle strangers: a newcomer evicts one instead of being refused', async (t) => {
+  const target = await startNode(t, { limits: { maxConnections: 12, maxSessionsPerIp: 2, maxSessionsPerSubnet: 2, reservedShare: 0, evictIdleMs: 0, ...FAST_CONNECTS } })
+  echo(target)
+  let attack: AttackSession[] = []
+  for (let net = 20; net < 26; net++) attack.push(...await attackSessions(addr(target).port, (i) => `127.0.${net}.${1 + i}`, 2))
+  t.after(() => attack.forEach((a) => a.sock.destroy()))
+  await waitFor(() => target.cm.connectionCount === 12, 'every slot held')
+  attack = openSessions(attack)
+  await served(t, target, '127.0.0.1')
+  assert.ok(((await refusals(target)).get('evicted') ?? 0) >= 1)
+  assert.equal(((await refusals(target)).get('max_connections') ?? 0), 0)
+})
