@@ -54,6 +54,17 @@ export interface NodeInit {
 
 export type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
 
+/**
+ * What a peer is worth to the transport's admission rules: 0 for a stranger (no trust history, or blacklisted),
+ * else its effective trust (behaviour weighted by stake). A fresh identity has no history, so it never gets the
+ * reserved slots; stake alone does not count, since an unknown peer's stake reads as the configured default.
+ */
+function peerValue(services: MapServiceRegistry, id: Uint8Array): number {
+  const trust = services.get('trust') as { view?(p: Uint8Array): { effective: number; blacklisted: boolean; events: number } } | undefined
+  const v = trust?.view?.(id)
+  return !v || v.blacklisted || v.events === 0 ? 0 : v.effective
+}
+
 export class ZeoneNode {
   #config: ZeoneConfig
   readonly init: NodeInit
@@ -150,6 +161,8 @@ export class ZeoneNode {
     })
     await this.#transport.start()
     this.#legacy?.setSelfAddress(this.#transport.listenAddress)
+    // session slots reserved for peers with trust or stake (transport/admission.ts); economy attaches later
+    ;(this.#transport as { setPeerValue?(fn: (id: Uint8Array) => number): void }).setPeerValue?.((id) => peerValue(this.services, id))
 
     this.#http = new HttpServer({
       host: cfg.ops.httpHost, port: cfg.ops.httpPort, metrics: this.metrics, logger: this.logger.child({ c: 'http' }),

@@ -4,10 +4,34 @@ import { CIPHER_SUITES } from '../crypto/aead.js'
 const limitsSchema = z.object({
   /** Most open connections (handshaking and established). @default 256 */
   maxConnections: z.number().int().min(1).default(256),
+  /**
+   * Inbound sessions (handshaking or established) from one IP. Loopback is not exempt: tests with many nodes on
+   * 127.0.0.1 that dial one node raise it. @default 16
+   */
+  maxSessionsPerIp: z.number().int().min(1).default(16),
+  /** Inbound sessions from one /24 (IPv4) or /48 (IPv6). @default 64 */
+  maxSessionsPerSubnet: z.number().int().min(1).default(64),
+  /** Share of maxConnections that only peers with trust or stake may use (strangers get the rest). @default 0.25 */
+  reservedShare: z.number().min(0).max(0.9).default(0.25),
+  /**
+   * When full, a newcomer evicts the lowest-value inbound session that sent or got no application message for this
+   * long (a new session is protected for as long). @default 10000
+   */
+  evictIdleMs: z.number().int().min(0).default(10_000),
   /** New inbound connections per second allowed from one IP. @default 10 */
   connectsPerSecPerIp: z.number().positive().default(10),
   /** Burst of new connections from one IP. @default 30 */
   connectBurstPerIp: z.number().int().min(1).default(30),
+  /**
+   * Bytes all connections together may hold in unfinished frames; past it the slowest holders are closed.
+   * @default 256 MiB
+   */
+  maxBufferedFrameBytes: z.number().int().min(64 * 1024).default(256 * 1024 * 1024),
+  /**
+   * Bytes one connection may hold in an unfinished frame; the frame size we announce is lowered to fit.
+   * @default maxFrameBytes plus a frame header
+   */
+  maxBufferedPerConnection: z.number().int().min(64 * 1024).optional(),
   /** Messages per second per peer. @default 20000 */
   messagesPerSec: z.number().positive().default(20_000),
   /** @default 50000 */
@@ -16,14 +40,22 @@ const limitsSchema = z.object({
   bytesPerSec: z.number().positive().default(256 * 1024 * 1024),
   /** @default 512 MiB */
   byteBurst: z.number().int().min(1).default(512 * 1024 * 1024),
-  /** Invalid frames/handshakes within `strikeWindowMs` that ban the IP or node id. @default 5 */
+  /** Invalid frames/handshakes within `strikeWindowMs` that ban the node id (or, before a handshake, the IP). @default 5 */
   strikes: z.number().int().min(1).default(5),
   /** @default 60000 */
   strikeWindowMs: z.number().int().min(1).default(60_000),
-  /** First ban period; doubles with each further ban of the same peer. @default 60000 */
+  /** First ban of a node id (abuse after the handshake); doubles with each further ban of the same id. @default 60000 */
   banBaseMs: z.number().int().min(1).default(60_000),
   /** @default 3600000 */
   banMaxMs: z.number().int().min(1).default(3_600_000),
+  /**
+   * First ban of an IP, for garbage before any handshake (the only case where no identity is known); doubles with
+   * each further ban of the same IP. Short, because every identity behind that IP (a NAT, a campus) shares it.
+   * @default 5000
+   */
+  ipBanBaseMs: z.number().int().min(1).default(5_000),
+  /** @default 600000 */
+  ipBanMaxMs: z.number().int().min(1).default(600_000),
 }).strict()
 
 /** Config section `node`: listening, bootstrap, limits, wire versions. */

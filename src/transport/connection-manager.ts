@@ -19,7 +19,10 @@ import { dhtIdOf } from '../crypto/identity.js'
 import { compareBytes, toB64 } from '../util/bytes.js'
 import { AbortedError, TimeoutError, ZeoneError } from '../util/errors.js'
 import { forEachBatchItem, SessionType } from '../wire/batch.js'
+import { V1_HEADER_BYTES } from '../wire/frame.js'
 import { MessageType } from '../wire/message-types.js'
+import { FrameBudget } from './frame-budget.js'
+import { Counter, pickEviction, strangerSlots, subnetOf, type PeerValue, type Slot } from './admission.js'
 import type { TransportConfig } from './config.js'
 import { Connection, type ConnectionEvents } from './connection.js'
 import { CoreProtocol } from './core-protocol.js'
@@ -48,11 +51,20 @@ export interface ConnectionManagerInit {
   capabilities?: string[]
   /** Receives inbound sockets that do not start with the magic, when config.legacy is on. */
   legacyAcceptor?: (socket: Socket, firstBytes: Buffer) => void
+  /** What a peer is worth (trust, stake): peers above 0 may use the reserved slots (see admission.ts). */
+  peerValue?: PeerValue
 }
 
 interface Pending { resolve(l: Link): void; reject(e: Error): void }
 /** Per-connection state; the message and byte buckets are per peer because there is one link per peer. */
-interface Rec { conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending; msgs?: TokenBucket; bytes?: TokenBucket }
+interface Rec extends Slot {
+  conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending; msgs?: TokenBucket; bytes?: TokenBucket
+  /** Inbound only: the IP and subnet it is counted under. */
+  ipKey?: string; netKey?: string
+}
+
+/** Messages that keep a link alive but do not make it active (they cost an idle attacker nothing). */
+const CORE_TYPES = new Set<number>([MessageType.PING, MessageType.PONG, MessageType.DISCOVER, MessageType.PEER_LIST])
 
 const ip = (e: Endpoint): string => `ip:${e.host}`
 
@@ -68,8 +80,15 @@ export class ConnectionManager implements LinkProvider, WireTap {
   readonly #linkListeners = new Set<(l: Link) => void>()
   readonly #taps = new Set<(ev: FrameEvent) => void>()
   readonly #book = new PeerBook()
+  /** Bans of node ids (abuse after the handshake). */
   readonly #bans: BanList
+  /** Bans of IPs, only for pre-handshake garbage: shorter, since honest identities may share the IP. */
+  readonly #ipBans: BanList
   readonly #connectRate: KeyedBuckets
+  readonly #frameBudget: FrameBudget<Connection>
+  readonly #perIp = new Counter()
+  readonly #perSubnet = new Counter()
+  #peerValue: PeerValue | undefined
   readonly #core: CoreProtocol
   readonly #stop = new AbortController()
   #replay: ReplayGuard
@@ -86,7 +105,10 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.metrics = new TransportMetrics(init.metrics)
     const l = this.#cfg.limits
     this.#bans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.banBaseMs, banMaxMs: l.banMaxMs })
+    this.#ipBans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.ipBanBaseMs, banMaxMs: l.ipBanMaxMs })
     this.#connectRate = new KeyedBuckets(l.connectsPerSecPerIp, l.connectBurstPerIp)
+    this.#peerValue = init.peerValue
+    this.#frameBudget = new FrameBudget(l.maxBufferedFrameBytes)
     this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
     this.#core = new CoreProtocol({
       identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
@@ -96,6 +118,9 @@ export class ConnectionManager implements LinkProvider, WireTap {
   }
 
   get listenAddress(): Endpoint | undefined { return this.#listen }
+
+  /** Sets where peer values (trust, stake) come from; the composition root wires it once the layers exist. */
+  setPeerValue(fn: PeerValue | undefined): void { this.#peerValue = fn }
 
   async start(): Promise<void> {
     if (this.#stopping) throw new ZeoneError('stopped', 'connection manager stopped')
@@ -136,7 +161,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#timers = []
     const closing = this.#server ? new Promise<void>((r) => this.#server!.close(() => r())) : Promise.resolve()
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
-    this.#saveReplay()
+    try { this.#replay.close() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
     // sockets handed to the legacy bridge belong to it: do not wait for them forever
     await Promise.race([closing, new Promise<void>((r) => { setTimeout(r, STOP_GRACE_MS).unref() })])
   }
@@ -176,6 +201,10 @@ export class ConnectionManager implements LinkProvider, WireTap {
   /** Runs the handshake and framing over any Duplex; resolves with the authenticated link. */
   adoptStream(stream: Duplex, opts: { outbound: boolean; remoteAddr: Endpoint; expectNodeId?: Uint8Array; signal?: AbortSignal }): Promise<Link> {
     if (this.#stopping) { stream.destroy(); return Promise.reject(new LinkClosedError('node stopped')) }
+    if (!opts.outbound) {
+      const why = this.#admitInbound(normalizeHost(opts.remoteAddr.host))
+      if (why) { this.metrics.refuse(why); stream.destroy(); return Promise.reject(new ZeoneError(why, `inbound stream refused: ${why}`)) }
+    }
     return new Promise<Link>((resolve, reject) => {
       const signal = opts.signal
       const onAbort = (): void => conn.destroy('aborted')
@@ -211,6 +240,9 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   knownPeers(): KnownPeer[] { return this.#book.list() }
 
+  /** Bytes held in unfinished frames by all connections together (capped by limits.maxBufferedFrameBytes). */
+  get bufferedFrameBytes(): number { return this.#frameBudget.bytes }
+
   /** Connections open now, including those still handshaking. */
   get connectionCount(): number { return this.#recs.size }
 
@@ -220,28 +252,81 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const now = this.#clock.now()
     const refuse = (reason: string): void => { this.metrics.refuse(reason); sock.destroy() }
     if (this.#stopping) return refuse('stopping')
-    if (this.#bans.isBanned(ip(remote), now)) return refuse('banned')
+    if (this.#ipBans.isBanned(ip(remote), now)) return refuse('banned')
     if (!this.#connectRate.take(remote.host, 1, now)) return refuse('connect_rate')
-    if (this.#recs.size >= this.#cfg.limits.maxConnections) return refuse('max_connections')
+    const why = this.#admitInbound(remote.host)
+    if (why) return refuse(why)
     const legacy = this.#cfg.legacy ? this.#init.legacyAcceptor : undefined
     this.#newConnection(sock, { outbound: false, remoteAddr: remote, legacyAcceptor: legacy }).start()
   }
 
   #newConnection(stream: Duplex, opts: ConstructorParameters<typeof Connection>[1]): Connection {
     const c = this.#cfg
+    const maxBuffered = c.limits.maxBufferedPerConnection ?? c.maxFrameBytes + V1_HEADER_BYTES
     const conn = new Connection(stream, opts, {
       identity: this.#init.identity,
       clock: this.#clock,
       handshakeTimeoutMs: c.handshakeTimeoutMs,
       highWaterMark: c.sendHighWaterMark,
       isReplay: (n) => this.#replay.checkAndAdd(n),
+      maxBuffered,
+      onBuffered: (cn, bytes) => this.#buffered(cn, bytes),
       handshake: {
         versions: c.wireVersions, preferredVersion: c.preferredVersion, capabilities: this.#init.capabilities ?? ['DHT'],
-        suites: c.cipherSuites, listenPort: this.#listen?.port ?? 0, maxFrame: c.maxFrameBytes, maxSkewMs: c.maxClockSkewMs,
+        // a frame we announce must fit in what one connection may buffer
+        suites: c.cipherSuites, listenPort: this.#listen?.port ?? 0, maxFrame: Math.max(1024, Math.min(c.maxFrameBytes, maxBuffered - V1_HEADER_BYTES)),
+        maxSkewMs: c.maxClockSkewMs,
       },
     }, this.#events)
-    this.#recs.set(conn, { conn, registered: false })
+    const rec: Rec = { conn, registered: false, inbound: !opts.outbound, established: false, value: 0, lastActive: this.#clock.now() }
+    if (rec.inbound) {
+      rec.ipKey = opts.remoteAddr.host
+      rec.netKey = subnetOf(opts.remoteAddr.host)
+      this.#perIp.add(rec.ipKey)
+      this.#perSubnet.add(rec.netKey)
+    }
+    this.#recs.set(conn, rec)
     return conn
+  }
+
+  /** A connection's unfinished frame grew or shrank: past the total cap, the slowest holders are closed. */
+  #buffered(conn: Connection, bytes: number): void {
+    for (const victim of this.#frameBudget.update(conn, bytes, this.#clock.now())) {
+      this.#frameBudget.release(victim)
+      this.metrics.refuse('frame_memory')
+      this.#log.debug({ remote: victim.opts.remoteAddr, held: victim.bufferedBytes }, 'unfinished frame dropped: frame memory full')
+      victim.destroy('frame_memory')
+    }
+  }
+
+  /**
+   * Per-IP and per-subnet caps for a new inbound connection, then a free slot: when full, the idle stranger
+   * session of lowest value is evicted. Returns the refusal reason, or undefined when admitted.
+   */
+  #admitInbound(host: string): string | undefined {
+    const l = this.#cfg.limits
+    if (this.#perIp.get(host) >= l.maxSessionsPerIp) return 'ip_limit'
+    if (this.#perSubnet.get(subnetOf(host)) >= l.maxSessionsPerSubnet) return 'subnet_limit'
+    if (this.#recs.size < l.maxConnections) return undefined
+    // the newcomer's identity is unknown yet: only strangers make room for it
+    return this.#evict(0) ? undefined : 'max_connections'
+  }
+
+  /** Closes the idle session of lowest value (at most `maxValue`), if one is idle long enough. */
+  #evict(maxValue: number, skip?: Rec): boolean {
+    const victim = pickEviction(this.#recs.values(), this.#clock.now(), this.#cfg.limits.evictIdleMs, maxValue, skip)
+    if (!victim) return false
+    this.metrics.refuse('evicted')
+    this.#log.debug({ remote: victim.conn.opts.remoteAddr, value: victim.value }, 'idle session evicted for a newcomer')
+    victim.conn.close('evicted')
+    return true
+  }
+
+  #valueOf(nodeId: Uint8Array): number {
+    try {
+      const v = this.#peerValue?.(nodeId) ?? 0
+      return Number.isFinite(v) && v > 0 ? v : 0
+    } catch { return 0 }
   }
 
   readonly #events: ConnectionEvents = {
@@ -260,9 +345,12 @@ export class ConnectionManager implements LinkProvider, WireTap {
       if (rec) rec.pending = undefined
     },
     closed: (conn, reason) => {
+      this.#frameBudget.release(conn)
       const rec = this.#recs.get(conn)
       this.#recs.delete(conn)
       if (!rec) return
+      if (rec.ipKey !== undefined) this.#perIp.remove(rec.ipKey)
+      if (rec.netKey !== undefined) this.#perSubnet.remove(rec.netKey)
       rec.pending?.reject(new LinkClosedError(reason))
       rec.pending = undefined
       if (rec.link) {
@@ -284,6 +372,17 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.metrics.handshakes.inc({ outcome: 'ok' })
     this.metrics.handshakeSeconds.observe({ outcome: 'ok' }, (now - conn.startedAt) / 1000)
     if (this.#bans.isBanned(`id:${id}`, now)) { this.metrics.refuse('banned'); conn.destroy('banned'); return }
+    // sessions we dialed are our choice: never evicted, never counted as strangers
+    rec.value = conn.opts.outbound ? Infinity : this.#valueOf(p.remoteNodeId)
+    rec.lastActive = now
+    if (rec.inbound && rec.value === 0 && !this.#strangerRoom(rec)) {
+      this.metrics.refuse('stranger_quota')
+      rec.pending?.reject(new ZeoneError('stranger_quota', 'no session slot left for peers without trust or stake'))
+      rec.pending = undefined
+      conn.destroy('stranger_quota')
+      return
+    }
+    rec.established = true
     const remote = conn.opts.remoteAddr
     const listenAddr = conn.opts.outbound ? remote : p.remoteListenPort > 0 ? { host: remote.host, port: p.remoteListenPort } : undefined
     const peer: RemotePeer = {
@@ -324,15 +423,34 @@ export class ConnectionManager implements LinkProvider, WireTap {
     return weAreSmaller ? fresh.outbound : !fresh.outbound
   }
 
+  /**
+   * Room for one more stranger (value 0) session, `rec` itself not counted: strangers may fill all but the reserved
+   * share; past that an idle stranger is evicted.
+   */
+  #strangerRoom(rec: Rec): boolean {
+    let strangers = 0
+    for (const r of this.#recs.values()) if (r !== rec && r.inbound && r.established && r.value === 0) strangers++
+    const l = this.#cfg.limits
+    return strangers < strangerSlots(l.maxConnections, l.reservedShare) || this.#evict(0, rec)
+  }
+
+  #active(conn: Connection, type: number): void {
+    if (CORE_TYPES.has(type)) return
+    const rec = this.#recs.get(conn)
+    if (rec) rec.lastActive = this.#clock.now()
+  }
+
   #sink(conn: Connection, peer: RemotePeer): FrameSink {
     return {
       sendFrame: (type, pt) => {
+        this.#active(conn, type)
         const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
         this.metrics.frame(type, 'out', body)
         if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: body })
         return conn.sendFrame(type, pt)
       },
       sendFrameParts: (type, parts) => {
+        this.#active(conn, type)
         let n = -(parts[0]![0] === 0 ? 1 : 5)
         for (const p of parts) n += p.byteLength
         this.metrics.frame(type, 'out', n)
@@ -366,6 +484,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
       return this.#refuseFromPeer(link, 'unknown_type')
     }
     const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
+    if (!CORE_TYPES.has(type)) rec.lastActive = now
     this.metrics.frame(type, 'in', body)
     if (this.#taps.size) this.#tap({ peer: link.peer, direction: 'in', type, bytes: body })
     try {
@@ -385,7 +504,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
   }
 
   #strike(key: string): void {
-    const dur = this.#bans.strike(key, this.#clock.now())
+    const dur = (key.startsWith('ip:') ? this.#ipBans : this.#bans).strike(key, this.#clock.now())
     if (dur === 0) return
     this.metrics.refuse('banned')
     this.#log.info({ key, ms: dur }, 'peer banned')

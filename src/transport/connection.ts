@@ -36,6 +36,10 @@ export interface ConnectionDeps {
   handshakeTimeoutMs: number
   highWaterMark: number
   isReplay: (nonce: Uint8Array) => boolean
+  /** Most bytes this connection may hold in an unfinished frame; more is refused ('frame_memory'). */
+  maxBuffered?: number
+  /** Told whenever the bytes held in the unfinished frame change (see FrameBudget). */
+  onBuffered?: (conn: Connection, bytes: number) => void
 }
 
 export interface ConnectionEvents {
@@ -64,6 +68,8 @@ export class Connection implements FrameSink {
   #writer: FrameWriter | undefined
   #open: ((f: RawFrame) => Buffer) | undefined
   #closed = false
+  /** Bytes of the unfinished frame, as last reported to onBuffered. */
+  #buffered = 0
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
     this.stream = stream
@@ -101,18 +107,35 @@ export class Connection implements FrameSink {
     const w = this.#writer
     if (this.#closed || !w) return false
     w.send(type, parts)
-    return this.stream.writableLength + w.pending < this.#deps.highWaterMark
+    return this.#belowHighWater(w)
   }
 
   sendFrame(type: number, plaintext: Uint8Array): boolean {
     return this.sendFrameParts(type, [plaintext])
   }
 
+  /**
+   * Room for more: what the stream holds plus what the writer has not handed on yet stays under the high-water
+   * mark. A stream that does not count its queue (WritePressure.queued 0) is full while it waits for a 'drain'.
+   */
+  #belowHighWater(w: FrameWriter): boolean {
+    const p = w.pressure
+    const q = p.queued
+    if (q === 0 && p.mustDrain) return false
+    return q + w.pending < this.#deps.highWaterMark
+  }
+
   #writableWait: Promise<void> | undefined
 
   whenWritable(): Promise<void> {
+    const w = this.#writer
+    if (this.#closed || !w) return Promise.resolve()
+    // hand what is pending to the stream now: a producer looping on resolved promises would starve the nextTick flush
+    if (w.pending > 0) w.flush()
+    const p = w.pressure
+    // only a stream that asked for a 'drain' is waited for: it will emit one (or close)
+    if (!p.mustDrain || (p.queued > 0 && p.queued < this.#deps.highWaterMark / 2)) return Promise.resolve()
     const s = this.stream
-    if (this.#closed || s.writableLength < this.#deps.highWaterMark / 2) return Promise.resolve()
     // one shared wait per connection: callers that poll whenWritable() must not pile up socket listeners
     this.#writableWait ??= new Promise((resolve) => {
       const done = (): void => { s.off('drain', done); s.off('close', done); this.#writableWait = undefined; resolve() }
@@ -190,8 +213,17 @@ export class Connection implements FrameSink {
       this.#reader.push(chunk, stable)
     } catch (err) {
       this.#refuse(err instanceof ZeoneError ? err.code : 'bad_frame', err)
+      return
     }
+    const n = this.#reader.buffered
+    if (this.#closed || n === this.#buffered) return
+    this.#buffered = n
+    if (n > (this.#deps.maxBuffered ?? Infinity)) return this.#refuse('frame_memory')
+    this.#deps.onBuffered?.(this, n)
   }
+
+  /** Bytes held now in the unfinished frame. */
+  get bufferedBytes(): number { return this.#closed ? 0 : this.#buffered }
 
   #onError = (err: Error): void => { this.destroy(`socket error: ${err.message}`) }
   #onClose = (): void => { if (!this.#closed) this.#finish(this.session ? 'remote closed' : 'closed_during_handshake') }

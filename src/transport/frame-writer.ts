@@ -12,6 +12,7 @@ import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
 import { SlabPool } from './slab-pool.js'
+import { WritePressure } from './write-pressure.js'
 
 /** Standard slab size: up to ~15 frames of 64 KiB per write. */
 export const SLAB_BYTES = 1024 * 1024
@@ -56,6 +57,8 @@ interface Slab {
 
 export class FrameWriter {
   readonly #stream: Duplex
+  /** What the stream still holds and whether it asked for a 'drain' (every write goes through it). */
+  readonly pressure: WritePressure
   readonly #sealer: FrameSealer
   #slab: Slab | null = null
   /** Taken from the pool for the messages of one turn and given back once they are sealed. */
@@ -70,6 +73,7 @@ export class FrameWriter {
 
   constructor(stream: Duplex, sealer: FrameSealer, batching: BatchPolicy = BULK_BATCHING) {
     this.#stream = stream
+    this.pressure = new WritePressure(stream)
     this.#sealer = sealer
     this.#batchMax = batching.batchMax
     this.#itemMax = Math.min(batching.itemMax, batching.batchMax - BATCH_ITEM_HEADER)
@@ -171,9 +175,9 @@ export class FrameWriter {
     if (!s || s.pos === s.written) return
     const chunk = s.buf.subarray(s.written, s.pos)
     s.written = s.pos
-    if (!this.#recycle) { this.#stream.write(chunk); return }
+    if (!this.#recycle) { this.pressure.write(chunk); return }
     const req = { queued: false }
-    this.#stream.write(chunk, () => {
+    this.pressure.write(chunk, () => {
       if (!req.queued) return
       s.inflight--
       if (s.retired && s.inflight === 0) sendSlabs.give(s.buf)

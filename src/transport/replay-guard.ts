@@ -2,12 +2,18 @@
  * Handshake-nonce replay guard: two generations of a keyed Bloom filter, persisted to the data dir (written
  * atomically, periodically and on stop) so a restarted node still refuses a replayed HELLO.
  *
+ * Between two saves every new nonce is appended to a journal (`<file>.journal`) before checkAndAdd returns, i.e.
+ * before the HELLO_ACK is written: a node killed with SIGKILL between saves finds the nonces it answered in the
+ * journal at restart (the page cache keeps a write(2) across a process crash; a power loss can still drop the
+ * last writes, and HELLOs older than 30 s are refused anyway). Loading replays the journal into the filter and
+ * saves; each save empties the journal. A torn last entry (crash mid-append) is ignored.
+ *
  * Positions come from BLAKE2b keyed with a per-node secret (stored in the same file), so a peer cannot choose nonces
  * that collide on purpose. When the current generation holds `capacity` nonces it becomes the previous one and a
  * fresh one starts; a nonce is a replay if either generation has it. HELLO timestamps older than 30 s are refused
  * anyway, so only a node that sees more than 2 x capacity handshakes within 30 s could forget a live nonce.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { blake2b } from '../crypto/hash.js'
 import { writeFileAtomic } from '../crypto/identity.js'
 import { randomBytes } from '../crypto/sign.js'
@@ -22,7 +28,12 @@ export interface ReplayGuardInit {
   bits?: number
   /** Hash functions. @default 7 */
   hashes?: number
+  /** Journal entries after which checkAndAdd saves the filter (and empties the journal). @default 65536 */
+  maxJournal?: number
 }
+
+/** Journal entry: [length 1][nonce]. */
+const MAX_NONCE = 255
 
 export class ReplayGuard {
   readonly bits: number
@@ -35,6 +46,9 @@ export class ReplayGuard {
   #count = 0
   #prevCount = 0
   #dirty = false
+  #journalFd: number | undefined
+  #journalEntries = 0
+  readonly #maxJournal: number
 
   constructor(init: ReplayGuardInit = {}) {
     this.bits = init.bits ?? 1 << 20
@@ -45,7 +59,32 @@ export class ReplayGuard {
     this.#key = randomBytes(32)
     this.#cur = new Uint8Array(this.bits / 8)
     this.#prev = new Uint8Array(this.bits / 8)
+    this.#maxJournal = init.maxJournal ?? 65_536
     if (this.file && existsSync(this.file)) this.#load(this.file)
+    if (this.file) this.#openJournal(`${this.file}.journal`)
+  }
+
+  /** Replays the journal a crashed run left, saves, and keeps the journal open for appends. */
+  #openJournal(path: string): void {
+    if (existsSync(path)) {
+      const raw = readFileSync(path)
+      for (let o = 0; o < raw.length;) {
+        const n = raw[o]!
+        if (n === 0 || o + 1 + n > raw.length) break // torn tail
+        this.#add(raw.subarray(o + 1, o + 1 + n))
+        o += 1 + n
+      }
+    }
+    this.#journalFd = openSync(path, 'a', 0o600)
+    if (this.#dirty) this.save()
+    else ftruncateSync(this.#journalFd, 0)
+  }
+
+  /** Stops journaling (after a final save). */
+  close(): void {
+    this.save()
+    if (this.#journalFd !== undefined) closeSync(this.#journalFd)
+    this.#journalFd = undefined
   }
 
   get dirty(): boolean { return this.#dirty }
@@ -53,8 +92,23 @@ export class ReplayGuard {
 
   /** True if `nonce` was (probably) seen before; otherwise records it and returns false. */
   checkAndAdd(nonce: Uint8Array): boolean {
+    if (nonce.byteLength === 0 || nonce.byteLength > MAX_NONCE) throw new RangeError('nonce length out of range')
+    if (!this.#add(nonce)) return true
+    const fd = this.#journalFd
+    if (fd !== undefined) {
+      const e = Buffer.allocUnsafe(1 + nonce.byteLength)
+      e[0] = nonce.byteLength
+      e.set(nonce, 1)
+      writeSync(fd, e)
+      if (++this.#journalEntries >= this.#maxJournal) this.save()
+    }
+    return false
+  }
+
+  /** Adds `nonce` unless present; returns false when it was (probably) there already. */
+  #add(nonce: Uint8Array): boolean {
     const idx = this.#positions(nonce)
-    if (this.#hasAll(this.#cur, idx) || this.#hasAll(this.#prev, idx)) return true
+    if (this.#hasAll(this.#cur, idx) || this.#hasAll(this.#prev, idx)) return false
     if (this.#count >= this.capacity) {
       this.#prev = this.#cur
       this.#prevCount = this.#count
@@ -64,7 +118,7 @@ export class ReplayGuard {
     for (const i of idx) this.#cur[i >>> 3]! |= 1 << (i & 7)
     this.#count++
     this.#dirty = true
-    return false
+    return true
   }
 
   /** Writes the filter atomically if it changed since the last save. */
@@ -82,6 +136,9 @@ export class ReplayGuard {
     out.set(this.#prev, o)
     writeFileAtomic(this.file, out, 0o600)
     this.#dirty = false
+    // the filter on disk now holds every journaled nonce
+    if (this.#journalFd !== undefined) ftruncateSync(this.#journalFd, 0)
+    this.#journalEntries = 0
   }
 
   #load(file: string): void {

@@ -27,6 +27,11 @@ const MIN_READ = 64 * 1024
  * plaintext, frame-writer.ts), so a lent buffer carries exactly one message; lendFrame refuses BATCH frames anyway.
  */
 export const OWN_FRAME_BYTES = 512 * 1024
+/**
+ * A large frame's own buffer starts at most this large and doubles as the frame's bytes fill it (the bytes so far
+ * are copied along), so a peer that announces a 16 MiB frame and sends little of it costs us little memory.
+ */
+export const OWN_FRAME_START_BYTES = 4 * 1024 * 1024
 /** Size of the read that follows a large frame (see SlabReader #probe). */
 const PROBE_READ = 4 * 1024
 /**
@@ -88,7 +93,11 @@ export class SlabReader {
   next = (): Buffer => {
     const own = this.#own
     if (own) {
-      if (own.fill < own.total) { this.#intoOwn = true; return own.buf.subarray(own.fill, own.total) }
+      if (own.fill < own.total) {
+        if (own.fill === own.buf.length) this.#growOwn(own)
+        this.#intoOwn = true
+        return own.buf.subarray(own.fill, Math.min(own.total, own.buf.length))
+      }
       this.#own = null
       this.#probe = true
     }
@@ -101,12 +110,12 @@ export class SlabReader {
     const total = tail ? p!.total : 0
     if (total >= OWN_FRAME_BYTES) {
       // reads stop at the frame's end, so the buffer holds this frame alone
-      const buf = ownFrameBuffers.take(total)
+      const buf = ownFrameBuffers.take(Math.max(tail!.length + MIN_READ, Math.min(total, OWN_FRAME_START_BYTES)))
       tail!.copy(buf, 0)
       this.pending!.moved(buf.subarray(0, tail!.length))
       this.#own = { buf, fill: tail!.length, total }
       this.#intoOwn = true
-      return buf.subarray(tail!.length, total)
+      return buf.subarray(tail!.length, Math.min(total, buf.length))
     }
     const probing = probe && !tail
     const end = (): number => (probing ? this.#pos + PROBE_READ : this.#slab.length)
@@ -123,6 +132,15 @@ export class SlabReader {
     }
     this.#slab = slab
     return slab.subarray(this.#pos, end())
+  }
+
+  /** The own buffer is full but its frame is not: move the bytes so far into one twice as large (at most the frame). */
+  #growOwn(own: { buf: Buffer; fill: number; total: number }): void {
+    const buf = ownFrameBuffers.take(Math.min(own.total, 2 * own.buf.length))
+    own.buf.copy(buf, 0, 0, own.fill)
+    this.pending?.moved(buf.subarray(0, own.fill))
+    ownFrameBuffers.give(own.buf)
+    own.buf = buf
   }
 
   /** `n` bytes were read into the buffer `next()` returned last. */

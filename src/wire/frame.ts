@@ -18,6 +18,11 @@ export const V1_HEADER_BYTES = 96
 export const V2_HEADER_BYTES = 16
 /** Bodies of handshake frames are small CBOR maps. */
 export const MAX_HANDSHAKE_BODY = 4096
+/**
+ * A frame spanning chunks is copied into a buffer of its full size when it is at most this large; a larger one
+ * into a buffer that doubles as its bytes arrive, so a header announcing 16 MiB costs only what was really sent.
+ */
+export const EAGER_FRAME_BYTES = 1024 * 1024
 
 export function headerBytes(version: number): number {
   switch (version) {
@@ -75,8 +80,10 @@ export class FrameReader {
   readonly #onFrame: (f: RawFrame) => void
   readonly #prefix = Buffer.alloc(PREFIX_BYTES)
   #prefixFill = 0
+  /** The frame being copied together: `#accTotal` bytes expected, `#accFill` in; may be smaller than the frame. */
   #acc: Buffer | null = null
   #accFill = 0
+  #accTotal = 0
   #accHeader = 0
   /** Unfinished tail of the last stable chunk (a view, not a copy). */
   #tail: Buffer | null = null
@@ -126,15 +133,16 @@ export class FrameReader {
     let off = 0
     const len = chunk.length
     while (off < len && !this.#stopped) {
-      const acc = this.#acc
+      let acc = this.#acc
       if (acc) {
+        if (this.#accFill === acc.length) acc = this.#grow(acc, len - off)
         const n = Math.min(acc.length - this.#accFill, len - off)
         chunk.copy(acc, this.#accFill, off, off + n)
         this.#accFill += n
         off += n
-        if (this.#accFill === acc.length) {
+        if (this.#accFill === this.#accTotal) {
           this.#acc = null
-          this.#emit(acc, 0, acc.length, this.#accHeader)
+          this.#emit(acc, 0, this.#accTotal, this.#accHeader)
         }
         continue
       }
@@ -156,11 +164,12 @@ export class FrameReader {
         if (this.#prefixFill < PREFIX_BYTES) return
         this.#prefixFill = 0
         const [hdr, total] = this.#check(this.#prefix, 0)
-        const buf = Buffer.allocUnsafe(total)
+        const buf = Buffer.allocUnsafe(firstSize(total, len - off + PREFIX_BYTES))
         this.#prefix.copy(buf, 0, 0, PREFIX_BYTES)
         if (total === PREFIX_BYTES) { this.#emit(buf, 0, total, hdr); continue }
         this.#acc = buf
         this.#accFill = PREFIX_BYTES
+        this.#accTotal = total
         this.#accHeader = hdr
         continue
       }
@@ -171,13 +180,23 @@ export class FrameReader {
         this.#emit(chunk, start, total, hdr)
         continue
       }
-      const buf = Buffer.allocUnsafe(total)
+      const buf = Buffer.allocUnsafe(firstSize(total, len - off))
       chunk.copy(buf, 0, off, len)
       this.#acc = buf
       this.#accFill = len - off
+      this.#accTotal = total
       this.#accHeader = hdr
       off = len
     }
+  }
+
+  /** A full accumulator that needs `more` bytes: a larger one (double, at least `more` extra, at most the frame). */
+  #grow(acc: Buffer, more: number): Buffer {
+    const size = Math.min(this.#accTotal, Math.max(2 * acc.length, acc.length + more))
+    const next = Buffer.allocUnsafe(size)
+    acc.copy(next, 0, 0, this.#accFill)
+    this.#acc = next
+    return next
   }
 
   #check(b: Buffer, off: number): [number, number] {
@@ -194,6 +213,11 @@ export class FrameReader {
   #emit(b: Buffer, start: number, total: number, hdr: number): void {
     this.#onFrame({ version: b[start + 2]!, type: b[start + 3]!, frame: b.subarray(start, start + total), headerLength: hdr })
   }
+}
+
+/** First accumulator for a frame of `total` bytes of which `have` are here: all of it if small, else room for twice what came. */
+function firstSize(total: number, have: number): number {
+  return total <= EAGER_FRAME_BYTES ? total : Math.min(total, Math.max(EAGER_FRAME_BYTES, 2 * have))
 }
 
 /** A frame could not be parsed or authenticated; `code` is the refusal reason label. */

@@ -20,7 +20,8 @@ const children: ChildProcess[] = []
 
 function spawnNode(dir: string, bootstrap: string[]): Promise<Proc> {
   const config = {
-    dataDir: dir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap },
+    // all 30 nodes share 127.0.0.1: lift the per-IP and per-subnet session caps (default 16 and 64)
+    dataDir: dir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap, limits: { maxSessionsPerIp: 64, maxSessionsPerSubnet: 64 } },
     ops: { httpPort: -1, logLevel: 'silent' }, dht: { staticPuzzleBits: 0, dynamicPuzzleBits: 6, rpcTimeoutMs: 2000 },
   }
   const child = spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), fixture, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
