@@ -16,6 +16,7 @@ import { Dht } from './dht.js'
 import { LegacyDht } from './legacy.js'
 import { LinkDhtNet, serveDht } from './link-net.js'
 import { SqliteRecordStore } from './store-sqlite.js'
+import { stakeStanding } from './publisher-standing.js'
 import { sha1 } from '../crypto/hash.js'
 import { addressPolicyFor } from '../transport/address-policy.js'
 import { addressClass } from '../util/address-class.js'
@@ -81,6 +82,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   }
   const store = new SqliteRecordStore(join(ctx.dataDir, 'dht.sqlite'), {
     clock, maxRecordsPerKey: cfg.maxRecordsPerKey, maxProvidersPerKey: cfg.maxProvidersPerKey, maxBytes: cfg.maxStoreBytes,
+    maxPublisherShare: cfg.maxPublisherShare, self: ctx.identity.publicKey, standing: stakeStanding(() => ctx.services.get('stake')),
   })
   const trust: TrustSink = { report: (id, ev, d) => ctx.services.get('trust')?.report(id, ev, d) }
   const advertise = (): Endpoint[] => {

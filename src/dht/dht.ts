@@ -88,6 +88,8 @@ export class Dht {
     this.#id = init.identity
     this.#net = init.net
     this.store = init.store
+    // our own values and provider records are never evicted by what others store (store.ts)
+    init.store.setSelf(init.identity.publicKey)
     this.#clock = init.clock
     this.#log = init.logger ?? silentLogger
     this.#trust = init.trust
