@@ -26,7 +26,8 @@ export const cortexConfigSchema = z.object({
   peers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/)).max(256).default([]),
   /** Idle time after which a session's KV cache is freed. @default 300000 */
   sessionTtlMs: z.number().int().min(1000).default(300_000),
-  /** Most sessions one peer may hold on a stage (0 = up to the stage's maxSessions). @default 0 */
+  /** Most sessions one peer may hold on a stage (0 = a quarter of the stage's maxSessions, at least 1; raise it for a
+   *  stage fed by one upstream stage node). @default 0 */
   maxSessionsPerPeer: z.number().int().min(0).default(0),
   /** Most sessions per forward pass (continuous batching). @default 16 */
   maxBatch: z.number().int().min(1).max(256).default(16),
