@@ -17,6 +17,7 @@ import { ConfigWatcher } from './ops/config-watcher.js'
 import type { ConfigSources } from './ops/config.js'
 import { ControlServer } from './ops/control-server.js'
 import { HttpServer } from './ops/http-server.js'
+import { loadOrCreateApiToken } from './ops/api-token.js'
 import { createLogger } from './ops/logger.js'
 import { createMetricsRegistry } from './ops/metrics.js'
 import { MapServiceRegistry } from './ops/service-registry.js'
@@ -166,6 +167,7 @@ export class ZeoneNode {
 
     this.#http = new HttpServer({
       host: cfg.ops.httpHost, port: cfg.ops.httpPort, metrics: this.metrics, logger: this.logger.child({ c: 'http' }),
+      token: loadOrCreateApiToken(this.dataDir), allowedHosts: cfg.ops.httpAllowedHosts,
       health: () => ({ ok: this.#state === 'running', state: this.#state, nodeId: identity.nodeIdB64,
         peers: this.#transport?.links().length ?? 0, legacyPeers: this.#legacy?.links().length ?? 0,
         uptimeS: Math.round((Date.now() - this.startedAt) / 1000) }),

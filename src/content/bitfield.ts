@@ -6,7 +6,8 @@
  * and the valid slot with the higher generation counts. v1 files (one record, "ZEBF1\n", no generation) still load.
  * A record that fails any check is ignored (the download restarts from the other slot, or from nothing).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, readFileSync, writeSync } from 'node:fs'
+import { openOwnFileSync } from './safe-file.js'
 import { sha256 } from '../crypto/hash.js'
 import { equalBytes } from '../util/bytes.js'
 
@@ -100,7 +101,10 @@ export function decodeSlot(raw: Uint8Array, id: Uint8Array, file: number, leafCo
 /** The newest valid record in a sidecar (v2 slots, else a v1 record as generation 0); undefined if none. */
 export function readState(path: string, id: Uint8Array, file: number, leafCount: number): { gen: number; bf: Bitfield } | undefined {
   let raw: Uint8Array
-  try { raw = readFileSync(path) } catch { return undefined }
+  // a link planted at the sidecar is refused (DownloadError), never read through
+  const fd = openOwnFileSync(path, 'r')
+  if (fd === undefined) return undefined
+  try { raw = readFileSync(fd) } catch { return undefined } finally { closeSync(fd) }
   const size = slotBytes(leafCount)
   const a = decodeSlot(raw, id, file, leafCount)
   const b = raw.byteLength >= 2 * size ? decodeSlot(raw.subarray(size), id, file, leafCount) : undefined
@@ -121,9 +125,8 @@ export class StateWriter {
   constructor(readonly path: string, leafCount: number, nextGen: number) {
     this.#slot = slotBytes(leafCount)
     this.#gen = nextGen
-    let fd: number
-    try { fd = openSync(path, 'r+') } catch { fd = openSync(path, 'w+', 0o600) }
-    this.#fd = fd
+    // the existing sidecar, else a new one; never through a link planted at its name (safe-file.ts)
+    this.#fd = openOwnFileSync(path, 'rw', 0o600)!
   }
 
   save(id: Uint8Array, file: number, bf: Bitfield): void {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { lstat, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import type { Message } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { equalBytes, toHex } from '../util/bytes.js'
@@ -24,6 +24,7 @@ import {
   ContentMessageType as T, decodeCacheResponse, decodeChunkReply, decodeHashesReply, encodeCacheRequest, encodeGetChunk, encodeGetHashes, MAX_HASH_BATCH,
 } from './messages.js'
 import { prepareTarget } from './paths.js'
+import { openOwnFile } from './safe-file.js'
 import type { ProviderSet, ProviderState } from './provider-set.js'
 
 export const PART_SUFFIX = '.zeone-part'
@@ -86,8 +87,13 @@ export async function sha256OfFile(path: string, signal?: AbortSignal): Promise<
   return new Uint8Array(h.digest())
 }
 
+/** Whether anything (a link included: it is not followed) has this name. */
 async function exists(p: string): Promise<boolean> {
-  try { await stat(p); return true } catch { return false }
+  try { await lstat(p); return true } catch { return false }
+}
+
+async function isRegularFile(p: string): Promise<boolean> {
+  try { return (await lstat(p)).isFile() } catch { return false }
 }
 
 /** Fetches and verifies a file's hash layer, trying providers in turn. */
@@ -124,7 +130,7 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
   const partial = target + PART_SUFFIX
   const statePath = target + STATE_SUFFIX
   const partialExists = await exists(partial)
-  if (!partialExists && await exists(target) && (await stat(target)).size === meta.size && equalBytes(await sha256OfFile(target, job.signal), meta.sha256)) {
+  if (!partialExists && await isRegularFile(target) && (await stat(target)).size === meta.size && equalBytes(await sha256OfFile(target, job.signal), meta.sha256)) {
     await rm(statePath, { force: true })
     return { path: target, fetched: 0, resumed: n, alreadyComplete: true }
   }
@@ -132,7 +138,8 @@ export async function downloadFile(job: FileJob): Promise<FileResult> {
   const bf = saved?.bf ?? new Bitfield(n)
   const resumed = bf.count
   let resumedOk = resumed
-  let fh = await open(partial, partialExists ? 'r+' : 'w+', 0o644)
+  // never through a link planted at the partial's name: it would truncate and overwrite a file outside outDir
+  let fh = await openOwnFile(partial, partialExists, 0o644)
   let fetched = 0
   // hashing on a worker thread when there is a core for it and chunks are large enough to pay for the messages
   const thread = !bf.complete && n >= 8 && meta.chunkSize >= THREAD_MIN_CHUNK && availableParallelism() > 1 ? new HashThread() : undefined

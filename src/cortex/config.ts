@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { z } from 'zod'
 
 /** One locally served stage. */
@@ -16,17 +17,33 @@ export const stageServeSchema = z.object({
   threads: z.number().int().min(1).max(256).default(1),
 }).strict()
 
+type StageServe = z.infer<typeof stageServeSchema>
+
+/** The same stage listed twice (same directory, id, layers, quantisation) is served once. */
+function dedupeStages(list: StageServe[]): StageServe[] {
+  const seen = new Set<string>()
+  return list.filter((s) => {
+    const k = JSON.stringify([resolve(s.path), s.modelId ?? null, s.layers, s.quant])
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
+
 /** Config section `cortex` (owned by src/cortex). Every field has a default so an empty section is valid. */
 export const cortexConfigSchema = z.object({
   /** Serve the inference API and stages. @default true */
   enabled: z.boolean().default(true),
   /** Stages this node serves. @default [] */
-  serve: z.array(stageServeSchema).max(16).default([]),
+  serve: z.array(stageServeSchema).max(16).default([]).transform(dedupeStages)
+    // CORTEX_INFO names no model: a node answers for one stage on the wire (two would also clash on its handlers)
+    .refine((l) => l.length <= 1, { message: 'cortex.serve: this node serves one stage (CORTEX_INFO answers for one); run one node per stage or list the stage once' }),
   /** Stage peers ("host:port") asked with CORTEX_INFO when no DHT provider records are available. @default [] */
   peers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/)).max(256).default([]),
   /** Idle time after which a session's KV cache is freed. @default 300000 */
   sessionTtlMs: z.number().int().min(1000).default(300_000),
-  /** Most sessions one peer may hold on a stage (0 = up to the stage's maxSessions). @default 0 */
+  /** Most sessions one peer may hold on a stage (0 = a quarter of the stage's maxSessions, at least 1; raise it for a
+   *  stage fed by one upstream stage node). @default 0 */
   maxSessionsPerPeer: z.number().int().min(0).default(0),
   /** Most sessions per forward pass (continuous batching). @default 16 */
   maxBatch: z.number().int().min(1).max(256).default(16),

@@ -29,7 +29,8 @@ export interface StageServerInit {
   sessionTtlMs?: number
   /** @default 16 */
   maxBatch?: number
-  /** Most sessions one peer may hold on this stage, so one peer cannot take every slot. @default the engine's maxSessions */
+  /** Most sessions one peer may hold on this stage, so one peer cannot take every slot. 0 or unset = a quarter of
+   *  the engine's maxSessions (at least 1). @default 0 */
   maxSessionsPerPeer?: number
   clock?: Clock
   logger?: Logger
@@ -76,6 +77,11 @@ export class StageServer {
 
   get sessionCount(): number { return this.#meta.size }
 
+  /** Sessions one peer may hold (identities are cheap, but every slot holds a KV cache). */
+  get perPeerCap(): number {
+    return Math.min(this.engine.maxSessions, this.init.maxSessionsPerPeer || Math.max(1, Math.floor(this.engine.maxSessions / 4)))
+  }
+
   info(): { model: string; family: string; start: number; end: number; layers: number; capacity: number; sessions: number } {
     const e = this.engine
     return { model: this.modelId, family: e.cfg.family, start: e.spec.start, end: e.spec.end, layers: e.cfg.layers, capacity: Math.max(0, e.maxSessions - e.sessions), sessions: e.sessions }
@@ -111,7 +117,7 @@ export class StageServer {
         else if (req.pos !== have) throw new InferenceError('pos_mismatch', `session is at position ${have}, request expects ${req.pos}`)
         if (!this.engine.hasSession(key)) {
           if (this.engine.sessions >= this.engine.maxSessions) throw new InferenceError('capacity', 'stage has no free session slot')
-          if ((this.#perPeer.get(m.link.peer.nodeIdB64) ?? 0) >= (this.init.maxSessionsPerPeer || this.engine.maxSessions)) throw new InferenceError('capacity', 'too many sessions from this peer')
+          if ((this.#perPeer.get(m.link.peer.nodeIdB64) ?? 0) >= this.perPeerCap) throw new InferenceError('capacity', 'too many sessions from this peer')
         }
         this.#touch(key, m.link)
       }

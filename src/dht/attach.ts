@@ -16,7 +16,10 @@ import { Dht } from './dht.js'
 import { LegacyDht } from './legacy.js'
 import { LinkDhtNet, serveDht } from './link-net.js'
 import { SqliteRecordStore } from './store-sqlite.js'
+import { stakeStanding } from './publisher-standing.js'
 import { sha1 } from '../crypto/hash.js'
+import { addressPolicyFor } from '../transport/address-policy.js'
+import { addressClass } from '../util/address-class.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap {
@@ -40,6 +43,34 @@ function externalIPv4(): string | undefined {
   return undefined
 }
 
+/**
+ * Which contact addresses the DHT may dial when a peer named them: the node's AddressPolicy (`node.privateAddresses`,
+ * with the DHT's extra bootstrap hosts counted as the operator's own), hosts the operator configured by name, and
+ * never one of this node's own ports on a local address (a contact naming our HTTP port made us send it a HELLO).
+ */
+export function dialableFor(ctx: Pick<NodeContext, 'config' | 'links' | 'http'>): (addr: Endpoint) => boolean {
+  const node = ctx.config.node
+  const bootstrap = [...node.bootstrap, ...ctx.config.dht.bootstrap]
+  const policy = addressPolicyFor({ ...node, bootstrap })
+  const operator = new Set(bootstrap.map((b) => parseHostPort(b).host.toLowerCase()))
+  const ownPorts = (): Set<number> => {
+    const ports = new Set<number>()
+    const l = (ctx.links as { listenAddress?: Endpoint }).listenAddress
+    const h = (ctx.http as { address?: Endpoint }).address
+    if (l) ports.add(l.port)
+    if (h) ports.add(h.port)
+    return ports
+  }
+  const local = (host: string): boolean => {
+    const c = addressClass(host)
+    return c === 'loopback' || c === 'unspecified' || host === node.host || host === ctx.config.dht.advertiseHost || host.toLowerCase() === 'localhost'
+  }
+  return (addr) => {
+    if (local(addr.host) && ownPorts().has(addr.port)) return false
+    return operator.has(addr.host.toLowerCase()) || policy.allows(addr.host)
+  }
+}
+
 export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const cfg = ctx.config.dht
   if (!cfg.enabled) return undefined
@@ -51,6 +82,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   }
   const store = new SqliteRecordStore(join(ctx.dataDir, 'dht.sqlite'), {
     clock, maxRecordsPerKey: cfg.maxRecordsPerKey, maxProvidersPerKey: cfg.maxProvidersPerKey, maxBytes: cfg.maxStoreBytes,
+    maxPublisherShare: cfg.maxPublisherShare, self: ctx.identity.publicKey, standing: stakeStanding(() => ctx.services.get('stake')),
   })
   const trust: TrustSink = { report: (id, ev, d) => ctx.services.get('trust')?.report(id, ev, d) }
   const advertise = (): Endpoint[] => {
@@ -60,7 +92,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     if (host === '0.0.0.0' || host === '::') host = externalIPv4() ?? '127.0.0.1'
     return [{ host, port: l.port }]
   }
-  const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise })
+  const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise, dialable: dialableFor(ctx) })
   const offServe = serveDht(ctx.router, dht, clock)
   const legacy = cfg.legacy ? new LegacyDht(dht, clock, () => ctx.router.legacyLinks?.() ?? []) : undefined
   const offLegacy = legacy ? ctx.router.handleLegacyDht(legacy.handle) : () => {}

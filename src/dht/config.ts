@@ -41,6 +41,8 @@ export const dhtConfigSchema = z.object({
   maxProvidersPerKey: z.number().int().min(1).max(1024).default(64),
   /** Total bytes of values/provider data the store keeps. @default 134217728 */
   maxStoreBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
+  /** Most of maxStoreBytes one publisher (other than this node) may hold, as a fraction (at least 4 largest values). @default 0.015625 */
+  maxPublisherShare: z.number().gt(0).max(1).default(1 / 64),
   /** STORE / ADD_PROVIDER requests accepted per peer per minute (bursts up to the same number). @default 1200 */
   maxWritesPerPeerPerMinute: z.number().int().min(1).default(1200),
   /** Routing-table entries allowed per IPv4 /24 within one bucket (loopback exempt). @default 2 */

@@ -50,6 +50,11 @@ export interface DhtInit {
   pingOnFull?: boolean
   /** Precomputed dynamic puzzle solution (the simulator passes one to skip solving). */
   puzzle?: Uint8Array
+  /**
+   * May a contact address a peer named (in a lookup answer, or an inbound link's advertised listen address) be
+   * dialled? The node passes its AddressPolicy plus "never our own ports" (attach.ts). @default every address
+   */
+  dialable?: (addr: Endpoint) => boolean
 }
 
 export interface LookupStats { hops: number; messages: number; latencyMs: number }
@@ -68,6 +73,7 @@ export class Dht {
   readonly #advertise: () => Endpoint[]
   readonly #replicate: boolean
   readonly #pingOnFull: boolean
+  readonly #dialable: (addr: Endpoint) => boolean
   readonly #x: Uint8Array
   readonly #pinging = new Set<string>()
   readonly #published = new Map<string, { key: Uint8Array; value: Uint8Array; seq: number }>()
@@ -82,6 +88,8 @@ export class Dht {
     this.#id = init.identity
     this.#net = init.net
     this.store = init.store
+    // our own values and provider records are never evicted by what others store (store.ts)
+    init.store.setSelf(init.identity.publicKey)
     this.#clock = init.clock
     this.#log = init.logger ?? silentLogger
     this.#trust = init.trust
@@ -89,6 +97,7 @@ export class Dht {
     this.#advertise = init.advertise ?? (() => [])
     this.#replicate = init.replicateOnJoin ?? true
     this.#pingOnFull = init.pingOnFull ?? true
+    this.#dialable = init.dialable ?? (() => true)
     this.selfIdHex = toHex(init.identity.dhtId)
     // requests in flight hold one abort listener each; they are bounded by the RPC layer's pending limit
     setMaxListeners(0, this.#ac.signal)
@@ -116,6 +125,8 @@ export class Dht {
    */
   observe(c: Contact, bulk = false): string {
     if (this.#stopped || c.idHex === this.selfIdHex || !this.admissible(c.nodeId)) return 'refused'
+    // a contact we could not dial must not sit in the table either: it would be dialled later and handed to others
+    if (!this.#dialable(c.addr)) return 'refused'
     const r = this.table.update(c)
     if (r.status === 'added' && !bulk && this.#replicate) this.#handoff(c)
     if (r.status === 'full' && !bulk && this.#pingOnFull) this.#pingOldest(r.oldest)
@@ -217,8 +228,23 @@ export class Dht {
     return ans
   }
 
-  #toContacts(nodes: WireContact[]): Contact[] {
-    return nodes.map((n) => makeContact(n.nodeId, sha1(n.nodeId), n.addr))
+  /**
+   * Turns the contacts a peer answered with into lookup candidates, dropping every address we may not dial
+   * (loopback, private, link-local, metadata unless configured; our own ports). Naming one is a strike against the
+   * peer that answered: an honest node only hands out contacts it reached over the network.
+   */
+  #toContacts(from: Contact, nodes: WireContact[]): Contact[] {
+    const out: Contact[] = []
+    let refused = 0
+    for (const n of nodes) {
+      if (this.#dialable(n.addr)) out.push(makeContact(n.nodeId, sha1(n.nodeId), n.addr))
+      else refused++
+    }
+    if (refused > 0) {
+      this.#log.debug({ peer: from.idHex, refused }, 'dht answer named undialable addresses')
+      this.#trust?.report(from.nodeId, 'invalid_message', `dht answer named ${refused} undialable address(es)`)
+    }
+    return out
   }
 
   /** Runs a disjoint-path lookup for `target`, sending `make(target)` to each node; `onAnswer` may stop it. */
@@ -233,7 +259,7 @@ export class Dht {
         const ans = await this.rpc(c, make(), sig)
         if (ans.t !== 'nodes') throw new DhtInvalidError('unexpected', 'lookup answer is not a node list')
         const stop = onAnswer?.(c, ans) ?? false
-        return { closer: this.#toContacts(ans.nodes), stop }
+        return { closer: this.#toContacts(c, ans.nodes), stop }
       },
     }
     return lookup(signal ? { ...init, signal } : init)

@@ -13,6 +13,7 @@ import { endpointField } from './record.js'
 import type { SignedProvider, SignedRecord } from './record.js'
 import { MemoryRecordStore, type RecordStoreInit } from './store.js'
 import type { Endpoint } from '../interfaces/link.js'
+import { openPrivateDatabase } from '../util/private-db.js'
 
 export interface SqliteRecordStoreInit extends RecordStoreInit {
   clock?: Clock
@@ -67,7 +68,8 @@ export class SqliteRecordStore extends MemoryRecordStore {
     this.#clock = init.clock ?? systemClock
     this.#delay = init.flushDelayMs ?? 250
     this.#batch = init.flushBatch ?? 1000
-    this.#db = new Database(file)
+    // 0600 whatever the umask (and its -wal/-shm with it): records and peers are the owner's
+    this.#db = openPrivateDatabase(file)
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('synchronous = NORMAL')
     this.#db.exec(SCHEMA)

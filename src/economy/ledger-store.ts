@@ -16,6 +16,7 @@ import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { toHex } from '../util/bytes.js'
+import { openPrivateDatabase } from '../util/private-db.js'
 import { LedgerError } from './errors.js'
 
 /** The largest value a ledger column (SQLite INTEGER, signed 64-bit) holds: every amount and serial stays at or below it. */
@@ -141,7 +142,8 @@ export class LedgerStore {
 
   static open(file: string, init: LedgerStoreInit = {}): LedgerStore {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-    const db = new Database(file)
+    // 0600 whatever the umask (and its -wal/-shm with it): the ledger is the owner's
+    const db = openPrivateDatabase(file)
     try {
       db.pragma('journal_mode = WAL')
       // WAL + NORMAL: a process crash (kill -9) never loses a committed transaction; only power loss may drop the last ones.

@@ -28,10 +28,14 @@ export interface ControlApi {
   route(method: 'GET' | 'POST' | 'DELETE', path: string, handler: ControlHandler): void
 }
 
-/** The node's local HTTP server (metrics port): /metrics, /healthz, and layer endpoints such as the chat API. */
+/**
+ * The node's local HTTP server (metrics port): /metrics, /healthz, and layer endpoints such as the chat API.
+ * `access` 'token' = the caller must send the data dir's API token (default for POST and upgrades), 'open' = not
+ * (default for GET). Host and Origin are checked on every request (src/ops/http-server.ts).
+ */
 export interface HttpApi {
-  route(method: 'GET' | 'POST', path: string, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): void
-  upgrade(path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void
+  route(method: 'GET' | 'POST', path: string, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, access?: 'token' | 'open'): void
+  upgrade(path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, access?: 'token' | 'open'): void
 }
 
 /**

@@ -8,4 +8,6 @@ export const opsConfigSchema = z.object({
   httpPort: z.number().int().min(-1).max(65535).default(9468),
   /** Bind address of the local HTTP API. @default '127.0.0.1' */
   httpHost: z.string().default('127.0.0.1'),
+  /** Host names (besides localhost and IP literals) the HTTP API answers to; others are refused (DNS rebinding). @default [] */
+  httpAllowedHosts: z.array(z.string().min(1).max(253)).max(32).default([]),
 }).strict()

@@ -21,6 +21,9 @@ let http: HttpServer
 let closeHttp: () => void
 let base = ''
 let s1Passes = 0
+/** The API token the owner's clients send (the node keeps it in <dataDir>/api.token). */
+const TOKEN = 'a'.repeat(64)
+const auth = { authorization: `Bearer ${TOKEN}` }
 
 before(async () => {
   head = net.createNode(identity(40), { host: '10.0.0.3', port: 40 })
@@ -33,7 +36,7 @@ before(async () => {
   svcHead = new CortexService({ nodeId: head.identity.publicKey, router: head.router, links: head, directory: new StaticStageDirectory(head, peers.slice(1)), stages: [{ server: s1, dir: m.dir }] })
   svcAsker = new CortexService({ nodeId: asker.identity.publicKey, router: asker.router, links: asker, directory: new StaticStageDirectory(asker, peers), stages: [] })
   svcHead.start(); svcAsker.start()
-  http = new HttpServer({ host: '127.0.0.1', port: 0, metrics: new Registry(), health: () => ({ ok: true }) })
+  http = new HttpServer({ host: '127.0.0.1', port: 0, metrics: new Registry(), health: () => ({ ok: true }), token: TOKEN })
   closeHttp = registerHttp(http, svcHead).close
   await http.start()
   base = `http://127.0.0.1:${http.address!.port}`
@@ -49,11 +52,11 @@ after(async () => {
 const body = { model, messages: [{ role: 'user', content: 'hello world' }], max_tokens: 8, temperature: 0.7, seed: 3 }
 
 test('POST /v1/chat/completions: JSON and SSE give the same text', async () => {
-  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body) })
+  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify(body) })
   assert.equal(r.status, 200)
   const j = await r.json() as { choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number } }
   assert.equal(j.usage.completion_tokens, 8)
-  const sse = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ ...body, stream: true }) })
+  const sse = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ ...body, stream: true }) })
   assert.match(sse.headers.get('content-type') ?? '', /text\/event-stream/)
   const events = (await sse.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''))
   assert.equal(events.at(-1), '[DONE]')
@@ -65,9 +68,9 @@ test('POST /v1/chat/completions: JSON and SSE give the same text', async () => {
 })
 
 test('WebSocket endpoint streams the same completion', async () => {
-  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body) })
+  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify(body) })
   const expected = ((await r.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content
-  const ws = new WebSocket(`ws://127.0.0.1:${http.address!.port}/v1/chat/completions/ws`)
+  const ws = new WebSocket(`ws://127.0.0.1:${http.address!.port}/v1/chat/completions/ws`, { headers: auth })
   const msgs: { done?: boolean; choices?: { delta: { content?: string } }[] }[] = []
   await new Promise<void>((resolve, reject) => {
     ws.on('open', () => ws.send(JSON.stringify(body)))
@@ -80,7 +83,7 @@ test('WebSocket endpoint streams the same completion', async () => {
 })
 
 test('bad requests are refused with 400/413, unknown models with 503', async () => {
-  const bad = async (b: unknown): Promise<number> => (await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: typeof b === 'string' ? b : JSON.stringify(b) })).status
+  const bad = async (b: unknown): Promise<number> => (await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: auth, body: typeof b === 'string' ? b : JSON.stringify(b) })).status
   assert.equal(await bad('{nope'), 400)
   assert.equal(await bad({ model }), 400)
   assert.equal(await bad({ ...body, temperature: -1 }), 400)

@@ -14,6 +14,7 @@ import { Tokenizer } from '../../src/cortex/tokenizer.js'
 import { Router } from '../../src/transport/router.js'
 import { tinyModel } from './helpers.js'
 import { providerKey } from '../../src/cortex/directory.js'
+import { readApiToken } from '../../src/ops/api-token.js'
 
 const m = tinyModel({ family: 'llama', layers: 2, kvHeads: 2, seed: 77 })
 const dirs: string[] = []
@@ -36,7 +37,7 @@ test('two nodes over TCP: SSE completion from the head node equals a single-proc
   const tail = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '1:2' }] }, false)
   const head = await start({ serve: [{ path: m.dir, modelId: 'tiny', layers: '0:1' }], peers: [`127.0.0.1:${tail.listenAddress!.port}`] }, true)
   const r = await fetch(`http://127.0.0.1:${head.httpAddress!.port}/v1/chat/completions`, {
-    method: 'POST', body: JSON.stringify({ model: 'tiny', prompt: 'hello world', max_tokens: 10, temperature: 0.8, seed: 42, stream: true }),
+    method: 'POST', headers: { authorization: `Bearer ${readApiToken(head.dataDir)}` }, body: JSON.stringify({ model: 'tiny', prompt: 'hello world', max_tokens: 10, temperature: 0.8, seed: 42, stream: true }),
   })
   assert.equal(r.status, 200)
   const events = (await r.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''))

@@ -32,10 +32,12 @@ test('provider cap per key, byte cap, and legacy values kept apart', () => {
   const s = new MemoryRecordStore({ maxProvidersPerKey: 3, maxBytes: 10_000 })
   const key = keyOfString('service:vpn_exit')
   for (let i = 0; i < 3; i++) assert.equal(s.putProvider(signProvider(ids[i]!, key, [], undefined, t0 + 1000 + i), t0), 'stored')
-  // a fourth provider only displaces the earliest-expiring one if it lives longer
+  // a fourth provider does not displace one that was here first, however long it lives (identities are free)...
   assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 500), t0), 'full')
-  assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 5000), t0), 'stored')
-  assert.equal(s.getProviders(key, t0).length, 3)
+  assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 5000), t0), 'full')
+  // ...but takes the place of one that has expired
+  assert.equal(s.putProvider(signProvider(ids[3]!, key, [], undefined, t0 + 5000), t0 + 1000), 'stored')
+  assert.equal(s.getProviders(key, t0 + 1000).length, 3)
   assert.equal(s.putRecord(signRecord(ids[0]!, key, new Uint8Array(20_000), 1, t0 + 1000), t0), 'full')
   assert.equal(s.putLegacy(key, enc('v0'), t0 + 1000, t0), 'stored')
   assert.equal(s.getRecords(key, t0).length, 0)
@@ -80,4 +82,41 @@ test('many empty values under distinct keys still hit the byte cap, and cleanup 
   s.cleanup(t0 + 1000)
   assert.equal(s.bytes, 0)
   assert.equal(s.putRecord(signRecord(ids[0]!, keyOfString('one-more'), new Uint8Array(0), 1, t0 + 5000), t0 + 1000), 'stored')
+})
+
+test('eviction order: our own record is never evicted or refused for space; stake outranks age; age outranks newcomers', () => {
+  const self = Identity.fromSeed(randomBytes(32))
+  const staked = new Set([Buffer.from(ids[5]!.publicKey).toString('hex')])
+  const s = new MemoryRecordStore({ maxRecordsPerKey: 3, maxBytes: 2048, self: self.publicKey, standing: (p) => (staked.has(Buffer.from(p).toString('hex')) ? 1 : 0) })
+  const key = keyOfString('contested')
+  assert.equal(s.putRecord(signRecord(ids[0]!, key, enc('a'), 1, t0 + 1000), t0), 'stored')
+  assert.equal(s.putRecord(signRecord(ids[1]!, key, enc('b'), 1, t0 + 1000), t0 + 1), 'stored')
+  assert.equal(s.putRecord(signRecord(ids[2]!, key, enc('c'), 1, t0 + 1000), t0 + 2), 'stored')
+  // our own record enters a full slot (the newest other entry goes) ...
+  assert.equal(s.putRecord(signRecord(self, key, enc('ours'), 1, t0 + 500), t0 + 3), 'stored')
+  const pubs = (): string[] => s.getRecords(key, t0 + 3).map((r) => new TextDecoder().decode(r.value)).sort()
+  assert.deepEqual(pubs(), ['a', 'b', 'ours'])
+  // ... an unstaked newcomer cannot displace anyone, however long it lives
+  assert.equal(s.putRecord(signRecord(ids[3]!, key, enc('d'), 1, t0 + 99_000), t0 + 4), 'full')
+  // a staked one displaces the newest unstaked entry, never ours
+  assert.equal(s.putRecord(signRecord(ids[5]!, key, enc('staked'), 1, t0 + 1000), t0 + 5), 'stored')
+  assert.deepEqual(pubs(), ['a', 'ours', 'staked'])
+  // the byte cap refuses others but not us
+  assert.equal(s.putRecord(signRecord(ids[0]!, keyOfString('big'), new Uint8Array(1500), 1, t0 + 1000), t0), 'full')
+  assert.equal(s.putRecord(signRecord(self, keyOfString('big'), new Uint8Array(1500), 1, t0 + 1000), t0), 'stored')
+})
+
+test('one publisher holds at most its share of the store, across keys', () => {
+  const s = new MemoryRecordStore({ maxBytes: 4 * 1024 * 1024, maxPublisherShare: 1 / 64 })
+  const v = new Uint8Array(60_000)
+  let stored = 0
+  for (let i = 0; i < 20; i++) if (s.putRecord(signRecord(ids[0]!, keyOfString(`spam${i}`), v, 1, t0 + 1000), t0) === 'stored') stored++
+  // the share floor is four largest values (4 x (64 KiB + overhead)): 4 of these 60 kB values
+  assert.equal(stored, 4)
+  assert.ok(s.publisherBytes(ids[0]!.publicKey) <= 4 * (65_536 + 160))
+  // another publisher is unaffected
+  assert.equal(s.putRecord(signRecord(ids[1]!, keyOfString('spam0'), v, 1, t0 + 1000), t0), 'stored')
+  // what a publisher frees comes back to it
+  assert.equal(s.cleanup(t0 + 1000), 5)
+  assert.equal(s.publisherBytes(ids[0]!.publicKey), 0)
 })

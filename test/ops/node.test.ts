@@ -18,9 +18,9 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) 
 
 const cfg = (dataDir: string, httpPort = -1) => validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1' }, ops: { httpPort, logLevel: 'silent' }, dht: { staticPuzzleBits: 0 } })
 
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
+function get(port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       let body = ''
       res.on('data', (c: Buffer) => { body += c.toString() })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }))
@@ -114,7 +114,8 @@ describe('node HTTP and control APIs', () => {
 
 describe('HTTP upgrades and live config reload', () => {
   it('routes WebSocket-style upgrades by path and refuses unknown ones', async () => {
-    const node = createNode(cfg(tmp(), 0), { layers: [['t', async (ctx) => {
+    const dataDir = tmp()
+    const node = createNode(cfg(dataDir, 0), { layers: [['t', async (ctx) => {
       ctx.http.upgrade('/v1/ws', (_req, socket) => { socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nhi') })
       ctx.http.route('POST', '/v1/thing', (_req, res) => { res.end('posted') })
     }]] })
@@ -122,8 +123,10 @@ describe('HTTP upgrades and live config reload', () => {
     try {
       const port = node.httpAddress!.port
       const { connect } = await import('node:net')
-      const raw = (path: string): Promise<string> => new Promise((resolve) => {
-        const s = connect({ host: '127.0.0.1', port }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n`))
+      const { readApiToken } = await import('../../src/ops/api-token.js')
+      const auth = `Bearer ${readApiToken(dataDir)}`
+      const raw = (path: string, host = `127.0.0.1:${port}`): Promise<string> => new Promise((resolve) => {
+        const s = connect({ host: '127.0.0.1', port }, () => s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${auth}\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n`))
         let got = ''
         s.on('data', (b: Buffer) => { got += b.toString() })
         s.on('close', () => resolve(got))
@@ -131,7 +134,9 @@ describe('HTTP upgrades and live config reload', () => {
       })
       assert.match(await raw('/v1/ws'), /^HTTP\/1.1 101[\s\S]*hi$/)
       assert.equal(await raw('/elsewhere'), '')
-      assert.equal((await get(port, '/v1/thing', 'POST')).body, 'posted')
+      assert.match(await raw('/v1/ws', 'x'), /^HTTP\/1.1 421/) // a Host that does not name this server
+      assert.equal((await get(port, '/v1/thing', 'POST', { authorization: auth })).body, 'posted')
+      assert.equal((await get(port, '/v1/thing', 'POST')).status, 401)
     } finally { await node.stop() }
   })
 

@@ -8,6 +8,7 @@ import { createNode } from '../../node.js'
 import { ModelDir } from '../../cortex/model.js'
 import { Tokenizer } from '../../cortex/tokenizer.js'
 import { ZeoneError } from '../../util/errors.js'
+import { readApiToken } from '../../ops/api-token.js'
 
 const num = (args: ParsedArgs, name: string, d?: number): number | undefined => {
   const v = flagString(args, name)
@@ -69,18 +70,21 @@ const serve: Command = {
 const infer: Command = {
   name: 'infer',
   summary: 'generate text through the local node (streams tokens to the terminal)',
-  usage: 'infer --model ID "prompt" [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--url http://127.0.0.1:9468]',
+  usage: 'infer --model ID "prompt" [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--url http://127.0.0.1:9468] [--token T]',
   async run(args, io) {
     const model = flagString(args, 'model')
     const prompt = args.positionals.join(' ')
     if (!model || !prompt) { io.stderr.write('usage: zeone infer --model ID "prompt"\n'); return 2 }
     let url = flagString(args, 'url')
-    if (!url) {
+    // the chat API spends credits: it needs the node's token (<dataDir>/api.token, readable by the owner only)
+    let token = flagString(args, 'token')
+    if (!url || !token) {
       const { config } = configFromArgs(args)
-      url = `http://${config.ops.httpHost}:${config.ops.httpPort}`
+      url ??= `http://${config.ops.httpHost}:${config.ops.httpPort}`
+      token ??= readApiToken(config.dataDir)
     }
     const body = { model, prompt, stream: true, max_tokens: num(args, 'max-tokens', 128), temperature: num(args, 'temperature', 0), top_k: num(args, 'top-k'), top_p: num(args, 'top-p'), seed: num(args, 'seed') }
-    const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
     if (!r.ok || !r.body) { io.stderr.write(`zeone: ${r.status} ${await r.text()}\n`); return 1 }
     const dec = new TextDecoder()
     let buf = ''
