@@ -37,6 +37,19 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const providers = ctx.services.get('providers')
   const tokens = new Counter({ name: 'zeone_cortex_stage_tokens_total', help: 'Token positions run through locally served stages', registers: [ctx.metrics] })
   const batches = new Histogram({ name: 'zeone_cortex_batch_size', help: 'Sessions per forward pass (continuous batching)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [ctx.metrics] })
+  // the governed model whitelist (when the chain is attached): read at start, re-read on the params cadence
+  const chain = ctx.services.get('chain')
+  const whitelist = new Map<string, boolean>()
+  const refreshWhitelist = async (): Promise<void> => {
+    if (!chain) return
+    for (const id of whitelist.keys()) {
+      const ok = await chain.modelAllowed(id)
+      if (ok !== whitelist.get(id)) log.warn({ model: id, allowed: ok }, 'cortex: governed model whitelist changed')
+      whitelist.set(id, ok)
+    }
+  }
+  const whitelistTimer = chain ? setInterval(() => { refreshWhitelist().catch(() => {}) }, ctx.config.chain.paramsRefreshSec * 1000) : undefined
+  whitelistTimer?.unref()
   for (const s of cfg.serve) {
     const dir = resolve(s.path)
     const model = new ModelDir(dir)
@@ -45,8 +58,13 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
       const range = parseLayers(s.layers, model.config.layers)
       engine = await StageEngine.load(model, { ...range, quantBits: s.quant === 'q8' ? 8 : s.quant === 'q4' ? 4 : 0, maxSessions: s.maxSessions, threads: s.threads })
     } finally { model.close() }
+    const modelId = s.modelId ?? basename(dir)
+    if (chain) {
+      whitelist.set(modelId, await chain.modelAllowed(modelId))
+      if (!whitelist.get(modelId)) log.warn({ model: modelId }, 'cortex: model is not on the governed whitelist; the stage refuses requests until it is')
+    }
     const server = new StageServer({
-      modelId: s.modelId ?? basename(dir), engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch, maxSessionsPerPeer: cfg.maxSessionsPerPeer,
+      modelId, allowed: chain ? () => whitelist.get(modelId) === true : undefined, engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch, maxSessionsPerPeer: cfg.maxSessionsPerPeer,
       logger: log.child({ c: 'stage' }), usage: ctx.services.get('usage'), trust: ctx.services.get('trust'),
       onTokens: (n) => tokens.inc(n), onBatch: (n) => batches.observe(n),
     })
@@ -78,6 +96,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     async stop() {
       if (stopped) return
       stopped = true
+      if (whitelistTimer) clearInterval(whitelistTimer)
       http?.close()
       svc.stop()
       for (const k of announced) providers?.unprovide(k)

@@ -40,6 +40,8 @@ export interface StageServerInit {
   onTokens?: (n: number) => void
   /** Called with the size of every forward pass (metrics). */
   onBatch?: (size: number) => void
+  /** Governance gate: false while the governed model whitelist does not hold this model (checked per request). */
+  allowed?: () => boolean
 }
 
 interface SessionMeta { key: string; peer: string; lastUsed: number }
@@ -97,6 +99,7 @@ export class StageServer {
       if (this.#stopped) throw new InferenceError('closed', 'stage stopped')
       const req = decodeForwardReq(m.body)
       if (req.model !== this.modelId) throw new InferenceError('wrong_model', `this stage serves ${this.modelId}`)
+      if (this.init.allowed && !this.init.allowed()) throw new InferenceError('model_not_whitelisted', `${this.modelId} is not on the governed model whitelist`)
       this.init.usage?.authorize(m.link.peer.nodeId, 'cortex')
       const key = `${m.link.peer.nodeIdB64}:${toHex(req.sid)}`
       const D = this.engine.cfg.hidden

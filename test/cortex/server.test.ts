@@ -103,3 +103,20 @@ test('one peer cannot hold more than maxSessionsPerPeer sessions; ending one fre
     assert.equal(s.sessionCount, 2)
   } finally { s.stop(); await engine.close(); node.stop() }
 })
+
+test('a stage whose model leaves the governed whitelist refuses requests until it is back', async () => {
+  const node = net.createNode(identity(64), { host: '10.0.0.4', port: 64 })
+  const engine = await StageEngine.load(m.dir, { start: 0, end: 2, maxSessions: 4 })
+  let allowed = false
+  const s = new StageServer({ modelId: 'm', engine, router: node.router, allowed: () => allowed })
+  s.start()
+  try {
+    const l = await client.dial(node.addr)
+    const req = (n: number): Promise<unknown> => l.request(CortexType.CORTEX_FORWARD, encodeForwardReq({ sid: sid(n), model: 'm', pos: 0, ids: [3] }))
+    await assert.rejects(req(1), { code: 'model_not_whitelisted' })
+    assert.equal(s.sessionCount, 0)
+    allowed = true
+    await req(1)
+    assert.equal(s.sessionCount, 1)
+  } finally { s.stop(); await engine.close(); node.stop() }
+})
