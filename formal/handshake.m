@@ -46,6 +46,7 @@ const
                               -- replayFilterSaveMs and on stop, so kill -9 loses the unsaved tail), 2 written
                               -- through before each HELLO_ACK (nothing is lost)
   RESTARTS: 1;                -- restarts (graceful stop or kill -9) of responder nodes, in total
+  TAMPER: 1;                  -- 0: the intruder only forwards, replays and drops (used to show a flaw needs no more)
   DATA_PHASE: 1;              -- 0: stop at the established sessions (no data frames)
   FRAMES: 2;                  -- data frames each side may send per session
   SAME_RESPONDER: 0;          -- 1: only the sessions cs = 0 (both responder sessions are node B's)
@@ -108,6 +109,7 @@ type
   end;
   Resp: record
     st: RStatus; owner: Honest; answered: boolean;
+    ghostReplay: boolean;   -- ghost: its node had already answered this HELLO nonce
     hello: Hello; ack: Ack; sigI: SigRef;
     d: Data;
   end;
@@ -274,7 +276,7 @@ startstate "configuration"
     ini[i].hello.smask := smaskOf(node[ini[i].owner].spref); ini[i].hello.nonce := i;
   end;
   for r: RIdx do
-    rsp[r].st := R_IDLE; rsp[r].answered := false; rsp[r].sigI := SIG_M;
+    rsp[r].st := R_IDLE; rsp[r].answered := false; rsp[r].sigI := SIG_M; rsp[r].ghostReplay := false;
     rsp[r].hello.nid := 0; rsp[r].hello.eph := 0; rsp[r].hello.vcfg := 0; rsp[r].hello.smask := 1; rsp[r].hello.nonce := 0;
     rsp[r].ack.nid := 0; rsp[r].ack.eph := 0; rsp[r].ack.vmask := 1; rsp[r].ack.version := 0; rsp[r].ack.suite := 0; rsp[r].ack.nonce := 0;
     clearData(rsp[r].d);
@@ -295,7 +297,7 @@ endruleset;
 -- or its own. HandshakeInitiator.onHelloAck decides.
 ruleset i: IIdx; b: 0..NR; t: 0..5; sg: SigRef do
 rule "intruder sends HELLO_ACK"
-  ini[i].st = I_WAIT_ACK & ((b < NR & rsp[b].answered) | (b = NR & t <= 2))
+  ini[i].st = I_WAIT_ACK & ((b < NR & rsp[b].answered & (t = 0 | TAMPER = 1)) | (b = NR & t <= 2))
   & (sg = SIG_M | (sg < NR & rsp[sg].answered))
 ==>
 var a: Ack;
@@ -333,7 +335,7 @@ endruleset;
 ruleset r: RIdx; b: 0..NI; t: 0..6; n: 0..0 do
 rule "intruder sends HELLO"
   rsp[r].st = R_IDLE
-  & ((b < NI & n = 0) | (b = NI & t = 0 & n = 0))
+  & ((b < NI & n = 0 & (t = 0 | TAMPER = 1)) | (b = NI & t = 0 & n = 0))
 ==>
 var h: Hello; own: Honest; v: Version; s: Suite;
 begin
@@ -358,7 +360,7 @@ begin
     rsp[r].st := R_FAILED;                                           -- replayed_hello
   else
     node[own].seen[h.nonce] := true;
-    if node[own].everAnswered[h.nonce] then node[own].ghostReplayAnswered := true; endif;
+    if node[own].everAnswered[h.nonce] then node[own].ghostReplayAnswered := true; rsp[r].ghostReplay := true; endif;
     node[own].everAnswered[h.nonce] := true;
     rsp[r].st := R_WAIT_VERIFY; rsp[r].answered := true; rsp[r].hello := h;
     rsp[r].ack.nid := own; rsp[r].ack.eph := NI + r; rsp[r].ack.vmask := vmaskOf(node[own].vcfg);
@@ -379,9 +381,6 @@ endruleset;
 
 -- ---- the responder node's replay store and restarts ----
 
-function pow2(n: Nonce): 1..16; begin if n = 0 then return 1; elsif n = 1 then return 2; elsif n = 2 then return 4;
-  elsif n = 3 then return 8; else return 16; endif; end;
-
 -- Node B restarts (the node that answers both responder sessions when cs = 0). A restart ends the node's handshakes
 -- in progress; the new process starts from what is on disk. The periodic save
 -- (every replayFilterSaveMs) is folded into kill -9: the nonces that survive are any subset of those seen (the real
@@ -396,7 +395,7 @@ rule "graceful restart (stop saves the store)"
 endrule;
 endruleset;
 
-ruleset h: Honest; keep: 0..31 do
+ruleset h: Honest; keep: 0..7 do
 rule "kill -9 restart (unsaved nonces lost)"
   restarts < RESTARTS & h = AG_B & (STORE_MODE = 1 | keep = 0)
 ==>
@@ -404,7 +403,10 @@ rule "kill -9 restart (unsaved nonces lost)"
   for r: RIdx do if rsp[r].owner = h & rsp[r].st = R_WAIT_VERIFY then failResponder(r); endif; end;
   if STORE_MODE = 0 then for n: Nonce do node[h].seen[n] := false; end; endif;
   if STORE_MODE = 1 then
-    for n: Nonce do if (keep / pow2(n)) % 2 = 0 then node[h].seen[n] := false; endif; end;
+    -- only HELLO nonces are ever stored: the initiators' (0, 1) and the intruder's; keep bit 0, 1, 2 for them
+    if keep % 2 = 0 then node[h].seen[0] := false; endif;
+    if (keep / 2) % 2 = 0 then node[h].seen[1] := false; endif;
+    if (keep / 4) % 2 = 0 then node[h].seen[NONCE_M] := false; endif;
   endif;
 endrule;
 endruleset;
@@ -478,10 +480,13 @@ invariant "no downgrade: between honest nodes the negotiated version and suite a
         & rsp[r].ack.suite = chooseSuite(smaskOf(node[rsp[r].hello.nid].spref), node[rsp[r].owner].spref)) endforall));
 
 invariant "no replayed HELLO completes a session (also across restarts)"
-  CHECK_NO_REPLAY_SESSION = 0 |
-    (forall r: RIdx do forall s: RIdx do
+  CHECK_NO_REPLAY_SESSION = 0 | (
+    -- no session completes for a HELLO nonce its node had answered before (i.e. a replayed HELLO) ...
+    (forall r: RIdx do (rsp[r].st = R_DONE & honest(rsp[r].hello.nid)) -> !rsp[r].ghostReplay endforall)
+    -- ... and no two sessions, on any nodes, complete for one honest HELLO nonce
+  & (forall r: RIdx do forall s: RIdx do
        (r != s & rsp[r].st = R_DONE & rsp[s].st = R_DONE & honest(rsp[r].hello.nid) & honest(rsp[s].hello.nid))
-       -> rsp[r].hello.nonce != rsp[s].hello.nonce endforall endforall);
+       -> rsp[r].hello.nonce != rsp[s].hello.nonce endforall endforall));
 
 invariant "no HELLO_ACK for a replayed HELLO (a node answers each nonce once, even across kill -9)"
   CHECK_NO_REPLAY_ANSWER = 0 | (forall h: Honest do !node[h].ghostReplayAnswered endforall);
