@@ -481,8 +481,10 @@ invariant "no downgrade: between honest nodes the negotiated version and suite a
 
 invariant "no replayed HELLO completes a session (also across restarts)"
   CHECK_NO_REPLAY_SESSION = 0 | (
-    -- no session completes for a HELLO nonce its node had answered before (i.e. a replayed HELLO) ...
-    (forall r: RIdx do (rsp[r].st = R_DONE & honest(rsp[r].hello.nid)) -> !rsp[r].ghostReplay endforall)
+    -- a session completes for a HELLO nonce its node had answered before only when the initiator that sent the
+    -- HELLO completed with exactly this session (the first answer died with a restart before any session) ...
+    (forall r: RIdx do (rsp[r].st = R_DONE & honest(rsp[r].hello.nid) & rsp[r].ghostReplay) ->
+       (rsp[r].sigI != SIG_M & ini[rsp[r].sigI].sigR = r & ini[rsp[r].sigI].hello = rsp[r].hello) endforall)
     -- ... and no two sessions, on any nodes, complete for one honest HELLO nonce
   & (forall r: RIdx do forall s: RIdx do
        (r != s & rsp[r].st = R_DONE & rsp[s].st = R_DONE & honest(rsp[r].hello.nid) & honest(rsp[s].hello.nid))
