@@ -61,6 +61,15 @@ export function haveChecker() {
   return r.status === 0 && c.status === 0
 }
 
+/** The trace without the start state's full variable dump: the start rule (its configuration), then every step. */
+export function compactTrace(full) {
+  const ss = /^Startstate [^\n]*$/m.exec(full)
+  const first = full.search(/^Rule "/m)
+  const end = full.indexOf('End of the error trace.')
+  if (!ss || first < 0) return full
+  return `${ss[0]}\n\n${full.slice(first, end >= 0 ? end : undefined).replace(/\n-{10}\n/g, '\n').trimEnd()}\n`
+}
+
 /** Generates, compiles and runs one configuration; returns the parsed outcome. */
 export function runOne(run, dir) {
   const m = join(dir, `${run.name}.m`), c = join(dir, `${run.name}.c`), bin = join(dir, run.name)
@@ -78,7 +87,8 @@ export function runOne(run, dir) {
   let trace
   if (failed) {
     const start = text.indexOf('The following is the error trace')
-    trace = start >= 0 ? text.slice(start).replace(/\n\s*\d+ states explored[^\n]*/g, '') : text
+    const full = start >= 0 ? text.slice(start).replace(/\n\s*\d+ states explored[^\n]*/g, '') : text
+    trace = compactTrace(full)
   }
   return { name: run.name, expect: run.expect, what: run.what, ok, status: r.status, failed, states: sm ? Number(sm[1]) : undefined, rules: sm ? Number(sm[2]) : undefined, seconds, trace, output: ok ? undefined : text.slice(-4000) }
 }
