@@ -92,7 +92,7 @@ type
   end;
 
   IStatus: enum { I_IDLE, I_WAIT_ACK, I_DONE, I_FAILED };
-  RStatus: enum { R_IDLE, R_WAIT_VERIFY, R_DONE, R_FAILED, R_ABORTED };
+  RStatus: enum { R_IDLE, R_WAIT_VERIFY, R_DONE, R_FAILED };
 
   Data: record    -- one direction's receive state plus ghost history for the data properties
     sent: Seq;          -- frames this side has sent (its next seq)

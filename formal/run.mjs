@@ -32,7 +32,7 @@ export const RUNS = [
     set: { ...NONE, CHECK_NO_REPLAY_ANSWER: 1, STORE_MODE: 2, RESTARTS: 1, DATA_PHASE: 0, SAME_RESPONDER: 1 } },
   { name: 'finding-kill9-answers-replay', expect: 'no HELLO_ACK for a replayed HELLO (a node', what: 'the code after kill -9: a replayed HELLO gets a HELLO_ACK (but no session)',
     set: { ...NONE, CHECK_NO_REPLAY_ANSWER: 1, STORE_MODE: 1, RESTARTS: 1, DATA_PHASE: 0, SAME_RESPONDER: 1 } },
-  { name: 'finding-seq-gap', expect: 'data: every accepted frame is the next', what: 'the code accepts seq n+2 after n: a frame the intruder drops goes unnoticed',
+  { name: 'finding-seq-gap', expect: 'data: every accepted frame is the next', what: 'the code accepts seq 1 when seq 0 never arrived: a frame the intruder drops goes unnoticed',
     set: { ...NONE, CHECK_DATA_NO_GAP: 1, RESTARTS: 0, DATA_PHASE: 1, FRAMES: 2 } },
   { name: 'flaw-versions-unsigned', expect: 'no downgrade', what: 'version fields outside th1/th2',
     set: { ...NONE, CHECK_NO_DOWNGRADE: 1, FLAW_VERSIONS_UNSIGNED: 1, RESTARTS: 0, DATA_PHASE: 0 } },
