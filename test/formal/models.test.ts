@@ -1,6 +1,6 @@
 // The formal model (formal/handshake.m) against the code: (a) every model configuration gives its expected verdict
 // (design proven, flaws and findings refuted) when Rumur is installed, and must be installed when
-// ZEONE_REQUIRE_FORMAL=1 (CI); (b) the model's declared message-field tables are exactly the CBOR keys the decoders
+// REQUIRE_FORMAL_MODELS=1 (CI); (b) the model's declared message-field tables are exactly the CBOR keys the decoders
 // of src/wire/handshake-messages.ts accept, so a field added to the wire without a modelling decision fails here.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -76,8 +76,8 @@ function checkerInstalled(): boolean {
 
 test('formal model: design proven, every flaw and finding refuted (Rumur)', { timeout: 20 * 60_000 }, (t) => {
   if (!checkerInstalled()) {
-    if (process.env.ZEONE_REQUIRE_FORMAL === '1') assert.fail('rumur and cc must be installed (ZEONE_REQUIRE_FORMAL=1): apt-get install rumur gcc')
-    t.skip('rumur not installed (apt-get install rumur); set ZEONE_REQUIRE_FORMAL=1 to make this a failure')
+    if (process.env.REQUIRE_FORMAL_MODELS === '1') assert.fail('rumur and cc must be installed (REQUIRE_FORMAL_MODELS=1): apt-get install rumur gcc')
+    t.skip('rumur not installed (apt-get install rumur); set REQUIRE_FORMAL_MODELS=1 to make this a failure')
     return
   }
   const r = spawnSync(process.execPath, ['formal/run.mjs'], { encoding: 'utf8', maxBuffer: 64 << 20 })
