@@ -7,25 +7,13 @@ import { connect, type Socket } from 'node:net'
 import { Identity } from '../../src/crypto/identity.js'
 import { randomBytes } from '../../src/crypto/sign.js'
 import type { Clock } from '../../src/interfaces/clock.js'
+import { ManualClock as EconomyManualClock } from '../economy/helpers.js'
 import { systemClock } from '../../src/interfaces/clock.js'
 import { Connection } from '../../src/transport/connection.js'
 
 /** Timers fire only through advance(); starts at the real time so handshake timestamps stay in the skew window. */
-export class ManualClock implements Clock {
-  t = Date.now()
-  #timers: Array<{ at: number; cb: () => void; live: boolean }> = []
-  now(): number { return this.t }
-  setTimeout(cb: () => void, ms: number): { cancel(): void } {
-    const e = { at: this.t + ms, cb, live: true }
-    this.#timers.push(e)
-    return { cancel: () => { e.live = false } }
-  }
-  advance(ms: number): void {
-    this.t += ms
-    const due = this.#timers.filter((e) => e.live && e.at <= this.t)
-    this.#timers = this.#timers.filter((e) => e.live && e.at > this.t)
-    for (const e of due) e.cb()
-  }
+export class ManualClock extends EconomyManualClock {
+  constructor() { super(Date.now()) }
 }
 
 export interface AttackSession {
