@@ -148,3 +148,14 @@ test('defaults: a node takes part in the birthday approach for a caller; a relay
   assert.deepEqual(B.targets().map((c) => `${c.kind} ${c.host}`), ['relay 192.0.2.20'])
   await sock.close()
 })
+
+test('NAT_RELAY_INCOMING `obs`: an IP literal round trips; anything else is refused', async () => {
+  const { decodeRelayCtl, encodeRelayCtl } = await import('../../src/nat/messages.js')
+  const { encode } = await import('../../src/wire/cbor.js')
+  const from = randomBytes(32)
+  assert.equal(decodeRelayCtl(encodeRelayCtl({ v: 1, from, c: 7, obs: '198.51.100.7' })).obs, '198.51.100.7')
+  assert.equal(decodeRelayCtl(encodeRelayCtl({ v: 1, from, c: 7 })).obs, undefined)
+  for (const obs of ['relay.example', '', '0.0.0.0', '::ffff:1.2.3.4', 'fe80::1%eth0', 7]) {
+    assert.throws(() => decodeRelayCtl(encode({ v: 1, from, c: 7, obs })), /bad `obs`/, `obs ${JSON.stringify(obs)} refused`)
+  }
+})
