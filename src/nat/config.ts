@@ -55,11 +55,12 @@ export const natConfigSchema = z.object({
      */
     unsolicitedChecks: z.number().int().min(0).max(1000).default(50),
     /**
-     * Take part in the birthday approach for a peer that called us (at most 64 sockets / 2000 random-port probes,
-     * aimed only at the IP the peer was observed at). Off: birthday only for connections we initiate, so a peer
-     * behind a symmetric NAT and one behind a port-restricted cone reach each other through a relay. @default false
+     * Take part in the birthday approach for a peer that called us: at most 64 sockets / 2000 random-port probes per
+     * attempt, aimed only at the IP the caller's link was observed at (it proved that address with a handshake), and
+     * only within the inbound admission limits. Without it a peer behind a symmetric NAT and one behind a
+     * port-restricted cone reach each other only through a relay. @default true
      */
-    inboundBirthday: z.boolean().default(false),
+    inboundBirthday: z.boolean().default(true),
     /** An attempt a peer asked for ends when it sent no authenticated check within this long. @default 4000 */
     inboundIdleMs: z.number().int().min(100).default(4000),
     /** Attempts one peer may ask for in a burst / per minute; one in flight at a time. @default 2 / 6 */

@@ -79,12 +79,13 @@ export function decodeAnswer(b: Uint8Array): AnswerMsg {
 /** Most bytes in one NAT_RELAY_DATA. */
 export const MAX_RELAY_CHUNK = 32 * 1024
 
-export interface RelayCtl { v: 1; to?: Uint8Array; from?: Uint8Array; c?: number; error?: string }
+/** `obs` (NAT_RELAY_INCOMING only): the IP literal the relay sees the opener's link come from. */
+export interface RelayCtl { v: 1; to?: Uint8Array; from?: Uint8Array; c?: number; error?: string; obs?: string }
 
 export function encodeRelayCtl(m: RelayCtl): Uint8Array {
   return encode({
     v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), ...(m.c !== undefined ? { c: m.c } : {}),
-    ...(m.error ? { error: m.error.slice(0, 200) } : {}),
+    ...(m.error ? { error: m.error.slice(0, 200) } : {}), ...(m.obs ? { obs: m.obs } : {}),
   })
 }
 
@@ -96,6 +97,7 @@ export function decodeRelayCtl(b: Uint8Array): RelayCtl {
   if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_relay', 'bad `from`')
   if (m.c !== undefined && !(typeof m.c === 'number' && Number.isInteger(m.c) && m.c >= 0 && m.c <= 0xffffffff)) throw new NatError('nat_bad_relay', 'bad circuit')
   if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_relay', 'bad error')
+  if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_relay', 'bad `obs`')
   return m as unknown as RelayCtl
 }
 

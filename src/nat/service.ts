@@ -81,6 +81,8 @@ export class NatService {
   /** Relayed links by peer (base64 node id), which may still move to a direct path. */
   readonly #relayed = new Map<string, SwitchableStream>()
   readonly #upgradeTimers = new Set<{ cancel(): void }>()
+  /** Inbound relayed links by peer, with the IP the relay saw the peer's own link come from (`obs` of NAT_RELAY_INCOMING). */
+  readonly #relayObs = new Map<string, { link: Link; obs: string }>()
   readonly #policy: AddressPolicy
   readonly #gate: InboundPunchGate
   /** Every error contained in a NAT timer or socket callback: logged and counted; the operation it belonged to ends. */
@@ -123,10 +125,15 @@ export class NatService {
     this.#relay = new RelayService({
       config: this.#cfg.relay, router: r, links: this.#init.links, logger: this.#log,
       ...(this.#init.usage ? { usage: this.#init.usage } : {}),
-      accept: (from, stream, relay) => {
+      accept: (from, stream, relay, obs) => {
         const sw = new SwitchableStream(stream)
         this.#adopt(sw, false, from, relay.peer.remoteAddr)
-          .then((link) => { this.#trackRelayed(from, sw, link, false); this.metrics.outcome('relayed', 'relay', 'inbound', 0) })
+          .then((link) => {
+            this.#trackRelayed(from, sw, link, false)
+            // the relay's observation of the opener's IP: what an upgrade over this link may punch towards
+            if (obs) { const key = toB64(from); this.#relayObs.set(key, { link, obs }); link.onClose(() => { if (this.#relayObs.get(key)?.link === link) this.#relayObs.delete(key) }) }
+            this.metrics.outcome('relayed', 'relay', 'inbound', 0)
+          })
           .catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'inbound relayed link failed'))
         return true
       },
@@ -177,8 +184,9 @@ export class NatService {
   }
 
   /** What every punch session of this node shares: address rules, contained errors, counters. */
-  #sessionHooks(): Pick<PunchSessionInit, 'allowTarget' | 'onError' | 'onSent' | 'onSocket' | 'unsolicitedChecks' | 'idleMs' | 'inboundBirthday'> {
+  #sessionHooks(): Pick<PunchSessionInit, 'allowTarget' | 'onError' | 'onSent' | 'onSocket' | 'unsolicitedChecks' | 'idleMs' | 'inboundBirthday' | 'trustedRelayHosts'> {
     return {
+      trustedRelayHosts: this.#cfg.turn.servers.map((t) => parseHp(t.server).host),
       allowTarget: (host) => this.#policy.allows(host), onError: this.#sink,
       onSent: (role) => this.metrics.probes.inc({ role: role === 0 ? 'controlling' : 'controlled' }),
       onSocket: () => this.metrics.sockets.inc(),
@@ -420,7 +428,9 @@ export class NatService {
     const remoteId = m.from ?? link.peer.nodeId
     // the signer's own link: we observed its address ourselves; through a rendezvous: the rendezvous's observation
     const direct = equalBytes(remoteId, link.peer.nodeId)
-    const seen = direct ? observedHost(link.peer.remoteAddr.host) : m.obs
+    // over a relayed link (an upgrade) its remote address is the relay's: the relay's observation of the peer counts
+    const relayed = direct ? this.#relayObs.get(toB64(remoteId)) : undefined
+    const seen = direct ? (relayed?.link === link ? relayed.obs : observedHost(link.peer.remoteAddr.host)) : m.obs
     const provenHosts = seen ? [seen] : []
     // per signer (the offer must verify for it): a rendezvous delivers for many peers and is not held to one's limit
     const admission = this.#gate.admit([toB64(remoteId)])

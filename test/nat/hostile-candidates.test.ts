@@ -106,7 +106,7 @@ test('a throw inside a datagram callback is contained and reported; the socket k
   }
 })
 
-test('controlled side: unprompted checks only to the observed IP, within the budget, never birthday sockets; policy applies', async () => {
+test('controlled side with punch.inboundBirthday off: unprompted checks only to the observed IP, within the budget, no birthday sockets; policy applies', async () => {
   const { PunchSession } = await import('../../src/nat/punch/session.js')
   const { AddressPolicy } = await import('../../src/util/address-class.js')
   const sock = UdxDatagramSocket.bind(0, '127.0.0.1')
@@ -125,7 +125,7 @@ test('controlled side: unprompted checks only to the observed IP, within the bud
       const s = new PunchSession({
         identity: b, remoteId: a.publicKey, socket: sock, nat, hostCandidates: false, clock: { now: () => NOW, setTimeout: (cb, ms) => { const t = setTimeout(cb, ms); return { cancel: () => clearTimeout(t) } } },
         punch: { birthday: true, escalateAfterMs: 10, paceMs: 5, timeoutMs: 5000 }, provenHosts: ['127.0.0.1'],
-        allowTarget: (h) => policy.allows(h), unsolicitedChecks: 5, idleMs: 400, tcpPort: 1,
+        allowTarget: (h) => policy.allows(h), unsolicitedChecks: 5, idleMs: 400, tcpPort: 1, inboundBirthday: false,
         onSent: () => { sent++ }, onSocket: () => { sockets++ },
       })
       s.answer(offer)
@@ -135,7 +135,7 @@ test('controlled side: unprompted checks only to the observed IP, within the bud
     assert.deepEqual(allowing.targets().map((c) => `${c.kind} ${c.host}`), ['srflx 127.0.0.1'])
     await assert.rejects(allowing.connect(), /sent no check/)
     assert.ok(sent > 0 && sent <= 5, `unprompted checks within the budget (${sent})`)
-    assert.equal(sockets, 0, 'no birthday socket for a peer that called us')
+    assert.equal(sockets, 0, 'no birthday socket for a peer that called us when inboundBirthday is off')
     await assert.rejects(allowing.tcpOpen({ timeoutMs: 200 }), /no TCP candidate/, 'the tcp candidate is at an unproven address')
     assert.deepEqual(responder(new AddressPolicy('deny')).targets(), [], "'deny': not even the observed loopback address")
   } finally {

@@ -12,7 +12,7 @@ pairs.push(['cone-open', 'cone'], ['cone', 'cone-open'])
 
 /**
  * One attempt: discovery on both sides, signed offer/answer relayed by the test (the rendezvous, which tells B the IP
- * it sees A at), punch, echo. B takes part in the birthday approach (punch.inboundBirthday; off by default in a node).
+ * it sees A at), punch, echo. B takes part in the birthday approach (punch.inboundBirthday, the default in a node).
  */
 async function attempt(a: Agent, b: Agent, punch: Record<string, unknown>): Promise<{ method: string; ms: number }> {
   const [ia, ib] = await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])

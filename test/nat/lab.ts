@@ -169,7 +169,9 @@ export async function startRendezvousLab(lab: NatLab, agents: Agent[], nat: Reco
   const b = new Agent(lab.ns('hostB'), 'B'); agents.push(b)
   const r = await pub.call('node-start', { config: {
     node: { host: '198.18.0.10', port: 7000 },
-    nat: { stunServer: { enabled: true, primary: LAB_RENDEZVOUS.stun, alternate: '198.18.0.11:3479' }, relay: { enabled: true } },
+    // the lab's public segment is 198.18/15 (benchmarking, a 'reserved' class): a relay refuses such peers unless
+    // told the network is a lab (relay.allowPrivatePeers), exactly as on a private network
+    nat: { stunServer: { enabled: true, primary: LAB_RENDEZVOUS.stun, alternate: '198.18.0.11:3479' }, relay: { enabled: true, allowPrivatePeers: true } },
   } })
   const boot = { node: { host: '0.0.0.0', bootstrap: [LAB_RENDEZVOUS.node] }, nat: { ...nat, rendezvous: [r.nodeId] } }
   return { pub, a, b, boot }

@@ -93,6 +93,12 @@ export function punch(init: PunchInit): Promise<PunchResult> {
   /** "host:port" of every remote address an authenticated probe came from (proven to be the peer's). */
   const heard = new Set<string>()
   let unsolicited = init.unsolicitedChecks ?? Infinity
+  /**
+   * A birthday role is running: no check can arrive before a random-port probe hits one of the hard side's mappings
+   * (seconds at the polite rates), so the idle cutoff waits for `timeoutMs` instead (what is sent stays bounded by
+   * the socket and probe caps, and aimed only at the remote's srflx addresses).
+   */
+  let birthdayRunning = false
 
   return new Promise<PunchResult>((resolve, reject) => {
     const later = (ms: number, fn: () => void): void => {
@@ -190,6 +196,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
 
     // 2. birthday roles
     const startHard = async (): Promise<void> => {
+      birthdayRunning = true
       const n = init.birthdaySockets ?? 256
       for (let i = 0; i < n && !done; i++) {
         let s: DatagramSocket
@@ -208,6 +215,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     const startEasy = (): void => {
       const host = srflx[0]?.host
       if (!host) return
+      birthdayRunning = true
       const pps = init.sprayPps ?? 250
       const tick = Math.max(pace, 10)
       let budget = init.maxSprayProbes ?? 8000
@@ -241,8 +249,9 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     // both NATs map per destination: no technique here finds a path, give up early so a relay takes over
     const hopeless = !selfEasy && !remoteEasy
     const timeout = hopeless ? Math.min(init.timeoutMs ?? 15000, 3000) : init.timeoutMs ?? 15000
-    later(timeout, () => fail(new NatError('nat_punch_failed', 'no direct path found')))
     const idle = init.idleMs ?? 0
-    if (idle > 0) later(idle, () => { if (heard.size === 0) fail(new NatError('nat_punch_failed', 'the peer sent no check')) })
+    const silent = (): NatError => new NatError('nat_punch_failed', 'the peer sent no check')
+    later(timeout, () => fail(idle > 0 && birthdayRunning && heard.size === 0 ? silent() : new NatError('nat_punch_failed', 'no direct path found')))
+    if (idle > 0) later(idle, () => { if (heard.size === 0 && !birthdayRunning) fail(silent()) })
   })
 }

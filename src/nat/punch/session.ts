@@ -21,6 +21,9 @@ import { tcpSimultaneousOpen } from './tcp-open.js'
 import type { Socket } from 'node:net'
 import type { Rinfo } from '../socket.js'
 
+/** Most birthday sockets the controlled side opens for a peer that called it (our own calls use birthdaySockets). */
+export const INBOUND_BIRTHDAY_SOCKETS = 64
+
 export interface PunchSessionInit {
   identity: Identity
   remoteId: Uint8Array
@@ -43,11 +46,17 @@ export interface PunchSessionInit {
    * authenticated check came from it. Absent: nothing is proven, we only answer.
    */
   provenHosts?: readonly string[]
+  /**
+   * Controlled side: TURN servers we know ourselves (our own turn.servers). A `relay` candidate at one of these IPs
+   * is probed like a proven one (the peer's checks through a TURN allocation reach a symmetric NAT only after we sent
+   * to the allocation first); a relay candidate elsewhere is, like any unproven address, only answered.
+   */
+  trustedRelayHosts?: readonly string[]
   /** Checks the controlled side sends to not-yet-heard addresses. @default 50 */
   unsolicitedChecks?: number
   /** Controlled side: give up when the peer sent no authenticated check within this long. @default 4000 */
   idleMs?: number
-  /** Controlled side: take part in the birthday approach towards the proven IP (bounded). @default false */
+  /** Controlled side: take part in the birthday approach towards the proven IP (bounded). @default true */
   inboundBirthday?: boolean
   /** Errors contained in punch callbacks. */
   onError?: NatErrorSink
@@ -110,8 +119,9 @@ export class PunchSession {
     const fam = isIP(this.#init.socket.address().host) === 6 ? 6 : 4
     const allow = this.#init.allowTarget ?? (() => true)
     const proven = this.#role === 1 ? new Set(this.#init.provenHosts ?? []) : undefined
+    const turn = new Set(this.#init.trustedRelayHosts ?? [])
     const named = (this.#remote?.candidates ?? []).filter((c) =>
-      candidateFamily(c.host) === fam && allow(c.host) && (!proven || proven.has(c.host)))
+      candidateFamily(c.host) === fam && allow(c.host) && (!proven || proven.has(c.host) || (c.kind === 'relay' && turn.has(c.host))))
     return [...named, ...this.#ownRemotes]
   }
 
@@ -178,10 +188,14 @@ export class PunchSession {
       // the birthday approach (hundreds of sockets, thousands of probes) only for a connection we chose to make
       // (or, when configured, a bounded part towards the proven IP only: targets() holds nothing else)
       ...(role === 1 ? {
-        birthday: (init.inboundBirthday ?? false) && (init.punch?.birthday ?? true),
-        birthdaySockets: Math.min(init.punch?.birthdaySockets ?? 256, 64), maxSprayProbes: Math.min(init.punch?.maxSprayProbes ?? 8000, 2000),
+        birthday: (init.inboundBirthday ?? true) && (init.punch?.birthday ?? true),
+        birthdaySockets: Math.min(init.punch?.birthdaySockets ?? 256, INBOUND_BIRTHDAY_SOCKETS), maxSprayProbes: Math.min(init.punch?.maxSprayProbes ?? 8000, 2000),
         unsolicitedChecks: init.unsolicitedChecks ?? 50, idleMs: init.idleMs ?? 4000,
-      } : {}),
+      } : {
+        // the controlled peer opens at most INBOUND_BIRTHDAY_SOCKETS (a quarter of the default 256): spraying
+        // proportionally faster keeps the expected time to a hit; the total stays maxSprayProbes
+        sprayPps: (init.punch?.sprayPps ?? 250) * (256 / INBOUND_BIRTHDAY_SOCKETS),
+      }),
       openSocket: async () => {
         const s = UdxDatagramSocket.bind(0, '0.0.0.0')
         if (init.onError) s.errorSink = init.onError

@@ -14,6 +14,7 @@ import { NatError } from '../errors.js'
 import { decodeRelayCtl, decodeRelayData, encodeRelayCtl, encodeRelayData, NatMessageType } from '../messages.js'
 import { isPublicAddress } from '../../util/address-class.js'
 import { CircuitStream } from './circuit-stream.js'
+import { observedHost } from '../rendezvous.js'
 
 interface Circuit { id: number; a: Link; b: Link; bytes: number; unmetered: number; unsubs: Array<() => void>; switched: Set<Link> }
 
@@ -24,7 +25,7 @@ export interface RelayInit {
   usage?: () => UsageMeter | undefined
   logger?: Logger
   /** Decides whether to accept an incoming circuit from `from` (endpoint role). @default accept */
-  accept?: (from: Uint8Array, stream: CircuitStream, relay: Link) => boolean
+  accept?: (from: Uint8Array, stream: CircuitStream, relay: Link, obs?: string) => boolean
 }
 
 /** Relayed bytes are reported to the meter in batches of this size (and when the circuit closes). */
@@ -91,9 +92,11 @@ export class RelayService {
     if (!cfg.allowPrivatePeers && (!isPublicAddress(target.peer.remoteAddr.host) || !isPublicAddress(from.peer.remoteAddr.host))) {
       return refuse('private peer address')
     }
+    // the opener's IP as we see it: the target may punch towards it when the circuit is upgraded later
+    const obs = observedHost(from.peer.remoteAddr.host)
     const id = this.#nextId
     this.#nextId = (this.#nextId % 0xfffffffe) + 1
-    return target.request(NatMessageType.NAT_RELAY_INCOMING, encodeRelayCtl({ v: 1, from: from.peer.nodeId, c: id }), { timeoutMs: 8000 })
+    return target.request(NatMessageType.NAT_RELAY_INCOMING, encodeRelayCtl({ v: 1, from: from.peer.nodeId, c: id, ...(obs ? { obs } : {}) }), { timeoutMs: 8000 })
       .then((r) => {
         const a = decodeRelayCtl(r.body)
         if (r.type !== NatMessageType.NAT_RELAY_OPENED || a.error) return refuse(`peer declined: ${a.error ?? 'no'}`)
@@ -110,7 +113,7 @@ export class RelayService {
     const m = decodeRelayCtl(body)
     if (!m.from || m.c === undefined) throw new NatError('nat_bad_relay', 'NAT_RELAY_INCOMING without from/c')
     const s = this.#endpoint(relay, m.c)
-    const ok = this.#init.accept?.(m.from, s, relay) ?? false
+    const ok = this.#init.accept?.(m.from, s, relay, m.obs) ?? false
     if (!ok) { this.#ends.delete(`${relay.peer.nodeIdB64}:${m.c}`); reply(NatMessageType.NAT_RELAY_OPENED, encodeRelayCtl({ v: 1, error: 'declined' })); return }
     reply(NatMessageType.NAT_RELAY_OPENED, encodeRelayCtl({ v: 1, c: m.c }))
   }
