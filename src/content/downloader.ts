@@ -114,7 +114,12 @@ export class Download {
         writer: this.#init.writer ?? defaultWriter, logger: this.#init.logger ?? silentLogger, signal,
         onPartial: (p, verified) => { w.partial = p; w.verified = verified; this.#wake(w) },
         onResume: (c, b) => { meter.chunksDone += c; meter.bytesDone += b; report() },
-        onChunk: (_idx, bytes) => { meter.add(bytes); this.#wake(w); report() },
+        onChunk: (_idx, bytes, provider) => {
+          // metered per verified chunk, as the provider meters what it served, so both ledgers agree as the download
+          // runs and our cheques keep up with its debt limit (a corrupt chunk is never paid for)
+          this.#init.usage?.record(provider, 'cdn', BigInt(bytes), 'consumed')
+          meter.add(bytes); this.#wake(w); report()
+        },
         ...(this.#init.onVerified ? { onVerified: (leaf: Uint8Array, data: Uint8Array) => this.#init.onVerified!(leaf, data, toHex(meta.root)) } : {}),
       })
       if (r.alreadyComplete) { meter.chunksDone += leafCountOf(meta); meter.bytesDone += meta.size; report() }
@@ -126,7 +131,6 @@ export class Download {
     for (const p of this.#providers.all) {
       if (p.chunks === 0) continue
       this.#init.trust?.report(p.link.peer.nodeId, 'successful_transfer', `${p.chunks} chunks`)
-      this.#init.usage?.record(p.link.peer.nodeId, 'cdn', BigInt(p.bytes), 'consumed')
     }
     return {
       manifest, files: results, badProviders: this.#providers.bad,

@@ -66,8 +66,8 @@ export interface FileJob {
   writer: ChunkWriter
   logger: Logger
   signal: AbortSignal
-  /** Called once per chunk verified and written (index, bytes). */
-  onChunk: (index: number, bytes: number) => void
+  /** Called once per chunk verified and written (index, bytes, the provider that sent it). */
+  onChunk: (index: number, bytes: number, provider: Uint8Array) => void
   /** Called with each verified chunk's data (feeds the local CDN cache); `data` is valid during the call only. */
   onVerified?: (leaf: Uint8Array, data: Uint8Array) => void
   /** Called with the resumed count before fetching starts. */
@@ -276,7 +276,7 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
       p.bytes += data.byteLength
       // persist before telling anyone: what a listener has seen is on record
       if (++sinceFlush >= flushEvery) flush()
-      job.onChunk(i, data.byteLength)
+      job.onChunk(i, data.byteLength, p.link.peer.nodeId)
       job.onVerified?.(leaf, data)
       // last: the hasher gives the chunk's receive buffer back (release) once it has hashed it
       hashing = true
