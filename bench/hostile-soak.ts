@@ -68,7 +68,6 @@ async function victim(): Promise<void> {
   const config = validateConfig({
     dataDir: join(dir, 'data'), node: { port: 0, host: '127.0.0.1', legacy: true },
     ops: { httpPort: 0, httpHost: '127.0.0.1', logLevel: 'silent' },
-    economy: { debtLimit: 50_000_000 },
   })
   const node = createNode(config)
   await node.start()

@@ -312,7 +312,7 @@ export function dhtPoisonContacts(v: Victim, source: string): Attack {
           link = (await a.link(v)).link
           // introduce ourselves: a FIND_NODE makes the victim observe us as a contact
           const fn = encodeMessage({ t: 'find_node', x, target: randomBytes(20) })
-          await link.request(fn.type, fn.body, { timeoutMs: 5000 }).catch(() => bump(tally, 'no_answer'))
+          await link.request(fn.type, fn.body, { timeoutMs: 5000 }).then(() => bump(tally, 'introduced'), () => bump(tally, 'no_answer'))
         }
       } catch { bump(tally, 'link_failed'); link = undefined }
     },
