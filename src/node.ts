@@ -152,7 +152,7 @@ export class ZeoneNode {
       ? new LegacyBridge({ identity, config: cfg.legacy, logger: this.logger.child({ c: 'legacy' }), metrics: this.metrics,
         knownPeers: () => this.#advertisable(),
         addressPolicy: addressPolicyFor({ ...cfg.node, bootstrap: [...cfg.node.bootstrap, ...cfg.legacy.bootstrap] }),
-        trust: () => this.services.get('trust') })
+        trust: () => this.services.get('trust'), claimEvidence: () => this.services.get('claimEvidence') })
       : undefined
     const factory = this.init.transport ?? createDefaultTransport
     this.#transport = await factory({

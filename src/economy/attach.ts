@@ -66,6 +66,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   session.start()
   ctx.services.provide('trust', economy.trust)
   ctx.services.provide('usage', economy)
+  ctx.services.provide('claimEvidence', { recordClaim: (peer, c) => economy.recordLegacyClaim(peer, c) })
   ctx.services.provide('economy', economy)
 
   const peerOf = (q: URLSearchParams): Uint8Array | undefined => {

@@ -16,7 +16,7 @@ import { reconcile, type ReconcileDecision } from './reconcile.js'
 import type { TrustBook } from './trust.js'
 
 /** Volatile per-peer state of the engine (lost on restart, which the reconciliation rule accounts for). */
-export interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint; lastAnswer: number }
+export interface PeerState { dropEpoch: number; confirmedDropEpoch: number; seq: bigint; overLimit: boolean; due: boolean; adjusted: bigint; lastAnswer: number; lastLegacyClaim: number }
 
 /** A claim awaiting its ack. `adjusted` = the peer's adjustment sum when it was made (acks may overlap). */
 export interface PendingClaim { peer: Uint8Array; seq: bigint; hash: Uint8Array; served: bigint; dropEpoch: number; adjusted: bigint }

@@ -132,7 +132,7 @@ export class Economy implements UsageMeter {
     if (!s) {
       if (this.#peers.size >= MAX_PEER_STATES) this.#peers.clear()
       // a fresh process (or an evicted entry) cannot know whether a link dropped since the last confirmation: assume so
-      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false, adjusted: 0n, lastAnswer: -Infinity }
+      s = { dropEpoch: 1, confirmedDropEpoch: 0, seq: 0n, overLimit: false, due: false, adjusted: 0n, lastAnswer: -Infinity, lastLegacyClaim: -Infinity }
       this.#peers.set(k, s)
     }
     return s
@@ -301,6 +301,22 @@ export class Economy implements UsageMeter {
     if (a.inSerial === 0n) return undefined
     const row = this.store.getCheque(peer, this.#init.identity.publicKey)
     return row && row.serial === a.inSerial ? { amount: row.amount, serial: row.serial } : { amount: a.paidIn, serial: a.inSerial }
+  }
+
+  /**
+   * Files a claim another layer judged against its own meter (the v0 bridge's byte totals): a disagreement becomes
+   * a divergence row in the ledger (evidence, capped to what the store holds), an agreement nothing; neither ever
+   * moves a balance. At most one row per peer per `minClaimGapMs`, so a chatty peer cannot grow the ledger.
+   */
+  recordLegacyClaim(peer: Uint8Array, c: { claimed: bigint; ours: bigint; agreed: boolean; reason: string }): void {
+    if (!this.#cfg.enabled || this.store.closed || c.agreed) return
+    const s = this.#state(peer)
+    const now = this.#init.clock.now()
+    if (now - s.lastLegacyClaim < this.#cfg.minClaimGapMs) return
+    s.lastLegacyClaim = now
+    const cap = (x: bigint): bigint => (x < 0n ? 0n : x > MAX_LEDGER_AMOUNT ? MAX_LEDGER_AMOUNT : x)
+    this.store.divergence({ peer, side: 'attester', claimed: cap(c.claimed), attested: cap(c.ours), reason: c.reason.slice(0, 64), accepted: false })
+    this.#events.divergence('v0_claim')
   }
 
   /** The session could not act on onPaymentDue (no link): let the next metered frame raise it again. */

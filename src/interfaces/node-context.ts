@@ -12,7 +12,7 @@ import type { LegacyRouter, LinkProvider, MessageRouter, RemotePeer } from './li
 import type { Logger } from './logger.js'
 import type { TrustSink } from './trust.js'
 import type { ProviderDirectory } from './providers.js'
-import type { StakeSource, UsageMeter } from './services.js'
+import type { ClaimEvidence, StakeSource, UsageMeter } from './services.js'
 
 /** A JSON request on the owner-only control API (used by `zeone peers`, `zeone dht get`, ...). */
 export interface ControlRequest {
@@ -52,6 +52,8 @@ export interface ServiceMap {
   stake: StakeSource
   /** dht: provider records */
   providers: ProviderDirectory
+  /** economy: the ledger's record of claims other layers judged (v0 balance claims) */
+  claimEvidence: ClaimEvidence
 }
 
 export interface ServiceRegistry {

@@ -23,3 +23,11 @@ export interface UsageMeter {
 export interface StakeSource {
   stakeOf(nodeId: Uint8Array): Promise<bigint>
 }
+
+/**
+ * Where a lower layer files a peer's balance claim it judged against its own meter (the v0 bridge's byte totals):
+ * recorded in the ledger as evidence (a divergence row when it disagrees), never as credit or debt.
+ */
+export interface ClaimEvidence {
+  recordClaim(nodeId: Uint8Array, claim: { claimed: bigint; ours: bigint; agreed: boolean; reason: string }): void
+}

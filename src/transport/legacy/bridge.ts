@@ -18,6 +18,7 @@ import type { Endpoint, LegacyHandler, LegacyLink, LegacyRouter } from '../../in
 import type { Logger } from '../../interfaces/logger.js'
 import { silentLogger } from '../../interfaces/logger.js'
 import type { TrustSink } from '../../interfaces/trust.js'
+import type { ClaimEvidence } from '../../interfaces/services.js'
 import { AddressPolicy, addressClass } from '../../util/address-class.js'
 import { AbortedError, TimeoutError, ZeoneError } from '../../util/errors.js'
 import { pyFloat } from '../../wire/legacy-json.js'
@@ -49,6 +50,8 @@ export interface LegacyBridgeInit {
   addressPolicy?: AddressPolicy
   /** Where balance disputes are reported (the economy's trust book, when it is attached). */
   trust?: () => TrustSink | undefined
+  /** Where judged claims are filed in the ledger (the economy, when it is attached). */
+  claimEvidence?: () => ClaimEvidence | undefined
 }
 
 type DhtHandler = (request: Record<string, unknown>, link: LegacyLink) => Promise<Record<string, unknown>>
@@ -260,6 +263,11 @@ export class LegacyBridge implements LegacyRouter {
       this.#logger.warn({ peer: id, claimedSent: claim.totalSent, received: ours.received, claimedReceived: claim.totalReceived, sent: ours.sent }, 'v0 balance dispute')
       this.#init.trust?.()?.report(conn.peer.nodeId, 'invalid_message', 'v0 balance claim disagrees with our meter')
     }
+    // reconciled into the ledger as evidence: the peer's claimed balance (bytes it sent minus received) against ours
+    this.#init.claimEvidence?.()?.recordClaim(conn.peer.nodeId, {
+      claimed: BigInt(Math.max(0, Math.round(claim.totalSent - claim.totalReceived))),
+      ours: BigInt(Math.max(0, ours.received - ours.sent)), agreed: j.status === CLAIM_AGREED, reason: 'v0_claim_bytes',
+    })
     conn.send('BALANCE_ACK', { acknowledged: true, our_balance: pyFloat(ours.sent - ours.received), peer_claimed: raw.claimed_balance, status: j.status })
   }
 
