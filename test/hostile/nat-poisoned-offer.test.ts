@@ -17,8 +17,8 @@ import { attach as attachNat } from '../../src/nat/attach.js'
 import { decodeAnswer, encodeSignal, NatMessageType } from '../../src/nat/messages.js'
 import { candidatePriority, encodeCandidateSet, type Candidate } from '../../src/nat/punch/candidates.js'
 import { fromB64 } from '../../src/util/bytes.js'
-import type { Link } from '../../src/interfaces/link.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
+import { sleep, waitLink } from './nat-helpers.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
@@ -46,16 +46,6 @@ function spawnVictim(dir: string): Promise<Victim> {
   })
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function waitLink(n: ZeoneNode, id: Uint8Array): Promise<Link> {
-  for (let i = 0; i < 1000; i++) {
-    const l = n.transport!.get(id)
-    if (l) return l
-    await sleep(20)
-  }
-  throw new Error('no link')
-}
 
 test('a signed offer with a non-IP candidate host, sent through a rendezvous and directly, does not take the victim process down', { timeout: 120_000 }, async (t) => {
   const dirs: string[] = []

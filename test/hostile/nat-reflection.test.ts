@@ -21,20 +21,10 @@ import { decodeAnswer, encodeSignal, NatMessageType, type AnswerMsg } from '../.
 import { candidatePriority, encodeCandidateSet, type Candidate } from '../../src/nat/punch/candidates.js'
 import { StunServer } from '../../src/nat/stun/server.js'
 import { randomBytes } from 'node:crypto'
-import type { Link } from '../../src/interfaces/link.js'
 import type { AttachFn } from '../../src/interfaces/node-context.js'
+import { sleep, waitLink } from './nat-helpers.js'
 import type { Registry } from 'prom-client'
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function waitLink(n: ZeoneNode, id: Uint8Array): Promise<Link> {
-  for (let i = 0; i < 1000; i++) {
-    const l = n.transport!.get(id)
-    if (l) return l
-    await sleep(20)
-  }
-  throw new Error('no link')
-}
 
 /** A UDP socket standing for the third party: counts every datagram that reaches it. */
 async function udpVictim(host: string): Promise<{ sock: Dgram; port: number; received: () => number }> {
