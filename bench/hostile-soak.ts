@@ -10,7 +10,6 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createNode, type ZeoneNode } from '../src/node.js'
 import { validateConfig } from '../src/ops/config.js'
@@ -22,6 +21,7 @@ import {
   unfinishedFrames, type Attack, type Victim,
 } from './hostile/attacks.js'
 import { benchNode, percentile } from './wire-common.js'
+import { onJsonLines } from './content/proc.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const arg = (name: string, dflt: number): number => {
@@ -36,12 +36,10 @@ function line(v: unknown): void { process.stdout.write(JSON.stringify(v) + '\n')
 /** Progress on stderr (ZEONE_SOAK_DEBUG=1). */
 function debug(...a: unknown[]): void { if (process.env.ZEONE_SOAK_DEBUG) console.error(new Date().toISOString(), process.argv[2] ?? 'main', ...a) }
 
+/** Resolves with the first JSON line `child` prints that `pred` accepts (lines read by the content benches' helper). */
 function waitLine(child: ChildProcess, pred: (v: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! })
-    rl.on('line', (l) => {
-      try { const v = JSON.parse(l) as Record<string, unknown>; if (pred(v)) { rl.close(); resolve(v) } } catch { /* not ours */ }
-    })
+    onJsonLines(child, (v) => { if (pred(v)) resolve(v) })
     child.once('exit', (code) => reject(new Error(`child exited (${code}) before reporting`)))
   })
 }
