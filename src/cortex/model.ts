@@ -47,6 +47,52 @@ function int(c: Record<string, unknown>, key: string, fallback?: number): number
   return v
 }
 
+/**
+ * GPT-2's head is `wte` only when tied. An untied GPT-2 (`tie_word_embeddings: false`, a separate `lm_head.weight`)
+ * used to run with `wte` as its head and silently produced wrong logits; it is refused until the graph reads lm_head.
+ */
+function gpt2TiedHead(c: Record<string, unknown>): true {
+  if (c.tie_word_embeddings === false) {
+    throw new ModelFormatError('unsupported_architecture', 'config.json: gpt2 with tie_word_embeddings: false (a separate lm_head) is not supported')
+  }
+  return true
+}
+
+/**
+ * RoPE base frequency. transformers <= 4 writes a top-level `rope_theta`; transformers 5 writes it inside
+ * `rope_parameters` ({rope_type, rope_theta}). Both are read; a disagreement or any rope type / extra parameter we do
+ * not implement is refused, never defaulted (a wrong theta gave logits off by 2.44).
+ */
+export function ropeTheta(c: Record<string, unknown>): number {
+  const top = c.rope_theta
+  if (top !== undefined && (typeof top !== 'number' || !(top > 0) || !Number.isFinite(top))) {
+    throw new ModelFormatError('bad_config', 'config.json: rope_theta must be a positive number')
+  }
+  const rp = c.rope_parameters
+  let nested: number | undefined
+  if (rp !== undefined && rp !== null) {
+    if (typeof rp !== 'object' || Array.isArray(rp)) throw new ModelFormatError('bad_config', 'config.json: rope_parameters must be an object')
+    const o = rp as Record<string, unknown>
+    const type = o.rope_type ?? o.type ?? 'default'
+    if (type !== 'default') throw new ModelFormatError('unsupported_architecture', `config.json: rope_parameters.rope_type ${JSON.stringify(type)} is not supported (only "default")`)
+    for (const k of Object.keys(o)) {
+      if (k !== 'rope_type' && k !== 'type' && k !== 'rope_theta') {
+        throw new ModelFormatError('unsupported_architecture', `config.json: rope_parameters.${k} is not supported`)
+      }
+    }
+    if (o.rope_theta !== undefined) {
+      if (typeof o.rope_theta !== 'number' || !(o.rope_theta > 0) || !Number.isFinite(o.rope_theta)) {
+        throw new ModelFormatError('bad_config', 'config.json: rope_parameters.rope_theta must be a positive number')
+      }
+      nested = o.rope_theta
+    }
+  }
+  if (top !== undefined && nested !== undefined && top !== nested) {
+    throw new ModelFormatError('bad_config', `config.json: rope_theta (${top}) and rope_parameters.rope_theta (${nested}) disagree`)
+  }
+  return nested ?? (top as number | undefined) ?? 10000
+}
+
 /** Parses a config.json object. Throws ModelFormatError('unsupported_architecture') for other families. */
 export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
   const type = String(c.model_type ?? '')
@@ -59,7 +105,7 @@ export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
       family: 'gpt2', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'n_layer'), heads, kvHeads: heads,
       headDim: hidden / heads, intermediate: typeof c.n_inner === 'number' ? c.n_inner : 4 * hidden,
       maxPositions: int(c, 'n_positions', 1024), eps: typeof c.layer_norm_epsilon === 'number' ? c.layer_norm_epsilon : 1e-5,
-      ropeTheta: 0, tiedEmbeddings: true, bosTokenId: bos, eosTokenId: eos,
+      ropeTheta: 0, tiedEmbeddings: gpt2TiedHead(c), bosTokenId: bos, eosTokenId: eos,
     }
   }
   if (type === 'llama' || type === 'mistral') {
@@ -73,7 +119,7 @@ export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
     return {
       family: 'llama', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'num_hidden_layers'), heads, kvHeads, headDim,
       intermediate: int(c, 'intermediate_size'), maxPositions: int(c, 'max_position_embeddings', 2048),
-      eps: typeof c.rms_norm_eps === 'number' ? c.rms_norm_eps : 1e-6, ropeTheta: typeof c.rope_theta === 'number' ? c.rope_theta : 10000,
+      eps: typeof c.rms_norm_eps === 'number' ? c.rms_norm_eps : 1e-6, ropeTheta: ropeTheta(c),
       tiedEmbeddings: c.tie_word_embeddings === true, bosTokenId: bos, eosTokenId: eos,
     }
   }
