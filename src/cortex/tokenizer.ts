@@ -166,7 +166,7 @@ export class Tokenizer {
 
   /** Incremental decoder for streaming: returns only complete UTF-8 text; strips SentencePiece's leading space. */
   streamDecoder(): { push(id: number): string; flush(): string } {
-    const td = new TextDecoder('utf-8')
+    const td = new TextDecoder('utf-8', { ignoreBOM: true }) // keep a leading U+FEFF: it is text the model produced, not a file's byte-order mark
     let started = false
     return {
       push: (id) => {

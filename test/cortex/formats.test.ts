@@ -101,6 +101,8 @@ for (const family of ['gpt2', 'llama'] as const) {
     try {
       const tok = Tokenizer.fromFile(join(m.dir, 'tokenizer.json'))
       for (const s of ['hello world', 'the quick brown fox.', 'ünïcödé ✓ 日本', '  spaces  and\nnewlines']) assert.equal(tok.decode(tok.encode(s)), s)
+      // A leading U+FEFF is model output, not a byte-order mark: decode keeps it (TextDecoder's default strips it).
+      for (const s of ['\uFEFFbom first', 'x\uFEFF']) assert.equal(tok.decode(tok.encode(s)), s)
       const ids = tok.encode('the the the')
       assert.ok(ids.length < 'the the the'.length, 'merges shorten the token sequence')
       const eos = family === 'gpt2' ? '<|endoftext|>' : '</s>'
