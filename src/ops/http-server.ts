@@ -134,7 +134,7 @@ export class HttpServer implements HttpApi {
     server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head))
     server.on('clientError', (_err, socket) => socket.destroy())
     this.#server = server
-    await listen(server, this.#init.port, this.#init.host)
+    await listen(server, this.#init.port, this.#init.host, { what: 'HTTP API', fix: 'use --http-port N (config ops.httpPort) or stop the other node' })
   }
 
   async stop(): Promise<void> {

@@ -136,7 +136,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     }
     const server = createServer({ noDelay: true }, (s) => this.#onInbound(s))
     this.#server = server
-    await listen(server, this.#cfg.port, this.#cfg.host)
+    await listen(server, this.#cfg.port, this.#cfg.host, { what: 'P2P listener', fix: 'use --port N (config node.port) or stop the other node' })
     server.on('error', (err) => this.#log.error({ err: err.message }, 'listener error'))
     const a = server.address()
     if (a && typeof a === 'object') this.#listen = { host: normalizeHost(a.address), port: a.port }
