@@ -62,6 +62,17 @@ function startNode(args: string[]): Promise<Running> {
 }
 
 describe('zeone CLI (real processes)', () => {
+  it('start banner says when the P2P port listens on all interfaces, and not when it is local', async () => {
+    const all = await startNode(['--data-dir', tmp(), '--host', '0.0.0.0'])
+    try {
+      assert.match(all.out(), new RegExp(`note: P2P port ${all.port} listens on all interfaces \\(0\\.0\\.0\\.0\\)`))
+    } finally { all.proc.kill('SIGTERM'); await all.exited.catch(() => undefined) }
+    const local = await startNode(['--data-dir', tmp()])
+    try {
+      assert.doesNotMatch(local.out(), /all interfaces/)
+    } finally { local.proc.kill('SIGTERM'); await local.exited.catch(() => undefined) }
+  })
+
   it('id creates the identity once and prints node id and DHT id', async () => {
     const d = tmp()
     const a = await run(['id', '--data-dir', d])

@@ -53,6 +53,12 @@ export function configFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv = proces
   return { config: loadConfig({ ...(file ? { file } : {}), env, flags: flagsToConfig(args) }), file }
 }
 
+/** The P2P default is every interface: the banner says so, so an operator is never surprised by who can reach the node. */
+function allInterfacesNote(l: { host: string; port: number } | undefined): string {
+  if (!l || (l.host !== '0.0.0.0' && l.host !== '::')) return ''
+  return `note: P2P port ${l.port} listens on all interfaces (${l.host}); --host 127.0.0.1 keeps it on this machine\n`
+}
+
 const COMMON = '[--config FILE] [--data-dir DIR] [--set key.path=value]...'
 
 const start: Command = {
@@ -81,7 +87,7 @@ const start: Command = {
     const l = node.listenAddress
     const h = node.httpAddress
     io.stdout.write(`node id: ${node.identity.nodeIdB64}\ndht id: ${node.identity.dhtIdHex}\n`)
-    io.stdout.write(`listening: ${l ? `${l.host}:${l.port}` : '-'}\nhttp: ${h ? `${h.host}:${h.port}` : '-'}\ncontrol: ${node.control?.path ?? '-'}\nlegacy: ${config.node.legacy ? 'on' : 'off'}\n`)
+    io.stdout.write(`listening: ${l ? `${l.host}:${l.port}` : '-'}\nhttp: ${h ? `${h.host}:${h.port}` : '-'}\ncontrol: ${node.control?.path ?? '-'}\nlegacy: ${config.node.legacy ? 'on' : 'off'}\n${allInterfacesNote(l)}`)
     await stopped
     process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal)
     return 0
