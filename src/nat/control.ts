@@ -6,7 +6,8 @@ import type { NatService } from './service.js'
 
 export function registerNatControl(ctx: NodeContext, svc: NatService): void {
   ctx.control.route('GET', '/v1/nat', async (req) => {
-    const b = req.query.get('refresh') === '1' || !svc.behavior ? await svc.discover() : svc.behavior
+    // --refresh forces a new round (it used to return the cached one)
+    const b = await svc.discover(req.query.get('refresh') === '1')
     const r = ctx.config.nat.relay
     return {
       ...b, localPort: svc.socket?.address().port ?? 0, stunServers: ctx.config.nat.stunServers,

@@ -14,6 +14,7 @@ import { guardedClock, type NatErrorSink } from './guard.js'
 import { InboundPunchGate } from './punch/inbound-gate.js'
 import type { NatConfig } from './config.js'
 import { discoverNat, type NatBehavior } from './discovery.js'
+import { NatRediscovery } from './rediscovery.js'
 import { NatError } from './errors.js'
 import { decodeAnswer, decodeSignal, encodeAnswer, encodeSignal, NatMessageType } from './messages.js'
 import { NatMetrics, pairLabel, type Outcome } from './metrics.js'
@@ -70,10 +71,8 @@ export class NatService {
   #socket: UdxDatagramSocket | undefined
   #stun: StunClient | undefined
   #server: StunServer | undefined
-  #behavior: NatBehavior | undefined
-  #discovering: Promise<NatBehavior> | undefined
+  readonly #rediscovery: NatRediscovery
   #unsubs: Array<() => void> = []
-  #timer: { cancel(): void } | undefined
   #active = 0
   readonly #paths = new Set<PunchedPath>()
   #stopped = false
@@ -103,10 +102,14 @@ export class NatService {
       perPeerBurst: p.inboundPerPeerBurst, perPeerPerMinute: p.inboundPerPeerPerMinute,
       globalBurst: p.inboundGlobalBurst, globalPerMinute: p.inboundGlobalPerMinute,
     }, this.#clock)
+    this.#rediscovery = new NatRediscovery({
+      run: () => this.#discoverRound(), clock: this.#clock, periodMs: this.#cfg.rediscoverMs,
+      onError: (err) => this.#log.warn({ err: (err as Error).message }, 'NAT discovery failed'),
+    })
   }
 
   get socket(): UdxDatagramSocket | undefined { return this.#socket }
-  get behavior(): NatBehavior | undefined { return this.#behavior }
+  get behavior(): NatBehavior | undefined { return this.#rediscovery.behavior }
   get relayCircuits(): number { return this.#relay?.circuitCount ?? 0 }
 
   async start(): Promise<void> {
@@ -147,40 +150,25 @@ export class NatService {
         m.reply?.(NatMessageType.NAT_ECHO, m.body)
       }),
     )
-    if (this.#cfg.stunServers.length > 0) {
-      this.discover().catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'NAT discovery failed'))
-      const again = (): void => {
-        this.#timer = this.#clock.setTimeout(() => {
-          this.#discovering = undefined
-          this.discover().catch(() => {}).finally(() => { if (!this.#stopped) again() })
-        }, this.#cfg.rediscoverMs)
-      }
-      again()
-    }
+    if (this.#cfg.stunServers.length > 0) this.#rediscovery.start()
   }
 
-  /** RFC 5780 discovery against the configured STUN servers (the first that answers). Cached until re-run. */
-  discover(): Promise<NatBehavior> {
-    this.#discovering ??= (async () => {
-      const local = this.#socket!.address()
-      let last: unknown
-      for (const s of this.#cfg.stunServers) {
-        try {
-          const b = await discoverNat(this.#stun!, parseHp(s), { localPort: local.port })
-          this.#behavior = b
-          this.#log.info({ mapping: b.mapping, filtering: b.filtering, publicAddr: b.publicAddr }, 'NAT behaviour')
-          return b
-        } catch (err) { last = err }
-      }
-      if (this.#cfg.stunServers.length === 0) {
-        const b: NatBehavior = { mapping: 'unknown', filtering: 'unknown', publicAddr: { host: '0.0.0.0', port: 0 } }
-        this.#behavior = b
+  /** The cached NAT behaviour, or a new RFC 5780 round when `refresh` (or none is cached yet). */
+  discover(refresh = false): Promise<NatBehavior> { return this.#rediscovery.discover(refresh) }
+
+  /** One RFC 5780 round against the configured STUN servers (the first that answers). */
+  async #discoverRound(): Promise<NatBehavior> {
+    const local = this.#socket!.address()
+    let last: unknown
+    for (const s of this.#cfg.stunServers) {
+      try {
+        const b = await discoverNat(this.#stun!, parseHp(s), { localPort: local.port })
+        this.#log.info({ mapping: b.mapping, filtering: b.filtering, publicAddr: b.publicAddr }, 'NAT behaviour')
         return b
-      }
-      this.#discovering = undefined
-      throw new NatError('nat_discovery', 'no STUN server answered', { cause: last })
-    })()
-    return this.#discovering
+      } catch (err) { last = err }
+    }
+    if (this.#cfg.stunServers.length === 0) return { mapping: 'unknown', filtering: 'unknown', publicAddr: { host: '0.0.0.0', port: 0 } }
+    throw new NatError('nat_discovery', 'no STUN server answered', { cause: last })
   }
 
   /** What every punch session of this node shares: address rules, contained errors, counters. */
@@ -486,7 +474,7 @@ export class NatService {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    this.#timer?.cancel()
+    this.#rediscovery.stop()
     for (const t of this.#upgradeTimers) t.cancel()
     this.#upgradeTimers.clear()
     for (const u of this.#unsubs) u()
