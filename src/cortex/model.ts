@@ -114,7 +114,7 @@ export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
     if (heads % kvHeads) throw new ModelFormatError('bad_config', 'num_attention_heads must be a multiple of num_key_value_heads')
     const headDim = int(c, 'head_dim', hidden / heads)
     if (headDim % 2) throw new ModelFormatError('bad_config', 'head_dim must be even for RoPE')
-    if (c.rope_scaling && typeof c.rope_scaling === 'object') throw new ModelFormatError('unsupported_architecture', 'rope_scaling is not supported')
+    if (c.rope_scaling !== undefined && c.rope_scaling !== null) throw new ModelFormatError('unsupported_architecture', 'config.json: rope_scaling is not supported')
     if (c.hidden_act !== undefined && c.hidden_act !== 'silu') throw new ModelFormatError('unsupported_architecture', `hidden_act ${String(c.hidden_act)} is not supported`)
     return {
       family: 'llama', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'num_hidden_layers'), heads, kvHeads, headDim,

@@ -21,6 +21,8 @@ test('config: rope settings we do not implement are refused with the field named
   assert.throws(() => parseModelConfig(llama({ rope_parameters: { rope_theta: -1 } })), /rope_theta must be a positive number/)
   assert.throws(() => parseModelConfig(llama({ rope_theta: 'big' })), /rope_theta must be a positive number/)
   assert.throws(() => parseModelConfig(llama({ rope_scaling: { type: 'linear', factor: 2 } })), /rope_scaling/)
+  assert.throws(() => parseModelConfig(llama({ rope_scaling: 'linear' })), /rope_scaling/)
+  assert.equal(parseModelConfig(llama({ rope_scaling: null })).ropeTheta, 10000)
 })
 
 test('config: an untied GPT-2 head is refused instead of silently using wte', () => {
