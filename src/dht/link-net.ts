@@ -10,6 +10,7 @@ import type { Dht } from './dht.js'
 import { DhtMessageType } from './messages.js'
 import type { DhtNet, DhtReply } from './net.js'
 import { DhtLookupError } from './errors.js'
+import { equalBytes } from '../util/bytes.js'
 
 function withTimeout(timeoutMs: number, signal?: AbortSignal): AbortSignal {
   const t = AbortSignal.timeout(timeoutMs)
@@ -22,6 +23,9 @@ export class LinkDhtNet implements DhtNet {
   async request(c: Contact, type: number, body: Uint8Array, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<DhtReply> {
     let link = this.links.get(c.nodeId)
     if (!link || link.closed) link = await this.links.dial(c.addr, { expectNodeId: c.nodeId, signal: withTimeout(opts.timeoutMs, opts.signal) })
+    // a provider may hand back an open link that merely shares the address (a reused port now served by another
+    // node): its answer must never count as this contact's
+    if (!equalBytes(link.peer.nodeId, c.nodeId)) throw new DhtLookupError('identity_mismatch', `peer at ${c.addr.host}:${c.addr.port} is not the expected node`)
     const msg = await link.request(type, body, opts.signal ? { timeoutMs: opts.timeoutMs, signal: opts.signal } : { timeoutMs: opts.timeoutMs })
     const from = contactFromPeer(link.peer, this.clock.now()) ?? c
     return { type: msg.type, body: msg.body, from }
