@@ -98,6 +98,8 @@ export function registerHttp(http: HttpApi, svc: CortexService, opts: { defaultM
       if (r.stream) {
         let first = await it.next()
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+        // OpenAI clients (the official SDK's stream helper) expect the first delta to carry the role.
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`)
         while (!first.done) {
           if (first.value.text) res.write(`data: ${JSON.stringify(chunk(id, r.model, created, first.value.text, null))}\n\n`)
           first = await it.next()
