@@ -60,8 +60,10 @@ test('POST /v1/chat/completions: JSON and SSE give the same text', async () => {
   assert.match(sse.headers.get('content-type') ?? '', /text\/event-stream/)
   const events = (await sse.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''))
   assert.equal(events.at(-1), '[DONE]')
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { object: string; choices: { delta: { content?: string }; finish_reason: string | null }[] })
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { object: string; choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[] })
   assert.ok(chunks.length >= 2)
+  // The OpenAI SDK's stream helper needs the role on the first chunk.
+  assert.equal(chunks[0]!.choices[0]!.delta.role, 'assistant')
   assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'))
   assert.equal(chunks.map((c) => c.choices[0]!.delta.content ?? '').join(''), j.choices[0]!.message.content)
   assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'length')
