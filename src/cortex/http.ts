@@ -67,8 +67,9 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   try { return JSON.parse(Buffer.concat(parts).toString('utf8')) } catch { throw new HttpError(400, 'bad_json', 'body is not JSON') }
 }
 
-function chunk(id: string, model: string, created: number, content: string | null, finish: string | null): object {
-  return { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] }
+function chunk(id: string, model: string, created: number, content: string | null, finish: string | null, role?: 'assistant'): object {
+  const delta = content === null ? {} : role ? { role, content } : { content }
+  return { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] }
 }
 
 function sendError(res: ServerResponse, e: unknown): void {
@@ -99,7 +100,7 @@ export function registerHttp(http: HttpApi, svc: CortexService, opts: { defaultM
         let first = await it.next()
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
         // OpenAI clients (the official SDK's stream helper) expect the first delta to carry the role.
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`)
+        res.write(`data: ${JSON.stringify(chunk(id, r.model, created, '', null, 'assistant'))}\n\n`)
         while (!first.done) {
           if (first.value.text) res.write(`data: ${JSON.stringify(chunk(id, r.model, created, first.value.text, null))}\n\n`)
           first = await it.next()
