@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { ZeoneError } from '../util/errors.js'
 import { toB64, toHex } from '../util/bytes.js'
 import { leadingZeroBits, sha1 } from './hash.js'
-import { keyPairFromSeed, randomBytes, SEED_BYTES, sign, verify, type SignKeyPair } from './sign.js'
+import { hash } from 'node:crypto'
+import { keyPairFromSeed, publicKeyInto, PUBLIC_KEY_BYTES, randomBytes, randomFill, SECRET_KEY_BYTES, SEED_BYTES, sign, verify, wipe, type SignKeyPair } from './sign.js'
 
 export const IDENTITY_FILE = 'identity.key'
 /** File format: magic "ZEID1\n" then the 32-byte Ed25519 seed. */
@@ -53,13 +54,25 @@ export function staticPuzzleBits(publicKey: Uint8Array): number {
   return leadingZeroBits(sha1(sha1(publicKey)))
 }
 
-/** Mints seeds until the public key solves the static puzzle with `puzzleBits` (0 = any key). */
+/**
+ * Mints seeds until the public key solves the static puzzle with `puzzleBits` (0 = any key). The default 15 bits
+ * take 2^15 tries on average, so the loop reuses its buffers and hashes with one-shot crypto.hash: per try that is
+ * one Ed25519 key derivation and two SHA-1s, nothing allocated but the digests (this is most of a first start).
+ */
 export function mintSeed(puzzleBits = 0, maxTries = 1 << 30): Uint8Array {
-  for (let i = 0; i < maxTries; i++) {
-    const seed = randomBytes(SEED_BYTES)
-    if (puzzleBits === 0) return seed
-    const kp = keyPairFromSeed(seed)
-    if (staticPuzzleBits(kp.publicKey) >= puzzleBits) return seed
+  if (puzzleBits === 0) return randomBytes(SEED_BYTES)
+  const seed = Buffer.alloc(SEED_BYTES)
+  const pk = Buffer.alloc(PUBLIC_KEY_BYTES)
+  const sk = Buffer.alloc(SECRET_KEY_BYTES)
+  try {
+    for (let i = 0; i < maxTries; i++) {
+      randomFill(seed)
+      publicKeyInto(seed, pk, sk)
+      if (leadingZeroBits(hash('sha1', hash('sha1', pk, 'buffer'), 'buffer')) >= puzzleBits) return new Uint8Array(seed)
+    }
+  } finally {
+    wipe(seed)
+    wipe(sk)
   }
   throw new IdentityError('puzzle', `no key with ${puzzleBits} puzzle bits found in ${maxTries} tries`)
 }

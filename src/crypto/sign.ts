@@ -16,12 +16,19 @@ export function keyPairFromSeed(seed: Uint8Array): SignKeyPair {
   return { publicKey: new Uint8Array(pk), secretKey: new Uint8Array(sk) }
 }
 
-export function randomKeyPair(): SignKeyPair {
-  const pk = Buffer.alloc(PUBLIC_KEY_BYTES)
-  const sk = Buffer.alloc(SECRET_KEY_BYTES)
-  sodium.crypto_sign_keypair(pk, sk)
-  return { publicKey: new Uint8Array(pk), secretKey: new Uint8Array(sk) }
+/**
+ * Ed25519 public key of `seed` written into `pk` (and the secret key into `sk`), allocating nothing: for the
+ * identity puzzle, which tries tens of thousands of seeds on a node's first start.
+ */
+export function publicKeyInto(seed: Buffer, pk: Buffer, sk: Buffer): void {
+  sodium.crypto_sign_seed_keypair(pk, sk, seed)
 }
+
+/** Fills `b` with random bytes in place. */
+export function randomFill(b: Buffer): void { sodium.randombytes_buf(b) }
+
+/** Overwrites secret material in place. */
+export function wipe(b: Buffer): void { sodium.sodium_memzero(b) }
 
 /** Detached Ed25519 signature over the concatenation of `parts`. */
 export function sign(secretKey: Uint8Array, ...parts: Uint8Array[]): Uint8Array {

@@ -27,13 +27,19 @@ export interface RemotePeer {
   readonly capabilities: ReadonlySet<string>
   /** True when we dialed the link. */
   readonly outbound: boolean
+  /**
+   * What carries the link now ('tcp', 'udx', 'turn', 'relay') and its far end: the relay's or TURN server's address
+   * for a relayed link, the peer's after an upgrade to a direct path. Absent for transports without streams.
+   */
+  readonly route?: { readonly via: string; readonly remote?: Endpoint }
 }
 
 export interface Message {
   type: number
   body: Uint8Array
   /**
-   * Present on a reply whose body fills a pooled receive buffer of its own (large frames on the TCP transport):
+   * Present on a reply or one-way message whose body fills a pooled receive buffer of its own (large frames on the
+   * TCP transport):
    * call it once neither the body nor any view of it will be read again, and the memory serves later frames.
    * Calling it is optional (the GC frees the buffer otherwise) and calling it twice does nothing.
    */
@@ -44,6 +50,16 @@ export interface RequestOptions {
   /** @default 5000 */
   timeoutMs?: number
   signal?: AbortSignal
+  /** W3C trace context to carry to the peer (sent only to peers that announced the TRACE capability). */
+  trace?: TraceContext
+}
+
+/** A W3C trace context (traceparent version 00) in wire form: 16-byte trace id, 8-byte parent span id, flags. */
+export interface TraceContext {
+  readonly traceId: Uint8Array
+  readonly spanId: Uint8Array
+  /** bit 0: sampled */
+  readonly flags: number
 }
 
 export interface Link {
@@ -51,6 +67,11 @@ export interface Link {
   readonly closed: boolean
   /** Sends a one-way message. Returns false when the link's send buffer is above its high-water mark. */
   send(type: number, body: Uint8Array): boolean
+  /**
+   * Sends a one-way message whose body is the concatenation of `parts` (copied before this returns, so a bulk
+   * sender needs no joined buffer of its own). Optional: transports without it get `send` of the joined parts.
+   */
+  sendParts?(type: number, parts: readonly Uint8Array[]): boolean
   /** Sends a request and resolves with the peer's reply (any message type), rejects on timeout/abort/close. */
   request(type: number, body: Uint8Array, opts?: RequestOptions): Promise<Message>
   /** Resolves when the send buffer has drained below its low-water mark (immediately if it already has). */
@@ -69,6 +90,8 @@ export type Body = Uint8Array | readonly Uint8Array[]
 /** An inbound message as a handler sees it. */
 export interface Inbound extends Message {
   readonly link: Link
+  /** The sender's trace context, when it sent a traced request (envelope kind 3). */
+  readonly trace?: TraceContext
   /** Present when the sender used `request`: sends the (single) reply. The body is copied before this returns. */
   readonly reply?: (type: number, body: Body) => boolean
 }

@@ -3,6 +3,7 @@
  * config, data dir, logger, metrics registry, the transport's router and link provider, the local HTTP APIs,
  * a registry through which layers find each other's services, and the node's shutdown signal.
  */
+import type { NodeTracer } from './tracing.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
@@ -75,6 +76,8 @@ export interface NodeContext {
   services: ServiceRegistry
   /** Aborted when the node stops. */
   signal: AbortSignal
+  /** The node's tracer; absent when tracing is off (`ops.tracing.endpoint` unset), so span work costs nothing. */
+  tracer?: NodeTracer
 }
 
 /** One application frame crossing the wire, reported after decryption (in) or before encryption (out). */
@@ -93,5 +96,13 @@ export interface WireTap {
 
 export interface Stoppable { stop(): Promise<void> | void }
 
+/** What a layer's attach may return: how to stop it and, optionally, the config keys it applies without a restart. */
+export interface LayerHandle extends Stoppable {
+  /** Dotted config paths (or prefixes ending in '.') this layer applies live through `onConfig`. */
+  liveKeys?: readonly string[]
+  /** Called after a reload that changed at least one of `liveKeys`, with the config the node now runs. */
+  onConfig?(next: NodeContext['config']): void
+}
+
 /** Every layer exports `attach` from src/<layer>/attach.ts; src/node.ts calls them in layer order. */
-export type AttachFn = (ctx: NodeContext) => Promise<Stoppable | void>
+export type AttachFn = (ctx: NodeContext) => Promise<LayerHandle | Stoppable | void>

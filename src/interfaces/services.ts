@@ -22,6 +22,8 @@ export interface UsageMeter {
 /** Stake of a node in ZEO wei, from the staking contract (cached) or config. */
 export interface StakeSource {
   stakeOf(nodeId: Uint8Array): Promise<bigint>
+  /** Calls `cb` whenever a stake may have changed (a staking event); returns the unsubscribe. Optional. */
+  onStakeChange?(cb: () => void): () => void
 }
 
 /**

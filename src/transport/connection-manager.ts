@@ -1,42 +1,51 @@
 /**
- * The connection manager: listens on TCP, dials, runs the secure handshake over any Duplex (adoptStream), keeps
- * one link per peer pair, enforces limits and bans, answers PING and DISCOVER, keeps links alive, and dispatches
- * application frames into the Router through RpcLink. Implements LinkProvider and WireTap.
+ * The connection manager: the one place every stream kind goes through. A StreamTransport (TCP by default, or the
+ * in-memory pipes) listens and dials; streams opened elsewhere (punched UDX paths, relay circuits, TURN) come in
+ * through adoptStream. Over each the manager runs the secure handshake, keeps one stable link per peer (the
+ * simultaneous-dial tie-break moves the link, never closes it), enforces admission, limits and bans, answers PING and
+ * DISCOVER and keeps links alive. Frames flow through FramePath into the Router. Implements LinkProvider and WireTap.
+ *
+ * Over 300 lines: it is the one owner of the per-connection records, and the lifecycle, admission and ban rules read
+ * and write them together; the frame path, tie-break, TCP and signal helpers are split out already.
  */
+import { parseHostPort } from '../util/host-port.js'
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import type { NodeTracer } from '../interfaces/tracing.js'
 import { mkdirSync, renameSync } from 'node:fs'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
 import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
-import type { DialOptions, Endpoint, Inbound, Link, LinkProvider, RemotePeer } from '../interfaces/link.js'
+import type { DialOptions, Endpoint, Inbound, Link, LinkProvider } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
+import type { StreamTransport } from '../interfaces/transport.js'
 import type { FrameEvent, WireTap } from '../interfaces/node-context.js'
-import { dhtIdOf } from '../crypto/identity.js'
-import { compareBytes, toB64 } from '../util/bytes.js'
-import { AbortedError, TimeoutError, ZeoneError } from '../util/errors.js'
-import { forEachBatchItem, SessionType } from '../wire/batch.js'
+import { equalBytes, toB64 } from '../util/bytes.js'
+import { AbortedError, ZeoneError } from '../util/errors.js'
 import { V1_HEADER_BYTES } from '../wire/frame.js'
-import { MessageType } from '../wire/message-types.js'
 import { FrameBudget } from './frame-budget.js'
+import { FramePath, type FrameState } from './frame-path.js'
 import { Counter, pickEviction, strangerSlots, subnetOf, type PeerValue, type Slot } from './admission.js'
 import type { TransportConfig } from './config.js'
 import { Connection, type ConnectionEvents } from './connection.js'
 import { CoreProtocol } from './core-protocol.js'
 import { LinkClosedError } from './errors.js'
-import { BanList, KeyedBuckets, TokenBucket } from './limits.js'
+import { keepFresh, listenAddrOf, livePeer, type Carrier } from './live-peer.js'
+import { BanList, KeyedBuckets } from './limits.js'
 import { TransportMetrics } from './metrics.js'
 import { normalizeHost, PeerBook, type KnownPeer } from './peer-book.js'
 import { ReplayGuard } from './replay-guard.js'
-import { RpcLink, type FrameSink } from './rpc-link.js'
-import { listen } from '../util/listen.js'
+import { RpcLink } from './rpc-link.js'
+import { abandonable, opSignal } from './signals.js'
+import { TcpTransport } from './tcp-transport.js'
 
 export const REPLAY_FILE = 'replay.bloom'
-/** How long stop() waits for the listener to close (legacy sockets handed off may outlive it). */
-const STOP_GRACE_MS = 2000
+/** How long a connection that lost the tie-break may still deliver what the peer sent on it before switching. */
+const RETIRE_GRACE_MS = 5000
 
 export interface ConnectionManagerInit {
   identity: Identity
@@ -47,8 +56,12 @@ export interface ConnectionManagerInit {
   logger?: Logger
   metrics?: Registry
   clock?: Clock
+  /** What listens and dials. @default TCP on config.host:config.port */
+  transport?: StreamTransport
   /** Capabilities announced in the handshake. @default ['DHT'] */
   capabilities?: string[]
+  /** Records a span per handshake when tracing is on. */
+  tracer?: NodeTracer
   /** Receives inbound sockets that do not start with the magic, when config.legacy is on. */
   legacyAcceptor?: (socket: Socket, firstBytes: Buffer) => void
   /** What a peer is worth (trust, stake): peers above 0 may use the reserved slots (see admission.ts). */
@@ -56,15 +69,14 @@ export interface ConnectionManagerInit {
 }
 
 interface Pending { resolve(l: Link): void; reject(e: Error): void }
-/** Per-connection state; the message and byte buckets are per peer because there is one link per peer. */
-interface Rec extends Slot {
-  conn: Connection; link?: RpcLink; registered: boolean; pending?: Pending; msgs?: TokenBucket; bytes?: TokenBucket
+/** Per-connection state; `registered`: this connection carries its peer's link now. */
+interface Rec extends Slot, FrameState {
+  conn: Connection; registered: boolean; pending?: Pending
   /** Inbound only: the IP and subnet it is counted under. */
   ipKey?: string; netKey?: string
 }
-
-/** Messages that keep a link alive but do not make it active (they cost an idle attacker nothing). */
-const CORE_TYPES = new Set<number>([MessageType.PING, MessageType.PONG, MessageType.DISCOVER, MessageType.PEER_LIST])
+/** The one link of a peer and the connection that carries it. */
+interface PeerEntry { link: RpcLink; carrier: Carrier }
 
 const ip = (e: Endpoint): string => `ip:${e.host}`
 
@@ -74,7 +86,8 @@ export class ConnectionManager implements LinkProvider, WireTap {
   readonly #cfg: TransportConfig
   readonly #clock: Clock
   readonly #log: Logger
-  readonly #links = new Map<string, RpcLink>()
+  readonly #transport: StreamTransport
+  readonly #peers = new Map<string, PeerEntry>()
   readonly #recs = new Map<Connection, Rec>()
   readonly #dialing = new Map<string, Promise<Link>>()
   readonly #linkListeners = new Set<(l: Link) => void>()
@@ -88,13 +101,14 @@ export class ConnectionManager implements LinkProvider, WireTap {
   readonly #frameBudget: FrameBudget<Connection>
   readonly #perIp = new Counter()
   readonly #perSubnet = new Counter()
+  readonly #frames: FramePath
   #peerValue: PeerValue | undefined
   readonly #core: CoreProtocol
   readonly #stop = new AbortController()
   #replay: ReplayGuard
-  #server: Server | undefined
-  #timers: Array<ReturnType<typeof setInterval>> = []
+  #timers: Array<{ cancel(): void }> = []
   #stopping: Promise<void> | undefined
+  #starting: Promise<void> | undefined
   #listen: Endpoint | undefined
 
   constructor(init: ConnectionManagerInit) {
@@ -102,6 +116,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#cfg = init.config
     this.#clock = init.clock ?? systemClock
     this.#log = (init.logger ?? silentLogger).child({ layer: 'transport' })
+    this.#transport = init.transport ?? new TcpTransport({ host: this.#cfg.host, port: this.#cfg.port, clock: this.#clock, logger: this.#log })
     this.metrics = new TransportMetrics(init.metrics)
     const l = this.#cfg.limits
     this.#bans = new BanList({ strikes: l.strikes, windowMs: l.strikeWindowMs, banBaseMs: l.banBaseMs, banMaxMs: l.banMaxMs })
@@ -110,6 +125,10 @@ export class ConnectionManager implements LinkProvider, WireTap {
     this.#peerValue = init.peerValue
     this.#frameBudget = new FrameBudget(l.maxBufferedFrameBytes)
     this.#replay = new ReplayGuard({ bits: this.#cfg.replayFilterBits })
+    this.#frames = new FramePath({
+      clock: this.#clock, limits: l, metrics: this.metrics, taps: this.#taps,
+      stateOf: (conn) => this.#recs.get(conn), refuse: (link, reason) => this.#refuseFromPeer(link, reason),
+    })
     this.#core = new CoreProtocol({
       identity: init.identity, clock: this.#clock, book: this.#book, maxSkewMs: this.#cfg.maxClockSkewMs,
       peerListSize: this.#cfg.peerListSize, links: () => this.links(), refuse: (link, reason) => this.#refuseFromPeer(link, reason),
@@ -122,8 +141,14 @@ export class ConnectionManager implements LinkProvider, WireTap {
   /** Sets where peer values (trust, stake) come from; the composition root wires it once the layers exist. */
   setPeerValue(fn: PeerValue | undefined): void { this.#peerValue = fn }
 
-  async start(): Promise<void> {
-    if (this.#stopping) throw new ZeoneError('stopped', 'connection manager stopped')
+  /** Idempotent: a second call returns the first start (it must not bind a second listener). */
+  start(): Promise<void> {
+    if (this.#stopping) return Promise.reject(new ZeoneError('stopped', 'connection manager stopped'))
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
     const file = join(this.#init.dataDir, REPLAY_FILE)
     mkdirSync(this.#init.dataDir, { recursive: true, mode: 0o700 })
     try {
@@ -131,23 +156,30 @@ export class ConnectionManager implements LinkProvider, WireTap {
     } catch (err) {
       // unreadable or from another filter size: keep it for inspection, start a fresh one
       this.#log.warn({ err: (err as Error).message }, 'replay filter unreadable; moved aside, starting a fresh one')
-      renameSync(file, `${file}.bad-${Date.now()}`)
+      renameSync(file, `${file}.bad-${this.#clock.now()}`)
       this.#replay = new ReplayGuard({ file, bits: this.#cfg.replayFilterBits })
     }
-    const server = createServer({ noDelay: true }, (s) => this.#onInbound(s))
-    this.#server = server
-    await listen(server, this.#cfg.port, this.#cfg.host, { what: 'P2P listener', fix: 'use --port N (config node.port) or stop the other node' })
-    server.on('error', (err) => this.#log.error({ err: err.message }, 'listener error'))
-    const a = server.address()
-    if (a && typeof a === 'object') this.#listen = { host: normalizeHost(a.address), port: a.port }
-    const every = (ms: number, fn: () => void): void => { const t = setInterval(fn, ms); t.unref(); this.#timers.push(t) }
-    every(this.#cfg.replayFilterSaveMs, () => this.#saveReplay())
-    every(Math.max(50, Math.min(this.#cfg.keepAliveMs, this.#cfg.idleTimeoutMs) / 3), () => this.#sweep())
+    this.#listen = await this.#transport.listen((s, remote) => this.#onInbound(s, remote))
+    this.#every(this.#cfg.replayFilterSaveMs, () => this.#saveReplay())
+    this.#every(Math.max(50, Math.min(this.#cfg.keepAliveMs, this.#cfg.idleTimeoutMs) / 3), () => this.#sweep())
     for (const b of this.#cfg.bootstrap) {
-      const i = b.lastIndexOf(':')
-      const host = b.slice(0, i).replace(/^\[|\]$/g, '')
-      this.dial({ host, port: Number(b.slice(i + 1)) }).catch((err) => this.#log.warn({ bootstrap: b, err: (err as Error).message }, 'bootstrap dial failed'))
+      let at: { host: string; port: number }
+      try { at = parseHostPort(b, { what: 'node.bootstrap entry' }) } catch (err) { this.#log.warn({ bootstrap: b, err: (err as Error).message }, 'bootstrap entry ignored'); continue }
+      this.dial(at).catch((err) => this.#log.warn({ bootstrap: b, err: (err as Error).message }, 'bootstrap dial failed'))
     }
+  }
+
+  /** Runs `fn` every `ms` on the injected clock until stop(). */
+  #every(ms: number, fn: () => void): void {
+    const slot = this.#timers.length
+    const arm = (): void => {
+      if (this.#stop.signal.aborted) return
+      this.#timers[slot] = this.#clock.setTimeout(() => {
+        try { fn() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'periodic task failed') }
+        arm()
+      }, ms)
+    }
+    arm()
   }
 
   stop(): Promise<void> {
@@ -157,73 +189,74 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   async #doStop(): Promise<void> {
     this.#stop.abort()
-    for (const t of this.#timers) clearInterval(t)
+    for (const t of this.#timers) t.cancel()
     this.#timers = []
-    const closing = this.#server ? new Promise<void>((r) => this.#server!.close(() => r())) : Promise.resolve()
+    const closing = this.#transport.close()
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
     try { this.#replay.close() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
-    // sockets handed to the legacy bridge belong to it: do not wait for them forever
-    await Promise.race([closing, new Promise<void>((r) => { setTimeout(r, STOP_GRACE_MS).unref() })])
+    await closing
   }
 
   dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {
     if (this.#stopping) return Promise.reject(new LinkClosedError('node stopped'))
-    if (opts.expectNodeId) { const l = this.get(opts.expectNodeId); if (l) return Promise.resolve(l) }
+    if (opts.signal?.aborted) return Promise.reject(new AbortedError())
+    const want = opts.expectNodeId
+    if (want) { const l = this.get(want); if (l) return Promise.resolve(l) }
     const key = `${addr.host}:${addr.port}`
-    for (const l of this.#links.values()) {
+    // an open link at the address stands in for a dial only when it is the node expected: a port now served by
+    // another node must go through the handshake's identity check, never hand back that other node's link
+    for (const { link: l } of this.#peers.values()) {
       const la = l.peer.listenAddr
-      if (la && la.host === addr.host && la.port === addr.port) return Promise.resolve(l)
+      if (la && la.host === addr.host && la.port === addr.port && (!want || equalBytes(l.peer.nodeId, want))) return Promise.resolve(l)
     }
     const inflight = this.#dialing.get(key)
-    if (inflight) return inflight
-    const p = this.#dial(addr, opts).finally(() => this.#dialing.delete(key))
+    if (inflight) {
+      if (!want) return inflight
+      return inflight.then((l) => {
+        if (!equalBytes(l.peer.nodeId, want)) throw new ZeoneError('identity_mismatch', `peer at ${key} is not the expected node`)
+        return l
+      })
+    }
+    // the dial in flight is shared by later callers: only the manager's shutdown aborts it, a caller's signal
+    // abandons that caller's wait
+    const p = this.#dial(addr, opts.expectNodeId).finally(() => this.#dialing.delete(key))
     this.#dialing.set(key, p)
-    return p
+    return opts.signal ? abandonable(p, opts.signal) : p
   }
 
-  async #dial(addr: Endpoint, opts: DialOptions): Promise<Link> {
-    const signal = opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal
-    signal.throwIfAborted()
-    const sock = connect({ host: addr.host, port: addr.port, noDelay: true })
-    await new Promise<void>((resolve, reject) => {
-      const t = this.#clock.setTimeout(() => { done(); sock.destroy(); reject(new TimeoutError(`connect to ${addr.host}:${addr.port} timed out`)) }, this.#cfg.handshakeTimeoutMs)
-      const onErr = (err: Error): void => { done(); reject(new ZeoneError('connect_failed', `connect to ${addr.host}:${addr.port} failed: ${err.message}`, { cause: err })) }
-      const onAbort = (): void => { done(); sock.destroy(); reject(new AbortedError()) }
-      const onOk = (): void => { done(); resolve() }
-      const done = (): void => { t.cancel(); sock.off('error', onErr); sock.off('connect', onOk); signal.removeEventListener('abort', onAbort) }
-      sock.once('error', onErr)
-      sock.once('connect', onOk)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-    return this.adoptStream(sock, { outbound: true, remoteAddr: addr, expectNodeId: opts.expectNodeId, signal })
+  async #dial(addr: Endpoint, expectNodeId: Uint8Array | undefined): Promise<Link> {
+    const signal = this.#stop.signal
+    const stream = await this.#transport.dial(addr, { signal, timeoutMs: this.#cfg.handshakeTimeoutMs })
+    return this.adoptStream(stream, { outbound: true, remoteAddr: addr, expectNodeId })
   }
 
-  /** Runs the handshake and framing over any Duplex; resolves with the authenticated link. */
+  /**
+   * Runs the handshake and framing over any Duplex (a punched UDX path, a relay circuit, a TURN stream); resolves
+   * with the peer's authenticated link. `signal` (combined with the manager's shutdown) aborts the handshake.
+   */
   adoptStream(stream: Duplex, opts: { outbound: boolean; remoteAddr: Endpoint; expectNodeId?: Uint8Array; signal?: AbortSignal }): Promise<Link> {
     if (this.#stopping) { stream.destroy(); return Promise.reject(new LinkClosedError('node stopped')) }
+    if (opts.signal?.aborted) { stream.destroy(); return Promise.reject(opts.signal.reason instanceof Error ? opts.signal.reason : new LinkClosedError('aborted')) }
     if (!opts.outbound) {
       const why = this.#admitInbound(normalizeHost(opts.remoteAddr.host))
       if (why) { this.metrics.refuse(why); stream.destroy(); return Promise.reject(new ZeoneError(why, `inbound stream refused: ${why}`)) }
     }
+    const op = opSignal(this.#stop.signal, opts.signal)
+    let onAbort = (): void => {}
     return new Promise<Link>((resolve, reject) => {
-      const signal = opts.signal
-      const onAbort = (): void => conn.destroy('aborted')
-      const settle = (): void => signal?.removeEventListener('abort', onAbort)
       const conn = this.#newConnection(stream, { outbound: opts.outbound, remoteAddr: { host: normalizeHost(opts.remoteAddr.host), port: opts.remoteAddr.port }, expectNodeId: opts.expectNodeId })
-      this.#recs.get(conn)!.pending = {
-        resolve: (l) => { settle(); resolve(l) },
-        reject: (e) => { settle(); reject(e) },
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#recs.get(conn)!.pending = { resolve, reject }
+      onAbort = () => conn.destroy('aborted')
+      op.signal.addEventListener('abort', onAbort, { once: true })
       conn.start()
-    })
+    }).finally(() => { op.signal.removeEventListener('abort', onAbort); op.detach() })
   }
 
   get(nodeId: Uint8Array | string): Link | undefined {
-    return this.#links.get(typeof nodeId === 'string' ? nodeId : toB64(nodeId))
+    return this.#peers.get(typeof nodeId === 'string' ? nodeId : toB64(nodeId))?.link
   }
 
-  links(): Link[] { return [...this.#links.values()] }
+  links(): Link[] { return [...this.#peers.values()].map((e) => e.link) }
 
   onLink(cb: (link: Link) => void): () => void {
     this.#linkListeners.add(cb)
@@ -243,23 +276,21 @@ export class ConnectionManager implements LinkProvider, WireTap {
   /** Bytes held in unfinished frames by all connections together (capped by limits.maxBufferedFrameBytes). */
   get bufferedFrameBytes(): number { return this.#frameBudget.bytes }
 
-  /** Connections open now, including those still handshaking. */
+  /** Connections open now, including those still handshaking and those retiring after a tie-break. */
   get connectionCount(): number { return this.#recs.size }
 
-  #onInbound(sock: Socket): void {
-    const remote = { host: normalizeHost(sock.remoteAddress), port: sock.remotePort ?? 0 }
-    sock.on('error', () => {})
+  /** An inbound stream from the transport: bans, connect rate and admission before any byte is read. */
+  #onInbound(stream: Duplex, remote: Endpoint): void {
     const now = this.#clock.now()
-    const refuse = (reason: string): void => { this.metrics.refuse(reason); sock.destroy() }
+    const refuse = (reason: string): void => { this.metrics.refuse(reason); stream.destroy() }
     if (this.#stopping) return refuse('stopping')
     if (this.#ipBans.isBanned(ip(remote), now)) return refuse('banned')
     if (!this.#connectRate.take(remote.host, 1, now)) return refuse('connect_rate')
     const why = this.#admitInbound(remote.host)
     if (why) return refuse(why)
     const legacy = this.#cfg.legacy ? this.#init.legacyAcceptor : undefined
-    this.#newConnection(sock, { outbound: false, remoteAddr: remote, legacyAcceptor: legacy }).start()
+    this.#newConnection(stream, { outbound: false, remoteAddr: remote, legacyAcceptor: legacy }).start()
   }
-
   #newConnection(stream: Duplex, opts: ConstructorParameters<typeof Connection>[1]): Connection {
     const c = this.#cfg
     const maxBuffered = c.limits.maxBufferedPerConnection ?? c.maxFrameBytes + V1_HEADER_BYTES
@@ -331,13 +362,14 @@ export class ConnectionManager implements LinkProvider, WireTap {
 
   readonly #events: ConnectionEvents = {
     established: (conn) => this.#established(conn),
-    frame: (conn, type, pt, release) => this.#frame(conn, type, pt, release),
+    frame: (conn, type, pt, release) => this.#frames.frame(conn, type, pt, release),
     refused: (conn, reason, err) => {
       const rec = this.#recs.get(conn)
       this.metrics.refuse(reason)
       if (!conn.session) {
         this.metrics.handshakes.inc({ outcome: reason })
         this.metrics.handshakeSeconds.observe({ outcome: 'failed' }, (this.#clock.now() - conn.startedAt) / 1000)
+        this.#traceHandshake(conn, reason)
       }
       this.#log.debug({ reason, remote: conn.opts.remoteAddr, err: err instanceof Error ? err.message : undefined }, 'refused')
       if (!conn.opts.outbound || conn.session) this.#strike(conn.session ? `id:${toB64(conn.session.remoteNodeId)}` : ip(conn.opts.remoteAddr))
@@ -353,15 +385,28 @@ export class ConnectionManager implements LinkProvider, WireTap {
       if (rec.netKey !== undefined) this.#perSubnet.remove(rec.netKey)
       rec.pending?.reject(new LinkClosedError(reason))
       rec.pending = undefined
-      if (rec.link) {
-        if (rec.registered) {
-          this.metrics.peers.dec()
-          const id = rec.link.peer.nodeIdB64
-          if (this.#links.get(id) === rec.link) this.#links.delete(id)
-        }
+      // only the carrier's close ends the link; a connection retired by the tie-break leaves it to the survivor
+      if (rec.link && rec.registered) {
+        this.metrics.peers.dec()
+        const id = rec.link.peer.nodeIdB64
+        if (this.#peers.get(id)?.link === rec.link) this.#peers.delete(id)
         rec.link.handleClosed(reason)
       }
     },
+  }
+
+  /** One span per handshake, from the connection's start to its session (or refusal). */
+  #traceHandshake(conn: Connection, outcome: string): void {
+    const tracer = this.#init.tracer
+    if (!tracer) return
+    const end = Date.now()
+    const span = tracer.start('zeone.handshake', {
+      kind: conn.opts.outbound ? SpanKind.CLIENT : SpanKind.SERVER,
+      attributes: { 'zeone.outcome': outcome, 'network.peer.address': conn.opts.remoteAddr.host, 'network.peer.port': conn.opts.remoteAddr.port, ...(conn.session ? { 'zeone.peer.id': toB64(conn.session.remoteNodeId), 'zeone.wire.version': conn.session.version } : {}) },
+      startTime: end - Math.max(0, this.#clock.now() - conn.startedAt),
+    })
+    if (outcome !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome })
+    span.end(end)
   }
 
   #established(conn: Connection): void {
@@ -371,6 +416,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
     const id = toB64(p.remoteNodeId)
     this.metrics.handshakes.inc({ outcome: 'ok' })
     this.metrics.handshakeSeconds.observe({ outcome: 'ok' }, (now - conn.startedAt) / 1000)
+    this.#traceHandshake(conn, 'ok')
     if (this.#bans.isBanned(`id:${id}`, now)) { this.metrics.refuse('banned'); conn.destroy('banned'); return }
     // sessions we dialed are our choice: never evicted, never counted as strangers
     rec.value = conn.opts.outbound ? Infinity : this.#valueOf(p.remoteNodeId)
@@ -383,28 +429,16 @@ export class ConnectionManager implements LinkProvider, WireTap {
       return
     }
     rec.established = true
-    const remote = conn.opts.remoteAddr
-    const listenAddr = conn.opts.outbound ? remote : p.remoteListenPort > 0 ? { host: remote.host, port: p.remoteListenPort } : undefined
-    const peer: RemotePeer = {
-      nodeId: p.remoteNodeId, nodeIdB64: id, dhtId: dhtIdOf(p.remoteNodeId), remoteAddr: remote, listenAddr,
-      version: p.version, capabilities: new Set(p.remoteCapabilities), outbound: conn.opts.outbound,
-    }
-    const link = new RpcLink(peer, this.#sink(conn, peer), (m) => this.#core.dispatch(m, this.#init.router), { clock: this.#clock })
+    const entry = this.#peers.get(id)
+    if (entry && !entry.link.closed) return this.#duplicate(entry, rec)
+    const carrier: Carrier = { conn }
+    const peer = livePeer(carrier)
+    const link = new RpcLink(peer, this.#frames.sink(conn, peer), (m) => this.#core.dispatch(m, this.#init.router), { clock: this.#clock })
     rec.link = link
-    const existing = this.#links.get(id)
-    if (existing && !existing.closed) {
-      if (!this.#keepNew(existing.peer, peer)) {
-        rec.pending?.resolve(existing)
-        rec.pending = undefined
-        conn.close('duplicate')
-        return
-      }
-      existing.close('duplicate')
-    }
-    this.#links.set(id, link)
     rec.registered = true
+    this.#peers.set(id, { link, carrier })
     this.metrics.peers.inc()
-    if (listenAddr) this.#book.seen(p.remoteNodeId, listenAddr.host, listenAddr.port, now)
+    this.#seen(conn, now)
     rec.pending?.resolve(link)
     rec.pending = undefined
     for (const cb of [...this.#linkListeners]) {
@@ -414,13 +448,33 @@ export class ConnectionManager implements LinkProvider, WireTap {
   }
 
   /**
-   * Simultaneous dials: keep the connection dialed by the smaller node id. Same direction (the peer reconnected, e.g.
-   * after its old connection went half-dead): keep the fresh one.
+   * A second connection to a peer that has a link (both sides dialed at once, or the peer reconnected): the
+   * tie-break picks the connection that carries the link from now on, the other retires. The link object stays, so
+   * every dial() and every holder of the link ends up with the survivor; onLink fired once, for the link.
    */
-  #keepNew(existing: RemotePeer, fresh: RemotePeer): boolean {
-    if (existing.outbound === fresh.outbound) return true
-    const weAreSmaller = compareBytes(this.#init.identity.publicKey, fresh.nodeId) < 0
-    return weAreSmaller ? fresh.outbound : !fresh.outbound
+  #duplicate(entry: PeerEntry, rec: Rec): void {
+    const { link, carrier } = entry
+    const conn = rec.conn
+    rec.link = link
+    const current = carrier.conn
+    if (keepFresh(this.#init.identity.publicKey, link.peer.nodeId, current.opts.outbound, conn.opts.outbound)) {
+      const old = this.#recs.get(current)
+      if (old) old.registered = false
+      carrier.conn = conn
+      rec.registered = true
+      link.rebind(this.#frames.sink(conn, link.peer))
+      this.#seen(conn, this.#clock.now())
+      current.retire('duplicate', RETIRE_GRACE_MS)
+    } else {
+      conn.retire('duplicate', RETIRE_GRACE_MS)
+    }
+    rec.pending?.resolve(link)
+    rec.pending = undefined
+  }
+
+  #seen(conn: Connection, now: number): void {
+    const at = listenAddrOf(conn)
+    if (at) this.#book.seen(conn.session!.remoteNodeId, at.host, at.port, now)
   }
 
   /**
@@ -432,70 +486,6 @@ export class ConnectionManager implements LinkProvider, WireTap {
     for (const r of this.#recs.values()) if (r !== rec && r.inbound && r.established && r.value === 0) strangers++
     const l = this.#cfg.limits
     return strangers < strangerSlots(l.maxConnections, l.reservedShare) || this.#evict(0, rec)
-  }
-
-  #active(conn: Connection, type: number): void {
-    if (CORE_TYPES.has(type)) return
-    const rec = this.#recs.get(conn)
-    if (rec) rec.lastActive = this.#clock.now()
-  }
-
-  #sink(conn: Connection, peer: RemotePeer): FrameSink {
-    return {
-      sendFrame: (type, pt) => {
-        this.#active(conn, type)
-        const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
-        this.metrics.frame(type, 'out', body)
-        if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: body })
-        return conn.sendFrame(type, pt)
-      },
-      sendFrameParts: (type, parts) => {
-        this.#active(conn, type)
-        let n = -(parts[0]![0] === 0 ? 1 : 5)
-        for (const p of parts) n += p.byteLength
-        this.metrics.frame(type, 'out', n)
-        if (this.#taps.size) this.#tap({ peer, direction: 'out', type, bytes: n })
-        return conn.sendFrameParts(type, parts)
-      },
-      whenWritable: () => conn.whenWritable(),
-      close: (reason) => conn.close(reason),
-    }
-  }
-
-  #frame(conn: Connection, type: number, pt: Buffer, release?: () => void): void {
-    const rec = this.#recs.get(conn)
-    const link = rec?.link
-    if (!rec || !link || link.closed) return
-    if (type !== SessionType.BATCH) return this.#deliver(rec, link, type, pt, release)
-    try {
-      forEachBatchItem(pt, (t, envelope) => { if (!link.closed) this.#deliver(rec, link, t, envelope) })
-    } catch (err) {
-      this.#refuseFromPeer(link, err instanceof ZeoneError ? err.code : 'bad_batch')
-    }
-  }
-
-  #deliver(rec: Rec, link: RpcLink, type: number, pt: Uint8Array, release?: () => void): void {
-    const now = this.#clock.now()
-    const l = this.#cfg.limits
-    rec.msgs ??= new TokenBucket(l.messagesPerSec, l.messageBurst, now)
-    rec.bytes ??= new TokenBucket(l.bytesPerSec, l.byteBurst, now)
-    if (!rec.msgs.take(1, now) || !rec.bytes.take(pt.byteLength, now)) return this.#refuseFromPeer(link, 'rate_limited')
-    if (type === 0 || type >= 0x80 || (type >= MessageType.HELLO && type <= MessageType.VERIFY) || type === SessionType.BATCH) {
-      return this.#refuseFromPeer(link, 'unknown_type')
-    }
-    const body = pt.byteLength - (pt[0] === 0 ? 1 : 5)
-    if (!CORE_TYPES.has(type)) rec.lastActive = now
-    this.metrics.frame(type, 'in', body)
-    if (this.#taps.size) this.#tap({ peer: link.peer, direction: 'in', type, bytes: body })
-    try {
-      link.receiveFrame(type, pt, release)
-    } catch (err) {
-      this.#refuseFromPeer(link, err instanceof ZeoneError ? err.code : 'bad_envelope')
-    }
-  }
-
-  #tap(ev: FrameEvent): void {
-    for (const cb of this.#taps) { try { cb(ev) } catch { /* an observer must not break the wire */ } }
   }
 
   #refuseFromPeer(link: Link, reason: string): void {

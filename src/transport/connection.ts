@@ -20,6 +20,7 @@ import type { FrameSink } from './rpc-link.js'
 import { FrameWriter } from './frame-writer.js'
 import { lendFrame, switchToSlabReads } from './slab-reader.js'
 import { SessionType } from '../wire/batch.js'
+import { adaptStream, type StreamAdapter } from './stream-adapter.js'
 
 export interface ConnectionOptions {
   outbound: boolean
@@ -54,6 +55,8 @@ export interface ConnectionEvents {
 
 export class Connection implements FrameSink {
   readonly stream: Duplex
+  /** Backpressure, drain, close and errors of `stream`, whatever its kind (see stream-adapter). */
+  readonly adapter: StreamAdapter
   readonly opts: ConnectionOptions
   readonly startedAt: number
   session: SessionParams | undefined
@@ -68,11 +71,15 @@ export class Connection implements FrameSink {
   #writer: FrameWriter | undefined
   #open: ((f: RawFrame) => Buffer) | undefined
   #closed = false
+  /** The reason given to retire(), once retired. */
+  #retired: string | undefined
+  #unClose: () => void = () => {}
   /** Bytes of the unfinished frame, as last reported to onBuffered. */
   #buffered = 0
 
   constructor(stream: Duplex, opts: ConnectionOptions, deps: ConnectionDeps, ev: ConnectionEvents) {
     this.stream = stream
+    this.adapter = adaptStream(stream) // throws for a stream kind without an adapter
     this.opts = opts
     this.#deps = deps
     this.#ev = ev
@@ -88,8 +95,8 @@ export class Connection implements FrameSink {
     const s = this.stream
     if (s instanceof Socket) s.setNoDelay(true)
     s.on('data', this.#onData)
-    s.on('error', this.#onError)
-    s.on('close', this.#onClose)
+    // close and errors come from the adapter: the error that ended the stream, if any, is the close reason
+    this.#unClose = this.adapter.onClose((err) => { if (err) this.#onError(err); else this.#onClose() })
     this.#timer = this.#deps.clock.setTimeout(() => this.#refuse('handshake_timeout'), this.#deps.handshakeTimeoutMs)
     // outbound streams are ours from the first byte; inbound ones switch once the magic rules out the legacy bridge
     if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk, this.#pendingFrame)
@@ -125,8 +132,6 @@ export class Connection implements FrameSink {
     return q + w.pending < this.#deps.highWaterMark
   }
 
-  #writableWait: Promise<void> | undefined
-
   whenWritable(): Promise<void> {
     const w = this.#writer
     if (this.#closed || !w) return Promise.resolve()
@@ -135,14 +140,7 @@ export class Connection implements FrameSink {
     const p = w.pressure
     // only a stream that asked for a 'drain' is waited for: it will emit one (or close)
     if (!p.mustDrain || (p.queued > 0 && p.queued < this.#deps.highWaterMark / 2)) return Promise.resolve()
-    const s = this.stream
-    // one shared wait per connection: callers that poll whenWritable() must not pile up socket listeners
-    this.#writableWait ??= new Promise((resolve) => {
-      const done = (): void => { s.off('drain', done); s.off('close', done); this.#writableWait = undefined; resolve() }
-      s.on('drain', done)
-      s.on('close', done)
-    })
-    return this.#writableWait
+    return p.whenDrained()
   }
 
   close(reason: string): void {
@@ -152,7 +150,21 @@ export class Connection implements FrameSink {
     const s = this.stream
     s.end()
     const t = this.#deps.clock.setTimeout(() => s.destroy(), 2000)
-    s.once('close', () => t.cancel())
+    this.adapter.onClose(() => t.cancel())
+  }
+
+  /**
+   * Stops sending but keeps reading until the peer ends its side too (or `graceMs` passes): the way out for the
+   * connection that lost a simultaneous-dial tie-break. Both ends retire the same connection, so every frame either
+   * side sent on it before switching to the survivor is still delivered.
+   */
+  retire(reason: string, graceMs: number): void {
+    if (this.#closed || this.#retired !== undefined) return
+    this.#retired = reason
+    this.#writer?.flush()
+    this.stream.end()
+    const t = this.#deps.clock.setTimeout(() => this.destroy(reason), graceMs)
+    this.adapter.onClose(() => t.cancel())
   }
 
   /** Closes at once after a refusal: nothing more is read or written. */
@@ -184,8 +196,7 @@ export class Connection implements FrameSink {
           this.#closed = true
           this.#timer?.cancel()
           this.stream.off('data', this.#onData)
-          this.stream.off('error', this.#onError)
-          this.stream.off('close', this.#onClose)
+          this.#unClose()
           this.#ev.closed(this, 'legacy')
           acceptor(this.stream, got)
           return
@@ -226,7 +237,7 @@ export class Connection implements FrameSink {
   get bufferedBytes(): number { return this.#closed ? 0 : this.#buffered }
 
   #onError = (err: Error): void => { this.destroy(`socket error: ${err.message}`) }
-  #onClose = (): void => { if (!this.#closed) this.#finish(this.session ? 'remote closed' : 'closed_during_handshake') }
+  #onClose = (): void => { if (!this.#closed) this.#finish(this.#retired ?? (this.session ? 'remote closed' : 'closed_during_handshake')) }
 
   #refuse(reason: string, err?: unknown): void {
     if (this.#closed) return

@@ -7,6 +7,7 @@ import { equalBytes } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
 import { decodeDiscover, decodePeerList, decodePing, decodePong, encodeDiscover, encodePeerList, encodePing, encodePong } from '../wire/core-messages.js'
 import { MessageType } from '../wire/message-types.js'
+import { safeErrorText } from '../wire/error-codes.js'
 import type { PeerBook } from './peer-book.js'
 import { encodeError } from './rpc-link.js'
 
@@ -89,6 +90,6 @@ export class CoreProtocol {
 
   #bad(m: Inbound, reason: string, err?: unknown): void {
     this.#i.refuse(m.link, reason)
-    m.reply?.(MessageType.ERROR, encodeError(reason, err instanceof Error ? err.message : reason))
+    m.reply?.(MessageType.ERROR, encodeError(reason, err instanceof Error ? safeErrorText(err.message) : reason))
   }
 }

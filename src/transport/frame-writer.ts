@@ -8,11 +8,10 @@
  * buffers per frame were measured to drive V8 into a major GC every ~35 ms at 500 MB/s (external-memory pressure),
  * stealing a core from the crypto on a 2-vCPU machine.
  */
-import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
 import { SlabPool } from './slab-pool.js'
-import { WritePressure } from './write-pressure.js'
+import { adaptStream, type StreamAdapter } from './stream-adapter.js'
 
 /** Standard slab size: up to ~15 frames of 64 KiB per write. */
 export const SLAB_BYTES = 1024 * 1024
@@ -56,9 +55,8 @@ interface Slab {
 }
 
 export class FrameWriter {
-  readonly #stream: Duplex
-  /** What the stream still holds and whether it asked for a 'drain' (every write goes through it). */
-  readonly pressure: WritePressure
+  /** The stream's adapter: what it still holds and whether it asked for a 'drain' (every write goes through it). */
+  readonly pressure: StreamAdapter
   readonly #sealer: FrameSealer
   #slab: Slab | null = null
   /** Taken from the pool for the messages of one turn and given back once they are sealed. */
@@ -72,13 +70,12 @@ export class FrameWriter {
   readonly #recycle: boolean
 
   constructor(stream: Duplex, sealer: FrameSealer, batching: BatchPolicy = BULK_BATCHING) {
-    this.#stream = stream
-    this.pressure = new WritePressure(stream)
+    this.pressure = adaptStream(stream)
     this.#sealer = sealer
     this.#batchMax = batching.batchMax
     this.#itemMax = Math.min(batching.itemMax, batching.batchMax - BATCH_ITEM_HEADER)
-    // net.Socket calls a write back only once libuv has written the bytes; other Duplexes may keep the buffer
-    this.#recycle = stream instanceof Socket
+    // net.Socket calls a write back only once libuv has written the bytes; other kinds may keep the buffer
+    this.#recycle = this.pressure.releasesOnCallback
   }
 
   /** Bytes accepted but not yet handed to the stream. */
@@ -182,7 +179,7 @@ export class FrameWriter {
       s.inflight--
       if (s.retired && s.inflight === 0) sendSlabs.give(s.buf)
     })
-    if (this.#stream.writableLength > 0) {
+    if (this.pressure.queued > 0) {
       req.queued = true
       s.inflight++
     } else if (s.inflight === 0) {

@@ -1,13 +1,15 @@
 /**
- * An in-memory transport implementing the same LinkProvider/Link contracts as TCP: for unit tests of upper
- * layers and in-process networks. Identities are real; there is no encryption (nothing leaves the process).
+ * The simulator-grade in-memory LinkProvider: links without streams, handshakes or limits, for DHT simulations of
+ * thousands of nodes and unit tests of upper layers. It keeps the LinkProvider contract (test/compliance runs the
+ * same suite against it); to test the manager's dedupe, bans and limits in memory use memory-streams.ts, which
+ * plugs in-memory pipes into the real ConnectionManager. Identities are real; there is no encryption (nothing leaves the process).
  * Messages are delivered asynchronously (after `latencyMs`, default: next macrotask), in order per direction.
  */
 import type { Identity } from '../crypto/identity.js'
 import type { Clock } from '../interfaces/clock.js'
 import type { DialOptions, Endpoint, Link, LinkProvider, RemotePeer } from '../interfaces/link.js'
 import { equalBytes, toB64 } from '../util/bytes.js'
-import { ZeoneError } from '../util/errors.js'
+import { AbortedError, ZeoneError } from '../util/errors.js'
 import { LinkClosedError } from './errors.js'
 import { Router } from './router.js'
 import { RpcLink, type FrameSink } from './rpc-link.js'
@@ -59,6 +61,7 @@ export class MemoryNode implements LinkProvider {
 
   async dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {
     if (this.#stopped) throw new LinkClosedError('node stopped')
+    if (opts.signal?.aborted) throw new AbortedError()
     const remote = this.network.nodes.get(key(addr))
     if (!remote || remote.#stopped) throw new ZeoneError('connect_refused', `connection refused: ${key(addr)}`)
     if (opts.expectNodeId && !equalBytes(opts.expectNodeId, remote.identity.publicKey)) {

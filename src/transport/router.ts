@@ -4,6 +4,7 @@ import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import { ZeoneError } from '../util/errors.js'
 import { MessageType, messageTypeName } from '../wire/message-types.js'
+import { toWireError } from '../wire/error-codes.js'
 import { encodeError } from './rpc-link.js'
 
 export interface RouterInit {
@@ -51,10 +52,12 @@ export class Router implements MessageRouter {
   }
 
   #fail(msg: Inbound, err: unknown): void {
-    const code = err instanceof ZeoneError ? err.code : 'handler_error'
+    const local = err instanceof ZeoneError ? err.code : 'handler_error'
     const message = err instanceof Error ? err.message : String(err)
-    this.#logger.debug({ type: messageTypeName(msg.type), code, err: message }, 'handler refused message')
-    this.#onRefusal?.(msg, code)
-    msg.reply?.(MessageType.ERROR, encodeError(code, message))
+    // the full story stays here; the peer gets only a registered code and scrubbed text (src/wire/error-codes.ts)
+    this.#logger.debug({ type: messageTypeName(msg.type), code: local, err: message }, 'handler refused message')
+    this.#onRefusal?.(msg, local)
+    const out = toWireError(err)
+    msg.reply?.(MessageType.ERROR, encodeError(out.code, out.message))
   }
 }

@@ -6,10 +6,12 @@
  *   kind 0 = one-way message: [0][body]
  *   kind 1 = request:         [1][rid u32][body]
  *   kind 2 = reply:           [2][rid u32][body]
+ *   kind 3 = traced request:  [3][rid u32][trace id 16][parent span id 8][flags 1][body]
+ * Kind 3 is sent only to peers that announced the TRACE capability; a peer without it gets a plain request.
  */
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
-import type { Body, Inbound, Link, Message, RemotePeer, RequestOptions } from '../interfaces/link.js'
+import type { Body, Inbound, Link, Message, RemotePeer, RequestOptions, TraceContext } from '../interfaces/link.js'
 import { joinParts } from '../util/bytes.js'
 import { AbortedError, TimeoutError } from '../util/errors.js'
 import { LinkClosedError, ProtocolError, RemoteError } from './errors.js'
@@ -19,6 +21,10 @@ import { MessageType } from '../wire/message-types.js'
 export const KIND_MESSAGE = 0
 export const KIND_REQUEST = 1
 export const KIND_REPLY = 2
+export const KIND_TRACED_REQUEST = 3
+/** The capability string a node announces when it accepts kind-3 envelopes. */
+export const TRACE_CAPABILITY = 'TRACE'
+const TRACE_BYTES = 25
 const MESSAGE_HEAD = new Uint8Array([KIND_MESSAGE])
 
 /** What an RpcLink needs from the channel underneath. */
@@ -71,11 +77,23 @@ export class RpcLink implements Link {
   }
 
   get closed(): boolean { return this.#closed }
+
+  /**
+   * Moves the link onto another channel (the connection that won a simultaneous-dial tie-break): the link object,
+   * its pending requests and its listeners stay; frames from now on go out through `sink`.
+   */
+  rebind(sink: FrameSink): void { if (!this.#closed) this.#sink = sink }
+
   get pendingRequests(): number { return this.#pending.size }
 
   send(type: number, body: Uint8Array): boolean {
     if (this.#closed) return false
     return this.#sendParts(type, [MESSAGE_HEAD, body])
+  }
+
+  sendParts(type: number, parts: readonly Uint8Array[]): boolean {
+    if (this.#closed) return false
+    return this.#sendParts(type, [MESSAGE_HEAD, ...parts])
   }
 
   request(type: number, body: Uint8Array, opts: RequestOptions = {}): Promise<Message> {
@@ -100,7 +118,8 @@ export class RpcLink implements Link {
         reject: (e) => { done(); reject(e) },
         cancel: done,
       })
-      this.#sendParts(type, [envelopeHead(KIND_REQUEST, rid), body])
+      const traced = opts.trace !== undefined && this.peer.capabilities.has(TRACE_CAPABILITY)
+      this.#sendParts(type, traced ? [tracedHead(rid, opts.trace!), body] : [envelopeHead(KIND_REQUEST, rid), body])
     })
   }
 
@@ -141,13 +160,23 @@ export class RpcLink implements Link {
     if (plaintext.byteLength < 1) throw new ProtocolError('bad_envelope', 'empty message envelope')
     const kind = plaintext[0]!
     if (kind === KIND_MESSAGE) {
-      this.#dispatch({ type, body: plaintext.subarray(1), link: this })
+      this.#dispatch(release ? { type, body: plaintext.subarray(1), link: this, release } : { type, body: plaintext.subarray(1), link: this })
       return
     }
-    if (kind !== KIND_REQUEST && kind !== KIND_REPLY) throw new ProtocolError('bad_envelope', `unknown envelope kind ${kind}`)
+    if (kind !== KIND_REQUEST && kind !== KIND_REPLY && kind !== KIND_TRACED_REQUEST) throw new ProtocolError('bad_envelope', `unknown envelope kind ${kind}`)
     if (plaintext.byteLength < 5) throw new ProtocolError('bad_envelope', 'truncated request id')
     const rid = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getUint32(1)
-    const body = plaintext.subarray(5)
+    let body = plaintext.subarray(5)
+    let trace: TraceContext | undefined
+    if (kind === KIND_TRACED_REQUEST) {
+      if (plaintext.byteLength < 5 + TRACE_BYTES) throw new ProtocolError('bad_envelope', 'truncated trace context')
+      // copies: the frame's buffer may be pooled and reused after dispatch
+      const traceId = plaintext.slice(5, 21)
+      const spanId = plaintext.slice(21, 29)
+      // W3C: an all-zero trace or span id is invalid; drop the context, keep the request
+      if (traceId.some((b) => b !== 0) && spanId.some((b) => b !== 0)) trace = { traceId, spanId, flags: plaintext[29]! }
+      body = plaintext.subarray(5 + TRACE_BYTES)
+    }
     if (kind === KIND_REPLY) {
       const p = this.#pending.get(rid)
       if (!p) return
@@ -165,7 +194,7 @@ export class RpcLink implements Link {
       replied = true
       return this.#sendParts(rtype, rbody instanceof Uint8Array ? [envelopeHead(KIND_REPLY, rid), rbody] : [envelopeHead(KIND_REPLY, rid), ...rbody])
     }
-    this.#dispatch({ type, body, link: this, reply })
+    this.#dispatch(trace ? { type, body, link: this, reply, trace } : { type, body, link: this, reply })
   }
 
   /** One frame whose plaintext is the parts' concatenation (copied by the sink, or joined here for a plain sink). */
@@ -181,6 +210,16 @@ export class RpcLink implements Link {
     this.#nextId = id
     return id
   }
+}
+
+function tracedHead(rid: number, t: TraceContext): Uint8Array {
+  const out = new Uint8Array(5 + TRACE_BYTES)
+  out[0] = KIND_TRACED_REQUEST
+  new DataView(out.buffer).setUint32(1, rid)
+  out.set(t.traceId.subarray(0, 16), 5)
+  out.set(t.spanId.subarray(0, 8), 21)
+  out[29] = t.flags & 0xff
+  return out
 }
 
 function envelopeHead(kind: number, rid: number): Uint8Array {

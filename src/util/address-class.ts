@@ -17,7 +17,7 @@ function ipv4Bytes(h: string): number[] | undefined {
 }
 
 /** Expands an IPv6 literal (no zone, no brackets) into 8 16-bit groups; undefined unless it is one. */
-function ipv6Groups(h: string): number[] | undefined {
+export function ipv6Groups(h: string): number[] | undefined {
   if (isIP(h) !== 6) return undefined
   let s = h
   let tail: number[] = []

@@ -41,3 +41,8 @@ export function joinParts(body: Uint8Array | readonly Uint8Array[]): Uint8Array 
   for (const p of body) { out.set(p, o); o += p.byteLength }
   return out
 }
+/** A 32-byte node id given as base64 by a user or peer; undefined for anything else (never throws). */
+export function nodeIdFromB64(v: unknown): Uint8Array | undefined {
+  if (typeof v !== 'string' || v.length !== 44) return undefined
+  try { const b = fromB64(v); return b.byteLength === 32 ? b : undefined } catch { return undefined }
+}

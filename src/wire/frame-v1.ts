@@ -88,7 +88,9 @@ export class V1Opener {
     }
     const hi = b.readUInt32BE(NONCE_OFFSET)
     const seq = hi > 0x1fffff ? -1 : hi * 0x100000000 + b.readUInt32BE(NONCE_OFFSET + 4)
-    if (seq < 0 || seq <= this.#last) throw new FrameError('replayed_seq', `stale v1 sequence number ${seq}`)
+    // a replay is refused before any crypto; a number past 2^53 (which no sender reaches: it stops at seq_exhausted)
+    // is authenticated first, so a tampered frame is refused as such rather than as a replay
+    if (seq >= 0 && seq <= this.#last) throw new FrameError('replayed_seq', `stale v1 sequence number ${seq}`)
     const box = b.subarray(V1_HEADER_BYTES)
     const digest = v1SignedDigest(b.subarray(0, SIGNED_HEADER_BYTES), box)
     if (!verify(this.peerNodeId, b.subarray(SIG_OFFSET, V1_HEADER_BYTES), digest)) {
@@ -100,6 +102,7 @@ export class V1Opener {
     } catch (err) {
       throw new FrameError('bad_mac', 'v1 frame failed authentication', { cause: err })
     }
+    if (seq < 0) throw new FrameError('bad_frame', 'v1 sequence number past 2^53')
     this.#last = seq
     return pt
   }

@@ -86,7 +86,8 @@ export class V2Opener {
       throw new FrameError('bad_frame', 'not a v2 frame')
     }
     const seq = readSeq(b, 8)
-    if (seq < 0 || seq <= this.#last) throw new FrameError('replayed_seq', `stale v2 sequence number ${seq}`)
+    // a replay is refused before any crypto; a number past 2^53 is authenticated first (see frame-v1.ts)
+    if (seq >= 0 && seq <= this.#last) throw new FrameError('replayed_seq', `stale v2 sequence number ${seq}`)
     b.copy(this.#nonce, 4, 8, 16)
     let pt: Buffer
     try {
@@ -94,6 +95,7 @@ export class V2Opener {
     } catch (err) {
       throw new FrameError('bad_mac', 'v2 frame failed authentication', { cause: err })
     }
+    if (seq < 0) throw new FrameError('bad_frame', 'v2 sequence number past 2^53')
     this.#last = seq
     return pt
   }

@@ -211,9 +211,6 @@ function write(v: unknown, sortKeys: boolean, sep: [string, string]): string {
 /** Python `json.dumps(v, sort_keys=True, separators=(',', ':'))` (ensure_ascii). */
 export function canonicalJson(v: unknown): string { return write(v, true, [',', ':']) }
 
-/** Python `json.dumps(v)` with its default separators `', '` and `': '`, keys in insertion order (ensure_ascii). */
-export function pythonJson(v: unknown): string { return write(v, false, [', ', ': ']) }
-
 /** Converts a parsed tree to plain JS values for handlers: safe integers and floats become numbers, larger integers bigints. */
 export function toPlain(v: JsonValue): unknown {
   if (v instanceof JsonNumber) {

@@ -19,7 +19,7 @@ export const MessageType = {
   HELLO_ACK: 0x09,
   VERIFY: 0x0a,
   ERROR: 0x0b,
-  CLOSE: 0x0c,
+  // 0x0c is reserved (the seed's CLOSE, never defined): docs/protocol.md §3
   // DHT (seed)
   DHT_FIND_NODE: 0x10,
   DHT_FIND_NODE_RESP: 0x11,
@@ -34,6 +34,10 @@ export const MessageType = {
   VPN_CONNECT: 0x30,
   VPN_DATA: 0x31,
   VPN_CLOSE: 0x32,
+  // VPN UDP ASSOCIATE (docs/protocol/vpn.md §UDP)
+  VPN_UDP_ASSOCIATE: 0x33,
+  VPN_UDP_DATA: 0x34,
+  VPN_UDP_CLOSE: 0x35,
   // CDN cache (seed)
   CACHE_REQUEST: 0x40,
   CACHE_RESPONSE: 0x41,
@@ -77,8 +81,4 @@ export function registerMessageTypes(layer: keyof typeof TYPE_RANGES, types: Rec
 
 export function messageTypeName(type: number): string {
   return names.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`
-}
-
-export function isKnownMessageType(type: number): boolean {
-  return names.has(type)
 }

@@ -24,7 +24,9 @@ export async function startTsNode(legacy: Record<string, unknown> = {}, extra: R
 }
 
 export async function dhtGet(node: ZeoneNode, key: string): Promise<{ found: boolean; value?: { utf8?: string } }> {
-  return await controlCall(node.dataDir, 'GET', `/v1/dht/get?key=${encodeURIComponent(key)}`) as { found: boolean; value?: { utf8?: string } }
+  // any publisher (v0 values are unsigned): the open-key view, first value of the set
+  const r = await controlCall(node.dataDir, 'GET', `/v1/dht/get?key=${encodeURIComponent(key)}&publisher=any`) as { found: boolean; values: { value: { utf8?: string } }[] }
+  return r.values[0] ? { found: true, value: r.values[0].value } : { found: false }
 }
 
 export async function dhtPut(node: ZeoneNode, key: string, value: string): Promise<{ storedOn: number }> {

@@ -41,6 +41,9 @@ for (const suite of CIPHER_SUITES) {
       bad[pos]! ^= 1
       assert.throws(() => o2.open({ ...f4, frame: bad, version: bad[2]!, type: bad[3]! }), (e: unknown) => e instanceof FrameError)
     }
+    // a sequence number pushed past 2^53 by tampering is refused as tampering, not as a replay
+    const high = Buffer.from(f4.frame); high[8]! ^= 0x01
+    assert.throws(() => new V2Opener(new AeadKey(suite, key)).open({ ...f4, frame: high }), code('bad_mac'))
     // a different key does not open it
     assert.throws(() => new V2Opener(new AeadKey(suite, randomBytes(32))).open(f4), code('bad_mac'))
   })
@@ -63,6 +66,9 @@ test('v1: round trip, signature by the sender, tamper, replay, wrong signer', ()
     assert.throws(() => new V1Opener(key, id.publicKey).open({ ...g!, frame: bad, type: bad[3]! }), (e: unknown) => e instanceof FrameError)
   }
   assert.throws(() => new V1Opener(key, Identity.fromSeed(randomBytes(32)).publicKey).open(g!), code('bad_signature'))
+  // a sequence number pushed past 2^53 by tampering is refused as tampering, not as a replay
+  const high = Buffer.from(g!.frame); high[8]! ^= 0x01
+  assert.throws(() => new V1Opener(key, id.publicKey).open({ ...g!, frame: high }), code('bad_signature'))
 })
 
 test('v1 in place: sealInPlace gives the same bytes as sealInto, and open in place returns the plaintext', () => {

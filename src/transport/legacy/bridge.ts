@@ -9,6 +9,7 @@
  * only from DHT sender fields), learned addresses are dialled through LegacyDiscovery, and BALANCE_CLAIMs carry
  * and are judged against our real per-peer byte totals (balance.ts).
  */
+import { toWireError } from '../../wire/error-codes.js'
 import { connect, type Socket } from 'node:net'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Identity } from '../../crypto/identity.js'
@@ -324,13 +325,13 @@ export class LegacyBridge implements LegacyRouter {
       try { conn.send('DATA', { dht: true, dht_response: resp, nonce }, nonce) } catch (err) {
         // e.g. a FIND_VALUE answer over the frame cap: say so instead of leaving the caller to time out
         this.#refused(err instanceof ZeoneError ? err.code : 'dht_reply_error')
-        try { conn.send('DATA', { dht: true, dht_response: { type: 'ERROR', error: `reply not sent: ${(err as Error).message}`.slice(0, 200) }, nonce }, nonce) } catch { /* closing */ }
+        try { conn.send('DATA', { dht: true, dht_response: { type: 'ERROR', error: `reply not sent: ${toWireError(err).message}`.slice(0, 200) }, nonce }, nonce) } catch { /* closing */ }
       }
     }
     const type = typeof (req as Record<string, unknown>).type === 'string' ? String((req as Record<string, unknown>).type) : ''
     this.#dht(req as Record<string, unknown>, conn).then(reply, (err: unknown) => {
       this.#refused(err instanceof ZeoneError ? err.code : 'dht_handler_error')
-      const error = `refused: ${err instanceof Error ? err.message : 'bad request'}`.slice(0, 200)
+      const error = `refused: ${toWireError(err, 'bad_request').message}`.slice(0, 200)
       reply(type === 'STORE' ? { type: 'STORE_RESPONSE', success: false, error } : { type: 'ERROR', error })
     })
   }
