@@ -45,10 +45,15 @@ export const natConfigSchema = z.object({
     timeoutMs: z.number().int().min(100).default(15_000),
     /** Use the birthday approach at all. @default true */
     birthday: z.boolean().default(true),
-    /** Try TCP simultaneous open when UDP punching fails (UDP blocked). @default true */
+    /**
+     * Try TCP simultaneous open (UDP blocked), in parallel with UDP punching, for pairs whose mappings keep ports
+     * predictable (never for a destination-dependent mapping on either side). @default true
+     */
     tcp: z.boolean().default(true),
     /** How long TCP simultaneous open is tried. @default 8000 */
     tcpTimeoutMs: z.number().int().min(100).default(8000),
+    /** Head start of UDP punching before TCP simultaneous open joins the race (sooner when UDP fails). @default 500 */
+    tcpDelayMs: z.number().int().min(0).max(60_000).default(500),
     /**
      * Checks we send, per attempt a peer asked for, to its addresses before an authenticated check came from them
      * (opens our NAT towards the peer without letting it aim our traffic elsewhere). @default 50
@@ -88,6 +93,23 @@ export const natConfigSchema = z.object({
     relays: z.array(z.string()).default([]),
     /** Keep trying to upgrade a relayed link to a punched one this often (0 = never). @default 30000 */
     upgradeIntervalMs: z.number().int().min(0).default(30_000),
+  }).strict().prefault({}),
+  /**
+   * Liveness of the links NAT traversal made (punched UDX, TCP simultaneous open, relayed, TURN): a link that
+   * received nothing for `intervalMs` gets a NAT_ECHO probe; `misses` unanswered probes (each `timeoutMs`) close it
+   * as dead, and a link we opened is routed again (another relay, TURN or a punched path).
+   */
+  liveness: z.object({
+    /** Probe the links NAT traversal made (lab: a black-holed or killed relay is routed around). @default true */
+    enabled: z.boolean().default(true),
+    /** @default 1000 */
+    intervalMs: z.number().int().min(100).max(600_000).default(1000),
+    /** @default 2000 */
+    timeoutMs: z.number().int().min(100).max(600_000).default(2000),
+    /** @default 2 */
+    misses: z.number().int().min(1).max(100).default(2),
+    /** Route a dead link we opened again without operator action. @default true */
+    reroute: z.boolean().default(true),
   }).strict().prefault({}),
   /** TURN servers (RFC 8656) used as a relay when punching fails and no relay node helps. */
   turn: z.object({

@@ -1,6 +1,6 @@
 /** Control-API routes of the NAT layer (used by `zeone nat` and `zeone connect`). */
 import type { NodeContext } from '../interfaces/node-context.js'
-import { fromB64 } from '../util/bytes.js'
+import { nodeIdFromB64 } from '../util/bytes.js'
 import { InvalidInputError } from '../util/errors.js'
 import type { NatService } from './service.js'
 
@@ -16,9 +16,11 @@ export function registerNatControl(ctx: NodeContext, svc: NatService): void {
   })
   ctx.control.route('POST', '/v1/nat/connect', async (req) => {
     const body = (req.body ?? {}) as { nodeId?: unknown; via?: unknown; relay?: unknown }
-    if (typeof body.nodeId !== 'string' || fromB64(body.nodeId).length !== 32) throw new InvalidInputError('bad_node_id', 'nodeId must be a base64 Ed25519 public key')
-    if (body.via !== undefined && (typeof body.via !== 'string' || fromB64(body.via).length !== 32)) throw new InvalidInputError('bad_node_id', 'via must be a base64 node id')
-    const r = await svc.connect(fromB64(body.nodeId), { ...(typeof body.via === 'string' ? { via: fromB64(body.via) } : {}), relayOnly: body.relay === true })
+    const nodeId = nodeIdFromB64(body.nodeId)
+    if (!nodeId) throw new InvalidInputError('bad_node_id', "'nodeId' must be a node id: base64 of a 32-byte Ed25519 key, as `zeone id` prints")
+    const via = body.via === undefined ? undefined : nodeIdFromB64(body.via)
+    if (body.via !== undefined && !via) throw new InvalidInputError('bad_node_id', "'via' must be a node id: base64 of a 32-byte Ed25519 key, as `zeone id` prints")
+    const r = await svc.connect(nodeId, { ...(via ? { via } : {}), relayOnly: body.relay === true })
     const rtt0 = performance.now()
     await r.link.request(0x6f, new Uint8Array(8), { timeoutMs: 5000 }).catch(() => undefined)
     return {

@@ -12,10 +12,7 @@ export type NatErrorSink = (op: string, err: unknown) => void
  * Sink for sockets and clocks no service configured (a TURN bridge's proxy socket, a test's socket): counts, so an
  * error is never lost without a trace, and keeps the process alive.
  */
-let unowned = 0
-export const unownedErrorSink: NatErrorSink = () => { unowned++ }
-/** Errors reported to `unownedErrorSink` since the process started. */
-export function unownedErrorCount(): number { return unowned }
+export const unownedErrorSink: NatErrorSink = () => {}
 
 /** Runs `fn`; a throw goes to `sink` (never further) and `onError` (to end the operation). */
 export function contain(op: string, sink: NatErrorSink, fn: () => void, onError?: (err: unknown) => void): void {

@@ -33,6 +33,11 @@ registerMessageTypes('nat', NatMessageType)
 
 export const MAX_SIGNAL_BYTES = 4096
 const SIGNAL_KEYS = ['v', 'to', 'from', 'offer', 'obs']
+const ANSWER_KEYS = ['v', 'answer', 'error']
+const RELAY_CTL_KEYS = ['v', 'to', 'from', 'c', 'error', 'obs']
+const RELAY_DATA_KEYS = ['c', 'd']
+/** Decoding is strict (docs/protocol/nat.md): a key the message does not define is refused, not ignored. */
+const onlyKeys = (m: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(m).every((k) => keys.includes(k))
 
 /**
  * `obs`: in a NAT_SIGNAL_DELIVER forwarded by a rendezvous, the IP the rendezvous sees the signer's link come from
@@ -54,7 +59,7 @@ export function decodeSignal(b: Uint8Array): SignalMsg {
   if (m.to !== undefined && !bytesField(m.to, 32)) throw new NatError('nat_bad_signal', 'bad `to`')
   if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_signal', 'bad `from`')
   if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_signal', 'bad `obs`')
-  if (!Object.keys(m).every((k) => SIGNAL_KEYS.includes(k))) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL')
+  if (!onlyKeys(m, SIGNAL_KEYS)) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL')
   return {
     v: 1, offer: m.offer, ...(m.to ? { to: m.to as Uint8Array } : {}), ...(m.from ? { from: m.from as Uint8Array } : {}),
     ...(m.obs ? { obs: m.obs as string } : {}),
@@ -71,6 +76,7 @@ export function decodeAnswer(b: Uint8Array): AnswerMsg {
   if (!m || typeof m !== 'object' || m.v !== 1) throw new NatError('nat_bad_signal', 'bad NAT_SIGNAL_ANSWER payload')
   if (m.answer !== undefined && !bytesField(m.answer)) throw new NatError('nat_bad_signal', 'bad answer')
   if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_signal', 'bad error')
+  if (!onlyKeys(m, ANSWER_KEYS)) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL_ANSWER')
   return { v: 1, ...(m.answer ? { answer: m.answer as Uint8Array } : {}), ...(m.error ? { error: m.error as string } : {}) }
 }
 
@@ -98,6 +104,7 @@ export function decodeRelayCtl(b: Uint8Array): RelayCtl {
   if (m.c !== undefined && !(typeof m.c === 'number' && Number.isInteger(m.c) && m.c >= 0 && m.c <= 0xffffffff)) throw new NatError('nat_bad_relay', 'bad circuit')
   if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_relay', 'bad error')
   if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_relay', 'bad `obs`')
+  if (!onlyKeys(m, RELAY_CTL_KEYS)) throw new NatError('nat_bad_relay', 'unknown key in relay control message')
   return m as unknown as RelayCtl
 }
 
@@ -112,5 +119,6 @@ export function decodeRelayData(b: Uint8Array): { c: number; d: Uint8Array } {
   if (!m || typeof m !== 'object' || !bytesField(m.d) || typeof m.c !== 'number' || !Number.isInteger(m.c) || m.c < 0 || m.c > 0xffffffff) {
     throw new NatError('nat_bad_relay', 'bad NAT_RELAY_DATA')
   }
+  if (!onlyKeys(m, RELAY_DATA_KEYS)) throw new NatError('nat_bad_relay', 'unknown key in NAT_RELAY_DATA')
   return { c: m.c, d: m.d }
 }

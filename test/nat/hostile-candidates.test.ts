@@ -170,3 +170,17 @@ test('controlled side with punch.inboundBirthday: at most 64 sockets, probing on
     release()
   }
 })
+
+test('NAT control messages decode strictly: a key the spec does not define is refused in every message', async () => {
+  const { decodeAnswer, decodeRelayCtl, decodeRelayData, decodeSignal } = await import('../../src/nat/messages.js')
+  const { encode } = await import('../../src/wire/cbor.js')
+  const id = new Uint8Array(32).fill(3)
+  assert.throws(() => decodeSignal(encode({ v: 1, offer: new Uint8Array(4), x: 1 })), /unknown key/)
+  assert.throws(() => decodeAnswer(encode({ v: 1, answer: new Uint8Array(4), x: 1 })), /unknown key/)
+  assert.throws(() => decodeRelayCtl(encode({ v: 1, to: id, x: 1 })), /unknown key/)
+  // NAT_RELAY_DATA's two keys are also its CBOR item limit: a third is refused by the decoder itself
+  assert.throws(() => decodeRelayData(encode({ c: 1, d: new Uint8Array(2), x: 1 })), /unknown key|exceeds limit/)
+  // the defined keys still decode
+  assert.equal(decodeAnswer(encode({ v: 1, error: 'nat_busy' })).error, 'nat_busy')
+  assert.equal(decodeRelayCtl(encode({ v: 1, to: id, c: 2 })).c, 2)
+})

@@ -7,6 +7,16 @@ const pairs: [NatMode, NatMode][] = []
 for (let i = 0; i < MODES.length; i++) for (let j = i; j < MODES.length; j++) if (MODES[i] !== 'symmetric' || MODES[j] !== 'symmetric') pairs.push([MODES[i]!, MODES[j]!])
 
 const NAT = { stunServers: ['198.18.0.10:3478'], punch: { timeoutMs: 12_000 } }
+/** Size of the content fetched over every path (a multi-MiB download in 1 MiB verified chunks). */
+const FETCH_MIB = 4
+
+/** B publishes FETCH_MIB MiB; A downloads it over the link it has to B; the bytes must match. */
+async function fetchOver(a: Agent, b: Agent, bId: string): Promise<void> {
+  const pub = await b.call('content-publish', { mib: FETCH_MIB })
+  const got = await a.call('content-fetch', { cid: pub.cid, nodeId: bId }, 120_000)
+  assert.equal(got.bytes, pub.bytes)
+  assert.equal(got.sha, pub.sha, 'the downloaded file is the published one')
+}
 
 /**
  * Full stack in the lab: a public node (rendezvous + RFC 5780 STUN server role) on 198.18.0.10, and one ZEONE node
@@ -27,6 +37,9 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
         assert.equal(res.version, 2)
         assert.notEqual((res.remote as { host: string }).host, '198.18.0.10', 'direct path, not via the rendezvous')
         assert.notEqual(res.method, 'relay')
+        // TCP simultaneous open joins only where both mappings keep ports predictable
+        assert.deepEqual(res.tried, ma === 'symmetric' || mb === 'symmetric' ? ['udp'] : ['udp', 'tcp'])
+        await fetchOver(a, b, nb.nodeId as string)
       })
     }
     await t.test('cone <-> symmetric: a relayed link upgrades to a birthday-punched path, same session', async () => {
@@ -42,6 +55,31 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       let n = 1
       for (let i = 0; i < 50 && n > 0; i++) { n = (await pub.call('relay-circuits')).n as number; if (n > 0) await new Promise((r2) => setTimeout(r2, 100)) }
       assert.equal(n, 0, 'the relay no longer carries the link')
+      await fetchOver(a, b, nb.nodeId as string)
+    })
+    await t.test('cone <-> symmetric: a relayed link moves to the punched path in the middle of a transfer, no byte lost or repeated', async () => {
+      lab.nat('A', 'cone'); lab.nat('B', 'symmetric')
+      const [na, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 1000, relayOnly: true }, 40_000)
+      assert.equal(res.method, 'relay')
+      const messages = 1024 // 16 MiB of 16 KiB numbered messages
+      const recv = b.call('seq-recv', { messages }, 180_000)
+      // the sender holds after a quarter: those went through the relay; the rest is sent only once the upgrade is
+      // done, so the upgrade comes mid-transfer by construction, not by winning a race against the transfer
+      const holdAt = messages / 4
+      const send = a.call('seq-send', { nodeId: nb.nodeId, bytes: messages * 16 * 1024, holdAt }, 180_000)
+      while (((await b.call('seq-progress')).got as number) < holdAt) await new Promise((r) => setTimeout(r, 20))
+      const before = (await b.call('seq-progress')).got as number
+      const up = await a.call('node-upgrade', { nodeId: nb.nodeId, bytes: 1000 }, 40_000)
+      assert.equal(up.method, 'birthday')
+      assert.equal(up.sameLink, true)
+      assert.equal((await a.call('seq-release')).released, true)
+      await send
+      const r = await recv
+      assert.equal(r.bad, 0, 'every numbered message exactly once, in order, intact')
+      assert.equal(r.next, messages)
+      assert.ok(before > 0 && before < messages, `the upgrade came mid-transfer (${before} of ${messages} before it)`)
+      void na
     })
     await t.test('cone <-> cone with UDP blocked between the NATs: TCP simultaneous open', async () => {
       lab.nat('A', 'cone'); lab.nat('B', 'cone')
@@ -50,15 +88,19 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       const [, nb] = await Promise.all([a.call('node-start', { config: cfg, links: 1 }), b.call('node-start', { config: cfg, links: 1 })])
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
       assert.equal(res.method, 'tcp')
+      assert.deepEqual(res.tried, ['udp', 'tcp'], 'UDP and TCP raced')
       assert.equal(res.echoOk, true)
       assert.equal((res.remote as { host: string }).host, '198.18.0.102')
+      await fetchOver(a, b, nb.nodeId as string)
     })
-    await t.test('symmetric <-> symmetric falls back to the relay node (end-to-end encrypted link)', async () => {
+    await t.test('symmetric <-> symmetric goes straight to the relay node (no punching or TCP open the pair rules out)', async () => {
       lab.nat('A', 'symmetric'); lab.nat('B', 'symmetric')
       const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
       assert.equal(res.method, 'relay')
+      assert.deepEqual(res.tried, ['relay'], 'neither UDP punching nor TCP simultaneous open was tried')
       assert.equal(res.echoOk, true)
+      await fetchOver(a, b, nb.nodeId as string)
     })
   } finally {
     await Promise.all(agents.map((x) => x.stop()))

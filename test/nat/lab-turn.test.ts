@@ -69,7 +69,9 @@ test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data
     const echoed = await b.call('raw-send', { bytes: 256 * 1024 }, 60_000)
     assert.equal(echoed.ok, true, '256 KiB echoed intact over udx through coturn')
     await a.call('reset')
-    // full nodes behind two symmetric NATs, no relay node: connect falls back to TURN (second signalling round)
+    // full nodes behind two symmetric NATs, no relay node: the pair rules out direct paths, so A's first signed offer
+    // already carries its TURN relayed address and the TURN path comes up after ONE signalling round trip (counted
+    // at B: the offers it received), without trying a punch first
     const r = await third.call('node-start', { config: {
       node: { host: '198.18.0.10', port: 7000 },
       nat: { stunServer: { enabled: true, primary: '198.18.0.10:3478', alternate: '198.18.0.11:3479' } },
@@ -81,7 +83,13 @@ test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data
     const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
     const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 60_000)
     assert.equal(res.method, 'turn')
+    assert.equal((await b.call('node-offers')).offers, 1, 'one signalling round trip to the TURN path')
+    assert.deepEqual(res.tried, ['turn'], 'neither a punch nor a relay node tried first for a pair that rules out direct paths')
     assert.equal(res.echoOk, true, 'echo over the authenticated link through coturn')
+    // a multi-MiB content download over the TURN path, bytes checked
+    const pub = await b.call('content-publish', { mib: 4 })
+    const fetched = await a.call('content-fetch', { cid: pub.cid, nodeId: nb.nodeId }, 120_000)
+    assert.equal(fetched.sha, pub.sha, 'the file fetched through coturn is the published one')
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     coturn?.kill('SIGKILL')

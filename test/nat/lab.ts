@@ -7,10 +7,20 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
 
 export type NatMode = 'cone' | 'full' | 'restricted' | 'symmetric' | 'cone-open'
 
+/** Whether this machine can build the NAT lab. With REQUIRE_NATLAB=1 (CI) the answer is always yes, so a machine that
+ *  cannot build it fails the lab tests loudly instead of skipping them. */
 export function canRunLab(): boolean {
+  if (process.env.REQUIRE_NATLAB === '1') return true
+  return labAvailable()
+}
+
+/** The real check: root, iptables and ip netns. */
+export function labAvailable(): boolean {
   if (process.getuid?.() !== 0) return false
   try {
     execFileSync('iptables', ['--version'], { stdio: 'ignore' })
@@ -91,6 +101,72 @@ export class NatLab {
     }
   }
 
+  /**
+   * Loss and delay on one NAT's uplink (what `tc qdisc add dev wan root netem loss L% delay D ms` would do; netem is
+   * not built into this kernel). Every packet the LAN sends out is policy-routed through a TUN device `imp` where
+   * test/nat/impair.py drops (seeded) and delays it; the re-injected packets are the ones conntrack and the NAT rules
+   * see, so the NAT's mapping and filtering behave as before. Resolves once the hop is attached.
+   */
+  async impair(side: 'A' | 'B', o: { lossPct: number; delayMs: number; seed: number }): Promise<ChildProcess> {
+    const n = this.ns(`nat${side}`)
+    const lan = side === 'A' ? '10.1.0.0/24' : '10.2.0.0/24'
+    this.x(n, 'ip', 'tuntap', 'add', 'dev', 'imp', 'mode', 'tun')
+    this.x(n, 'ip', 'link', 'set', 'imp', 'up')
+    for (const k of ['all', 'default', 'imp', 'lan', 'wan']) this.x(n, 'sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`)
+    this.x(n, 'ip', 'route', 'add', 'default', 'dev', 'imp', 'table', '100')
+    // only the uplink direction (LAN -> WAN) goes through the hop: the other NAT's hop impairs the way back
+    this.x(n, 'ip', 'rule', 'add', 'iif', 'lan', 'lookup', '100', 'pref', '100')
+    // conntrack sees each packet once, on its way back from the hop (so MASQUERADE on -o wan applies as before)
+    this.x(n, 'iptables', '-t', 'raw', '-A', 'PREROUTING', '-i', 'lan', '-j', 'CT', '--notrack')
+    return this.#hop(n, ['imp', lan, String(o.lossPct), String(o.delayMs), String(o.seed)])
+  }
+
+  /**
+   * A one-way delay on everything that reaches one NAT from the public segment, before its conntrack sees it: the
+   * wire delay between two NATs on the Internet, which veths on one machine lack (their ~10 us leave no window for
+   * two first packets to cross in flight; see src/nat/punch/sync.ts). UDP from the WAN is policy-routed (ahead of the
+   * local table, so packets for the router itself too) through a TUN device `dly` where test/nat/impair.py holds every
+   * packet `delayMs`; conntrack first sees a packet when it comes back out of the hop. Resolves once attached.
+   */
+  async delayWan(side: 'A' | 'B', delayMs: number): Promise<ChildProcess> {
+    const n = this.ns(`nat${side}`)
+    this.x(n, 'ip', 'tuntap', 'add', 'dev', 'dly', 'mode', 'tun')
+    this.x(n, 'ip', 'link', 'set', 'dly', 'up')
+    for (const k of ['all', 'default', 'dly', 'lan', 'wan']) this.x(n, 'sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`)
+    this.x(n, 'ip', 'route', 'add', 'default', 'dev', 'dly', 'table', '101')
+    this.x(n, 'ip', 'rule', 'add', 'pref', '50', 'lookup', 'local')
+    this.x(n, 'ip', 'rule', 'del', 'pref', '0')
+    // UDP only: ARP answers only for an address whose route lookup says local, so a rule for all of the WAN input
+    // would make the router stop answering ARP for its own address (TCP, the rendezvous links, is not delayed)
+    this.x(n, 'ip', 'rule', 'add', 'iif', 'wan', 'ipproto', 'udp', 'lookup', '101', 'pref', '10')
+    this.x(n, 'iptables', '-t', 'raw', '-A', 'PREROUTING', '-i', 'wan', '-p', 'udp', '-j', 'CT', '--notrack')
+    // every source counts as "uplink" for the hop: the whole WAN input is delayed, no loss
+    return this.#hop(n, ['dly', '0.0.0.0/0', '0', String(delayMs), '1'])
+  }
+
+  async #hop(n: string, args: string[]): Promise<ChildProcess> {
+    const here = fileURLToPath(import.meta.url)
+    const script = here.endsWith('.ts') ? fileURLToPath(new URL('./impair.py', import.meta.url)) : fileURLToPath(new URL('../../../test/nat/impair.py', import.meta.url))
+    const p = spawn('ip', ['netns', 'exec', n, 'python3', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    p.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000) })
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: p.stdout! }).once('line', (l) => (l === 'ready' ? resolve() : reject(new Error(`impair: ${l}`))))
+      p.once('exit', (code) => reject(new Error(`impair exited ${code}: ${err}`)))
+    })
+    return p
+  }
+
+  /** Removes what impair() set up on one NAT (after its hop process ended). */
+  unimpair(side: 'A' | 'B'): void {
+    const n = this.ns(`nat${side}`)
+    for (const pref of ['100']) { try { this.x(n, 'ip', 'rule', 'del', 'pref', pref) } catch { /* absent */ } }
+    try { this.x(n, 'ip', 'route', 'flush', 'table', '100') } catch { /* empty */ }
+    this.x(n, 'iptables', '-t', 'raw', '-F')
+    try { this.x(n, 'ip', 'link', 'del', 'imp') } catch { /* absent */ }
+    try { this.x(n, 'conntrack', '-F') } catch { /* empty table */ }
+  }
+
   down(): void {
     for (const n of this.all) {
       try {
@@ -115,7 +191,11 @@ export class Agent {
     const script = fileURLToPath(new URL(`./fixtures/agent.${ts ? 'ts' : 'js'}`, import.meta.url))
     const args = ['netns', 'exec', ns, process.execPath, ...(ts ? ['--import', 'tsx'] : []), script, name]
     this.proc = spawn('ip', args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.proc.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000) })
+    // NATLAB_LOG_DIR=dir keeps each agent's whole stderr (the node's log) in dir/NAME.log, for diagnosing a lab run
+    const logDir = process.env.NATLAB_LOG_DIR
+    const log = logDir ? createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }) : undefined
+    this.proc.stderr!.on('data', (d: Buffer) => { log?.write(d); this.stderr = (this.stderr + d.toString()).slice(-4000) })
+    this.proc.once('exit', () => log?.end())
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let m: Record<string, unknown>
       try { m = JSON.parse(line) as Record<string, unknown> } catch { return }

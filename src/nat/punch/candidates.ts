@@ -139,8 +139,3 @@ export function candidatePriority(kind: CandidateKind, localPref = 65535): numbe
   const typePref = kind === 'host' ? 126 : kind === 'srflx' ? 100 : kind === 'tcp' ? 50 : 0
   return typePref * 2 ** 24 + localPref * 2 ** 8 + (256 - 1)
 }
-
-/** RFC 8445 §6.1.2.3 pair priority, G = controlling side's candidate priority, D = controlled side's. */
-export function pairPriority(g: number, d: number): number {
-  return 2 ** 32 * Math.min(g, d) + 2 * Math.max(g, d) + (g > d ? 1 : 0)
-}

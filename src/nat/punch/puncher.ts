@@ -13,6 +13,7 @@ import { contain, unownedErrorSink, type NatErrorSink } from '../guard.js'
 import type { DatagramSocket, Rinfo } from '../socket.js'
 import type { Candidate } from './candidates.js'
 import { decodeProbe, encodeProbe, ProbeKind, type Probe } from './probe.js'
+import { syncPlan, syncSpanMs } from './sync.js'
 
 export interface PunchOptions {
   /** Pacing between two checks (RFC 8445 Ta). @default 20 */
@@ -47,8 +48,13 @@ export interface PunchInit extends PunchOptions {
   primary: DatagramSocket
   remote: { candidates: Candidate[]; mapping: string }
   selfMapping: string
-  /** Opens one extra socket for the birthday approach (the hard side). */
-  openSocket: () => Promise<DatagramSocket>
+  /** Opens one extra socket: on any port for the birthday approach (the hard side), on `port` for a synchronised pair. */
+  openSocket: (port?: number) => Promise<DatagramSocket>
+  /**
+   * When both mappings are endpoint-independent: the clock time both sides agreed in the signalling for the
+   * escalation (sync.ts), instead of `escalateAfterMs` after this call. Synchronised fresh pairs run only with it.
+   */
+  syncAt?: number
   clock?: Clock
   random?: () => number
   signal?: AbortSignal
@@ -58,7 +64,7 @@ export interface PunchInit extends PunchOptions {
   onSent?: () => void
 }
 
-export type PunchMethod = 'direct' | 'birthday'
+export type PunchMethod = 'direct' | 'birthday' | 'sync'
 
 export interface PunchResult {
   socket: DatagramSocket
@@ -83,7 +89,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
   const cands = [...init.remote.candidates].filter((c) => c.kind !== 'tcp')
     .sort((a, b) => b.priority - a.priority)
   const srflx = cands.filter((c) => c.kind === 'srflx')
-  const sockets: { s: DatagramSocket; primary: boolean; unsub: () => void }[] = []
+  const sockets: { s: DatagramSocket; primary: boolean; unsub: () => void; sync?: boolean }[] = []
   const timers = new Set<{ cancel(): void }>()
   let seq = 1
   let probesSent = 0
@@ -99,6 +105,8 @@ export function punch(init: PunchInit): Promise<PunchResult> {
    * the socket and probe caps, and aimed only at the remote's srflx addresses).
    */
   let birthdayRunning = false
+  /** Ports our random-port spray aimed at: a path to one of them is the birthday approach's, any other is not. */
+  const sprayed = new Set<number>()
 
   return new Promise<PunchResult>((resolve, reject) => {
     const later = (ms: number, fn: () => void): void => {
@@ -122,7 +130,8 @@ export function punch(init: PunchInit): Promise<PunchResult> {
     }
     const finish = (s: DatagramSocket, to: Rinfo): void => {
       if (done) return
-      const primary = sockets.find((x) => x.s === s)?.primary ?? true
+      const own = sockets.find((x) => x.s === s)
+      const primary = own?.primary ?? true
       const known = cands.some((c) => c.host === to.host && c.port === to.port)
       cleanup(s)
       // keep answering a late NOMINATE (our NOMINATE_ACK may be lost) until the caller disposes
@@ -130,7 +139,11 @@ export function punch(init: PunchInit): Promise<PunchResult> {
         const p = decodeProbe(buf, init.key, init.sid, remoteRole)
         if (p?.kind === ProbeKind.nominate) send(s, from, ProbeKind.nominateAck, p.seq)
       }))
-      resolve({ socket: s, remote: to, method: primary && known ? 'direct' : 'birthday', probesSent, dispose: unsub })
+      // 'birthday' only when it took the birthday approach: one of our extra sockets, or a port our spray guessed;
+      // a peer-reflexive port we merely answered (full cone <-> symmetric) is a plain punch
+      const guessed = !known && srflx.some((c) => c.host === to.host) && sprayed.has(to.port)
+      const method: PunchMethod = own?.sync ? 'sync' : !primary || guessed ? 'birthday' : 'direct'
+      resolve({ socket: s, remote: to, method, probesSent, dispose: unsub })
     }
     function fail(err: unknown): void {
       if (done) return
@@ -167,7 +180,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
           return
       }
     }
-    const watch = (s: DatagramSocket, primary: boolean): void => {
+    const watch = (s: DatagramSocket, primary: boolean, sync = false): void => {
       const unsub = s.onMessage((buf, from) => {
         if (done) return
         contain('punch.message', sink, () => {
@@ -177,7 +190,7 @@ export function punch(init: PunchInit): Promise<PunchResult> {
           onProbe(s, p, from)
         }, fail)
       })
-      sockets.push({ s, primary, unsub })
+      sockets.push({ s, primary, unsub, sync })
     }
     watch(init.primary, true)
 
@@ -226,11 +239,27 @@ export function punch(init: PunchInit): Promise<PunchResult> {
         while (carry >= 1 && budget > 0) {
           carry--; budget--
           const port = 1024 + Math.floor(random() * (65536 - 1024))
+          sprayed.add(port)
           send(init.primary, { host, port }, ProbeKind.check)
         }
         later(tick, spray)
       }
       spray()
+    }
+    // 3. synchronised fresh pairs (sync.ts): their first checks cross in flight at the agreed time
+    const startSync = async (at: number): Promise<void> => {
+      const host = srflx[0]?.host
+      if (!host) return
+      for (const p of syncPlan(init.key, init.role)) {
+        let s: DatagramSocket
+        try { s = await init.openSocket(p.local) } catch { continue }
+        if (done) { void s.close(); return }
+        watch(s, false, true)
+        const to = { host, port: p.remote }
+        // a few checks: the first opens (or clashes) the tuple, the others carry the check if the first was lost
+        const first = Math.max(0, at + p.offsetMs - clock.now())
+        for (const k of [0, 30, 300, 1000]) later(first + k, () => { if (!nominating) send(s, to, ProbeKind.check) })
+      }
     }
     const birthday = init.birthday ?? true
     if (birthday && srflx.length > 0) {
@@ -240,7 +269,13 @@ export function punch(init: PunchInit): Promise<PunchResult> {
         // Both claim endpoint-independent mapping yet no check got through: an early packet may have made one NAT
         // remap our port (conntrack clash). Each side then plays both birthday roles: whichever NAT was affected,
         // one combination (its fresh sockets, the other's spray) avoids the clashed mapping.
-        later(init.escalateAfterMs ?? 1500, () => {
+        const after = init.escalateAfterMs ?? 1500
+        const at = init.syncAt
+        // the pairs' sockets open a little before the agreed time, so binding them does not delay their first checks
+        if (at !== undefined) later(Math.max(0, at - 100 - clock.now()), () => { if (!nominating) startSync(at).catch(fail) })
+        // the birthday roles open hundreds of sockets in one go (tens of ms without yielding): they start once the
+        // synchronised pairs have all sent their first check, or the stall would shift the pairs around `at`
+        later(at !== undefined ? Math.max(0, at + syncSpanMs() + 20 - clock.now()) : after, () => {
           if (nominating) return
           startHard().catch(fail); startEasy()
         })

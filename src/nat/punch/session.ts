@@ -175,7 +175,7 @@ export class PunchSession {
   }
 
   /** Runs the checks and opens the udx stream on the punched path. */
-  async connect(opts: { signal?: AbortSignal } = {}): Promise<PunchedPath> {
+  async connect(opts: { signal?: AbortSignal; syncAt?: number; birthday?: false } = {}): Promise<PunchedPath> {
     const remote = this.#remote
     if (!remote || !this.#sid || !this.#offerEph) throw new NatError('nat_session', 'signalling not complete')
     const answerEph = this.#role === 0 ? remote.eph : this.#eph.publicKey
@@ -196,13 +196,14 @@ export class PunchSession {
         // proportionally faster keeps the expected time to a hit; the total stays maxSprayProbes
         sprayPps: (init.punch?.sprayPps ?? 250) * (256 / INBOUND_BIRTHDAY_SOCKETS),
       }),
-      openSocket: async () => {
-        const s = UdxDatagramSocket.bind(0, '0.0.0.0')
+      ...(opts.birthday === false ? { birthday: false } : {}),
+      openSocket: async (port = 0) => {
+        const s = UdxDatagramSocket.bind(port, '0.0.0.0')
         if (init.onError) s.errorSink = init.onError
         init.onSocket?.()
         return s
       },
-      clock: this.#clock, ...(opts.signal ? { signal: opts.signal } : {}),
+      clock: this.#clock, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.syncAt !== undefined ? { syncAt: opts.syncAt } : {}),
       ...(init.onError ? { onError: init.onError } : {}), onSent: () => init.onSent?.(role),
     })
     const sock = r.socket as DatagramSocket

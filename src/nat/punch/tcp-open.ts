@@ -47,8 +47,11 @@ function attempt(opts: TcpOpenOptions, ms: number): Promise<Socket> {
     const s = connect({ host: opts.remote.host, port: opts.remote.port, localPort: opts.localPort, localAddress: '0.0.0.0' })
     const t = setTimeout(() => { s.destroy(); reject(new NatError('nat_tcp_timeout', 'connect timed out')) }, Math.max(1, ms))
     t.unref()
-    s.once('connect', () => { clearTimeout(t); s.off('error', onErr); resolve(s) })
-    const onErr = (err: Error): void => { clearTimeout(t); s.destroy(); reject(err) }
+    s.once('connect', () => { clearTimeout(t); opts.signal?.removeEventListener('abort', onAbort); s.off('error', onErr); resolve(s) })
+    const onErr = (err: Error): void => { clearTimeout(t); opts.signal?.removeEventListener('abort', onAbort); s.destroy(); reject(err) }
+    // a race lost to another path: stop this connect at once rather than at its timeout
+    const onAbort = (): void => onErr(new AbortedError('tcp open aborted'))
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
     s.once('error', onErr)
   })
 }

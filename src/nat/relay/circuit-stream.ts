@@ -5,9 +5,10 @@
  */
 import { Duplex } from 'node:stream'
 import type { Link } from '../../interfaces/link.js'
+import { duplexAdapter, STREAM_ADAPTER, type AdaptableStream, type StreamAdapter } from '../../transport/stream-adapter.js'
 import { encodeRelayCtl, encodeRelayData, MAX_RELAY_CHUNK, NatMessageType } from '../messages.js'
 
-export class CircuitStream extends Duplex {
+export class CircuitStream extends Duplex implements AdaptableStream {
   readonly relay: Link
   readonly circuit: number
   #unClose: () => void
@@ -38,6 +39,9 @@ export class CircuitStream extends Duplex {
   remoteSwitch(): void { if (!this.destroyed) this.push(null) }
 
   override _read(): void { /* data is pushed as it arrives */ }
+
+  /** A node Duplex of our own: writableLength counts what waits for the relay link; writes are called back. */
+  [STREAM_ADAPTER](): StreamAdapter { return duplexAdapter(this, 'circuit', () => ({ via: 'relay', remote: this.relay.peer.remoteAddr })) }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     void this.#send(chunk).then(() => cb(), (err: Error) => cb(err))

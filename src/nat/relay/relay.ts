@@ -58,8 +58,8 @@ export class RelayService {
   }
 
   /** Endpoint: opens a circuit to `to` through `relay`. */
-  async open(relay: Link, to: Uint8Array): Promise<CircuitStream> {
-    const r = await relay.request(NatMessageType.NAT_RELAY_OPEN, encodeRelayCtl({ v: 1, to }), { timeoutMs: 10_000 })
+  async open(relay: Link, to: Uint8Array, signal?: AbortSignal): Promise<CircuitStream> {
+    const r = await relay.request(NatMessageType.NAT_RELAY_OPEN, encodeRelayCtl({ v: 1, to }), { timeoutMs: 10_000, ...(signal ? { signal } : {}) })
     const m = decodeRelayCtl(r.body)
     if (r.type !== NatMessageType.NAT_RELAY_OPENED || m.c === undefined) throw new NatError('nat_relay_refused', `relay refused: ${m.error ?? 'no circuit'}`)
     return this.#endpoint(relay, m.c)

@@ -7,11 +7,12 @@
  */
 import { Duplex } from 'node:stream'
 import type { CircuitStream } from './circuit-stream.js'
+import { adaptStream, duplexAdapter, STREAM_ADAPTER, type AdaptableStream, type StreamAdapter } from '../../transport/stream-adapter.js'
 
 /** Direct-path bytes buffered while the peer's relayed bytes are still draining. */
 const MAX_PENDING_BYTES = 64 * 1024 * 1024
 
-export class SwitchableStream extends Duplex {
+export class SwitchableStream extends Duplex implements AdaptableStream {
   readonly circuit: CircuitStream
   #direct: Duplex | undefined
   #writing = false
@@ -71,11 +72,17 @@ export class SwitchableStream extends Duplex {
 
   override _read(): void { /* pushed as it arrives */ }
 
+  /** Writes are called back once the circuit or the direct stream took them; writableLength counts the rest. */
+  [STREAM_ADAPTER](): StreamAdapter {
+    // the route follows the switch: the relay until the upgrade, the direct stream's path after it
+    return duplexAdapter(this, 'switchable', () => this.#direct ? adaptStream(this.#direct).route : adaptStream(this.circuit).route)
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.#switchedOut) {
-      // udx streams are streamx streams: write() takes no callback; wait for 'drain' when it reports backpressure
-      const d = this.#direct!
-      if (d.write(chunk)) cb(); else d.once('drain', () => cb())
+      // the direct stream's own adapter says when it wants us to wait (a udx stream takes no write callback)
+      const d = adaptStream(this.#direct!)
+      if (d.write(chunk)) cb(); else void d.whenDrained().then(() => cb())
       return
     }
     this.#writing = true

@@ -64,12 +64,12 @@ export class TurnClient {
   }
 
   /** Sends an authenticated request, handling 401 (learn realm/nonce) and 438 (stale nonce) once each. */
-  async #request(method: number, attrs: StunAttribute[]): Promise<StunReply> {
+  async #request(method: number, attrs: StunAttribute[], signal?: AbortSignal): Promise<StunReply> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const auth: StunAttribute[] = this.#key
         ? [{ type: Attr.USERNAME, value: utf8(this.#init.username) }, { type: Attr.REALM, value: utf8(this.#realm) }, { type: Attr.NONCE, value: utf8(this.#nonce) }]
         : []
-      const r = await this.#stun.request(this.#init.server, { method, attrs: [...attrs, ...auth], ...(this.#key ? { integrityKey: this.#key } : {}) })
+      const r = await this.#stun.request(this.#init.server, { method, attrs: [...attrs, ...auth], ...(this.#key ? { integrityKey: this.#key } : {}) }, signal ? { signal } : {})
       if (r.msg.cls === StunClass.success) {
         if (this.#key && r.msg.integrityOffset >= 0 && !verifyIntegrity(r.msg, this.#key)) throw new NatError('turn_integrity', 'TURN response failed MESSAGE-INTEGRITY')
         return r
@@ -90,12 +90,13 @@ export class TurnClient {
     throw new NatError('turn_auth', 'TURN authentication did not converge')
   }
 
-  async allocate(): Promise<Allocation> {
+  /** `signal` aborts the allocation's requests (the caller's, combined with its service's shutdown). */
+  async allocate(signal?: AbortSignal): Promise<Allocation> {
     if (this.#closed) throw new NatError('turn_closed', 'TURN client closed')
     const r = await this.#request(StunMethod.allocate, [
       { type: Attr.REQUESTED_TRANSPORT, value: new Uint8Array([17, 0, 0, 0]) },
       { type: Attr.LIFETIME, value: u32(this.#init.lifetime ?? 600) },
-    ])
+    ], signal)
     const relayed = getAttr(r.msg, Attr.XOR_RELAYED_ADDRESS)
     const mapped = getAttr(r.msg, Attr.XOR_MAPPED_ADDRESS)
     const life = getAttr(r.msg, Attr.LIFETIME)
