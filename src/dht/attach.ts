@@ -3,8 +3,10 @@
  * DHT-in-DATA, admission of DHT-capable links as they appear, bootstrap, restored peers (re-validated before they
  * re-enter the table), maintenance timers, the `providers` service and the control routes of `zeone dht`.
  */
+import { parseHostPort } from '../util/host-port.js'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
+import { Histogram } from 'prom-client'
 import { staticPuzzleBits } from '../crypto/identity.js'
 import { systemClock } from '../interfaces/clock.js'
 import type { Endpoint, Link } from '../interfaces/link.js'
@@ -31,10 +33,6 @@ declare module '../interfaces/node-context.js' {
 /** Peers persisted for the next start. */
 const MAX_SAVED_PEERS = 500
 
-function parseHostPort(s: string): Endpoint {
-  const m = /^\[?([^\]]+)\]?:(\d+)$/.exec(s)
-  return { host: m![1]!, port: Number(m![2]) }
-}
 
 function externalIPv4(): string | undefined {
   for (const list of Object.values(networkInterfaces())) {
@@ -92,8 +90,15 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     if (host === '0.0.0.0' || host === '::') host = externalIPv4() ?? '127.0.0.1'
     return [{ host, port: l.port }]
   }
-  const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise, dialable: dialableFor(ctx) })
-  const offServe = serveDht(ctx.router, dht, clock)
+  // read the saved contacts before the table starts writing its own changes over them
+  const saved = store.loadPeers(MAX_SAVED_PEERS).map((p) => makeContact(p.nodeId, sha1(p.nodeId), p.addr, p.lastSeen))
+  const lookupSeconds = (ctx.metrics.getSingleMetric('zeone_dht_lookup_seconds') as Histogram<'kind' | 'outcome'> | undefined) ?? new Histogram({
+    name: 'zeone_dht_lookup_seconds', help: 'Iterative DHT lookups by query kind (find_node, find_value, get_providers) and outcome',
+    labelNames: ['kind', 'outcome'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [ctx.metrics],
+  })
+  const onLookup = (kind: string, ms: number, ok: boolean): void => { lookupSeconds.observe({ kind, outcome: ok ? 'ok' : 'error' }, ms / 1000) }
+  const dht = new Dht({ config: cfg, identity: ctx.identity, net: new LinkDhtNet(ctx.links, clock), store, clock, logger: log, trust, advertise, dialable: dialableFor(ctx), persist: store, onLookup, ...(ctx.tracer ? { tracer: ctx.tracer } : {}) })
+  const offServe = serveDht(ctx.router, dht, clock, ctx.tracer)
   const legacy = cfg.legacy ? new LegacyDht(dht, clock, () => ctx.router.legacyLinks?.() ?? []) : undefined
   const offLegacy = legacy ? ctx.router.handleLegacyDht(legacy.handle) : () => {}
 
@@ -110,20 +115,29 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const offLink = ctx.links.onLink(offer)
   for (const l of ctx.links.links()) offer(l)
 
-  // restored peers must answer (and prove their identity) before they re-enter the table
-  const saved = store.loadPeers(MAX_SAVED_PEERS).map((p) => makeContact(p.nodeId, sha1(p.nodeId), p.addr, p.lastSeen))
-  const boot = cfg.bootstrap.map(parseHostPort)
+  // restored peers must answer (and prove their identity) before they re-enter the table; they are pinged while
+  // the bootstrap runs, not before it, so a restart full of dead contacts joins as fast as a fresh node, then every
+  // bucket is refreshed through whoever answered
+  const boot = cfg.bootstrap.map((b) => parseHostPort(b, { what: 'dht bootstrap entry' }))
+  const restore = { peers: saved.length, revalidated: 0, publications: dht.restoredPublications, joinedMs: -1 }
+  const t0 = clock.now()
   void (async () => {
-    const revalidated = await dht.revalidate(saved).catch(() => 0)
-    const size = await dht.bootstrap(boot).catch(() => dht.table.size)
+    const [revalidated] = await Promise.all([dht.revalidate(saved).catch(() => 0), dht.bootstrap(boot).catch(() => 0)])
+    restore.revalidated = revalidated
     if (dht.table.size > 0 && !joined) { joined = true; await dht.findNode(ctx.identity.dhtId).catch(() => {}) }
-    log.info({ restored: saved.length, revalidated, bootstrap: boot.length, table: size }, 'dht started')
-  })()
+    if (dht.table.size > 0) {
+      // we reached the network, so the saved contacts that did not answer are gone: stop carrying them
+      store.forgetPeers(saved.filter((c) => !dht.table.has(c.idHex)).map((c) => c.nodeId))
+      await dht.refresh(0).catch(() => {})
+      restore.joinedMs = clock.now() - t0
+    }
+    log.info({ restored: saved.length, revalidated, publications: restore.publications, bootstrap: boot.length, table: dht.table.size }, 'dht started')
+  })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dht join failed'))
   dht.start()
 
   ctx.services.provide('dht', dht)
   ctx.services.provide('providers', providerDirectory(dht))
-  registerDhtRoutes(ctx.control, dht, legacy)
+  registerDhtRoutes(ctx.control, dht, legacy, () => restore)
 
   let stopped = false
   return {

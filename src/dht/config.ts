@@ -25,6 +25,9 @@ export const dhtConfigSchema = z.object({
   rpcTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
   /** After this long a slow request stops holding a lookup slot (its late answer is still merged). @default 400 */
   softTimeoutMs: z.number().int().min(10).max(60_000).default(400),
+  /** A get stops once this many nodes answered with a valid copy from the publisher and returns the highest seq among
+   *  them (0 = collect from every node of the lookup). More copies make a rollback by stale replicas harder. @default 8 */
+  getQuorum: z.number().int().min(0).max(64).default(8),
   /** Bucket refresh interval (random-id lookup in buckets untouched this long). @default 3600000 */
   bucketRefreshMs: z.number().int().min(1000).default(3_600_000),
   /** Record TTL set by the publisher. @default 86400000 */
@@ -45,10 +48,12 @@ export const dhtConfigSchema = z.object({
   maxPublisherShare: z.number().gt(0).max(1).default(1 / 64),
   /** STORE / ADD_PROVIDER requests accepted per peer per minute (bursts up to the same number). @default 1200 */
   maxWritesPerPeerPerMinute: z.number().int().min(1).default(1200),
-  /** Routing-table entries allowed per IPv4 /24 within one bucket (loopback exempt). @default 2 */
+  /** Routing-table entries allowed per subnet (IPv4 /24, IPv6 /48, a name's last two labels) within one bucket (loopback exempt). @default 2 */
   maxPerSubnetBucket: z.number().int().min(1).default(2),
-  /** Routing-table entries allowed per IPv4 /24 in the whole table (loopback exempt). @default 10 */
+  /** Routing-table entries allowed per subnet (IPv4 /24, IPv6 /48, a name's last two labels) in the whole table (loopback exempt). @default 10 */
   maxPerSubnetTable: z.number().int().min(1).default(10),
+  /** Consecutive failed requests after which a routing-table entry is removed (even from a bucket that is not full). @default 3 */
+  maxFailures: z.number().int().min(1).max(100).default(3),
   /** Candidates kept per bucket for when an entry stops answering. @default 10 */
   replacementCacheSize: z.number().int().min(0).max(64).default(10),
   /** Extra DHT bootstrap peers (`host:port`), in addition to `node.bootstrap`. */

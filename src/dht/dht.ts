@@ -3,7 +3,10 @@
  * lookups, signed values and provider records, replication to new closer nodes, and periodic maintenance. It sees the
  * network only through `DhtNet` and time only through the injected clock, so the simulator drives this exact code.
  */
-import { setMaxListeners } from 'node:events'
+import { SpanKind } from '@opentelemetry/api'
+import type { TraceContext } from '../interfaces/link.js'
+import type { NodeTracer } from '../interfaces/tracing.js'
+import { failSpan } from '../util/span.js'
 import { staticPuzzleBits } from '../crypto/identity.js'
 import { sha1 } from '../crypto/hash.js'
 import { randomBytes } from '../crypto/sign.js'
@@ -15,11 +18,13 @@ import type { TrustSink } from '../interfaces/trust.js'
 import { equalBytes, toHex } from '../util/bytes.js'
 import type { DhtConfig } from './config.js'
 import { makeContact, type Contact } from './contact.js'
-import { DhtInvalidError } from './errors.js'
+import { DhtInvalidError, DhtLookupError } from './errors.js'
+import { shouldHandOff } from './handoff.js'
 import { randomIdInBucket } from './id.js'
 import { lookup, type LookupResult, type QueryAnswer } from './lookup.js'
 import { ackTypeFor, decodeMessage, DhtMessageType, encodeMessage, type DhtMessage, type WireContact } from './messages.js'
 import type { DhtNet } from './net.js'
+import type { DhtPersistence } from './persist.js'
 import { checkDynamicPuzzle, solveDynamicPuzzle } from './puzzle.js'
 import { signProvider, signRecord, verifyProvider, verifyRecord, type Signer, type SignedProvider, type SignedRecord } from './record.js'
 import { PeerRateLimiter } from './rate-limit.js'
@@ -30,8 +35,14 @@ import type { MemoryRecordStore } from './store.js'
 const EXPIRY_SKEW_MS = 60_000
 /** Full-bucket pings in flight at once. */
 const MAX_PENDING_PINGS = 16
+/** Signatures checked per FIND_VALUE answer at most (one publisher's copies, highest seq first). */
+const MAX_VERIFY_PER_ANSWER = 4
+/** (key, publisher) pairs whose newest resolved record we remember, so a later replay of an older seq never wins. */
+const MAX_RESOLVED = 4096
 /** Keys handed to one newly joined node at most. */
 const MAX_HANDOFF_KEYS = 1000
+/** Learned, unqueried candidates pinged per refresh lookup at most (they enter the table by answering). */
+const REFRESH_PINGS = 8
 
 export interface DhtInit {
   config: DhtConfig
@@ -55,9 +66,23 @@ export interface DhtInit {
    * dialled? The node passes its AddressPolicy plus "never our own ports" (attach.ts). @default every address
    */
   dialable?: (addr: Endpoint) => boolean
+  /** Called when a lookup ends (kind = the query's message type), for the lookup latency metric. */
+  onLookup?: (kind: string, ms: number, ok: boolean) => void
+  /** When tracing is on: one span per lookup (an event per answer) and a client span per request, carried to the peer. */
+  tracer?: NodeTracer
+  /** Where table contacts and our publications are saved as they change, and our publications restored from. */
+  persist?: DhtPersistence
 }
 
 export interface LookupStats { hops: number; messages: number; latencyMs: number }
+
+export interface GetResult {
+  record: SignedRecord | undefined
+  /** `copies`: answering nodes that held a valid copy from the publisher (any seq). */
+  stats: LookupStats & { copies: number }
+  /** Read repair in flight: resolves to how many stale or missing copies near the key were replaced. */
+  repair: Promise<number>
+}
 
 export class Dht {
   readonly table: RoutingTable
@@ -69,6 +94,8 @@ export class Dht {
   readonly #clock: Clock
   readonly #log: Logger
   readonly #trust: TrustSink | undefined
+  readonly #onLookup: DhtInit['onLookup']
+  readonly #tracer: NodeTracer | undefined
   readonly #random: (n: number) => Uint8Array
   readonly #advertise: () => Endpoint[]
   readonly #replicate: boolean
@@ -78,10 +105,16 @@ export class Dht {
   readonly #pinging = new Set<string>()
   readonly #published = new Map<string, { key: Uint8Array; value: Uint8Array; seq: number }>()
   readonly #provided = new Map<string, { key: Uint8Array; data: Uint8Array | undefined }>()
+  readonly #resolved = new Map<string, SignedRecord>()
   readonly #timers = new Set<{ cancel(): void }>()
   readonly #ac = new AbortController()
   readonly #writes: PeerRateLimiter
+  readonly #persist: DhtPersistence | undefined
+  readonly #validators = new Map<string, (r: SignedRecord) => string | undefined>()
   #stopped = false
+  #started = false
+  /** Controllers of the requests in flight: stop() aborts them (instead of each listening on the shutdown signal). */
+  readonly #inflight = new Set<AbortController>()
 
   constructor(init: DhtInit) {
     this.config = init.config
@@ -93,23 +126,42 @@ export class Dht {
     this.#clock = init.clock
     this.#log = init.logger ?? silentLogger
     this.#trust = init.trust
+    this.#onLookup = init.onLookup
+    this.#tracer = init.tracer
     this.#random = init.random ?? randomBytes
     this.#advertise = init.advertise ?? (() => [])
     this.#replicate = init.replicateOnJoin ?? true
     this.#pingOnFull = init.pingOnFull ?? true
     this.#dialable = init.dialable ?? (() => true)
     this.selfIdHex = toHex(init.identity.dhtId)
-    // requests in flight hold one abort listener each; they are bounded by the RPC layer's pending limit
-    setMaxListeners(0, this.#ac.signal)
     this.#writes = new PeerRateLimiter(init.config.maxWritesPerPeerPerMinute)
     this.#x = init.puzzle ?? solveDynamicPuzzle(init.identity.dhtId, init.config.dynamicPuzzleBits)
     this.table = new RoutingTable(init.identity.dhtId, {
       k: init.config.k, clock: init.clock, replacementCacheSize: init.config.replacementCacheSize,
       maxPerSubnetBucket: init.config.maxPerSubnetBucket, maxPerSubnetTable: init.config.maxPerSubnetTable,
+      maxFailures: init.config.maxFailures,
+      ...(init.persist ? { onChange: (ch: 'added' | 'removed', c: Contact) => this.#savePeer(ch, c) } : {}),
     })
+    this.#persist = init.persist
+    for (const e of init.persist?.loadPublished() ?? []) {
+      if (e.kind === 'value' && e.data) this.#published.set(toHex(e.key), { key: e.key, value: e.data, seq: e.seq })
+      else if (e.kind === 'provider') this.#provided.set(toHex(e.key), { key: e.key, data: e.data })
+    }
   }
 
+  #savePeer(change: 'added' | 'removed', c: Contact): void {
+    try {
+      if (change === 'added') this.#persist?.peerAdded(c)
+      else this.#persist?.peerRemoved(c.nodeId)
+    } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save a dht contact') }
+  }
+
+  /** Our publications restored at construction (values, provider records). */
+  get restoredPublications(): number { return this.#published.size + this.#provided.size }
+
   get puzzle(): Uint8Array { return this.#x }
+  /** Our publisher key (what `get` readers pin to read our records). */
+  get publicKey(): Uint8Array { return this.#id.publicKey }
   get signal(): AbortSignal { return this.#ac.signal }
 
   // ------------------------------------------------------------------ admission
@@ -128,7 +180,7 @@ export class Dht {
     // a contact we could not dial must not sit in the table either: it would be dialled later and handed to others
     if (!this.#dialable(c.addr)) return 'refused'
     const r = this.table.update(c)
-    if (r.status === 'added' && !bulk && this.#replicate) this.#handoff(c)
+    if (r.status === 'added' && !bulk && this.#replicate) this.handoff(c)
     if (r.status === 'full' && !bulk && this.#pingOnFull) this.#pingOldest(r.oldest)
     return r.status
   }
@@ -169,7 +221,7 @@ export class Dht {
     if (contact) this.observe(contact)
     const now = this.#clock.now()
     const nodesFor = (target: Uint8Array): WireContact[] =>
-      this.table.closest(target, this.config.k, (c) => equalBytes(c.nodeId, peer.nodeId)).map((c) => ({ nodeId: c.nodeId, addr: c.addr }))
+      this.table.closestLive(target, this.config.k, (c) => equalBytes(c.nodeId, peer.nodeId)).map((c) => ({ nodeId: c.nodeId, addr: c.addr }))
     switch (m.t) {
       case 'ping': return this.#ack(type, true)
       case 'find_node': return encodeMessage({ t: 'nodes', x: this.#x, nodes: nodesFor(m.target) })
@@ -211,21 +263,52 @@ export class Dht {
 
   #checkRecord(r: SignedRecord, now: number): string | undefined {
     if (r.value.byteLength > this.config.maxValueBytes) return 'too_large'
-    return this.#checkExpiry(r.expires, now) ?? (verifyRecord(r) ? undefined : 'bad_signature')
+    return this.#checkExpiry(r.expires, now) ?? (verifyRecord(r) ? undefined : 'bad_signature') ?? this.#validators.get(toHex(r.key))?.(r)
+  }
+
+  /**
+   * Registers a record type's own check for one well-known key (e.g. the params record): a STORE whose value it
+   * refuses (returns a reason) is answered with that reason and not kept. Synchronous and cheap: it runs per STORE.
+   */
+  setValidator(key: Uint8Array, check: (r: SignedRecord) => string | undefined): void {
+    this.#validators.set(toHex(key), check)
   }
 
   // ------------------------------------------------------------------ client side
 
   /** Sends one request and decodes the answer; admits the proven responder. */
-  async rpc(c: Contact, m: DhtMessage, signal?: AbortSignal): Promise<DhtMessage> {
+  async rpc(c: Contact, m: DhtMessage, signal?: AbortSignal, trace?: TraceContext): Promise<DhtMessage> {
     const { type, body } = encodeMessage(m)
-    const sig = signal ? AbortSignal.any([signal, this.#ac.signal]) : this.#ac.signal
-    const reply = await this.#net.request(c, type, body, { timeoutMs: this.config.rpcTimeoutMs, signal: sig })
-    const ans = decodeMessage(reply.type, reply.body, this.config.maxValueBytes)
-    if (!checkDynamicPuzzle(reply.from.dhtId, ans.x, this.config.dynamicPuzzleBits)) throw new DhtInvalidError('puzzle', 'peer failed its dynamic puzzle')
-    reply.from.lastSeen = this.#clock.now()
-    this.observe(reply.from)
+    // a request's own controller, aborted by stop(): nothing per request listens on the long-lived shutdown signal
+    const mine = new AbortController()
+    this.#inflight.add(mine)
+    const sig = signal ? AbortSignal.any([signal, mine.signal]) : mine.signal
+    if (this.#stopped) mine.abort()
+    let ans: DhtMessage
+    let from: Contact
+    try {
+      const reply = await this.#net.request(c, type, body, trace ? { timeoutMs: this.config.rpcTimeoutMs, signal: sig, trace } : { timeoutMs: this.config.rpcTimeoutMs, signal: sig })
+      // whatever the net did (a reused address, a link picked by address), an answer from another node is not this
+      // contact's: it must never count as a store on, or a sign of life of, the node we meant
+      if (!equalBytes(reply.from.nodeId, c.nodeId)) throw new DhtLookupError('identity_mismatch', `peer at ${c.addr.host}:${c.addr.port} is not the expected node`)
+      ans = decodeMessage(reply.type, reply.body, this.config.maxValueBytes)
+      if (!checkDynamicPuzzle(reply.from.dhtId, ans.x, this.config.dynamicPuzzleBits)) throw new DhtInvalidError('puzzle', 'peer failed its dynamic puzzle')
+      from = reply.from
+    } catch (err) {
+      // our own abort (lookup finished, node stopping) says nothing about the peer
+      if (!sig.aborted) this.#failed(c)
+      throw err
+    } finally {
+      this.#inflight.delete(mine)
+    }
+    from.lastSeen = this.#clock.now()
+    this.observe(from)
     return ans
+  }
+
+  /** Counts a failed request against a table entry; after `maxFailures` in a row it is removed. */
+  #failed(c: Contact): void {
+    if (this.table.fail(c.idHex) === 'evicted') this.#log.debug({ peer: c.idHex }, 'dht contact removed after repeated failures')
   }
 
   /**
@@ -248,21 +331,43 @@ export class Dht {
   }
 
   /** Runs a disjoint-path lookup for `target`, sending `make(target)` to each node; `onAnswer` may stop it. */
-  runLookup(target: Uint8Array, make: () => DhtMessage, onAnswer?: (from: Contact, m: DhtMessage) => boolean, signal?: AbortSignal): Promise<LookupResult> {
+  runLookup(target: Uint8Array, make: () => DhtMessage, onAnswer?: (from: Contact, m: DhtMessage, path: number) => boolean, signal?: AbortSignal, traced = false): Promise<LookupResult> {
     this.table.markUsed(target)
+    const tracer = this.#tracer
+    // the query kind labels the metric and the spans: read once from the first message
+    const kind = this.#onLookup || tracer ? make().t : ''
+    const span = tracer?.start(`dht.lookup ${kind}`, { sample: traced, attributes: { 'zeone.dht.kind': kind, 'zeone.dht.target': toHex(target) } })
     const init = {
       target, selfIdHex: this.selfIdHex, clock: this.#clock,
       seeds: this.table.closest(target, this.config.k),
       k: this.config.k, alpha: this.config.alpha, paths: this.config.disjointPaths, softTimeoutMs: this.config.softTimeoutMs,
       admit: (c: Contact) => this.admissible(c.nodeId),
-      query: async (c: Contact, sig: AbortSignal): Promise<QueryAnswer> => {
-        const ans = await this.rpc(c, make(), sig)
-        if (ans.t !== 'nodes') throw new DhtInvalidError('unexpected', 'lookup answer is not a node list')
-        const stop = onAnswer?.(c, ans) ?? false
-        return { closer: this.#toContacts(c, ans.nodes), stop }
+      query: async (c: Contact, sig: AbortSignal, path: number): Promise<QueryAnswer> => {
+        const hop = span && tracer!.start(`dht.rpc ${kind}`, { parent: span, kind: SpanKind.CLIENT, attributes: { 'zeone.peer.id': c.idHex, 'network.peer.address': c.addr.host, 'network.peer.port': c.addr.port } })
+        try {
+          const ans = await this.rpc(c, make(), sig, hop ? tracer!.contextOf(hop) : undefined)
+          if (ans.t !== 'nodes') throw new DhtInvalidError('unexpected', 'lookup answer is not a node list')
+          const stop = onAnswer?.(c, ans, path) ?? false
+          const closer = this.#toContacts(c, ans.nodes)
+          if (span) { span.addEvent('answer', { 'zeone.peer.id': c.idHex, 'zeone.dht.closer': closer.length, 'zeone.dht.stop': stop }); hop!.end() }
+          return { closer, stop }
+        } catch (err) {
+          if (span) { span.addEvent('no_answer', { 'zeone.peer.id': c.idHex, 'zeone.error.code': (err as { code?: string }).code ?? 'error' }); failSpan(hop, err) }
+          throw err
+        }
       },
     }
-    return lookup(signal ? { ...init, signal } : init)
+    const done = this.#onLookup
+    if (!done && !span) return lookup(signal ? { ...init, signal } : init)
+    const t0 = this.#clock.now()
+    return lookup(signal ? { ...init, signal } : init).then(
+      (r) => {
+        done?.(kind, this.#clock.now() - t0, true)
+        if (span) { span.setAttributes({ 'zeone.dht.messages': r.messages, 'zeone.dht.hops': r.hops, 'zeone.dht.answered': r.closest.length, 'zeone.dht.stopped': r.stopped }); span.end() }
+        return r
+      },
+      (e: unknown) => { done?.(kind, this.#clock.now() - t0, false); failSpan(span, e); throw e },
+    )
   }
 
   /** The closest nodes to `target` that answered (the sibling list when `target` is a key). */
@@ -271,31 +376,107 @@ export class Dht {
   }
 
   /**
-   * Finds the newest valid signed value for `key` (from `publisher` when given: anyone may sign a value under any
-   * key, so a reader that knows the publisher must say so). Forged answers are ignored and reported.
+   * Resolves the mutable record (`publisher`, `key`): only that publisher's signature counts, so a valid-signature
+   * attacker that signs its own value under the key never wins. The lookup collects copies until `quorum` nodes
+   * answered with one (config `getQuorum`; 0 = every node of the lookup) and returns the highest valid seq among
+   * them, our own store and the newest we resolved before (so a replayed older seq never wins). Nodes close to the
+   * key that answered with an older copy or none get the newest one (read repair, `repair`).
    */
-  async get(key: Uint8Array, opts: { publisher?: Uint8Array; signal?: AbortSignal } = {}): Promise<{ record: SignedRecord | undefined; stats: LookupStats }> {
+  async get(key: Uint8Array, opts: { publisher: Uint8Array; signal?: AbortSignal; quorum?: number; /** record its trace whatever the sample ratio */ traced?: boolean }): Promise<GetResult> {
     const t0 = this.#clock.now()
     const { publisher, signal } = opts
+    const quorum = opts.quorum ?? this.config.getQuorum
+    const memo = `${toHex(key)}/${toHex(publisher)}`
     let best: SignedRecord | undefined
-    const consider = (r: SignedRecord): boolean => {
-      if (!equalBytes(r.key, key) || r.expires <= this.#clock.now()) return false
-      if (publisher && !equalBytes(r.publisher, publisher)) return false
-      if (!verifyRecord(r)) return false
+    const take = (r: SignedRecord): void => {
       if (!best || r.seq > best.seq || (r.seq === best.seq && r.expires > best.expires)) best = r
-      return true
     }
-    for (const r of this.store.getRecords(key, t0)) consider(r)
-    const res = await this.runLookup(key, () => ({ t: 'find_value', x: this.#x, key }), (from, m) => {
-      if (m.t !== 'nodes' || !m.records) return false
-      let found = false
-      for (const r of m.records.slice(0, this.config.maxRecordsPerKey)) {
-        if (consider(r)) found = true
-        else if (!verifyRecord(r)) this.#trust?.report(from.nodeId, 'signature_forgery', 'dht forged record')
-      }
-      return found
-    }, signal)
-    return { record: best, stats: { hops: res.hops, messages: res.messages, latencyMs: this.#clock.now() - t0 } }
+    const live = (r: SignedRecord): boolean => equalBytes(r.key, key) && equalBytes(r.publisher, publisher) && r.expires > this.#clock.now()
+    for (const r of this.store.getRecords(key, t0)) if (live(r) && verifyRecord(r)) take(r)
+    const prev = this.#resolved.get(memo)
+    if (prev && live(prev)) take(prev)
+    // seq each answering node held for this publisher (-1: none), for read repair
+    const held = new Map<string, number>()
+    let copies = 0
+    // the quorum counts only once every disjoint path brought a copy: colluders that capture one path (rollback
+    // attackers answering with an older seq, validly signed) could otherwise fill the quorum alone and end the get
+    // before an honest path reports the newer seq; a path that never finds a copy makes the get run to its end
+    const paths = new Set<number>()
+    const d = Math.max(1, this.config.disjointPaths)
+    const res = await this.runLookup(key, () => ({ t: 'find_value', x: this.#x, key }), (from, m, path) => {
+      if (m.t !== 'nodes') return false
+      const r = this.#newestFrom(from, m.records ?? [], live)
+      held.set(from.idHex, r ? r.seq : -1)
+      if (!r) return false
+      take(r)
+      copies++
+      paths.add(path)
+      return quorum > 0 && copies >= quorum && paths.size >= d
+    }, signal, opts.traced)
+    const stats = { hops: res.hops, messages: res.messages, latencyMs: this.#clock.now() - t0, copies }
+    if (!best) return { record: undefined, stats, repair: Promise.resolve(0) }
+    this.#remember(memo, best)
+    return { record: best, stats, repair: this.#readRepair(best, res, held, signal) }
+  }
+
+  /**
+   * The highest-seq record of `publisher` in one answer that verifies. Other publishers' records are skipped
+   * unverified (not ours to judge); at most MAX_VERIFY_PER_ANSWER signatures are checked per answer, and a bad one
+   * is reported as a forgery.
+   */
+  #newestFrom(from: Contact, records: SignedRecord[], live: (r: SignedRecord) => boolean): SignedRecord | undefined {
+    const mine = records.filter(live).sort((a, b) => b.seq - a.seq || b.expires - a.expires)
+    for (const r of mine.slice(0, MAX_VERIFY_PER_ANSWER)) {
+      if (verifyRecord(r)) return r
+      this.#trust?.report(from.nodeId, 'signature_forgery', 'dht forged record')
+    }
+    return undefined
+  }
+
+  /**
+   * Stores `best` on the answering nodes closest to the key that held an older copy or none. After a complete
+   * lookup that is any of the s closest that answered; after a quorum stop only those no farther than the farthest
+   * node that held a copy (the rest of the answered nodes may not be siblings at all).
+   */
+  async #readRepair(best: SignedRecord, res: LookupResult, held: Map<string, number>, signal?: AbortSignal): Promise<number> {
+    const near = res.closest.slice(0, this.config.siblings)
+    let limit = near.length
+    if (res.stopped) {
+      limit = 0
+      near.forEach((c, i) => { if ((held.get(c.idHex) ?? -1) >= 0) limit = i + 1 })
+    }
+    const stale = near.slice(0, limit).filter((c) => { const s = held.get(c.idHex); return s !== undefined && s < best.seq })
+    if (stale.length === 0) return 0
+    return this.#storeOn(stale, { t: 'store', x: this.#x, record: best }, signal)
+  }
+
+  #remember(memo: string, r: SignedRecord): void {
+    this.#resolved.delete(memo)
+    this.#resolved.set(memo, r)
+    if (this.#resolved.size > MAX_RESOLVED) this.#resolved.delete(this.#resolved.keys().next().value!)
+  }
+
+  /**
+   * The open-key view: the newest valid record of every publisher that signed a value under `key` (a set, like
+   * provider records; never one winner). At most `limit` publishers; the whole lookup runs.
+   */
+  async getAll(key: Uint8Array, opts: { limit?: number; signal?: AbortSignal } = {}): Promise<SignedRecord[]> {
+    const limit = opts.limit ?? this.config.maxRecordsPerKey
+    const found = new Map<string, SignedRecord>()
+    const consider = (r: SignedRecord): void => {
+      if (!equalBytes(r.key, key) || r.expires <= this.#clock.now()) return
+      const pub = toHex(r.publisher)
+      const cur = found.get(pub)
+      if (cur && (cur.seq > r.seq || (cur.seq === r.seq && cur.expires >= r.expires))) return
+      if (!cur && found.size >= limit) return
+      if (verifyRecord(r)) found.set(pub, r)
+    }
+    for (const r of this.store.getRecords(key, this.#clock.now())) consider(r)
+    await this.runLookup(key, () => ({ t: 'find_value', x: this.#x, key }), (_from, m) => {
+      if (m.t === 'nodes' && m.records) for (const r of m.records.slice(0, this.config.maxRecordsPerKey)) consider(r)
+      return false
+    }, opts.signal)
+    return [...found.values()]
   }
 
   /** Signs and stores `value` under `key` on the s closest nodes; we republish it until `unpublish`. */
@@ -305,6 +486,7 @@ export class Dht {
     const now = this.#clock.now()
     const seq = Math.max(now, (this.#published.get(hex)?.seq ?? 0) + 1)
     this.#published.set(hex, { key, value, seq })
+    this.#persist?.savePublished({ kind: 'value', key, data: value, seq })
     return this.#publish(key, value, seq, signal)
   }
 
@@ -325,6 +507,7 @@ export class Dht {
   /** Announces that we provide `key` (signed provider record on the s closest nodes), re-announced every republish. */
   async provide(key: Uint8Array, data?: Uint8Array, signal?: AbortSignal): Promise<number> {
     this.#provided.set(toHex(key), { key, data })
+    this.#persist?.savePublished({ kind: 'provider', key, data, seq: 0 })
     return this.#announce(key, data, signal)
   }
 
@@ -336,8 +519,8 @@ export class Dht {
     return this.#storeOn(res.closest.slice(0, this.config.siblings), { t: 'add_provider', x: this.#x, provider }, signal)
   }
 
-  unprovide(key: Uint8Array): void { this.#provided.delete(toHex(key)) }
-  unpublish(key: Uint8Array): void { this.#published.delete(toHex(key)) }
+  unprovide(key: Uint8Array): void { this.#provided.delete(toHex(key)); this.#persist?.deletePublished('provider', key) }
+  unpublish(key: Uint8Array): void { this.#published.delete(toHex(key)); this.#persist?.deletePublished('value', key) }
 
   /** Collects valid provider records for `key` (one per provider, latest expiry), up to `limit`. */
   async findProviders(key: Uint8Array, limit = 20, signal?: AbortSignal): Promise<SignedProvider[]> {
@@ -386,34 +569,29 @@ export class Dht {
 
   // ------------------------------------------------------------------ maintenance
 
-  #handoff(c: Contact): void {
+  /**
+   * Hands the records we hold as a sibling to a newly added closer contact `c`; returns how many keys were sent
+   * (the cap counts keys sent, not keys looked at: a store whose first thousand keys are not c's still hands c its own).
+   */
+  handoff(c: Contact): number {
     const now = this.#clock.now()
-    const s = this.config.siblings
-    let n = 0
+    const known = this.table.all()
+    let sent = 0
     for (const e of this.store.entries(now)) {
-      if (n++ >= MAX_HANDOFF_KEYS) break
-      const near = this.table.closest(e.key, s)
-      const last = near[near.length - 1]
-      if (near.length >= s && !near.some((x) => x.idHex === c.idHex)) continue
-      // we hand off only if we are a sibling ourselves (closer than the s-th closest we know)
-      if (last && near.length >= s && this.#closerThanSelf(last, e.key)) continue
+      if (sent >= MAX_HANDOFF_KEYS) break
+      if (!shouldHandOff(e.key, this.#id.dhtId, c, known, this.config.siblings)) continue
+      sent++
       for (const record of e.records) this.rpc(c, { t: 'store', x: this.#x, record }).catch(() => {})
       for (const provider of e.providers) this.rpc(c, { t: 'add_provider', x: this.#x, provider }).catch(() => {})
     }
-  }
-
-  #closerThanSelf(c: Contact, key: Uint8Array): boolean {
-    for (let i = 0; i < 20; i++) {
-      const a = c.dhtId[i]! ^ key[i]!
-      const b = this.#id.dhtId[i]! ^ key[i]!
-      if (a !== b) return a < b
-    }
-    return false
+    return sent
   }
 
   /** Starts refresh, republish and cleanup timers (on the injected clock). */
   start(): void {
-    if (this.#stopped) return
+    // idempotent: a second start must not arm a second set of maintenance timers
+    if (this.#stopped || this.#started) return
+    this.#started = true
     const every = (ms: number, fn: () => void | Promise<unknown>): void => {
       const arm = (): void => {
         const t = this.#clock.setTimeout(() => {
@@ -433,17 +611,46 @@ export class Dht {
   /** Re-signs our own values and provider records with a new expiry and stores them again. */
   async republish(): Promise<void> {
     for (const p of [...this.#published.values()]) {
+      if (this.#published.get(toHex(p.key)) !== p) continue // unpublished meanwhile
       p.seq = Math.max(this.#clock.now(), p.seq + 1)
+      // the seq is saved before it is signed: after a crash we never sign a lower one again
+      try { this.#persist?.savePublished({ kind: 'value', key: p.key, data: p.value, seq: p.seq }) } catch { /* next round */ }
       await this.#publish(p.key, p.value, p.seq).catch(() => {})
     }
     for (const p of [...this.#provided.values()]) await this.#announce(p.key, p.data).catch(() => {})
   }
 
-  /** Looks up a random id in every bucket not used for `bucketRefreshMs`. */
-  async refresh(): Promise<void> {
-    for (const i of this.table.staleBuckets(this.config.bucketRefreshMs, this.#clock.now())) {
+  /**
+   * Looks up a random id in every bucket not used for `maxAgeMs`. Candidates a refresh learned but did not query are
+   * pinged when their bucket has room (at most REFRESH_PINGS per lookup): they enter the table only by answering, and
+   * otherwise a node next to few others (a small network, a sparse bucket) stays without them until they happen to
+   * contact us.
+   *
+   * `maxAgeMs` = 0 is the refresh after a join (or a restart), and it fills the table rather than re-walks it: the
+   * lookup of our own id that precedes it already reached the nodes nearest us, so buckets deeper than the one that
+   * holds our k-th closest entry are skipped (every node of theirs is nearer than that one), so are buckets already
+   * full, and a bucket's lookup ends once the bucket holds k entries. A full refresh of every bucket at d = 4 cost a
+   * join about 1,000-1,500 requests (most of them in sparse deep buckets that can never fill); this costs a few
+   * hundred and leaves the same table.
+   */
+  async refresh(maxAgeMs = this.config.bucketRefreshMs): Promise<void> {
+    const join = maxAgeMs === 0
+    const k = this.config.k
+    let deepest = 159
+    if (join) {
+      const near = this.table.closest(this.#id.dhtId, k)
+      deepest = near.length >= k ? this.table.bucketIndex(near[near.length - 1]!.dhtId) : 159
+    }
+    for (const i of this.table.staleBuckets(maxAgeMs, this.#clock.now())) {
       if (this.#stopped) return
-      await this.findNode(randomIdInBucket(this.#id.dhtId, i, this.#random)).catch(() => {})
+      if (join && (i > deepest || this.table.bucketSize(i) >= k)) continue
+      const target = randomIdInBucket(this.#id.dhtId, i, this.#random)
+      const res = await (join
+        ? this.runLookup(target, () => ({ t: 'find_node', x: this.#x, target }), () => this.table.bucketSize(i) >= k)
+        : this.findNode(target)).catch(() => undefined)
+      if (join && this.table.bucketSize(i) >= k) continue
+      const room = (res?.unqueried ?? []).filter((c) => this.admissible(c.nodeId) && this.table.hasRoom(c)).slice(0, REFRESH_PINGS)
+      await Promise.allSettled(room.map((c) => this.rpc(c, { t: 'ping', x: this.#x })))
     }
   }
 
@@ -454,6 +661,8 @@ export class Dht {
     for (const t of this.#timers) t.cancel()
     this.#timers.clear()
     this.#ac.abort()
+    for (const c of this.#inflight) c.abort()
+    this.#inflight.clear()
   }
 }
 

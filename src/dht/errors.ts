@@ -9,8 +9,3 @@ export class DhtInvalidError extends ZeoneError {
 export class DhtLookupError extends ZeoneError {
   override readonly name = 'DhtLookupError'
 }
-
-/** The local store refused a record (capacity, stale sequence number). */
-export class DhtStoreError extends ZeoneError {
-  override readonly name = 'DhtStoreError'
-}

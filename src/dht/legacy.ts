@@ -52,7 +52,7 @@ export class LegacyDht {
     this.#remember(link)
     const cfg = this.dht.config
     const now = this.clock.now()
-    const nodes = (target: Uint8Array): Record<string, unknown>[] => this.dht.table.closest(target, cfg.k).map((c) => ({
+    const nodes = (target: Uint8Array): Record<string, unknown>[] => this.dht.table.closestLive(target, cfg.k).map((c) => ({
       node_id: c.idHex, host: c.addr.host, port: c.addr.port, last_seen: c.lastSeen / 1000,
     }))
     switch (req.type) {

@@ -2,9 +2,11 @@
  * Iterative Kademlia lookup over d disjoint paths (S/Kademlia §4.4). The seeds (our k closest) are dealt round-robin
  * to the paths; a node belongs to the first path that learns of it and is never queried by another, so one
  * adversary cannot sit on every path. Each path keeps alpha requests in flight, queries the closest unqueried
- * candidates, and ends when its k closest live candidates have all answered. A request slower than `softTimeoutMs`
+ * candidates, and ends when its k closest live candidates have all answered; once its closest candidate has
+ * answered (no closer node turned up), it asks the rest of its k closest at once (the Kademlia paper's final round). A request slower than `softTimeoutMs`
  * stops holding a slot and stops counting among the k closest, but its late answer is still merged (the RPC's own
- * hard timeout ends it). `query` may ask to stop the whole lookup (a valid value was found).
+ * hard timeout ends it): a path with fewer than k answers never ends while such a request is pending unless k nodes
+ * answered over all paths, so a lookup ends with fewer than k answered only when no candidate remains. `query` may ask to stop the whole lookup.
  *
  * Pure logic: the network is the injected `query` function, time is the injected clock.
  */
@@ -33,7 +35,8 @@ export interface LookupInit {
   /** @default 400 */
   softTimeoutMs?: number
   clock: Clock
-  query(c: Contact, signal: AbortSignal): Promise<QueryAnswer>
+  /** `path`: which of the d disjoint paths asks (0..d-1). */
+  query(c: Contact, signal: AbortSignal, path: number): Promise<QueryAnswer>
   signal?: AbortSignal
   /** Extra filter for learned candidates (static puzzle, ...). */
   admit?(c: Contact): boolean
@@ -50,6 +53,8 @@ export interface LookupResult {
   messages: number
   /** Paths whose closest answered node equals the overall closest one. */
   pathsAgreeing: number
+  /** Candidates learned but never queried, closest first, at most k (unverified: a peer named them). */
+  unqueried: Contact[]
 }
 
 type State = 'new' | 'inflight' | 'slow' | 'done' | 'failed'
@@ -82,6 +87,8 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
   let stopped = false
   let stopDepth = 0
   let finished = false
+  let answeredTotal = 0
+  let sweeping = false
 
   return new Promise<LookupResult>((resolve) => {
     const finish = (): void => {
@@ -92,7 +99,9 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
       ac.abort()
       init.signal?.removeEventListener('abort', finish)
       const done: Entry[] = []
-      for (const p of paths) for (const e of p.entries) if (e.state === 'done') done.push(e)
+      const fresh: Entry[] = []
+      for (const p of paths) for (const e of p.entries) if (e.state === 'done') done.push(e); else if (e.state === 'new') fresh.push(e)
+      fresh.sort((a, b) => compareDistance(a.c.dhtId, b.c.dhtId, target))
       done.sort((a, b) => compareDistance(a.c.dhtId, b.c.dhtId, target))
       const best = done[0]
       let agree = 0
@@ -103,6 +112,7 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
         hops: stopped ? stopDepth : best?.depth ?? 0,
         messages,
         pathsAgreeing: agree,
+        unqueried: fresh.slice(0, k).map((e) => e.c),
       })
     }
     if (init.signal?.aborted) { finish(); return }
@@ -141,12 +151,13 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
         pump(pi)
       }, soft)
       timers.add(timer)
-      init.query(e.c, ac.signal).then((ans) => {
+      init.query(e.c, ac.signal, pi).then((ans) => {
         settled = true
         timer.cancel(); timers.delete(timer)
         if (finished) return
         if (e.state === 'inflight') p.inflight--
         e.state = 'done'
+        answeredTotal++
         if (ans.stop) { stopped = true; stopDepth = e.depth; finish(); return }
         merge(pi, e, ans.closer)
         pump(pi)
@@ -166,19 +177,39 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
       if (!p.finished) {
         let window = 0
         let waiting = false
+        let answered = 0
+        let slow = 0
+        // Kademlia's last round: once the path's closest live candidate has answered (its last answers named nobody
+        // closer), the rest of its k closest are asked at once instead of alpha at a time; otherwise the end of every
+        // path costs about k / alpha more round trips, each one a connection setup when no link is open
+        let lead: State | undefined
+        for (const e of p.entries) if (e.state !== 'failed' && e.state !== 'slow') { lead = e.state; break }
+        const cap = lead === 'done' ? k : alpha
         for (const e of p.entries) {
-          if (window >= k) break
+          if (e.state === 'done') answered++
+          else if (e.state === 'slow') slow++
+          if (window >= k) continue
           if (e.state === 'failed' || e.state === 'slow') continue
           window++
           if (e.state === 'new') {
-            if (p.inflight < alpha) launch(pi, e)
+            if (p.inflight < cap) launch(pi, e)
             if (finished) return
             waiting = true
           } else if (e.state === 'inflight') waiting = true
         }
-        if (!waiting && p.inflight === 0) p.finished = true
+        // a slow request still pending is a candidate that remains: the path waits for its late answer (or its
+        // hard timeout) unless k nodes already answered, on this path or on all paths together (the result is the
+        // k closest of all paths); otherwise one slow seed would end the lookup empty, while a path that merely ran
+        // out of fresh candidates next to its siblings would hold the whole lookup for the dead entries' hard timeout
+        if (!waiting && p.inflight === 0 && (slow === 0 || answered >= k || answeredTotal >= k)) p.finished = true
       }
-      if (paths.every((q) => q.finished)) finish()
+      if (paths.every((q) => q.finished)) { finish(); return }
+      // once k answered in all, paths that only wait on slow requests can end: look at them again
+      if (answeredTotal >= k && !sweeping) {
+        sweeping = true
+        for (let q = 0; q < d && !finished; q++) if (q !== pi && !paths[q]!.finished && paths[q]!.inflight === 0) pump(q)
+        sweeping = false
+      }
     }
 
     for (let i = 0; i < d; i++) pump(i)

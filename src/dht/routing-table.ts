@@ -1,13 +1,17 @@
 /**
  * Kademlia routing table (sans-I/O): 160 k-buckets indexed by the length of the prefix shared with our id, each in
- * LRU order (least recently seen first), with a replacement cache and IPv4 /24 diversity limits. A full bucket does
- * not evict on its own: `update` returns the oldest entry so the caller can ping it, then calls `touch` (it answered)
- * or `evict` (it did not, the newest replacement takes its place).
+ * LRU order (least recently seen first), with a replacement cache and subnet diversity limits (IPv4 /24, IPv6 /48,
+ * names by their last two labels). A full bucket does not evict on its own: `update` returns the oldest entry so the
+ * caller can ping it, then calls `touch` (it answered) or `evict` (it did not, the newest replacement takes its
+ * place). Requests that fail are counted with `fail`: a failing entry is never handed to others, and after
+ * `maxFailures` failures in a row it is removed whether or not its bucket is full. A known node proven at a new
+ * address takes the new one. (Over 300 lines: one class whose subnet and failure bookkeeping must move together.)
  */
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
 import type { Contact } from './contact.js'
 import { commonPrefixBits, compareDistance, ID_BITS } from './id.js'
+import { ipv6Groups } from '../util/address-class.js'
 
 export interface RoutingTableInit {
   /** @default 20 */
@@ -18,7 +22,11 @@ export interface RoutingTableInit {
   maxPerSubnetBucket?: number
   /** @default 10 */
   maxPerSubnetTable?: number
+  /** Consecutive failed requests after which an entry is removed. @default 3 */
+  maxFailures?: number
   clock?: Clock
+  /** Told of every entry that enters or leaves the table (persistence). Must not throw. */
+  onChange?: (change: 'added' | 'removed', c: Contact) => void
 }
 
 export type UpdateResult =
@@ -34,11 +42,28 @@ interface Bucket {
   lastTouched: number
 }
 
-/** The /24 of an IPv4 address, or undefined for loopback, IPv6 and names (not limited). */
+/**
+ * The diversity group of a contact's host, or undefined for loopback (127/8, ::1, localhost: exempt, one machine's
+ * test networks). IPv4 /24; IPv6 /48 (one site's usual allocation, the transport's session caps use the same; an
+ * IPv4-mapped address counts as its IPv4); a name by its last two labels, so a wildcard domain does not give an
+ * attacker unlimited groups.
+ */
 export function subnetOf(host: string): string | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(host)
-  if (!m || m[1] === '127') return undefined
-  return `${m[1]}.${m[2]}.${m[3]}`
+  let h = host.trim().toLowerCase()
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1)
+  const zone = h.indexOf('%')
+  if (zone >= 0) h = h.slice(0, zone)
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(h)
+  if (v4) return v4[1] === '127' ? undefined : `${Number(v4[1])}.${Number(v4[2])}.${Number(v4[3])}`
+  const g = ipv6Groups(h)
+  if (g) {
+    if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return undefined
+    if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return subnetOf(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`)
+    return `v6:${g.slice(0, 3).map((x) => x.toString(16)).join(':')}`
+  }
+  const name = h.replace(/\.+$/, '')
+  if (name === 'localhost' || name.endsWith('.localhost')) return undefined
+  return `name:${name.split('.').slice(-2).join('.')}`
 }
 
 export class RoutingTable {
@@ -50,7 +75,11 @@ export class RoutingTable {
   readonly #replacementSize: number
   readonly #perBucket: number
   readonly #perTable: number
+  readonly #maxFailures: number
+  /** consecutive failed requests per entry (only entries in the table) */
+  readonly #failures = new Map<string, number>()
   readonly #clock: Clock
+  readonly #onChange: RoutingTableInit['onChange']
 
   constructor(selfId: Uint8Array, init: RoutingTableInit = {}) {
     this.selfId = selfId
@@ -58,7 +87,9 @@ export class RoutingTable {
     this.#replacementSize = init.replacementCacheSize ?? 10
     this.#perBucket = init.maxPerSubnetBucket ?? 2
     this.#perTable = init.maxPerSubnetTable ?? 10
+    this.#maxFailures = init.maxFailures ?? 3
     this.#clock = init.clock ?? systemClock
+    this.#onChange = init.onChange
     for (let i = 0; i < ID_BITS; i++) this.#buckets.push({ entries: [], nets: undefined, replacements: [], lastTouched: 0 })
   }
 
@@ -73,6 +104,16 @@ export class RoutingTable {
     return b === undefined ? undefined : this.#buckets[b]!.entries.find((c) => c.idHex === idHex)
   }
 
+  /** Whether `c` would be added right away (not in the table, its bucket has room, its subnet is under the limits). */
+  hasRoom(c: Contact): boolean {
+    const i = this.bucketIndex(c.dhtId)
+    if (i === ID_BITS || this.#index.has(c.idHex)) return false
+    const bucket = this.#buckets[i]!
+    if (bucket.entries.length >= this.k) return false
+    const net = subnetOf(c.addr.host)
+    return net === undefined || ((this.#subnets.get(net) ?? 0) < this.#perTable && (bucket.nets?.get(net) ?? 0) < this.#perBucket)
+  }
+
   /** Records that `c` (a proven identity) was just seen. */
   update(c: Contact): UpdateResult {
     const i = this.bucketIndex(c.dhtId)
@@ -80,10 +121,18 @@ export class RoutingTable {
     const bucket = this.#buckets[i]!
     const pos = bucket.entries.findIndex((e) => e.idHex === c.idHex)
     if (pos >= 0) {
-      const cur = bucket.entries[pos]!
+      let cur = bucket.entries[pos]!
+      if (cur.addr.host !== c.addr.host || cur.addr.port !== c.addr.port) {
+        // the node was proven at a new address (it restarted on another port, its IP changed): the old one is dead,
+        // and keeping it would hand every FIND_NODE asker an address nobody answers at
+        const moved = this.#readdress(bucket, cur, c)
+        if (!moved) return { status: 'rejected', reason: 'subnet_table' }
+        cur = moved
+      }
       bucket.entries.splice(pos, 1)
       cur.lastSeen = Math.max(cur.lastSeen, c.lastSeen)
       bucket.entries.push(cur)
+      this.#failures.delete(c.idHex)
       return { status: 'updated' }
     }
     const net = subnetOf(c.addr.host)
@@ -113,6 +162,8 @@ export class RoutingTable {
     const pos = bucket.entries.findIndex((e) => e.idHex === idHex)
     const [gone] = bucket.entries.splice(pos, 1)
     this.#index.delete(idHex)
+    this.#failures.delete(idHex)
+    this.#onChange?.('removed', gone!)
     const goneNet = subnetOf(gone!.addr.host)
     this.#countSubnet(goneNet, -1)
     if (goneNet !== undefined) {
@@ -131,12 +182,51 @@ export class RoutingTable {
     return gone
   }
 
-  /** The `n` entries closest to `target`, closest first. */
+  /**
+   * A request to entry `idHex` failed (timeout, refused, wrong identity, bad answer). Returns 'evicted' once it
+   * failed `maxFailures` times in a row (the freshest replacement takes its place), 'failing' before, 'unknown' when
+   * it is not in the table. Any later sign of life (`update`, `touch`) clears the count.
+   */
+  fail(idHex: string): 'failing' | 'evicted' | 'unknown' {
+    if (!this.#index.has(idHex)) return 'unknown'
+    const n = (this.#failures.get(idHex) ?? 0) + 1
+    if (n >= this.#maxFailures) { this.evict(idHex); return 'evicted' }
+    this.#failures.set(idHex, n)
+    return 'failing'
+  }
+
+  /** Whether entry `idHex` failed its last request (it is then never handed to other nodes). */
+  failing(idHex: string): boolean { return this.#failures.has(idHex) }
+
+  /** Like `closest`, without failing entries: what we hand to other nodes in FIND_NODE answers. */
+  closestLive(target: Uint8Array, n: number, exclude?: (c: Contact) => boolean): Contact[] {
+    return this.closest(target, n, (c) => this.#failures.has(c.idHex) || (exclude?.(c) ?? false))
+  }
+
+  /**
+   * The `n` entries closest to `target`, closest first. Buckets are visited in distance order instead of sorting the
+   * whole table (every FIND_NODE answer and lookup start calls this): with j = the prefix `target` shares with us,
+   * bucket j holds the closest entries, then buckets j+1.. (all at distance 2^(159-j)..), then j-1, j-2, ..., 0.
+   */
   closest(target: Uint8Array, n: number, exclude?: (c: Contact) => boolean): Contact[] {
-    const all: Contact[] = []
-    for (const b of this.#buckets) for (const c of b.entries) if (!exclude?.(c)) all.push(c)
-    all.sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
-    return all.length > n ? all.slice(0, n) : all
+    const out: Contact[] = []
+    if (n <= 0) return out
+    const j = this.bucketIndex(target)
+    const take = (group: Contact[]): boolean => {
+      const g = exclude ? group.filter((c) => !exclude(c)) : group.slice()
+      g.sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+      for (const c of g) { out.push(c); if (out.length >= n) return true }
+      return false
+    }
+    if (j < ID_BITS && take(this.#buckets[j]!.entries)) return out
+    const farther: Contact[] = []
+    for (let i = j + 1; i < ID_BITS; i++) farther.push(...this.#buckets[i]!.entries)
+    if (farther.length > 0 && take(farther)) return out
+    for (let i = Math.min(j, ID_BITS) - 1; i >= 0; i--) {
+      const b = this.#buckets[i]!.entries
+      if (b.length > 0 && take(b)) return out
+    }
+    return out
   }
 
   all(): Contact[] {
@@ -144,6 +234,9 @@ export class RoutingTable {
     for (const b of this.#buckets) out.push(...b.entries)
     return out
   }
+
+  /** Entries in bucket `i` (0 outside 0..159). */
+  bucketSize(i: number): number { return this.#buckets[i]?.entries.length ?? 0 }
 
   /** Marks bucket `i` as used by a lookup (refresh bookkeeping). */
   markUsed(target: Uint8Array, now = this.#clock.now()): void {
@@ -176,6 +269,27 @@ export class RoutingTable {
     this.#index.set(c.idHex, i)
     this.#countSubnet(net, 1)
     if (net !== undefined) (bucket.nets ??= new Map()).set(net, (bucket.nets.get(net) ?? 0) + 1)
+    this.#onChange?.('added', c)
+  }
+
+  /** `cur` with `c`'s address, subnet counts moved; undefined when the new subnet is over its limits. */
+  #readdress(bucket: Bucket, cur: Contact, c: Contact): Contact | undefined {
+    const was = subnetOf(cur.addr.host)
+    const now = subnetOf(c.addr.host)
+    if (now !== was) {
+      if (now !== undefined && ((this.#subnets.get(now) ?? 0) >= this.#perTable || (bucket.nets?.get(now) ?? 0) >= this.#perBucket)) return undefined
+      this.#countSubnet(was, -1)
+      if (was !== undefined) {
+        const n = (bucket.nets?.get(was) ?? 1) - 1
+        if (n <= 0) bucket.nets?.delete(was)
+        else bucket.nets?.set(was, n)
+      }
+      this.#countSubnet(now, 1)
+      if (now !== undefined) (bucket.nets ??= new Map()).set(now, (bucket.nets.get(now) ?? 0) + 1)
+    }
+    const moved: Contact = { ...cur, addr: { host: c.addr.host, port: c.addr.port } }
+    this.#onChange?.('added', moved)
+    return moved
   }
 
   #addReplacement(bucket: Bucket, c: Contact): void {

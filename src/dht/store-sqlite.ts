@@ -2,7 +2,8 @@
  * SQLite persistence for the record store and the known-peer list: `<dataDir>/dht.sqlite` in WAL mode. Records
  * live in memory for lookups and are written behind in batches (one transaction per flush, never one commit per
  * message). The `dht_store` table is the seed's (key, value, timestamp, ttl) plus signature, seq, publisher,
- * expiry and provider columns.
+ * expiry and provider columns. Routing-table contacts (`dht_peers`) are written behind with the records as the table
+ * changes; our own publications (`dht_published`) are written at once.
  */
 import Database from 'better-sqlite3'
 import type { Clock } from '../interfaces/clock.js'
@@ -14,6 +15,8 @@ import type { SignedProvider, SignedRecord } from './record.js'
 import { MemoryRecordStore, type RecordStoreInit } from './store.js'
 import type { Endpoint } from '../interfaces/link.js'
 import { openPrivateDatabase } from '../util/private-db.js'
+import type { Contact } from './contact.js'
+import type { DhtPersistence, PublishedEntry } from './persist.js'
 
 export interface SqliteRecordStoreInit extends RecordStoreInit {
   clock?: Clock
@@ -45,6 +48,13 @@ CREATE TABLE IF NOT EXISTS dht_peers (
   host TEXT NOT NULL,
   port INTEGER NOT NULL,
   last_seen INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dht_published (
+  key TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  data BLOB,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (key, kind)
 );`
 
 type Row = { key: string; value: Buffer; kind: number; publisher: Buffer; signature: Buffer | null; seq: number; expires: number; provider: Buffer | null }
@@ -52,16 +62,25 @@ type Op = { del: false; row: Omit<Row, 'value' | 'publisher' | 'signature' | 'pr
 
 const EMPTY = new Uint8Array(0)
 
-export class SqliteRecordStore extends MemoryRecordStore {
+/** Saved publications loaded at most (a bound on what a corrupted or hostile file can make us allocate). */
+const MAX_PUBLISHED_ROWS = 100_000
+const MAX_PUBLISHED_DATA = 65_536
+
+type PeerOp = { del: false; peer: PersistedPeer } | { del: true; nodeId: Uint8Array }
+
+export class SqliteRecordStore extends MemoryRecordStore implements DhtPersistence {
   readonly #db: Database.Database
   readonly #clock: Clock
   readonly #delay: number
   readonly #batch: number
   #pending = new Map<string, Op>()
+  #peerOps = new Map<string, PeerOp>()
   #timer: { cancel(): void } | undefined
   #closed = false
   readonly #upsert: Database.Statement
   readonly #delete: Database.Statement
+  readonly #putPeer: Database.Statement
+  readonly #delPeer: Database.Statement
 
   constructor(file: string, init: SqliteRecordStoreInit = {}) {
     super(init)
@@ -78,6 +97,8 @@ export class SqliteRecordStore extends MemoryRecordStore {
       ON CONFLICT (key, kind, publisher) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, ttl = excluded.ttl,
       signature = excluded.signature, seq = excluded.seq, expires = excluded.expires, provider = excluded.provider`)
     this.#delete = this.#db.prepare('DELETE FROM dht_store WHERE key = ? AND kind = ? AND publisher = ?')
+    this.#putPeer = this.#db.prepare('INSERT OR REPLACE INTO dht_peers (node_id, host, port, last_seen) VALUES (?, ?, ?, ?)')
+    this.#delPeer = this.#db.prepare('DELETE FROM dht_peers WHERE node_id = ?')
     this.#load()
   }
 
@@ -122,19 +143,73 @@ export class SqliteRecordStore extends MemoryRecordStore {
     const id = op.del ? `${op.key}/${op.kind}/${toHex(op.publisher)}` : `${op.row.key}/${op.row.kind}/${toHex(op.row.publisher)}`
     this.#pending.delete(id)
     this.#pending.set(id, op)
-    if (this.#pending.size >= this.#batch) this.flush()
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#pending.size + this.#peerOps.size >= this.#batch) this.flush()
     else if (!this.#timer) this.#timer = this.#clock.setTimeout(() => { this.#timer = undefined; this.flush() }, this.#delay)
+  }
+
+  // routing-table changes, written behind with the records (a crash loses at most the last flush delay of them)
+  peerAdded(c: Contact): void {
+    if (this.#closed || c.legacy) return
+    this.#peerOps.set(toHex(c.nodeId), { del: false, peer: { nodeId: c.nodeId, addr: c.addr, lastSeen: c.lastSeen } })
+    this.#schedule()
+  }
+
+  peerRemoved(nodeId: Uint8Array): void {
+    if (this.#closed) return
+    this.#peerOps.set(toHex(nodeId), { del: true, nodeId })
+    this.#schedule()
+  }
+
+  // our own publications: rare, and a put the user saw acknowledged must survive kill -9, so written at once
+  savePublished(e: PublishedEntry): void {
+    if (this.#closed) return
+    this.#db.prepare('INSERT OR REPLACE INTO dht_published (key, kind, data, seq) VALUES (?, ?, ?, ?)')
+      .run(toHex(e.key), e.kind === 'value' ? 0 : 1, e.data ? Buffer.from(e.data) : null, e.seq)
+  }
+
+  deletePublished(kind: PublishedEntry['kind'], key: Uint8Array): void {
+    if (this.#closed) return
+    this.#db.prepare('DELETE FROM dht_published WHERE key = ? AND kind = ?').run(toHex(key), kind === 'value' ? 0 : 1)
+  }
+
+  loadPublished(): PublishedEntry[] {
+    const rows = this.#db.prepare('SELECT key, kind, data, seq FROM dht_published LIMIT ?').all(MAX_PUBLISHED_ROWS) as { key: unknown; kind: unknown; data: unknown; seq: unknown }[]
+    const out: PublishedEntry[] = []
+    for (const r of rows) {
+      // a row we cannot trust is skipped, never half-used
+      if (typeof r.key !== 'string' || !/^[0-9a-f]{40}$/.test(r.key) || (r.kind !== 0 && r.kind !== 1) || typeof r.seq !== 'number' || !Number.isSafeInteger(r.seq) || r.seq < 0) continue
+      if (r.data !== null && (!Buffer.isBuffer(r.data) || r.data.byteLength > MAX_PUBLISHED_DATA)) continue
+      if (r.kind === 0 && r.data === null) continue
+      out.push({ kind: r.kind === 0 ? 'value' : 'provider', key: fromHex(r.key), data: r.data === null ? undefined : new Uint8Array(r.data as Buffer), seq: r.seq })
+    }
+    return out
+  }
+
+  /** Forgets saved peers (restored contacts that did not answer while others did). */
+  forgetPeers(nodeIds: Uint8Array[]): void {
+    if (this.#closed || nodeIds.length === 0) return
+    this.#db.transaction(() => { for (const id of nodeIds) this.#delPeer.run(Buffer.from(id)) })()
   }
 
   /** Writes every pending change in one transaction. */
   override flush(): void {
     this.#timer?.cancel()
     this.#timer = undefined
-    if (this.#closed || this.#pending.size === 0) return
+    if (this.#closed || this.#pending.size + this.#peerOps.size === 0) return
     const ops = [...this.#pending.values()]
+    const peerOps = [...this.#peerOps.values()]
     this.#pending.clear()
+    this.#peerOps.clear()
     const now = this.#clock.now()
     this.#db.transaction(() => {
+      for (const op of peerOps) {
+        if (op.del) this.#delPeer.run(Buffer.from(op.nodeId))
+        else this.#putPeer.run(Buffer.from(op.peer.nodeId), op.peer.addr.host, op.peer.addr.port, op.peer.lastSeen)
+      }
       for (const op of ops) {
         if (op.del) { this.#delete.run(op.key, op.kind, Buffer.from(op.publisher)); continue }
         const r = op.row
@@ -150,10 +225,10 @@ export class SqliteRecordStore extends MemoryRecordStore {
   /** Replaces the persisted known-peer list (bounded by the caller). */
   savePeers(peers: PersistedPeer[]): void {
     if (this.#closed) return
-    const ins = this.#db.prepare('INSERT OR REPLACE INTO dht_peers (node_id, host, port, last_seen) VALUES (?, ?, ?, ?)')
+    this.#peerOps.clear()
     this.#db.transaction(() => {
       this.#db.exec('DELETE FROM dht_peers')
-      for (const p of peers) ins.run(Buffer.from(p.nodeId), p.addr.host, p.addr.port, p.lastSeen)
+      for (const p of peers) this.#putPeer.run(Buffer.from(p.nodeId), p.addr.host, p.addr.port, p.lastSeen)
     })()
   }
 

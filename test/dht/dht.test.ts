@@ -17,14 +17,15 @@ test('30 in-process nodes: put, get from another node, newer seq wins, survives 
     const key = keyOfString('mission')
     const put = await nodes[3]!.dht.put(key, text('v1'))
     assert.ok(put.stored >= 15, `stored on ${put.stored}`)
-    const got = await nodes[25]!.dht.get(key)
+    const publisher = nodes[3]!.identity.publicKey
+    const got = await nodes[25]!.dht.get(key, { publisher })
     assert.deepEqual(got.record?.value, text('v1'))
     await nodes[3]!.dht.put(key, text('v2'))
-    const got2 = await nodes[17]!.dht.get(key)
+    const got2 = await nodes[17]!.dht.get(key, { publisher })
     assert.deepEqual(got2.record?.value, text('v2'))
     // a third of the nodes go away (not the reader)
     for (let i = 0; i < 10; i++) nodes[i * 3 + 1]!.stop()
-    const got3 = await nodes[29]!.dht.get(key)
+    const got3 = await nodes[29]!.dht.get(key, { publisher })
     assert.deepEqual(got3.record?.value, text('v2'))
   } finally { tn.destroy() }
 })

@@ -47,7 +47,7 @@ test('v0 DHT-in-DATA: FIND_NODE, STORE and FIND_VALUE are answered; unsigned val
 
     // a signed record is what our own readers get; the unsigned one stays in its slot
     node.dht.store.putRecord(signRecord(tn.nodes[1]!.identity, key, new TextEncoder().encode('signed'), 1, Date.now() + 60_000), Date.now())
-    const got = await tn.nodes[0]!.dht.get(key)
+    const got = await tn.nodes[0]!.dht.get(key, { publisher: tn.nodes[1]!.identity.publicKey })
     assert.deepEqual(got.record?.value, new TextEncoder().encode('signed'))
 
     // hostile v0 input

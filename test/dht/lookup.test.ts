@@ -58,11 +58,12 @@ test('a late answer (after the soft timeout) is still merged; stop ends every pa
   let result: Awaited<ReturnType<typeof lookup>> | undefined
   lookup({
     target, selfIdHex: 'self', clock, k: 12, alpha: 1, paths: 1, softTimeoutMs: 50,
-    seeds: [slow, ...sorted.slice(30, 40)],
+    seeds: [slow, ...sorted.slice(30, 36)],
     query: (c) => new Promise<QueryAnswer>((resolve) => {
-      // only the slow node knows the best one; the others lead nowhere but keep the lookup busy for a while
+      // only the slow node knows the best one; the others answer fast and lead nowhere: fewer than k answered, so the
+      // lookup must wait for the slow one's late answer instead of ending with what it has
       if (c === slow) clock.setTimeout(() => resolve({ closer: [best] }), 300)
-      else clock.setTimeout(() => resolve({ closer: sorted.slice(40, 60) }), 30)
+      else clock.setTimeout(() => resolve({ closer: [] }), 30)
     }),
   }).then((r) => { result = r })
   await clock.run(() => result !== undefined)
@@ -77,4 +78,91 @@ test('a late answer (after the soft timeout) is still merged; stop ends every pa
   await clock.run(() => stopped !== undefined)
   assert.equal(stopped!.stopped, true)
   assert.ok(stopped!.messages <= 12, `kept querying after stop: ${stopped!.messages}`)
+})
+
+test('one seed whose answer comes after the soft timeout still leads to k answered nodes (its late answer is merged)', async () => {
+  const all = world(80)
+  const target = randomBytes(20)
+  const answer = oracle(all, target)
+  const seed = all[0]!
+  const clock = new VirtualClock()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  let seedAnswered = false
+  lookup({
+    target, selfIdHex: 'self', clock, k: 20, alpha: 3, paths: 4, softTimeoutMs: 400,
+    seeds: [seed],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      // the only seed is slow: it answers after its soft timer fired (ordering on the virtual clock, not timing)
+      if (c === seed) clock.setTimeout(() => { seedAnswered = true; resolve({ closer: all.slice(1, 41) }) }, 1000)
+      else clock.setTimeout(() => resolve({ closer: answer(c) }), 30)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok(seedAnswered)
+  assert.equal(result!.closest.length, 20, `only ${result!.closest.length} answered`)
+})
+
+test('a lookup does not end with fewer than k answered while slow candidates are pending', async () => {
+  const all = world(30)
+  const target = randomBytes(20)
+  const clock = new VirtualClock()
+  const slow = new Set(all.filter((_, i) => i % 2 === 0).map((c) => c.idHex))
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 20, alpha: 3, paths: 4, softTimeoutMs: 400,
+    seeds: all.slice(0, 8),
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      clock.setTimeout(() => resolve({ closer: all }), slow.has(c.idHex) ? 2000 : 20)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.equal(result!.closest.length, 20, `only ${result!.closest.length} answered`)
+})
+
+test('a path left with only dead candidates does not hold the lookup for their hard timeout once k answered over all paths', async () => {
+  // 4 paths; the seeds dealt to path 3 are dead and nobody names a live node that path 3 could take
+  const all = world(80)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const seeds = sorted.slice(0, 20)
+  const dead = new Set(seeds.filter((_, i) => i % 4 === 3).map((c) => c.idHex))
+  const live = sorted.filter((c) => !dead.has(c.idHex))
+  const clock = new VirtualClock()
+  const HARD = 5000
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  let endedAt = 0
+  const t0 = clock.now()
+  lookup({
+    target, selfIdHex: 'self', clock, k: 8, alpha: 3, paths: 4, softTimeoutMs: 400, seeds,
+    query: (c) => new Promise<QueryAnswer>((resolve, reject) => {
+      if (dead.has(c.idHex)) { clock.setTimeout(() => reject(new Error('timeout')), HARD); return }
+      clock.setTimeout(() => resolve({ closer: live.slice(0, 30) }), 50)
+    }),
+  }).then((r) => { result = r; endedAt = clock.now() })
+  await clock.run(() => result !== undefined)
+  assert.ok(result)
+  assert.ok(result.closest.length >= 8, `answered ${result.closest.length}`)
+  assert.ok(endedAt - t0 < HARD, `lookup waited ${endedAt - t0} ms for dead entries`)
+})
+
+test('once a path converged (its closest candidate answered), it asks the rest of its k closest at once', async () => {
+  const all = world(40)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const clock = new VirtualClock()
+  let inflight = 0
+  let most = 0
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  const t0 = clock.now()
+  lookup({
+    target, selfIdHex: 'self', clock, k: 12, alpha: 3, paths: 1, softTimeoutMs: 400, seeds: sorted.slice(0, 12),
+    // nobody knows anyone closer: the first round's closest answer already is the result's head
+    query: () => { inflight++; most = Math.max(most, inflight); return new Promise<QueryAnswer>((resolve) => clock.setTimeout(() => { inflight--; resolve({ closer: [] }) }, 100)) },
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.equal(result!.closest.length, 12)
+  assert.equal(result!.messages, 12)
+  // alpha at a time would take 4 rounds (400 ms); the final round asks the other 9 together
+  assert.ok(most > 3, `at most ${most} requests in flight`)
+  assert.equal(clock.now() - t0, 200)
 })

@@ -4,20 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { createNode, type ZeoneNode } from '../../src/node.js'
-import { validateConfig } from '../../src/ops/config.js'
-import { attach } from '../../src/dht/attach.js'
+import type { ZeoneNode } from '../../src/node.js'
+import { startDhtNode } from './start-node.js'
 import { commands } from '../../src/cli/commands/dht.js'
-
-async function startNode(dataDir: string, bootstrap: string[]): Promise<ZeoneNode> {
-  const config = validateConfig({
-    dataDir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap }, ops: { httpPort: -1, logLevel: 'silent' },
-    dht: { staticPuzzleBits: 0, dynamicPuzzleBits: 6 },
-  })
-  const node = createNode(config, { layers: [['dht', attach]] })
-  await node.start()
-  return node
-}
 
 function io() {
   let out = ''
@@ -41,16 +30,20 @@ test('five nodes over TCP: zeone dht put/get/provide/providers/table through the
     for (const n of nodes) await n.stop()
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
-  nodes.push(await startNode(dirs[0]!, []))
+  nodes.push(await startDhtNode(dirs[0]!, []))
   const seed = `127.0.0.1:${nodes[0]!.listenAddress!.port}`
-  for (let i = 1; i < 5; i++) nodes.push(await startNode(dirs[i]!, [seed]))
+  for (let i = 1; i < 5; i++) nodes.push(await startDhtNode(dirs[i]!, [seed]))
   for (const n of nodes) await until(() => (n.services.get('dht')?.table.size ?? 0) >= 3, `tables fill through bootstrap: ${nodes.map((m) => m.services.get('dht')?.table.size)}`)
 
   const put = await run('dht put', ['greeting', 'hello dht'], { 'data-dir': dirs[1]!, json: true })
   assert.equal(put.code, 0)
-  assert.ok((JSON.parse(put.out) as { storedOn: number }).storedOn >= 3)
-  const got = await run('dht get', ['greeting'], { 'data-dir': dirs[4]! })
+  const putR = JSON.parse(put.out) as { storedOn: number; publisher: string }
+  assert.ok(putR.storedOn >= 3)
+  const got = await run('dht get', ['greeting'], { 'data-dir': dirs[4]!, publisher: putR.publisher })
   assert.equal(got.out.trim(), 'hello dht')
+  // without --publisher a get reads this node's own record: node 4 never published one
+  assert.equal((await run('dht get', ['greeting'], { 'data-dir': dirs[4]! })).code, 1)
+  assert.equal((await run('dht get', ['greeting'], { 'data-dir': dirs[1]! })).out.trim(), 'hello dht')
   assert.equal((await run('dht get', ['missing-key'], { 'data-dir': dirs[3]! })).code, 1)
 
   assert.equal((await run('dht provide', ['service:echo'], { 'data-dir': dirs[2]!, data: 'v=1' })).code, 0)
@@ -69,8 +62,8 @@ test('five nodes over TCP: zeone dht put/get/provide/providers/table through the
   // restart node 4: its saved peers are re-validated and its stored record comes back from SQLite
   const size = nodes[4]!.services.get('dht')!.table.size
   await nodes[4]!.stop()
-  nodes[4] = await startNode(dirs[4]!, [])
+  nodes[4] = await startDhtNode(dirs[4]!, [])
   await until(() => nodes[4]!.services.get('dht')!.table.size >= Math.min(3, size), 'restored peers re-validated')
-  const again = await run('dht get', ['greeting'], { 'data-dir': dirs[4]! })
+  const again = await run('dht get', ['greeting'], { 'data-dir': dirs[4]!, publisher: putR.publisher })
   assert.equal(again.out.trim(), 'hello dht')
 })

@@ -1,43 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { controlCall } from '../../src/cli/control-client.js'
+// all 30 nodes share 127.0.0.1: nodeConfig lifts the per-IP and per-subnet session caps (default 16 and 64)
+import { children, nodeConfig, spawnNode, type Proc } from './spawn-node.js'
 
 const NODES = 30
 const RECORDS = 100
-const here = fileURLToPath(new URL('.', import.meta.url))
-const fromSource = import.meta.url.endsWith('.ts')
-const fixture = join(here, 'fixtures', fromSource ? 'dht-node.ts' : 'dht-node.js')
-
-interface Proc { child: ChildProcess; dir: string; port: number }
-
-/** Every child, tracked from the moment it is spawned so cleanup reaches the ones still starting. */
-const children: ChildProcess[] = []
-
-function spawnNode(dir: string, bootstrap: string[]): Promise<Proc> {
-  const config = {
-    // all 30 nodes share 127.0.0.1: lift the per-IP and per-subnet session caps (default 16 and 64)
-    dataDir: dir, node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap, limits: { maxSessionsPerIp: 64, maxSessionsPerSubnet: 64 } },
-    ops: { httpPort: -1, logLevel: 'silent' }, dht: { staticPuzzleBits: 0, dynamicPuzzleBits: 6, rpcTimeoutMs: 2000 },
-  }
-  const child = spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), fixture, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    let err = ''
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString()
-      const m = /\{"port":(\d+)\}/.exec(out)
-      if (m) resolve({ child, dir, port: Number(m[1]) })
-    })
-    child.once('exit', (code) => reject(new Error(`node exited early (${code}): ${err.slice(-500)}`)))
-  })
-}
 
 async function pool<T>(items: T[], n: number, fn: (x: T, i: number) => Promise<void>): Promise<void> {
   let next = 0
@@ -52,10 +23,10 @@ test('30 node processes on loopback: 100 records stored, a third of the nodes ki
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
   const mk = (): string => { const d = mkdtempSync(join(tmpdir(), 'zdp-')); dirs.push(d); return d }
-  procs.push(await spawnNode(mk(), []))
+  procs.push(await spawnNode(nodeConfig(mk(), [])))
   const seed = `127.0.0.1:${procs[0]!.port}`
   // a few at a time: 30 simultaneous starts (TypeScript transpiling when run from source) swamp a 2-core machine
-  await pool(Array.from({ length: NODES - 1 }, () => mk()), 4, async (dir) => { procs.push(await spawnNode(dir, [seed])) })
+  await pool(Array.from({ length: NODES - 1 }, () => mk()), 4, async (dir) => { procs.push(await spawnNode(nodeConfig(dir, [seed]))) })
 
   // wait until every node knows a good part of the network
   for (let round = 0; round < 120; round++) {
@@ -65,8 +36,10 @@ test('30 node processes on loopback: 100 records stored, a third of the nodes ki
   }
 
   const records = Array.from({ length: RECORDS }, (_, i) => ({ key: `proc-record-${i}`, value: `value-${i}-${'x'.repeat(i)}` }))
+  const publishers = new Map<string, string>()
   await pool(records, 8, async (r, i) => {
-    const res = await controlCall(procs[i % NODES]!.dir, 'POST', '/v1/dht/put', { body: { key: r.key, value: r.value }, timeoutMs: 30_000 }) as { storedOn: number }
+    const res = await controlCall(procs[i % NODES]!.dir, 'POST', '/v1/dht/put', { body: { key: r.key, value: r.value }, timeoutMs: 30_000 }) as { storedOn: number; publisher: string }
+    publishers.set(r.key, res.publisher)
     assert.ok(res.storedOn >= 10, `${r.key} stored on only ${res.storedOn} nodes`)
   })
 
@@ -79,7 +52,7 @@ test('30 node processes on loopback: 100 records stored, a third of the nodes ki
   const missing: string[] = []
   await pool(records, 8, async (r, i) => {
     const reader = alive[(i * 7) % alive.length]!
-    const res = await controlCall(reader.dir, 'GET', `/v1/dht/get?key=${encodeURIComponent(r.key)}`, { timeoutMs: 30_000 }) as { found: boolean; value?: { utf8?: string } }
+    const res = await controlCall(reader.dir, 'GET', `/v1/dht/get?key=${encodeURIComponent(r.key)}&publisher=${encodeURIComponent(publishers.get(r.key)!)}`, { timeoutMs: 30_000 }) as { found: boolean; value?: { utf8?: string } }
     if (!res.found || res.value?.utf8 !== r.value) missing.push(r.key)
   })
   assert.deepEqual(missing, [])

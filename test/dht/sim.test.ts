@@ -1,17 +1,67 @@
+/**
+ * The simulator (src/dht/sim) at a small size: correctness properties, never timings (virtual time is compared to
+ * virtual time only). The 10,000-node figures are `npm run bench -- dht-sim` (docs/dht-sim.md).
+ */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { IdentityPool } from '../../src/dht/sim/identities.js'
 import { runScenario } from '../../src/dht/sim/scenario.js'
-import type { Identity } from '../../src/crypto/identity.js'
+import { SimWorld } from '../../src/dht/sim/world.js'
+import { defaultDhtConfig } from '../../src/dht/config.js'
+import { randomBytes } from '../../src/crypto/sign.js'
 
-test('simulator (300 nodes): every record is read back without adversaries; with 30% adversaries d=4 does at least as well as d=1', async () => {
-  const identities: Identity[] = []
-  const clean = await runScenario({ nodes: 300, adversaryFraction: 0, paths: 4, records: 10, lookups: 40, seed: 3, identities })
-  assert.equal(clean.successRate, 1)
-  assert.ok(clean.storedPerPublish >= 15, `stored on ${clean.storedPerPublish}`)
-  assert.ok(clean.hops.p50 >= 1)
-  const d1 = await runScenario({ nodes: 300, adversaryFraction: 0.3, paths: 1, records: 10, lookups: 40, seed: 3, identities })
-  const d4 = await runScenario({ nodes: 300, adversaryFraction: 0.3, paths: 4, records: 10, lookups: 40, seed: 3, identities })
-  assert.ok(d4.successRate >= 0.95, `d=4 success ${d4.successRate}`)
-  assert.ok(d4.successRate >= d1.successRate, `d=4 ${d4.successRate} < d=1 ${d1.successRate}`)
-  assert.ok(d4.messagesPerLookup.mean > d1.messagesPerLookup.mean, 'disjoint paths must send more requests')
+const pool = new IdentityPool(2, 8)
+const small = { nodes: 300, records: 8, reads: 45, windowMs: 60_000, seed: 3, pool }
+
+test('simulator: without adversaries every read returns the newest value, under 30% churn and 25% dead entries', async () => {
+  const r = await runScenario({ ...small, paths: 4 })
+  assert.equal(r.successRate, 1)
+  assert.equal(r.correctRate, 1)
+  assert.equal(r.wrongRate, 0)
+  assert.ok(r.churnDone.joins > 0 && r.churnDone.leaves > 0, 'nodes left and joined during the run')
+  assert.ok(r.churnDone.tableAfterJoin.p50 >= 20, `joined tables ${r.churnDone.tableAfterJoin.p50}`)
+  assert.ok(r.deadEntryRate.start > 0.1, `dead entries at start ${r.deadEntryRate.start}`)
+  assert.ok(r.links.setups > 0 && r.links.reuses > 0)
+})
+
+test('simulator: rollback attackers (30%, replaying a validly signed older seq) never get it accepted by the default get with d = 4', async () => {
+  const r = await runScenario({ ...small, paths: 4, adversary: { kind: 'rollback', fraction: 0.3 } })
+  assert.equal(r.reads.default.wrongRate, 0, JSON.stringify(r.reads.default))
+  assert.equal(r.reads.default.rollbackAccepted, 0)
+  assert.equal(r.reads.open.rollbackAccepted, 0)
+  assert.ok(r.reads.default.correctRate >= 0.95, `correct ${r.reads.default.correctRate}`)
+})
+
+test('simulator: own-value attackers (30%, valid signatures under the same keys) never replace the publisher\'s value', async () => {
+  const r = await runScenario({ ...small, paths: 4, adversary: { kind: 'own', fraction: 0.3 } })
+  assert.equal(r.reads.default.wrongRate, 0)
+  assert.equal(r.reads.first.wrongRate, 0)
+  assert.equal(r.reads.open.wrongRate, 0)
+  assert.ok(r.reads.open.foreignValues && r.reads.open.foreignValues.mean > 0, 'the open-key view lists the attackers\' values as other publishers')
+})
+
+test('simulator: a fresh lookup pays connection setup, a warm one does not; without the charge both cost the same', async () => {
+  const config = defaultDhtConfig({ staticPuzzleBits: 2, dynamicPuzzleBits: 8 })
+  const ids = Array.from({ length: 200 }, (_, i) => pool.at(i))
+  const cost = async (connectRtts: number): Promise<[number, number]> => {
+    const w = new SimWorld({ config, seed: 1, identities: ids, links: { connectRtts } })
+    const a = w.nodes[0]!.dht!
+    const target = randomBytes(20)
+    const out: number[] = []
+    for (let i = 0; i < 2; i++) {
+      const t = w.clock.now()
+      let end = t
+      const p = a.findNode(target).then(() => { end = w.clock.now() })
+      await w.clock.run()
+      await p
+      out.push(end - t)
+    }
+    for (const n of w.nodes) n.dht?.stop()
+    return [out[0]!, out[1]!]
+  }
+  const [fresh, warm] = await cost(2)
+  assert.ok(fresh > warm * 1.5, `fresh ${fresh} ms vs warm ${warm} ms`)
+  const [fresh0, warm0] = await cost(0)
+  assert.ok(fresh0 <= warm0 * 1.2, `no charge: ${fresh0} vs ${warm0}`)
+  assert.ok(fresh > fresh0, 'the charge makes the first lookup slower')
 })

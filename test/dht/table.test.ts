@@ -64,6 +64,22 @@ test('closest() orders by XOR distance and never returns more than asked', () =>
   assert.equal(got[0]!.idHex, all[0]!.idHex)
 })
 
+test('closest() equals a sort of the whole table by XOR distance, for targets near and far from us, with exclusions', () => {
+  const self = randomBytes(20)
+  const t = new RoutingTable(self, { k: 8, maxPerSubnetTable: 1000, maxPerSubnetBucket: 1000 })
+  // dense near buckets (ids sharing many bits with self) and the usual far ones
+  for (let b = 0; b < 24; b++) for (let i = 0; i < 8; i++) t.update(contactIn(self, b, `14.${b}.${i}.1`))
+  const targets = [self, randomBytes(20), ...[0, 1, 5, 12, 23, 40].map((b) => randomIdInBucket(self, b, randomBytes))]
+  for (const target of targets) {
+    for (const n of [1, 7, 20, 500]) {
+      const skip = (c: { idHex: string }): boolean => c.idHex.endsWith('0')
+      const want = t.all().filter((c) => !skip(c)).sort((a, b) => compareDistance(a.dhtId, b.dhtId, target)).slice(0, n)
+      assert.deepEqual(t.closest(target, n, skip).map((c) => c.idHex), want.map((c) => c.idHex))
+      assert.deepEqual(t.closest(target, n).map((c) => c.idHex), t.all().sort((a, b) => compareDistance(a.dhtId, b.dhtId, target)).slice(0, n).map((c) => c.idHex))
+    }
+  }
+})
+
 test('per-peer write limiter: burst, refill, bounded peer map', async () => {
   const { PeerRateLimiter } = await import('../../src/dht/rate-limit.js')
   const l = new PeerRateLimiter(60, 3)

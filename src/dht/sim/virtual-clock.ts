@@ -1,7 +1,8 @@
 /**
- * Discrete-event virtual clock for the simulator: `setTimeout` queues an event in a binary heap; `run` pops events
- * in time order and lets every microtask chain settle (one setImmediate) before the next, so promise-based DHT code
- * runs unchanged in virtual time.
+ * Discrete-event virtual clock for the simulator: `setTimeout` queues an event in a binary heap; `run` pops every
+ * event due at the earliest time, runs them, then lets every microtask chain settle (one setImmediate) before moving
+ * time on, so promise-based DHT code runs unchanged in virtual time. One macrotask per distinct instant (not per
+ * event) is what lets 10,000 nodes run in minutes: with many operations in flight most instants hold many events.
  */
 import type { Clock } from '../../interfaces/clock.js'
 
@@ -31,12 +32,18 @@ export class VirtualClock implements Clock {
     await tick()
     while (this.#heap.length > 0) {
       if (done?.()) return
-      const ev = this.#pop()
-      if (ev.cancelled) continue
-      this.#t = ev.at
-      this.events++
-      ev.cb()
-      await tick()
+      if (this.#heap[0]!.cancelled) { this.#pop(); continue }
+      const at = this.#heap[0]!.at
+      this.#t = at
+      let ran = 0
+      while (this.#heap.length > 0 && this.#heap[0]!.at === at) {
+        const ev = this.#pop()
+        if (ev.cancelled) continue
+        this.events++
+        ran++
+        ev.cb()
+      }
+      if (ran > 0) await tick()
     }
   }
 
