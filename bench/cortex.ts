@@ -2,7 +2,9 @@
  * Cortex benchmark: a GPT-2 124M-shaped model with random weights (written to os.tmpdir()).
  *  - single process, our engine: TTFT, per-token p50/p95, tokens/s at batch 1, 4, 16 (fp32), batch 1 q8/q4;
  *  - 2-stage pipeline over loopback TCP (two processes, the real ConnectionManager): same figures.
- * Usage: npm run bench -- cortex [--tokens N] [--layers L] [--skip-quant]
+ *  - decode rows (bench/cortex/decode.ts): ms/token at context 32 and 512 per KV layout with the ratio, sampled
+ *    (temperature 0.8, top-p 0.9) vs greedy tokens/s, 8-bit top-1 agreement with fp32.
+ * Usage: npm run bench -- cortex [--tokens N] [--layers L] [--skip-quant] [--only decode]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,6 +23,7 @@ import { generate } from '../src/cortex/generate.js'
 import { writeTinyModel } from '../src/cortex/testing/tiny-model.js'
 import type { Link } from '../src/interfaces/link.js'
 import { dialRaw, listenRaw } from './cortex/tcp-link.js'
+import { contextRows, q8AgreementRow, samplingRow } from './cortex/decode.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, d: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d }
@@ -91,6 +94,25 @@ async function main(): Promise<void> {
     const t0 = performance.now()
     writeTinyModel(tmp, { family: 'gpt2', layers: L, hidden: 768, heads: 12, vocab: 50257, maxPositions: 1024, noTokenizer: true, std: 0.02, seed: 7 })
     const writeS = (performance.now() - t0) / 1000
+    const decodeRows = async (): Promise<Record<string, unknown>> => {
+      const e = await StageEngine.load(tmp, { start: 0, end: L })
+      const sampling = await samplingRow(e, GEN, opt('rounds', 3))
+      await e.close()
+      return {
+        sampled_vs_greedy_batch1: sampling,
+        decode_ms_per_token_by_context: await contextRows(tmp, L, 32, 512, opt('decode-steps', 16), opt('rounds', 3)),
+        q8_top1_agreement_with_fp32: args.includes('--skip-quant') ? 'skipped' : await q8AgreementRow(tmp, L, GEN),
+      }
+    }
+    if (args.includes('--only') && args[args.indexOf('--only') + 1] === 'decode') {
+      console.log(JSON.stringify({
+        bench: 'cortex', only: 'decode',
+        machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, load_avg_1m_at_start: r2(loadavg()[0]!) },
+        model: { shape: 'gpt2-124M', layers: L, weights: 'random fp32', generated_tokens: GEN, ort_threads_per_stage: 1 },
+        ...(await decodeRows()),
+      }, null, 2))
+      return
+    }
     const me = new Uint8Array(32)
     const t1 = performance.now()
     const full = await StageEngine.load(tmp, { start: 0, end: L, maxSessions: 64 })
@@ -167,6 +189,7 @@ async function main(): Promise<void> {
       pipeline_2_processes_tcp: pipeline,
       batch1_rounds_pipeline_over_single: rounds.map((r) => r.ratio),
       pipeline_vs_single_batch1: med.ratio,
+      ...(await decodeRows()),
     }, null, 2))
   } finally {
     for (const k of kids) { k.stdin?.end(); k.kill() }

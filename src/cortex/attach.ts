@@ -1,4 +1,5 @@
 import { basename, resolve } from 'node:path'
+import { parseHostPort } from '../util/host-port.js'
 import { Counter, Histogram } from 'prom-client'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import type { Endpoint } from '../interfaces/link.js'
@@ -7,8 +8,14 @@ import { registerHttp } from './http.js'
 import { ModelDir } from './model.js'
 import { StageServer } from './server.js'
 import { CortexService } from './service.js'
-import { StageEngine } from './stage.js'
+import { tokenQuote } from './pay/quote.js'
+import { checkServeCard } from './cards/serve-check.js'
+import { InferenceError } from './errors.js'
+import type { StageEngine } from './stage.js'
+import { loadStageRuntime } from './runtime.js'
 import type { CortexConfig } from './config.js'
+import { attachEmbed } from './embed/attach.js'
+import { networkModelGate } from './model-gate.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap { cortex: CortexService }
@@ -22,10 +29,7 @@ export function parseLayers(s: string, total: number): { start: number; end: num
   return { start: Number(m[1]), end: Number(m[2]) }
 }
 
-export function parseEndpoint(s: string): Endpoint {
-  const i = s.lastIndexOf(':')
-  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
-}
+export function parseEndpoint(s: string): Endpoint { return parseHostPort(s, { what: 'cortex.peers entry' }) }
 
 /** Wires the cortex layer into a running node. */
 export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
@@ -48,25 +52,40 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
       whitelist.set(id, ok)
     }
   }
+  // without chain access: the whitelist of the network parameters agreed through the DHT (model-gate.ts)
+  const followsNetwork = !chain && ctx.services.get('params')?.source === 'network'
+  // viem only for the model-id hash (Params keys models by keccak256 of the UTF-8 id), loaded only when needed
+  const modelHash = followsNetwork ? await import('viem').then((v) => (id: string) => v.keccak256(v.stringToBytes(id), 'bytes')) : undefined
   const whitelistTimer = chain ? setInterval(() => { refreshWhitelist().catch(() => {}) }, ctx.config.chain.paramsRefreshSec * 1000) : undefined
   whitelistTimer?.unref()
   for (const s of cfg.serve) {
     const dir = resolve(s.path)
+    // a card binds the weights: recompute before loading and refuse to serve on any mismatch
+    const card = s.card ? await checkServeCard(resolve(s.card), dir) : undefined
     const model = new ModelDir(dir)
     let engine: StageEngine
     try {
       const range = parseLayers(s.layers, model.config.layers)
-      engine = await StageEngine.load(model, { ...range, quantBits: s.quant === 'q8' ? 8 : s.quant === 'q4' ? 4 : 0, maxSessions: s.maxSessions, threads: s.threads })
+      const { StageEngine } = await loadStageRuntime()
+      engine = await StageEngine.load(model, { ...range, quantBits: s.quant === 'q8' ? 8 : s.quant === 'q4' ? 4 : 0, int8Kernel: s.int8Kernel, maxSessions: s.maxSessions, threads: s.threads })
     } finally { model.close() }
     const modelId = s.modelId ?? basename(dir)
+    // the governed whitelist is keyed by model id: a card ties that id to these weights
+    if (card && card.model !== modelId) {
+      await engine.close()
+      throw new InferenceError('card_mismatch', `the card is for model '${card.model}', the stage would serve it as '${modelId}'`)
+    }
     if (chain) {
       whitelist.set(modelId, await chain.modelAllowed(modelId))
       if (!whitelist.get(modelId)) log.warn({ model: modelId }, 'cortex: model is not on the governed whitelist; the stage refuses requests until it is')
     }
     const server = new StageServer({
-      modelId, allowed: chain ? () => whitelist.get(modelId) === true : undefined, engine, router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch, maxSessionsPerPeer: cfg.maxSessionsPerPeer,
+      modelId, allowed: chain ? () => whitelist.get(modelId) === true : undefined, engine,
+      ...(modelHash ? { gate: networkModelGate(() => ctx.services.get('params'), modelId, modelHash(modelId), log) } : {}), router: ctx.router, links: ctx.links, sessionTtlMs: cfg.sessionTtlMs, maxBatch: cfg.maxBatch, maxSessionsPerPeer: cfg.maxSessionsPerPeer,
       logger: log.child({ c: 'stage' }), usage: ctx.services.get('usage'), trust: ctx.services.get('trust'),
-      onTokens: (n) => tokens.inc(n), onBatch: (n) => batches.observe(n),
+      onTokens: (n) => tokens.inc(n), onBatch: (n) => batches.observe(n), ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
+      // with a chain, each commitment is also a DataAttestation by the node's bound EVM key (the fraud-proof half)
+      ...(cfg.commitActivations ? { prover: { signer: ctx.identity, ...(card ? { weightsRoot: card.weightsRoot } : {}), ...(chain ? { evm: chain.attestData } : {}) } } : {}),
     })
     server.start()
     stages.push({ server, dir })
@@ -86,11 +105,15 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const svc = new CortexService({
     nodeId: ctx.identity.publicKey, router: ctx.router, links: ctx.links, directory: new MergedStageDirectory(dirs), stages,
     maxTokens: cfg.maxTokens, timeoutMs: cfg.requestTimeoutMs, logger: log,
+    // pay per token: receipts signed by the node identity, metered in the ledger, priced at the governed fee_ai
+    signer: ctx.identity, usage: () => ctx.services.get('usage'), trust: ctx.services.get('trust'),
+    quote: () => { const e = ctx.services.get('economy'); return e ? tokenQuote(e.pricing) : 0n }, receiptWindow: cfg.receiptWindow, auditRate: cfg.auditRate,
   })
   svc.start()
   ctx.services.provide('cortex', svc)
   ctx.control.route('GET', '/cortex/stages', () => stages.map((s) => s.server.info()))
   const http = cfg.httpApi ? registerHttp(ctx.http, svc, { defaultMaxTokens: Math.min(128, cfg.maxTokens) }) : null
+  const embed = await attachEmbed(ctx, cfg.embed, cfg.httpApi)
   let stopped = false
   return {
     async stop() {
@@ -98,6 +121,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
       stopped = true
       if (whitelistTimer) clearInterval(whitelistTimer)
       http?.close()
+      await embed?.stop()
       svc.stop()
       for (const k of announced) providers?.unprovide(k)
       for (const s of stages) { s.server.stop(); await s.server.engine.close() }

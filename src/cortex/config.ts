@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { embedConfigSchema } from './embed/config.js'
 
 /** One locally served stage. */
 export const stageServeSchema = z.object({
@@ -11,10 +12,16 @@ export const stageServeSchema = z.object({
   layers: z.string().regex(/^(\d+:\d+)?$/).default(''),
   /** Weight quantisation at load. @default 'none' */
   quant: z.enum(['none', 'q8', 'q4']).default('none'),
+  /** 8-bit kernel for quant q8: 'qgemm' (per-channel int8 weights, per-token activations through MLAS QGEMM; the
+   *  faster one, same top-1 agreement with fp32) or 'nbits' (MatMulNBits block 32, per-block activations: lower
+   *  logit error, slower; see docs/benchmarks.md). @default 'qgemm' */
+  int8Kernel: z.enum(['nbits', 'qgemm']).default('qgemm'),
   /** Sessions holding a KV cache at once. @default 32 */
   maxSessions: z.number().int().min(1).max(4096).default(32),
   /** onnxruntime intra-op threads. @default 1 */
   threads: z.number().int().min(1).max(256).default(1),
+  /** Signed model card (file) the weights must match; the stage refuses to start when they do not. @default none */
+  card: z.string().min(1).optional(),
 }).strict()
 
 type StageServe = z.infer<typeof stageServeSchema>
@@ -23,7 +30,7 @@ type StageServe = z.infer<typeof stageServeSchema>
 function dedupeStages(list: StageServe[]): StageServe[] {
   const seen = new Set<string>()
   return list.filter((s) => {
-    const k = JSON.stringify([resolve(s.path), s.modelId ?? null, s.layers, s.quant])
+    const k = JSON.stringify([resolve(s.path), s.modelId ?? null, s.layers, s.quant, s.int8Kernel])
     if (seen.has(k)) return false
     seen.add(k)
     return true
@@ -53,6 +60,17 @@ export const cortexConfigSchema = z.object({
   maxTokens: z.number().int().min(1).max(8192).default(1024),
   /** Serve /v1/chat/completions (SSE and WebSocket) on the local HTTP API. @default true */
   httpApi: z.boolean().default(true),
+  /** Verified inference: served stages sign a TOPLOC-style commitment to their activations every 32 steps of a
+   *  session (docs/protocol/verified-inference.md; costs a 32-row buffer per session). @default false */
+  commitActivations: z.boolean().default(false),
+  /** Verified inference, client side: the fraction of committed 32-step blocks of this node's pipeline generations
+   *  re-executed on another provider of the same layers (paid like any stage work) and checked; a failure is a
+   *  trust event against the provider (src/cortex/verify/audit.ts). 0 turns auditing off. @default 0 */
+  auditRate: z.number().min(0).max(1).default(0),
+  /** Pay per token: most generated tokens streamed ahead of a client's signed receipts. @default 16 */
+  receiptWindow: z.number().int().min(1).max(1024).default(16),
+  /** Embedding models, the `embed` service, /v1/embeddings and the vector store (src/cortex/embed/config.ts). */
+  embed: embedConfigSchema.prefault({}),
 }).strict()
 
 export type CortexConfig = z.infer<typeof cortexConfigSchema>

@@ -7,9 +7,9 @@ import type { Tokenizer } from './tokenizer.js'
 
 export interface Forwarder {
   /** Runs new tokens; returns the logits of the last one. */
-  step(ids: number[]): Promise<Float32Array>
+  step(ids: number[], signal?: AbortSignal): Promise<Float32Array>
   /** Optional: runs new tokens and samples where the logits are (the last stage), with the caller's draw `u`. */
-  stepSample?(ids: number[], sample: { temperature: number; topK: number; topP: number; u: number }): Promise<number>
+  stepSample?(ids: number[], sample: { temperature: number; topK: number; topP: number; u: number }, signal?: AbortSignal): Promise<number>
   end(): void
 }
 
@@ -26,8 +26,8 @@ export async function* generate(fw: Forwarder, prompt: number[], sampling: Sampl
   let text = '', held = ''
   // both paths consume exactly one PRNG draw per sampled token, so they produce the same stream
   const pick = async (input: number[]): Promise<number> => fw.stepSample
-    ? fw.stepSample(input, { temperature: p.temperature, topK: p.topK, topP: p.topP, u: p.temperature > 0 ? rng.next() : 0 })
-    : sample(await fw.step(input), p, rng)
+    ? fw.stepSample(input, { temperature: p.temperature, topK: p.topK, topP: p.topP, u: p.temperature > 0 ? rng.next() : 0 }, signal)
+    : sample(await fw.step(input, signal), p, rng)
   try {
     let id = await pick(prompt)
     while (ids.length < stop.maxTokens) {

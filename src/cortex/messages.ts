@@ -15,6 +15,8 @@ export const CortexType = {
   CORTEX_GENERATE: 0x75,
   CORTEX_TOKEN: 0x76,
   CORTEX_CANCEL: 0x77,
+  /** Client -> server: signed cumulative count of tokens received (pay per token, src/cortex/pay/receipt.ts). */
+  CORTEX_RECEIPT: 0x7c,
 } as const
 registerMessageTypes('cortex', CortexType)
 
@@ -55,6 +57,14 @@ const num = (o: Record<string, unknown>, k: string, d: number): number => {
   if (v === undefined) return d
   if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${k} must be a number`)
   return v
+}
+/** An unsigned amount up to 2^63-1 (CBOR carries it as a number when safe, else a bigint). */
+const amount = (o: Record<string, unknown>, k: string): bigint | undefined => {
+  const v = o[k]
+  if (v === undefined) return undefined
+  const b = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? BigInt(v) : typeof v === 'bigint' && v >= 0n ? v : bad(`${k} must be an unsigned integer`)
+  if (b > (1n << 63n) - 1n) bad(`${k} must be below 2^63`)
+  return b
 }
 const clean = (o: Record<string, CborValue | undefined>): Record<string, CborValue> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, CborValue>
@@ -109,14 +119,20 @@ export function decodeForwardReq(b: Uint8Array): ForwardReq {
   return r
 }
 
-/** Reply: `y` (hidden states or logits, tensor codec) or, when the request asked the last stage to sample, `tok`. */
-export interface ForwardResp { pos: number; y?: Uint8Array; tok?: number }
-export const encodeForwardResp = (r: ForwardResp): Uint8Array => encode(clean({ v: PROTOCOL_VERSION, pos: r.pos, y: r.y, tok: r.tok }))
+/**
+ * Reply: `y` (hidden states or logits, tensor codec) or, when the request asked the last stage to sample, `tok`.
+ * `commit`: on the step that completes a block of 32, the stage's signed activation commitment for it
+ * (src/cortex/verify/attest.ts, docs/protocol/verified-inference.md).
+ */
+export interface ForwardResp { pos: number; y?: Uint8Array; tok?: number; commit?: Uint8Array }
+export const MAX_COMMIT_BYTES = 4096
+export const encodeForwardResp = (r: ForwardResp): Uint8Array => encode(clean({ v: PROTOCOL_VERSION, pos: r.pos, y: r.y, tok: r.tok, commit: r.commit }))
 export function decodeForwardResp(b: Uint8Array): ForwardResp {
   const o = obj(b)
   const r: ForwardResp = { pos: uint(o, 'pos') }
   if (o.y !== undefined) r.y = bytes(o, 'y')
   if (o.tok !== undefined) r.tok = uint(o, 'tok')
+  if (o.commit !== undefined) { r.commit = bytes(o, 'commit'); if (r.commit.byteLength > MAX_COMMIT_BYTES) bad('commit too large') }
   if ((r.y === undefined) === (r.tok === undefined)) bad('exactly one of y and tok is required')
   return r
 }
@@ -124,21 +140,33 @@ export function decodeForwardResp(b: Uint8Array): ForwardResp {
 export const encodeEnd = (sid: Uint8Array): Uint8Array => encode({ v: PROTOCOL_VERSION, sid })
 export const decodeEnd = (b: Uint8Array): Uint8Array => bytes(obj(b), 'sid', SID_BYTES)
 
-export interface GenerateReq { gid: Uint8Array; model: string; prompt: string; maxTokens: number; temperature: number; topK: number; topP: number; seed: number }
+/**
+ * `fit`: maxTokens is a default the coordinator shortens to what the context (and the budget) leaves (absent =
+ * false). `budget`: the most micro-credits the client pays for this generation (absent = unbounded).
+ */
+export interface GenerateReq { gid: Uint8Array; model: string; prompt: string; maxTokens: number; fit?: boolean; temperature: number; topK: number; topP: number; seed: number; budget?: bigint }
 export function encodeGenerate(r: GenerateReq): Uint8Array {
-  return encode({ v: PROTOCOL_VERSION, gid: r.gid, model: r.model, prompt: r.prompt, max: r.maxTokens, temp: r.temperature, topK: r.topK, topP: r.topP, seed: r.seed })
+  return encode(clean({ v: PROTOCOL_VERSION, gid: r.gid, model: r.model, prompt: r.prompt, max: r.maxTokens, fit: r.fit ? true : undefined, temp: r.temperature, topK: r.topK, topP: r.topP, seed: r.seed, budget: r.budget }))
 }
 export function decodeGenerate(b: Uint8Array): GenerateReq {
   const o = obj(b)
-  return {
+  const r: GenerateReq = {
     gid: bytes(o, 'gid', SID_BYTES), model: text(o, 'model', MAX_MODEL_ID), prompt: text(o, 'prompt', MAX_PROMPT_BYTES),
-    maxTokens: uint(o, 'max', MAX_IDS), temperature: num(o, 'temp', 0), topK: uint(o, 'topK'), topP: num(o, 'topP', 1), seed: uint(o, 'seed'),
+    maxTokens: uint(o, 'max', MAX_IDS), fit: o.fit === undefined ? false : o.fit === true || bad('fit must be true when present'), temperature: num(o, 'temp', 0), topK: uint(o, 'topK'), topP: num(o, 'topP', 1), seed: uint(o, 'seed'),
   }
+  const budget = amount(o, 'budget')
+  if (budget !== undefined) r.budget = budget
+  return r
 }
 
-export interface TokenMsg { gid: Uint8Array; seq: number; ids: number[]; text: string; done: boolean; reason?: string }
+/**
+ * `promptTokens` (wire `pt`): the prompt's length in tokens, sent on the acceptance (seq 0), with the quote: `price`
+ * micro-credits per token and `window`, the most tokens streamed ahead of the client's receipts. `n` (on done): the
+ * tokens the server says it streamed; the client pays only what arrived, whatever `n` says.
+ */
+export interface TokenMsg { gid: Uint8Array; seq: number; ids: number[]; text: string; done: boolean; reason?: string; promptTokens?: number; price?: bigint; window?: number; n?: number }
 export function encodeToken(t: TokenMsg): Uint8Array {
-  return encode(clean({ v: PROTOCOL_VERSION, gid: t.gid, seq: t.seq, ids: t.ids, text: t.text, done: t.done, reason: t.reason }))
+  return encode(clean({ v: PROTOCOL_VERSION, gid: t.gid, seq: t.seq, ids: t.ids, text: t.text, done: t.done, reason: t.reason, pt: t.promptTokens, price: t.price, win: t.window, n: t.n }))
 }
 export function decodeToken(b: Uint8Array): TokenMsg {
   const o = obj(b)
@@ -146,6 +174,11 @@ export function decodeToken(b: Uint8Array): TokenMsg {
   if (typeof o.done !== 'boolean') bad('done must be a boolean')
   const t: TokenMsg = { gid: bytes(o, 'gid', SID_BYTES), seq: uint(o, 'seq'), ids: o.ids as number[], text: text(o, 'text', MAX_PROMPT_BYTES), done: o.done }
   if (o.reason !== undefined) t.reason = text(o, 'reason', 256)
+  if (o.pt !== undefined) t.promptTokens = uint(o, 'pt', 1 << 20)
+  const price = amount(o, 'price')
+  if (price !== undefined) t.price = price
+  if (o.win !== undefined) t.window = uint(o, 'win', MAX_IDS)
+  if (o.n !== undefined) t.n = uint(o, 'n')
   return t
 }
 

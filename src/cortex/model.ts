@@ -48,14 +48,53 @@ function int(c: Record<string, unknown>, key: string, fallback?: number): number
 }
 
 /**
- * GPT-2's head is `wte` only when tied. An untied GPT-2 (`tie_word_embeddings: false`, a separate `lm_head.weight`)
- * used to run with `wte` as its head and silently produced wrong logits; it is refused until the graph reads lm_head.
+ * Whether the output head is the token embedding. HF's default differs by family: GPT2Config inherits
+ * `tie_word_embeddings: true`, LlamaConfig/MistralConfig set `false` (then lm_head.weight must be in the checkpoint).
  */
-function gpt2TiedHead(c: Record<string, unknown>): true {
-  if (c.tie_word_embeddings === false) {
-    throw new ModelFormatError('unsupported_architecture', 'config.json: gpt2 with tie_word_embeddings: false (a separate lm_head) is not supported')
+function tied(c: Record<string, unknown>, fallback: boolean): boolean {
+  const v = c.tie_word_embeddings
+  if (v === undefined || v === null) return fallback
+  if (typeof v !== 'boolean') throw new ModelFormatError('bad_config', 'config.json: tie_word_embeddings must be a boolean')
+  return v
+}
+
+/** The tensor the output head multiplies with: the token embedding when tied, else lm_head.weight. */
+export function headTensorName(cfg: ModelConfig): string {
+  if (!cfg.tiedEmbeddings) return 'lm_head.weight'
+  return cfg.family === 'gpt2' ? 'wte.weight' : 'model.embed_tokens.weight'
+}
+
+const unsupportedField = (key: string, v: unknown, what: string): never => {
+  throw new ModelFormatError('unsupported_architecture', `config.json: ${key} ${JSON.stringify(v)} is not supported (${what})`)
+}
+
+/**
+ * Config fields that change the computation in ways the graph does not implement. Each is refused by name instead of
+ * running a different model than the one described.
+ */
+function refuseUnsupported(c: Record<string, unknown>, family: Family): void {
+  if (c.quantization_config !== undefined && c.quantization_config !== null) unsupportedField('quantization_config', (c.quantization_config as { quant_method?: unknown }).quant_method ?? 'present', 'pre-quantised checkpoints; use an fp32/fp16/bf16 checkpoint and --quant')
+  if (family === 'gpt2') {
+    const act = c.activation_function
+    if (act !== undefined && act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') unsupportedField('activation_function', act, 'only the tanh GELU: gelu_new / gelu_pytorch_tanh')
+    if (c.scale_attn_weights === false) unsupportedField('scale_attn_weights', false, 'attention scores are always scaled by 1/sqrt(head_dim)')
+    if (c.scale_attn_by_inverse_layer_idx === true) unsupportedField('scale_attn_by_inverse_layer_idx', true, 'no per-layer attention scaling')
+    if (c.add_cross_attention === true) unsupportedField('add_cross_attention', true, 'decoder-only models')
+  } else {
+    if (c.attention_bias === true) unsupportedField('attention_bias', true, 'q/k/v/o projections without bias')
+    if (c.mlp_bias === true) unsupportedField('mlp_bias', true, 'MLP projections without bias')
+    if (c.rope_scaling !== undefined && c.rope_scaling !== null) unsupportedField('rope_scaling', c.rope_scaling, 'plain RoPE only')
+    if (c.hidden_act !== undefined && c.hidden_act !== 'silu') unsupportedField('hidden_act', c.hidden_act, 'SwiGLU with silu only')
   }
-  return true
+}
+
+/** Context length: a sliding attention window shorter than the context is honoured by capping the context at it. */
+function contextLength(c: Record<string, unknown>, key: string, fallback: number): number {
+  const max = int(c, key, fallback)
+  const w = c.sliding_window
+  if (w === undefined || w === null || c.use_sliding_window === false) return max
+  if (typeof w !== 'number' || !Number.isSafeInteger(w) || w <= 0) throw new ModelFormatError('bad_config', 'config.json: sliding_window must be a positive integer or null')
+  return Math.min(max, w)
 }
 
 /**
@@ -98,14 +137,15 @@ export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
   const type = String(c.model_type ?? '')
   const eos = typeof c.eos_token_id === 'number' ? c.eos_token_id : undefined
   const bos = typeof c.bos_token_id === 'number' ? c.bos_token_id : undefined
+  if (type === 'gpt2' || type === 'llama' || type === 'mistral') refuseUnsupported(c, type === 'gpt2' ? 'gpt2' : 'llama')
   if (type === 'gpt2') {
     const hidden = int(c, 'n_embd'), heads = int(c, 'n_head')
     if (hidden % heads) throw new ModelFormatError('bad_config', 'n_embd must be divisible by n_head')
     return {
       family: 'gpt2', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'n_layer'), heads, kvHeads: heads,
-      headDim: hidden / heads, intermediate: typeof c.n_inner === 'number' ? c.n_inner : 4 * hidden,
+      headDim: hidden / heads, intermediate: c.n_inner === undefined || c.n_inner === null ? 4 * hidden : int(c, 'n_inner'),
       maxPositions: int(c, 'n_positions', 1024), eps: typeof c.layer_norm_epsilon === 'number' ? c.layer_norm_epsilon : 1e-5,
-      ropeTheta: 0, tiedEmbeddings: gpt2TiedHead(c), bosTokenId: bos, eosTokenId: eos,
+      ropeTheta: 0, tiedEmbeddings: tied(c, true), bosTokenId: bos, eosTokenId: eos,
     }
   }
   if (type === 'llama' || type === 'mistral') {
@@ -114,13 +154,11 @@ export function parseModelConfig(c: Record<string, unknown>): ModelConfig {
     if (heads % kvHeads) throw new ModelFormatError('bad_config', 'num_attention_heads must be a multiple of num_key_value_heads')
     const headDim = int(c, 'head_dim', hidden / heads)
     if (headDim % 2) throw new ModelFormatError('bad_config', 'head_dim must be even for RoPE')
-    if (c.rope_scaling !== undefined && c.rope_scaling !== null) throw new ModelFormatError('unsupported_architecture', 'config.json: rope_scaling is not supported')
-    if (c.hidden_act !== undefined && c.hidden_act !== 'silu') throw new ModelFormatError('unsupported_architecture', `hidden_act ${String(c.hidden_act)} is not supported`)
     return {
       family: 'llama', vocabSize: int(c, 'vocab_size'), hidden, layers: int(c, 'num_hidden_layers'), heads, kvHeads, headDim,
-      intermediate: int(c, 'intermediate_size'), maxPositions: int(c, 'max_position_embeddings', 2048),
+      intermediate: int(c, 'intermediate_size'), maxPositions: contextLength(c, 'max_position_embeddings', 2048),
       eps: typeof c.rms_norm_eps === 'number' ? c.rms_norm_eps : 1e-6, ropeTheta: ropeTheta(c),
-      tiedEmbeddings: c.tie_word_embeddings === true, bosTokenId: bos, eosTokenId: eos,
+      tiedEmbeddings: tied(c, false), bosTokenId: bos, eosTokenId: eos,
     }
   }
   throw new ModelFormatError('unsupported_architecture', `model_type ${JSON.stringify(type)} is not supported (gpt2, llama, mistral)`)
@@ -144,7 +182,7 @@ export function expectedShape(cfg: ModelConfig, name: string): number[] | undefi
   const short = name.replace(/^(h|model\.layers)\.\d+\./, '')
   if (cfg.family === 'gpt2') {
     const t: Record<string, number[]> = {
-      'wte.weight': [V, D], 'wpe.weight': [cfg.maxPositions, D], 'ln_f.weight': [D], 'ln_f.bias': [D],
+      'wte.weight': [V, D], 'lm_head.weight': [V, D], 'wpe.weight': [cfg.maxPositions, D], 'ln_f.weight': [D], 'ln_f.bias': [D],
       'ln_1.weight': [D], 'ln_1.bias': [D], 'ln_2.weight': [D], 'ln_2.bias': [D],
       'attn.c_attn.weight': [D, 3 * D], 'attn.c_attn.bias': [3 * D], 'attn.c_proj.weight': [D, D], 'attn.c_proj.bias': [D],
       'mlp.c_fc.weight': [D, F], 'mlp.c_fc.bias': [F], 'mlp.c_proj.weight': [F, D], 'mlp.c_proj.bias': [D],
@@ -172,18 +210,41 @@ export class ModelDir {
     this.rawConfig = readJson(join(dir, 'config.json'), MAX_CONFIG_BYTES)
     this.config = parseModelConfig(this.rawConfig)
     const indexPath = join(dir, 'model.safetensors.index.json')
-    if (existsSync(indexPath)) {
-      const idx = readJson(indexPath, MAX_INDEX_BYTES)
-      const map = idx.weight_map
-      if (!map || typeof map !== 'object') throw new ModelFormatError('bad_model', 'index has no weight_map')
-      for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
-        if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file)) throw new ModelFormatError('bad_model', `index: bad file name for ${name}`)
-        this.#where.set(name, file)
-      }
-    } else {
+    if (existsSync(indexPath)) this.#readIndex(indexPath)
+    else {
       const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
       if (!files.length) throw new ModelFormatError('missing_file', `${dir}: no .safetensors file`)
-      for (const f of files) for (const name of this.#file(f).header.tensors.keys()) this.#where.set(name, f)
+      for (const f of files) {
+        for (const name of this.#file(f).header.tensors.keys()) {
+          const other = this.#where.get(name)
+          if (other) throw new ModelFormatError('bad_model', `tensor ${name} is in both ${other} and ${f}`)
+          this.#where.set(name, f)
+        }
+      }
+    }
+    if (!this.has(headTensorName(this.config))) {
+      throw new ModelFormatError('missing_tensor', `${dir}: no ${headTensorName(this.config)} (config.json: tie_word_embeddings is ${this.config.tiedEmbeddings}); the output head cannot be built`)
+    }
+  }
+
+  /**
+   * A sharded checkpoint: every file the index names must exist and hold the tensors the index puts in it, so a
+   * truncated download is refused when the directory is opened, not at the first forward pass.
+   */
+  #readIndex(indexPath: string): void {
+    const idx = readJson(indexPath, MAX_INDEX_BYTES)
+    const map = idx.weight_map
+    if (!map || typeof map !== 'object' || Array.isArray(map)) throw new ModelFormatError('bad_model', 'model.safetensors.index.json has no weight_map object')
+    for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+      if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file)) throw new ModelFormatError('bad_model', `index: bad file name for ${name}`)
+      this.#where.set(name, file)
+    }
+    if (!this.#where.size) throw new ModelFormatError('bad_model', 'model.safetensors.index.json: empty weight_map')
+    for (const f of new Set(this.#where.values())) {
+      if (!existsSync(join(this.dir, f))) throw new ModelFormatError('missing_file', `${join(this.dir, f)} (named by model.safetensors.index.json) not found`)
+    }
+    for (const [name, f] of this.#where) {
+      if (!this.#file(f).header.tensors.has(name)) throw new ModelFormatError('missing_tensor', `model.safetensors.index.json puts ${name} in ${f}, which does not hold it`)
     }
   }
 

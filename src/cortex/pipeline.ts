@@ -20,7 +20,7 @@ import { decodeTensor, encodeTensor } from './tensor-codec.js'
 
 export interface StepInput { ids?: number[]; hidden?: Float32Array; T: number }
 /** `data`: hidden states or logits; `tok` instead when the last stage was asked to sample. */
-export interface StepOutput { data?: Float32Array; tok?: number; pos: number }
+export interface StepOutput { data?: Float32Array; tok?: number; pos: number; commit?: Uint8Array }
 
 /** One stage as the coordinator sees it. */
 export interface StageClient {
@@ -29,7 +29,7 @@ export interface StageClient {
   readonly start: number
   readonly end: number
   readonly last: boolean
-  forward(sid: Uint8Array, pos: number, input: StepInput, stateless?: boolean, sample?: TailSample): Promise<StepOutput>
+  forward(sid: Uint8Array, pos: number, input: StepInput, stateless?: boolean, sample?: TailSample, signal?: AbortSignal): Promise<StepOutput>
   /** Frees the session's cache on this stage. */
   release(sid: Uint8Array): void
 }
@@ -44,19 +44,19 @@ export class RemoteStageClient implements StageClient {
   }
   get last(): boolean { return this.end === this.layers }
 
-  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample): Promise<StepOutput> {
+  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample, signal?: AbortSignal): Promise<StepOutput> {
     const smp = this.last ? sample : undefined
     const body = encodeForwardReq({ sid, model: this.model, pos, ids: input.ids, x: input.hidden ? encodeTensor(input.hidden, [input.T, this.hidden]) : undefined, stateless, sample: smp })
-    const resp = await this.link.request(CortexType.CORTEX_FORWARD, body, { timeoutMs: this.timeoutMs })
+    const resp = await this.link.request(CortexType.CORTEX_FORWARD, body, { timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) })
     if (resp.type !== CortexType.CORTEX_FORWARD_RESP) throw new InferenceError('bad_reply', `stage replied with type 0x${resp.type.toString(16)}`)
     const r = decodeForwardResp(resp.body)
     if (smp) {
       if (r.tok === undefined || r.tok >= this.vocab) throw new InferenceError('bad_reply', 'stage did not return a valid token')
-      return { tok: r.tok, pos: r.pos }
+      return { tok: r.tok, pos: r.pos, ...(r.commit ? { commit: r.commit } : {}) }
     }
     if (!r.y) throw new InferenceError('bad_reply', 'stage did not return a tensor')
     const t = decodeTensor(r.y, { expectDims: this.last ? [this.vocab] : [input.T, this.hidden] })
-    return { data: t.data, pos: r.pos }
+    return { data: t.data, pos: r.pos, ...(r.commit ? { commit: r.commit } : {}) }
   }
 
   release(sid: Uint8Array): void { if (!this.link.closed) this.link.send(CortexType.CORTEX_END, encodeEnd(sid)) }
@@ -70,13 +70,14 @@ export class LocalStageClient implements StageClient {
   get end(): number { return this.server.engine.spec.end }
   get last(): boolean { return this.server.engine.last }
   #key(sid: Uint8Array): string { return `local:${toHex(sid)}` }
-  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample): Promise<StepOutput> {
+  async forward(sid: Uint8Array, pos: number, input: StepInput, stateless = false, sample?: TailSample, signal?: AbortSignal): Promise<StepOutput> {
+    signal?.throwIfAborted()
     const key = this.#key(sid)
     if (!stateless && this.server.engine.pastLength(key) !== pos) {
       if (pos === 0) this.server.engine.endSession(key)
       else throw new InferenceError('pos_mismatch', 'local stage cache out of step')
     }
-    const out = await this.server.batcher.submit({ sid: key, ids: input.ids, hidden: input.hidden, T: input.T, stateless })
+    const out = await this.server.run({ sid: key, ids: input.ids, hidden: input.hidden, T: input.T, stateless })
     if (sample && this.last) return { tok: sampleWithDraw(out.data, sample), pos: out.pos }
     return { data: out.data, pos: out.pos }
   }
@@ -119,6 +120,26 @@ export interface PipelineSessionInit {
   maxFailovers?: number
   logger?: Logger
   timeoutMs?: number
+  /** The owning component's shutdown signal: every step is aborted with it (combined with the step's own). */
+  signal?: AbortSignal
+  /** Live verified inference: sees every stage's inputs and commitments and sample-checks them (verify/audit.ts). */
+  audit?: StepAuditor
+}
+
+/** What the coordinator tells a verifier about each stage step (verify/audit.ts implements it). */
+export interface StepAuditor {
+  /** Stage `i` (now `stage`) ran `input` at `pos` and answered `out`; pos 0 starts a new trace for that stage. */
+  observe(i: number, stage: StageClient, pos: number, input: StepInput, out: StepOutput): void
+}
+
+/** A signal aborted when either given one is; `detach` removes the listeners (call it in finally). */
+export function combineSignals(a?: AbortSignal, b?: AbortSignal): { signal?: AbortSignal; detach(): void } {
+  if (!a || !b) return { ...(a ?? b ? { signal: a ?? b } : {}), detach() {} }
+  const ac = new AbortController()
+  const onA = (): void => ac.abort(a.reason), onB = (): void => ac.abort(b.reason)
+  if (a.aborted) onA(); else if (b.aborted) onB()
+  else { a.addEventListener('abort', onA, { once: true }); b.addEventListener('abort', onB, { once: true }) }
+  return { signal: ac.signal, detach() { a.removeEventListener('abort', onA); b.removeEventListener('abort', onB) } }
 }
 
 export class PipelineSession {
@@ -140,34 +161,43 @@ export class PipelineSession {
   }
 
   /** Runs new tokens through every stage; returns the last position's logits. */
-  async step(ids: number[]): Promise<Float32Array> {
-    return (await this.#run(ids)).data!
+  async step(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
+    return (await this.#run(ids, undefined, signal)).data!
   }
 
   /** Runs new tokens and lets the last stage sample the next token with the coordinator's draw `u`. */
-  async stepSample(ids: number[], sample: TailSample): Promise<number> {
-    return (await this.#run(ids, sample)).tok!
+  async stepSample(ids: number[], sample: TailSample, signal?: AbortSignal): Promise<number> {
+    return (await this.#run(ids, sample, signal)).tok!
   }
 
-  async #run(ids: number[], sample?: TailSample): Promise<StepOutput> {
+  async #run(ids: number[], sample?: TailSample, stepSignal?: AbortSignal): Promise<StepOutput> {
     if (this.#ended) throw new InferenceError('ended', 'session ended')
-    let input: StepInput = { ids, T: ids.length }
-    let out!: StepOutput
-    for (let i = 0; i < this.chain.length; i++) {
-      for (;;) {
-        try { out = await this.chain[i]!.forward(this.sid, this.tokens.length, input, false, sample); break } catch (e) {
-          if (!isStageFailure(e)) throw e
-          this.#log.warn({ stage: this.chain[i]!.id, err: (e as Error).message }, 'cortex stage failed, replacing it')
-          await this.#replace(i)
+    const { signal, detach } = combineSignals(stepSignal, this.init.signal)
+    try {
+      let input: StepInput = { ids, T: ids.length }
+      let out!: StepOutput
+      for (let i = 0; i < this.chain.length; i++) {
+        for (;;) {
+          signal?.throwIfAborted()
+          const pos = this.tokens.length
+          try { out = await this.chain[i]!.forward(this.sid, pos, input, false, sample, signal) } catch (e) {
+            // an abort is the caller's, not the stage's failure
+            if (signal?.aborted || !isStageFailure(e)) throw e
+            this.#log.warn({ stage: this.chain[i]!.id, err: (e as Error).message }, 'cortex stage failed, replacing it')
+            await this.#replace(i, signal)
+            continue
+          }
+          this.init.audit?.observe(i, this.chain[i]!, pos, input, out)
+          break
         }
+        input = { hidden: out.data, T: ids.length }
       }
-      input = { hidden: out.data, T: ids.length }
-    }
-    this.tokens.push(...ids)
-    return out
+      this.tokens.push(...ids)
+      return out
+    } finally { detach() }
   }
 
-  async #replace(i: number): Promise<void> {
+  async #replace(i: number, signal?: AbortSignal): Promise<void> {
     const dead = this.chain[i]!
     if (++this.failovers > (this.init.maxFailovers ?? 4)) throw new NoRouteError('failover_exhausted', 'too many stage failures in one session')
     this.#dead.push(dead.nodeId)
@@ -184,9 +214,11 @@ export class PipelineSession {
     if (this.tokens.length) {
       // rebuild the new stage's cache: recompute its inputs for all committed tokens without touching other caches
       let input: StepInput = { ids: this.tokens.slice(), T: this.tokens.length }
-      for (let j = 0; j < i; j++) input = { hidden: (await this.chain[j]!.forward(this.sid, 0, input, true)).data!, T: this.tokens.length }
-      const r = await next.forward(this.sid, 0, input)
+      for (let j = 0; j < i; j++) input = { hidden: (await this.chain[j]!.forward(this.sid, 0, input, true, undefined, signal)).data!, T: this.tokens.length }
+      const r = await next.forward(this.sid, 0, input, false, undefined, signal)
       if (r.pos !== this.tokens.length) throw new InferenceError('rebuild_failed', 'replacement stage cache has the wrong length')
+      // the replacement's trace starts with the rebuild step (its prover starts a fresh session at pos 0)
+      this.init.audit?.observe(i, next, 0, input, r)
     }
     this.chain[i] = next
   }

@@ -65,3 +65,20 @@ export function transpose(w: Float32Array, R: number, C: number): Float32Array {
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = w[r * C + c]!
   return out
 }
+
+/**
+ * Symmetric int8 per output channel, laid out [K][N] for DynamicQuantizeMatMul: scale_n = max_k |w| / 127.
+ * `w` is row-major [K][N] ('KN') or [N][K] ('NK').
+ */
+export function quantizePerChannelKN(w: Float32Array, K: number, N: number, layout: 'KN' | 'NK'): { q: Int8Array; scales: Float32Array } {
+  const at = layout === 'KN' ? (k: number, n: number) => w[k * N + n]! : (k: number, n: number) => w[n * K + k]!
+  const scales = new Float32Array(N)
+  for (let n = 0; n < N; n++) {
+    let amax = 0
+    for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(at(k, n)))
+    scales[n] = amax / 127 || 1
+  }
+  const q = new Int8Array(K * N)
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(at(k, n) / scales[n]!)))
+  return { q, scales }
+}

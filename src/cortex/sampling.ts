@@ -37,110 +37,219 @@ export function argmax(x: Float32Array): number {
   return best
 }
 
-/** True when token a ranks before token b: higher logit first, then the lower index (a total, stable order). */
+/**
+ * The sampling distribution is defined on exact integers so that it does not depend on summation order: with
+ * S = weightShift(n), token t weighs W_t = tokenWeight(x_t/T - x_max/T, S) ~ floor(exp(.) * 2^S) (0 below ~2^-S of
+ * the best one), so every sum of at most n weights is an integer below 2^53, exact in any order. Rank order is
+ * higher logit first, ties by lower index. The kept set is the top k by rank, then the shortest rank-order prefix
+ * of those whose weight `acc` satisfies acc / sum(top k) >= top-p. The draw takes target = u * sum(kept) and returns
+ * the first kept token, walking in token-index order, whose running weight exceeds target. A full sort gives
+ * exactly the same token (test/cortex/sampling.test.ts keeps one as the oracle); here nothing is sorted but a few
+ * dozen tokens.
+ */
+export function weightShift(n: number): number {
+  let b = 0
+  while (2 ** b < n) b++
+  return 52 - b
+}
+
+const POW64 = Float64Array.from({ length: 64 }, (_, j) => 2 ** (j / 64))
+const POW2 = Float64Array.from({ length: 60 }, (_, e) => 2 ** (e - 2))
+
+/**
+ * floor(2^shift * e^z) for z <= 0, by 2^(z log2 e) = 2^e * 2^(j/64) * 2^f with a degree-4 polynomial for 2^f,
+ * f < 1/64 (relative error < 2e-12; Math.exp costs several times more and this runs once per vocabulary entry).
+ * Plain float arithmetic (tables from V8's own 2 ** x), so the same wherever the Node build is; 0 below weight 1.
+ */
+export function tokenWeight(z: number, shift: number): number {
+  const y = z * Math.LOG2E
+  if (!(y >= -shift - 1)) return 0
+  const yi = Math.floor(y * 64)
+  const g = (y - yi / 64) * Math.LN2
+  const poly = 1 + g * (1 + g * (0.5 + g * (1 / 6 + g * (1 / 24))))
+  return Math.floor(POW64[yi & 63]! * poly * POW2[(yi >> 6) + shift + 2]!)
+}
+
+const BUCKETS = 2048
+const LEAF = 48
+// scratch reused across calls (sample() is synchronous): no per-token O(vocab) allocation
+let wts = new Float64Array(0)
+let cand = new Int32Array(0)
+let work = new Int32Array(0)
+const hCount = new Int32Array(BUCKETS)
+const hMass = new Float64Array(BUCKETS)
+
+function scratch(n: number): void {
+  if (wts.length >= n) return
+  wts = new Float64Array(n); cand = new Int32Array(n); work = new Int32Array(n)
+}
+
+/** True when token a ranks before token b. */
 function before(logits: Float32Array, a: number, b: number): boolean {
   const x = logits[a]!, y = logits[b]!
   return x > y || (x === y && a < b)
 }
 
-/** The k best-ranked token indices (in no particular order), by a size-k min-heap over one pass: O(n log k). */
-function topKIndices(logits: Float32Array, k: number): Int32Array {
-  const h = new Int32Array(k)
-  let size = 0
-  // min-heap on rank: the root is the worst of the k kept so far
-  const worse = (a: number, b: number) => before(logits, b, a)
-  const down = (i: number) => {
-    for (;;) {
-      const a = 2 * i + 1, b = a + 1
-      let m = i
-      if (a < size && worse(h[a]!, h[m]!)) m = a
-      if (b < size && worse(h[b]!, h[m]!)) m = b
-      if (m === i) return
-      const t = h[i]!; h[i] = h[m]!; h[m] = t
-      i = m
-    }
-  }
-  for (let i = 0; i < logits.length; i++) {
-    if (size < k) {
-      let j = size++
-      h[j] = i
-      while (j > 0) { const p = (j - 1) >> 1; if (!worse(h[j]!, h[p]!)) break; const t = h[j]!; h[j] = h[p]!; h[p] = t; j = p }
-    } else if (before(logits, i, h[0]!)) { h[0] = i; down(0) }
-  }
-  return h
-}
+// results of cutPrefix / scanBuckets (module state: no allocation per call)
+let cutLast = -1
+let cutCount = 0
+let cutMass = 0
+let scanBucket = 0
 
 /**
- * The top-p nucleus of `a` (permuted in place): the shortest rank-order prefix whose weight reaches `target`,
- * found by quickselect on rank with running weight sums (expected O(n), nothing sorted). Returns how many of
- * the (reordered) `a` belong to it: a[0..count).
+ * Finds the first of nb histogram buckets where the predicate holds; cutCount/cutMass = totals before it. The
+ * predicate always holds by the last token; should it not, the last non-empty bucket is taken (never an empty one,
+ * so the selection cannot loop).
  */
-function nucleusCount(logits: Float32Array, weights: Float64Array, a: Int32Array, target: number): number {
-  let lo = 0
-  let hi = a.length
-  let acc = 0
-  let seed = 0x9e3779b9
-  while (lo < hi) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-    const pivot = a[lo + (seed % (hi - lo))]!
-    // a[lo..i) = ranked ahead of the pivot, then the pivot at i, then the rest
-    let i = lo
-    let sAhead = 0
-    for (let j = lo; j < hi; j++) {
-      const t = a[j]!
-      if (t !== pivot && before(logits, t, pivot)) { a[j] = a[i]!; a[i++] = t; sAhead += weights[t]! }
-    }
-    for (let j = i; j < hi; j++) if (a[j] === pivot) { a[j] = a[i]!; a[i] = pivot; break }
-    if (acc + sAhead >= target && i > lo) { hi = i; continue }
-    acc += sAhead + weights[pivot]!
-    lo = i + 1
-    if (acc >= target) return lo
+function scanBuckets(nb: number, c0: number, a0: number, k: number, sum: number, topP: number, byMass: boolean): void {
+  let lastFull = 0, c1 = c0, a1 = a0
+  for (let j = 0; j < nb; j++) {
+    if (hCount[j] === 0) continue
+    const c = c0 + hCount[j]!
+    const a = byMass ? a0 + hMass[j]! : 0
+    if (byMass ? a / sum >= topP : c >= k) { scanBucket = j; cutCount = c0; cutMass = a0; return }
+    lastFull = j; c1 = c0; a1 = a0
+    c0 = c; a0 = a
   }
-  return lo
+  scanBucket = lastFull; cutCount = c1; cutMass = a1
+}
+
+/** Bucket of logit x among nb linear buckets from hi (bucket 0) down to hi - nb/scale: monotone in x. */
+const bucketOf = (x: number, hi: number, scale: number, last: number): number => Math.min(last, ((hi - x) * scale) | 0)
+
+/**
+ * Over the tokens list[0..m) (ascending ids) ranked after c0 tokens of weight a0, finds the shortest rank-order
+ * prefix for which the predicate holds: count >= k (byMass false) or mass / sum >= topP (byMass true, mass over
+ * wts). Sets cutLast (the prefix's last token), cutCount and cutMass. Buckets the logits linearly between the list's
+ * max and min (monotone, so each bucket is a rank interval), keeps the bucket where the predicate first holds and
+ * repeats on it; a small bucket is sorted, an all-equal one is already in rank order. Each round splits the max
+ * from the min, so it ends; expected O(m) work.
+ */
+function cutPrefix(logits: Float32Array, list: Int32Array, m: number, c0: number, a0: number, k: number, sum: number, topP: number, byMass: boolean): void {
+  for (;;) {
+    let hi = -Infinity, lo = Infinity
+    for (let i = 0; i < m; i++) { const x = logits[list[i]!]!; if (x > hi) hi = x; if (x < lo) lo = x }
+    if (m === 0) throw new RangeError('sampling: empty selection') // unreachable: scanBuckets never picks an empty bucket
+    if (m <= LEAF || hi === lo) {
+      if (hi !== lo) {
+        for (let i = 1; i < m; i++) {
+          const t = list[i]!
+          let j = i - 1
+          for (; j >= 0 && before(logits, t, list[j]!); j--) list[j + 1] = list[j]!
+          list[j + 1] = t
+        }
+      }
+      for (let i = 0; i < m; i++) {
+        const t = list[i]!
+        c0++
+        if (byMass) a0 += wts[t]!
+        if ((byMass ? a0 / sum >= topP : c0 >= k) || i === m - 1) { cutLast = t; cutCount = c0; cutMass = a0; return }
+      }
+    }
+    const nb = Math.min(BUCKETS, m), scale = nb / (hi - lo), last = nb - 1
+    hCount.fill(0, 0, nb)
+    if (byMass) hMass.fill(0, 0, nb)
+    for (let i = 0; i < m; i++) {
+      const t = list[i]!
+      const b = bucketOf(logits[t]!, hi, scale, last)
+      hCount[b]++
+      if (byMass) hMass[b] += wts[t]!
+    }
+    scanBuckets(nb, c0, a0, k, sum, topP, byMass)
+    c0 = cutCount; a0 = cutMass
+    const j = scanBucket
+    let w = 0
+    for (let i = 0; i < m; i++) { const t = list[i]!; if (bucketOf(logits[t]!, hi, scale, last) === j) list[w++] = t }
+    m = w
+  }
 }
 
 /**
- * Picks the next token from `logits`. Always draws one PRNG number when sampling, so streams stay aligned.
- * The candidates are chosen by rank (higher logit first, ties by lower index): the top k, then the shortest
- * prefix of those whose probability reaches top-p. The draw then walks the candidates in token-index order, so
- * nothing is ever sorted: O(n) exps plus O(n log k) or expected O(n) selection (was a full sort per token).
+ * Picks the next token from `logits` (the distribution defined above weightShift). Always draws one PRNG number
+ * when sampling, so streams stay aligned. Without top-k: one pass for the max, one computing the weights and a
+ * bucket histogram, one keeping the boundary bucket, one for the draw; top-k runs the same selection on logits
+ * alone and weighs only the k kept.
  */
 export function sample(logits: Float32Array, p: SamplingParams, rng: Prng): number {
   const temp = p.temperature ?? 0
   if (!(temp > 0)) return argmax(logits)
   const n = logits.length
+  if (n === 0) throw new RangeError('no logits to sample from')
   const k = p.topK && p.topK > 0 ? Math.min(p.topK, n) : n
   const topP = p.topP ?? 1
-  const max = logits[argmax(logits)]! / temp
   const u = rng.next()
-  let cand = k < n ? topKIndices(logits, k) : undefined
-  let count = cand ? k : n
-  const weights = new Float64Array(n)
+  scratch(n)
+  let best = 0, hi = logits[0]!, lo = hi
+  for (let i = 0; i < n; i++) {
+    const x = logits[i]!
+    if (x - x !== 0) throw new RangeError('logits must be finite')
+    if (x > hi) { hi = x; best = i }
+    if (x < lo) lo = x
+  }
+  const maxS = hi / temp
+  const shift = weightShift(n)
+  const spread = hi > lo
+  const nb = Math.min(BUCKETS, n), last = nb - 1, scale = spread ? nb / (hi - lo) : 0
+  let m = n // candidates: cand[0..m) when `sparse`, else every token
+  let sparse = false
+  let cut = -1 // the kept set is the rank prefix ending at token `cut` (-1: every candidate)
   let total = 0
-  if (cand) for (let j = 0; j < k; j++) { const t = cand[j]!; total += (weights[t] = Math.exp(logits[t]! / temp - max)) }
-  else for (let t = 0; t < n; t++) total += (weights[t] = Math.exp(logits[t]! / temp - max))
-  if (topP < 1) {
-    if (!cand) { cand = new Int32Array(n); for (let t = 0; t < n; t++) cand[t] = t }
-    count = nucleusCount(logits, weights, cand, topP * total)
-    total = 0
-    for (let j = 0; j < count; j++) total += weights[cand[j]!]!
+  if (k < n) {
+    // top-k: first round over all tokens without copying them, then cutPrefix on the boundary bucket
+    hCount.fill(0, 0, nb)
+    for (let t = 0; t < n; t++) hCount[bucketOf(logits[t]!, hi, scale, last)]++
+    scanBuckets(nb, 0, 0, k, 0, 0, false)
+    const j = scanBucket
+    let w = 0
+    for (let t = 0; t < n; t++) if (bucketOf(logits[t]!, hi, scale, last) === j) work[w++] = t
+    cutPrefix(logits, work, w, cutCount, 0, k, 0, 0, false)
+    cut = cutLast
+    const xl = logits[cut]!
+    m = 0
+    for (let t = 0; t < n; t++) {
+      const x = logits[t]!
+      if (x > xl || (x === xl && t <= cut)) { cand[m++] = t; total += (wts[t] = tokenWeight(x / temp - maxS, shift)) }
+    }
+    sparse = true
+    if (topP < 1) {
+      work.set(cand.subarray(0, m))
+      cutPrefix(logits, work, m, 0, 0, 0, total, topP, true)
+      cut = cutLast; total = cutMass
+    }
+  } else if (topP < 1 && spread) {
+    // top-p: weights and the first histogram in one pass
+    hCount.fill(0, 0, nb); hMass.fill(0, 0, nb)
+    for (let t = 0; t < n; t++) {
+      const x = logits[t]!
+      const w = (wts[t] = tokenWeight(x / temp - maxS, shift))
+      total += w
+      const b = bucketOf(x, hi, scale, last)
+      hCount[b]++; hMass[b] += w
+    }
+    scanBuckets(nb, 0, 0, 0, total, topP, true)
+    const j = scanBucket
+    let w = 0
+    for (let t = 0; t < n; t++) if (bucketOf(logits[t]!, hi, scale, last) === j) work[w++] = t
+    cutPrefix(logits, work, w, cutCount, cutMass, 0, total, topP, true)
+    cut = cutLast; total = cutMass
+  } else {
+    for (let t = 0; t < n; t++) total += (wts[t] = tokenWeight(logits[t]! / temp - maxS, shift))
+    if (topP < 1) { for (let t = 0; t < n; t++) work[t] = t; cutPrefix(logits, work, n, 0, 0, 0, total, topP, true); cut = cutLast; total = cutMass }
   }
-  let r = u * total
-  if (!cand) {
-    for (let t = 0; t < n; t++) { r -= weights[t]!; if (r < 0) return t }
-    return n - 1
+  const target = u * total
+  let acc = 0
+  let fallback = best
+  const xl = cut < 0 ? Infinity : logits[cut]!
+  for (let j = 0; j < m; j++) {
+    const t = sparse ? cand[j]! : j
+    if (cut >= 0) { const x = logits[t]!; if (x < xl || (x === xl && t > cut)) continue }
+    const w = wts[t]!
+    if (w === 0) continue
+    acc += w
+    if (acc > target) return t
+    fallback = t
   }
-  // walk the candidates in token-index order (a version-stable rule, no sort of the vocabulary)
-  const member = new Uint8Array(n)
-  for (let j = 0; j < count; j++) member[cand[j]!] = 1
-  let last = -1
-  for (let t = 0; t < n; t++) {
-    if (member[t] === 0) continue
-    last = t
-    r -= weights[t]!
-    if (r < 0) return t
-  }
-  return last
+  return fallback // only when u * total rounds up to total (a hand-made u just below 1)
 }
 
 export interface StopParams {

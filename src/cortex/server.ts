@@ -2,6 +2,10 @@
  * Serves one stage over the wire: CORTEX_INFO, CORTEX_FORWARD (through the batcher) and CORTEX_END. Sessions are
  * scoped by the requesting peer, freed on CORTEX_END, when the peer's link closes, or after `sessionTtlMs` idle.
  */
+import { SpanKind } from '@opentelemetry/api'
+import type { TraceContext } from '../interfaces/link.js'
+import type { NodeTracer } from '../interfaces/tracing.js'
+import { failSpan } from '../util/span.js'
 import type { Clock } from '../interfaces/clock.js'
 import { systemClock } from '../interfaces/clock.js'
 import type { Inbound, Link, LinkProvider, MessageRouter } from '../interfaces/link.js'
@@ -10,6 +14,7 @@ import { silentLogger } from '../interfaces/logger.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { TrustSink } from '../interfaces/trust.js'
 import { MessageType } from '../wire/message-types.js'
+import { toWireError } from '../wire/error-codes.js'
 import { encodeError } from '../transport/rpc-link.js'
 import { toHex } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
@@ -19,6 +24,9 @@ import { CortexType, decodeEnd, decodeForwardReq, decodeInfoReq, encodeForwardRe
 import type { StageEngine } from './stage.js'
 import { decodeTensor, encodeTensor } from './tensor-codec.js'
 import { sampleWithDraw } from './sampling.js'
+import { encodeSignedCommitment, type Signer } from './verify/attest.js'
+import { StageProver, type EvmAttester } from './verify/prover.js'
+import { lastRow, rowWidth } from './verify/trace.js'
 
 export interface StageServerInit {
   modelId: string
@@ -42,6 +50,12 @@ export interface StageServerInit {
   onBatch?: (size: number) => void
   /** Governance gate: false while the governed model whitelist does not hold this model (checked per request). */
   allowed?: () => boolean
+  /** Governance gate with a reason (the network whitelist of a chainless node): a string refuses the request with it. */
+  gate?: () => string | undefined
+  /** A span per forward step served (under the requester's span when it sent a trace context). */
+  tracer?: NodeTracer
+  /** Verified inference: sign a commitment to this stage's activations every 32 steps of a session. */
+  prover?: { signer: Signer; weightsRoot?: Uint8Array; evm?: EvmAttester }
 }
 
 interface SessionMeta { key: string; peer: string; lastUsed: number }
@@ -51,6 +65,7 @@ export class StageServer {
   readonly modelId: string
   readonly engine: StageEngine
   #meta = new Map<string, SessionMeta>()
+  #provers = new Map<string, StageProver>()
   #perPeer = new Map<string, number>()
   #unsub: (() => void)[] = []
   #linkWatch = new Map<string, () => void>()
@@ -99,7 +114,7 @@ export class StageServer {
       if (this.#stopped) throw new InferenceError('closed', 'stage stopped')
       const req = decodeForwardReq(m.body)
       if (req.model !== this.modelId) throw new InferenceError('wrong_model', `this stage serves ${this.modelId}`)
-      if (this.init.allowed && !this.init.allowed()) throw new InferenceError('model_not_whitelisted', `${this.modelId} is not on the governed model whitelist`)
+      this.checkGoverned()
       this.init.usage?.authorize(m.link.peer.nodeId, 'cortex')
       const key = `${m.link.peer.nodeIdB64}:${toHex(req.sid)}`
       const D = this.engine.cfg.hidden
@@ -125,20 +140,57 @@ export class StageServer {
         this.#touch(key, m.link)
       }
       let out
-      try { out = await this.batcher.submit({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless }) } catch (e) {
+      try { out = await this.run({ sid: key, ids: req.ids, hidden, T, stateless: req.stateless }, m.trace) } catch (e) {
         if (!this.engine.hasSession(key)) this.#drop(key) // a failed first step leaves no session behind
         throw e
       }
-      this.init.onTokens?.(T)
+      // CORTEX_END (or the link's close) arrived while the step ran: the step re-created the cache, free it again
+      if (!req.stateless && !this.#meta.has(key)) { this.engine.endSession(key); throw new InferenceError('ended', 'the session ended while the step ran') }
       this.init.usage?.record(m.link.peer.nodeId, 'cortex', BigInt(T), 'served')
+      const commit = req.stateless ? undefined : this.#commit(key, req.pos, { ...(req.ids ? { ids: req.ids } : {}), ...(hidden ? { hidden } : {}), T }, out.data)
       if (req.sample && this.engine.last) {
-        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, tok: sampleWithDraw(out.data, req.sample) }))
+        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, tok: sampleWithDraw(out.data, req.sample), commit }))
       } else {
-        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, y: encodeTensor(out.data, out.dims) }))
+        m.reply?.(CortexType.CORTEX_FORWARD_RESP, encodeForwardResp({ pos: out.pos, y: encodeTensor(out.data, out.dims), commit }))
       }
     } catch (e) {
       this.#fail(m, e)
     }
+  }
+
+  /** Runs one step through the batcher and counts its token positions: remote requests and this node's own pipeline
+   *  (LocalStageClient) both come through here, so the stage metric counts every position the stage computed. */
+  async run(req: Parameters<Batcher['submit']>[0], parent?: TraceContext): ReturnType<Batcher['submit']> {
+    // also here: this node's own gateway reaches its local stage through run(), not through CORTEX_FORWARD
+    this.checkGoverned()
+    const span = this.init.tracer?.start('cortex.step', { kind: parent ? SpanKind.SERVER : SpanKind.INTERNAL, ...(parent ? { parent } : {}), attributes: { 'zeone.cortex.model': this.modelId, 'zeone.cortex.tokens': req.T, 'zeone.cortex.stage': `${this.engine.spec.start}:${this.engine.spec.end}` } })
+    try {
+      const out = await this.batcher.submit(req)
+      this.init.onTokens?.(req.T)
+      span?.end()
+      return out
+    } catch (e) { failSpan(span, e); throw e }
+  }
+
+  /** Throws model_not_whitelisted while governance does not whitelist this model; checked per request, so live. */
+  checkGoverned(): void {
+    if (this.init.allowed && !this.init.allowed()) throw new InferenceError('model_not_whitelisted', `${this.modelId} is not on the governed model whitelist`)
+    const why = this.init.gate?.()
+    if (why !== undefined) throw new InferenceError('model_not_whitelisted', why)
+  }
+
+  /** The session's prover (a new one, with a fresh nonce, when the session starts at position 0). */
+  #commit(key: string, pos: number, input: { ids?: number[]; hidden?: Float32Array; T: number }, out: Float32Array): Uint8Array | undefined {
+    const p = this.init.prover
+    if (!p) return undefined
+    let prover = this.#provers.get(key)
+    if (!prover || pos === 0) {
+      const e = this.engine
+      prover = new StageProver(p.signer, { model: this.modelId, weightsRoot: p.weightsRoot ?? new Uint8Array(32), start: e.spec.start, end: e.spec.end }, rowWidth(e), undefined, p.evm)
+      this.#provers.set(key, prover)
+    }
+    const c = prover.step(input, lastRow({ data: out }, rowWidth(this.engine)))
+    return c && encodeSignedCommitment(c)
   }
 
   #onEnd(m: Inbound): void {
@@ -163,6 +215,7 @@ export class StageServer {
   }
 
   #drop(key: string): void {
+    this.#provers.delete(key)
     const meta = this.#meta.get(key)
     if (meta) {
       this.#meta.delete(key)
@@ -187,7 +240,8 @@ export class StageServer {
       this.init.trust?.report(m.link.peer.nodeId, 'invalid_message', code)
     }
     if (!(e instanceof ZeoneError)) this.#log.warn({ err: (e as Error).message }, 'cortex stage request failed')
-    m.reply?.(MessageType.ERROR, encodeError(code, (e as Error).message ?? 'error'))
+    const out = toWireError(e)
+    m.reply?.(MessageType.ERROR, encodeError(out.code, out.message))
   }
 
   stop(): void {

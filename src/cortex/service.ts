@@ -9,17 +9,25 @@ import type { Inbound, LinkProvider, MessageRouter } from '../interfaces/link.js
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import { MessageType } from '../wire/message-types.js'
+import { toWireError } from '../wire/error-codes.js'
 import { encodeError } from '../transport/rpc-link.js'
 import { toHex } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
 import type { StageDirectory } from './directory.js'
 import { InferenceError, NoRouteError } from './errors.js'
 import { generate, type GenChunk, type GenResult } from './generate.js'
-import { CortexType, decodeCancel, decodeGenerate, decodeToken, encodeCancel, encodeGenerate, encodeToken } from './messages.js'
+import { CortexType, decodeCancel, decodeGenerate, decodeToken, encodeCancel, encodeGenerate, encodeToken, MAX_IDS, type TokenMsg } from './messages.js'
+import type { UsageMeter } from '../interfaces/services.js'
+import type { TrustSink } from '../interfaces/trust.js'
+import { ClientMeter } from './pay/client-meter.js'
+import { decodeReceipt, type ReceiptSigner } from './pay/receipt.js'
+import type { ServerMeter } from './pay/server-meter.js'
+import { priceGeneration } from './pay/quote.js'
 import { connectStage, LocalStageClient, openChain, PipelineSession, type StageClient } from './pipeline.js'
 import type { SamplingParams } from './sampling.js'
 import type { StageServer } from './server.js'
 import { Tokenizer } from './tokenizer.js'
+import { networkAuditor } from './verify/replay.js'
 
 /** Most streamed chunks buffered from a remote generator before the stream is failed. */
 const MAX_QUEUED_CHUNKS = 4096
@@ -29,7 +37,22 @@ export interface GenerateRequest extends SamplingParams {
   prompt: string
   maxTokens: number
   stop?: string[]
+  /** maxTokens is a default, not the caller's: shorten it to what the context (and budget) leaves instead of refusing. */
+  fitContext?: boolean
+  /** Remote generation: the most micro-credits to pay (refused up front when maxTokens at the quote costs more). */
+  budget?: bigint
 }
+
+/** The end of a generation, with the prompt's length in tokens (absent from a coordinator that does not send it). */
+export interface GenerateResult extends GenResult {
+  promptTokens?: number
+  /** Remote generation: the quoted price per token and what the tokens that arrived cost at it. */
+  price?: bigint
+  cost?: bigint
+}
+
+/** A prompt tokenized and checked against the context, ready to run. */
+interface Prepared { prompt: number[]; maxTokens: number }
 
 export interface CortexServiceInit {
   nodeId: Uint8Array
@@ -43,12 +66,25 @@ export interface CortexServiceInit {
   logger?: Logger
   /** Most remote generations at once. @default 32 */
   maxRemoteGenerations?: number
+  /** Signs token receipts of remote generations we ask for (the node identity). */
+  signer?: ReceiptSigner
+  /** The ledger (looked up per generation): meters generated tokens both ways; absent = nothing metered or paid. */
+  usage?: () => UsageMeter | undefined
+  trust?: TrustSink
+  /** Our price per generated token in micro-credits (the governed fee_ai at our rate). @default 0 */
+  quote?: () => bigint
+  /** Most tokens streamed ahead of a client's receipts. @default 16 */
+  receiptWindow?: number
+  /** Fraction of committed blocks re-executed on another provider and checked (verify/audit.ts). @default 0 */ auditRate?: number
+  /** How long to wait for a client's receipt. @default timeoutMs or 30000 */
+  receiptTimeoutMs?: number
 }
 
 export class CortexService {
   #tok = new Map<string, Tokenizer>()
   #remoteGens = new Map<string, AbortController>()
   #tokenListeners = new Map<string, (m: Inbound) => void>()
+  #meters = new Map<string, ServerMeter>()
   #unsub: (() => void)[] = []
   #log: Logger
   #stopped = new AbortController()
@@ -59,6 +95,12 @@ export class CortexService {
     this.#unsub.push(this.init.router.handle(CortexType.CORTEX_GENERATE, (m) => this.#onGenerate(m)))
     this.#unsub.push(this.init.router.handle(CortexType.CORTEX_CANCEL, (m) => {
       try { this.#remoteGens.get(`${m.link.peer.nodeIdB64}:${toHex(decodeCancel(m.body))}`)?.abort() } catch { /* malformed: ignore */ }
+    }))
+    this.#unsub.push(this.init.router.handle(CortexType.CORTEX_RECEIPT, (m) => {
+      // keyed by the link's proven identity: a receipt can only pay for a generation its sender asked for
+      let r
+      try { r = decodeReceipt(m.body) } catch { this.init.trust?.report(m.link.peer.nodeId, 'invalid_message', 'malformed token receipt'); return }
+      this.#meters.get(`${m.link.peer.nodeIdB64}:${toHex(r.gid)}`)?.onReceipt(r)
     }))
     this.#unsub.push(this.init.router.handle(CortexType.CORTEX_TOKEN, (m) => {
       try { this.#tokenListeners.get(`${m.link.peer.nodeIdB64}:${toHex(decodeToken(m.body).gid)}`)?.(m) } catch { /* malformed: ignore */ }
@@ -83,34 +125,68 @@ export class CortexService {
   }
 
   /** Generates text, streaming chunks; coordinates locally or through a remote node. */
-  async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenResult> {
-    const maxTokens = Math.min(req.maxTokens, this.init.maxTokens ?? 1024)
-    const tok = this.tokenizer(req.model)
-    if (!tok) return yield* this.#remoteGenerate({ ...req, maxTokens }, signal)
+  async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenerateResult> {
+    if (!this.tokenizer(req.model)) return yield* this.#remoteGenerate(req, signal)
+    return yield* this.#run(req, this.#prepare(req), signal)
+  }
+
+  /**
+   * Tokenizes the prompt and checks prompt + maxTokens against the context of the local stages before any stage is
+   * asked (a remote stage with a shorter context still fails the generation when it is reached).
+   */
+  #prepare(req: GenerateRequest): Prepared {
+    const tok = this.tokenizer(req.model)!
+    const ctx = Math.min(...this.#local(req.model).map((s) => s.server.engine.maxContext))
+    let prompt: number[]
+    try { prompt = tok.encode(req.prompt) } catch (e) {
+      if (e instanceof ZeoneError) throw e
+      throw new InferenceError('untokenizable', `the prompt could not be tokenized (${(e as Error).message})`)
+    }
+    if (prompt.length === 0) throw new InferenceError('empty_prompt', 'the prompt encodes to no tokens')
+    const want = req.fitContext ? Math.min(req.maxTokens, ctx - prompt.length) : req.maxTokens
+    if (want < 1 || prompt.length + want > ctx) {
+      throw new InferenceError('context_length_exceeded', `This model's maximum context length is ${ctx} tokens. However, you requested ${prompt.length + Math.max(want, 1)} tokens (${prompt.length} in the prompt, ${Math.max(want, 1)} for the completion). Please reduce the length of the prompt or of max_tokens.`)
+    }
+    return { prompt, maxTokens: Math.min(want, this.init.maxTokens ?? 1024) }
+  }
+
+  async *#run(req: GenerateRequest, p: Prepared, signal?: AbortSignal): AsyncGenerator<GenChunk, GenerateResult> {
+    const tok = this.tokenizer(req.model)!
     const local = this.#local(req.model)
     const cfg = local[0]!.server.engine.cfg
     const dims = { hidden: cfg.hidden, vocab: cfg.vocabSize }
     const clients: StageClient[] = local.map((s) => new LocalStageClient(s.server, this.init.nodeId))
     const { chain, layers } = await openChain(this.init.directory, this.init.links, req.model, dims, clients, { signal, timeoutMs: this.init.timeoutMs })
-    const session = new PipelineSession({ model: req.model, layers, ...dims, chain, directory: this.init.directory, links: this.init.links, localStages: clients, logger: this.#log, timeoutMs: this.init.timeoutMs })
-    const prompt = tok.encode(req.prompt)
-    if (prompt.length === 0) throw new InferenceError('empty_prompt', 'the prompt encodes to no tokens')
+    const rate = this.init.auditRate ?? 0, audit = rate > 0 ? networkAuditor({ rate, directory: this.init.directory, links: this.init.links, model: req.model, dims: { ...dims, layers }, self: this.init.nodeId, usage: this.init.usage?.(), trust: this.init.trust, logger: this.#log }) : undefined
+    const session = new PipelineSession({ model: req.model, layers, ...dims, chain, directory: this.init.directory, links: this.init.links, localStages: clients, logger: this.#log, timeoutMs: this.init.timeoutMs, signal: this.#stopped.signal, ...(audit ? { audit } : {}) })
     const stopTokens = [cfg.eosTokenId, tok.eosId].filter((x): x is number => x !== undefined)
-    return yield* generate(session, prompt, req, { maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)
+    const r = yield* generate(session, p.prompt, req, { maxTokens: p.maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)
+    return { ...r, promptTokens: p.prompt.length }
   }
 
-  async *#remoteGenerate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenResult> {
-    const cands = (await this.init.directory.find(req.model, { signal })).filter((c) => c.start === 0)
-    if (!cands.length) throw new NoRouteError('no_route', `no node serves ${req.model}`)
+  async *#remoteGenerate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenerateResult> {
+    const all = await this.init.directory.find(req.model, { signal })
+    if (!all.length) throw new NoRouteError('model_not_found', `The model '${req.model}' does not exist or no node serves it`)
+    const cands = all.filter((c) => c.start === 0)
+    if (!cands.length) throw new NoRouteError('no_route', `no node serves the first layers of ${req.model}`)
     const link = await connectStage(this.init.links, cands[0]!, { hidden: 1, vocab: 1 }).then((c) => c.link)
     const gid = new Uint8Array(randomBytes(16))
-    const queue: { ids: number[]; text: string; done: boolean; reason?: string }[] = []
+    const queue: TokenMsg[] = []
     let wake: (() => void) | null = null
     let failed: Error | null = null
     const lkey = `${link.peer.nodeIdB64}:${toHex(gid)}`
+    const maxTokens = Math.min(req.maxTokens, MAX_IDS)
+    const signer = this.init.signer
+    const meter = signer ? new ClientMeter({ signer, server: link.peer.nodeId, gid, maxTokens, fit: req.fitContext === true, ...(req.budget !== undefined ? { budget: req.budget } : {}), usage: this.init.usage?.(), trust: this.init.trust }) : undefined
+    const receipt = (bytes: Uint8Array | undefined): void => { if (bytes && !link.closed) link.send(CortexType.CORTEX_RECEIPT, bytes) }
     this.#tokenListeners.set(lkey, (m) => {
       if (queue.length >= MAX_QUEUED_CHUNKS) failed = new InferenceError('flood', 'remote node sent tokens faster than they were read')
-      else queue.push(decodeToken(m.body))
+      else {
+        const t = decodeToken(m.body)
+        // tokens are counted (and receipted) as they arrive, whether or not the caller has read them yet
+        if (meter && t.ids.length && !failed) { try { receipt(meter.arrived(t.ids.length)) } catch (e) { failed = e as Error } }
+        queue.push(t)
+      }
       wake?.()
     })
     let finished = false
@@ -119,8 +195,12 @@ export class CortexService {
     const onAbort = (): void => { wake?.() }
     signal?.addEventListener('abort', onAbort)
     try {
-      const ack = await link.request(CortexType.CORTEX_GENERATE, encodeGenerate({ gid, model: req.model, prompt: req.prompt, maxTokens: req.maxTokens, temperature: req.temperature ?? 0, topK: req.topK ?? 0, topP: req.topP ?? 1, seed: req.seed ?? 0 }), { timeoutMs: this.init.timeoutMs, signal })
+      const ack = await link.request(CortexType.CORTEX_GENERATE, encodeGenerate({ gid, model: req.model, prompt: req.prompt, maxTokens, fit: req.fitContext, temperature: req.temperature ?? 0, topK: req.topK ?? 0, topP: req.topP ?? 1, seed: req.seed ?? 0, ...(req.budget !== undefined ? { budget: req.budget } : {}) }), { timeoutMs: this.init.timeoutMs, signal })
       if (ack.type !== CortexType.CORTEX_TOKEN) throw new InferenceError('bad_reply', 'unexpected reply to CORTEX_GENERATE')
+      const a0 = decodeToken(ack.body)
+      const promptTokens = a0.promptTokens
+      if (meter) receipt(meter.accept(a0))
+      else if ((a0.window ?? 0) > 0) throw new InferenceError('unpayable', 'the server wants token receipts and this node has no signer')
       const ids: number[] = []
       let text = ''
       for (;;) {
@@ -132,8 +212,14 @@ export class CortexService {
         if (t.reason?.startsWith('error:')) throw new InferenceError('remote_failed', t.reason.slice(6))
         for (const id of t.ids) { ids.push(id) }
         text += t.text
-        if (t.ids.length || t.text) yield { id: t.ids.at(-1) ?? -1, text: t.text }
-        if (t.done) { finished = true; return { ids, text, reason: t.reason === 'length' ? 'length' : 'stop' } }
+        // the done message's text is the final text's unstreamed tail: part of the result, not a token chunk
+        if (t.ids.length || (t.text && !t.done)) yield { id: t.ids.at(-1) ?? -1, text: t.text }
+        if (t.done) {
+          finished = true
+          meter?.finish(t.n)
+          // 'budget': the server stopped where the budget ran out, which for the caller is the length limit
+          return { ids, text, reason: t.reason === 'length' || t.reason === 'budget' ? 'length' : 'stop', promptTokens, ...(meter ? { price: meter.price, cost: meter.cost } : {}) }
+        }
       }
     } finally {
       off(); closed(); signal?.removeEventListener('abort', onAbort)
@@ -143,13 +229,18 @@ export class CortexService {
 
   async #onGenerate(m: Inbound): Promise<void> {
     const peer = m.link.peer.nodeIdB64
-    let req
+    let req, prepared, priced
     try {
       req = decodeGenerate(m.body)
       if (!this.tokenizer(req.model)) throw new NoRouteError('no_model', `this node does not hold ${req.model}`)
+      // accepting: refuse with the governance code before the ack, not as a stream error after it
+      for (const s of this.#local(req.model)) s.server.checkGoverned()
       if (this.#remoteGens.size >= (this.init.maxRemoteGenerations ?? 32)) throw new InferenceError('busy', 'too many generations')
+      prepared = this.#prepare({ model: req.model, prompt: req.prompt, maxTokens: req.maxTokens, fitContext: req.fit })
+      priced = priceGeneration({ server: this.init.nodeId, usage: this.init.usage?.(), trust: this.init.trust, price: this.init.quote?.() ?? 0n, window: this.init.receiptWindow ?? 16, receiptTimeoutMs: this.init.receiptTimeoutMs ?? this.init.timeoutMs ?? 30_000 }, m.link.peer.nodeId, req, prepared)
     } catch (e) {
-      m.reply?.(MessageType.ERROR, encodeError(e instanceof ZeoneError ? e.code : 'bad_message', (e as Error).message))
+      const out = toWireError(e, 'bad_message')
+      m.reply?.(MessageType.ERROR, encodeError(out.code, out.message))
       return
     }
     const key = `${peer}:${toHex(req.gid)}`
@@ -157,22 +248,49 @@ export class CortexService {
     this.#remoteGens.set(key, ac)
     const onClose = m.link.onClose(() => ac.abort())
     if (this.#stopped.signal.aborted) ac.abort()
-    m.reply?.(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: 0, ids: [], text: '', done: false }))
+    const { meter, budgetCut } = priced
+    if (meter) this.#meters.set(key, meter)
+    m.reply?.(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: 0, ids: [], text: '', done: false, promptTokens: prepared.prompt.length, ...(meter ? { price: meter.init.price, window: meter.init.window } : {}) }))
     let seq = 1
+    let streamed = 0
     try {
-      const it = this.generate({ model: req.model, prompt: req.prompt, maxTokens: req.maxTokens, temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed }, ac.signal)
+      const it = this.#run({ model: req.model, prompt: req.prompt, maxTokens: req.maxTokens, temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed }, prepared, ac.signal)
+      let sent = 0
       for (;;) {
         const r = await it.next()
-        if (r.done) { m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids: [], text: '', done: true, reason: r.value.reason })); break }
-        m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids: r.value.id >= 0 ? [r.value.id] : [], text: r.value.text, done: false }))
+        if (r.done) {
+          // the final text can end with bytes the stream held back (an incomplete UTF-8 sequence): they go with done
+          const rest = r.value.text.slice(sent)
+          const reason = budgetCut && r.value.reason === 'length' ? 'budget' : r.value.reason
+          m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids: [], text: rest, done: true, reason, n: streamed }))
+          break
+        }
+        const ids = r.value.id >= 0 ? [r.value.id] : []
+        // pay per token: never more than `window` tokens ahead of the client's receipts
+        if (meter && ids.length && !(await meter.room(ac.signal))) {
+          ac.signal.throwIfAborted()
+          throw new InferenceError('unpaid', `unpaid: no receipt for ${meter.sent - meter.paid} streamed tokens`)
+        }
+        sent += r.value.text.length
+        m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids, text: r.value.text, done: false }))
+        streamed += ids.length
+        meter?.streamed(ids.length)
         await m.link.whenWritable()
       }
     } catch (e) {
       this.#log.debug({ err: (e as Error).message }, 'remote generation failed')
-      m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids: [], text: '', done: true, reason: `error:${(e as Error).message.slice(0, 200)}` }))
+      m.link.send(CortexType.CORTEX_TOKEN, encodeToken({ gid: req.gid, seq: seq++, ids: [], text: '', done: true, reason: `error:${toWireError(e).message.slice(0, 200)}`, n: streamed }))
     } finally {
       onClose()
       this.#remoteGens.delete(key)
+    }
+    if (meter) {
+      // the receipts for the last tokens are on their way (the link is FIFO): wait for them, unless the link is gone
+      const closed = new AbortController()
+      const offClose = m.link.onClose(() => closed.abort())
+      if (m.link.closed) closed.abort()
+      try { await meter.settle(AbortSignal.any([closed.signal, this.#stopped.signal])) } finally { offClose(); this.#meters.delete(key) }
+      if (meter.paid < meter.sent) this.init.trust?.report(m.link.peer.nodeId, 'failed_transfer', `${meter.sent - meter.paid} streamed tokens never receipted`)
     }
   }
 

@@ -1,12 +1,14 @@
 /**
  * One pipeline stage: the ONNX graph of a layer range run by onnxruntime-node, with a KV cache per session.
- * `forwardBatch` runs several sessions (same new-token count T, any past lengths) in one forward pass: shorter
- * caches are left-padded and masked out, so each session sees exactly what it would see alone.
+ * `forwardBatch` runs several sessions (same new-token count T, any past lengths) in one forward pass: positions a
+ * session does not have are masked out, so each session sees exactly what it would see alone. The default 'buffer'
+ * KV layout keeps preallocated caches (kv-cache.ts) that a step reads in place; 'concat' is the former layout.
  */
 import * as ort from 'onnxruntime-node'
-import { buildStageGraph, type StageSpec } from './graph.js'
+import { buildStageGraph, type KvLayout, type StageSpec } from './graph.js'
 import { ModelDir, type ModelConfig } from './model.js'
 import { InferenceError } from './errors.js'
+import { gatherBatch, KvBuffer } from './kv-cache.js'
 
 const NEG = -1e9
 
@@ -48,12 +50,15 @@ export class StageEngine {
   readonly maxSessions: number
   readonly maxContext: number
   #sess: ort.InferenceSession
-  #caches = new Map<string, Cache>()
+  /** Cache per session: KvBuffer for the 'buffer' layout, Cache for 'concat'. */
+  #caches = new Map<string, Cache | KvBuffer>()
+  #kvLayout: KvLayout
   #invFreq: Float64Array
   #closed = false
 
-  private constructor(readonly spec: StageInit, cfg: ModelConfig, sess: ort.InferenceSession, first: boolean, last: boolean) {
+  private constructor(readonly spec: StageInit, cfg: ModelConfig, sess: ort.InferenceSession, first: boolean, last: boolean, kvLayout: KvLayout) {
     this.cfg = cfg
+    this.#kvLayout = kvLayout
     this.#sess = sess
     this.first = first
     this.last = last
@@ -77,7 +82,7 @@ export class StageEngine {
       const sess = await ort.InferenceSession.create(graph.bytes, {
         intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
       })
-      return new StageEngine(init, cfg, sess, graph.first, graph.last)
+      return new StageEngine(init, cfg, sess, graph.first, graph.last, graph.kvLayout)
     } finally {
       if (typeof dir === 'string') model.close()
     }
@@ -94,8 +99,7 @@ export class StageEngine {
     if (this.#closed) throw new InferenceError('closed', 'stage is closed')
     if (!items.length) return []
     const T = items[0]!.T
-    const { hidden: D, kvHeads: KVH, headDim: Dh } = this.cfg
-    const B = items.length
+    const D = this.cfg.hidden
     const past = items.map((it) => (it.stateless ? 0 : this.pastLength(it.sid)))
     for (const [b, it] of items.entries()) {
       if (it.T !== T || T < 1) throw new InferenceError('bad_batch', 'items of one batch must share T >= 1')
@@ -104,7 +108,14 @@ export class StageEngine {
       if (this.first ? it.ids?.length !== T : it.hidden?.length !== T * D) throw new InferenceError('bad_input', `stage input must be ${this.first ? `${T} token ids` : `${T}x${D} hidden states`}`)
       if (this.first && it.ids!.some((id) => !Number.isInteger(id) || id < 0 || id >= this.cfg.vocabSize)) throw new InferenceError('bad_input', 'token id out of range')
     }
-    const P = Math.max(...past), S = P + T
+    const feeds = this.#inputFeeds(items, past, T)
+    return this.#kvLayout === 'buffer' ? this.#forwardBuffer(items, past, T, feeds) : this.#forwardConcat(items, past, T, feeds)
+  }
+
+  /** Token/hidden inputs and Llama's rotary tables (the same for both KV layouts). */
+  #inputFeeds(items: ForwardItem[], past: number[], T: number): Record<string, ort.Tensor> {
+    const { hidden: D, headDim: Dh } = this.cfg
+    const B = items.length
     const feeds: Record<string, ort.Tensor> = {}
     if (this.first) {
       feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(items.flatMap((it) => it.ids!.map(BigInt))), [B, T])
@@ -118,15 +129,6 @@ export class StageEngine {
       if (B > 1) items.forEach((it, b) => h.set(it.hidden!, b * T * D))
       feeds.hidden_in = new ort.Tensor('float32', h, [B, T, D])
     }
-    const mask = new Float32Array(B * T * S)
-    for (let b = 0; b < B; b++) {
-      const lo = P - past[b]!
-      for (let t = 0; t < T; t++) {
-        const row = (b * T + t) * S
-        for (let j = 0; j < S; j++) mask[row + j] = j >= lo && j <= P + t ? 0 : NEG
-      }
-    }
-    feeds.mask = new ort.Tensor('float32', mask, [B, 1, T, S])
     if (this.cfg.family === 'llama') {
       const cos = new Float32Array(B * T * Dh), sin = new Float32Array(B * T * Dh)
       const half = Dh / 2
@@ -141,16 +143,93 @@ export class StageEngine {
       feeds.cos = new ort.Tensor('float32', cos, [B, 1, T, Dh])
       feeds.sin = new ort.Tensor('float32', sin, [B, 1, T, Dh])
     }
+    return feeds
+  }
+
+  async #run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    try { return await this.#sess.run(feeds) } catch (e) {
+      throw new InferenceError('engine', `onnxruntime failed: ${(e as Error).message}`, { cause: e })
+    }
+  }
+
+  #output(res: ort.InferenceSession.OnnxValueMapType, b: number, B: number, T: number, pos: number): ForwardOut {
+    if (this.last) {
+      const V = this.cfg.vocabSize
+      const all = res.logits!.data as Float32Array
+      return { data: B === 1 ? all : all.slice(b * V, (b + 1) * V), dims: [V], pos }
+    }
+    const D = this.cfg.hidden
+    const hs = res.hidden_out!.data as Float32Array
+    return { data: B === 1 ? hs : hs.slice(b * T * D, (b + 1) * T * D), dims: [T, D], pos }
+  }
+
+  /**
+   * Preallocated cache: each session's buffers sit at their own length (no padding); a batch of one feeds them in
+   * place, a larger batch gathers them. Only the T new rows come back and are written at each session's length.
+   */
+  async #forwardBuffer(items: ForwardItem[], past: number[], T: number, feeds: Record<string, ort.Tensor>): Promise<ForwardOut[]> {
+    const { kvHeads: KVH, headDim: Dh } = this.cfg
+    const B = items.length
+    // a new session's buffer is registered only after the run succeeds
+    const caches = items.map((it) => it.stateless ? null : (this.#caches.get(it.sid) as KvBuffer | undefined) ?? new KvBuffer(this.layers, KVH, Dh))
+    let C: number
+    if (B === 1 && caches[0]) {
+      caches[0].reserve(past[0]! + T, this.maxContext)
+      C = caches[0].cap
+    } else C = Math.max(1, ...past)
+    const S = C + T
+    const mask = new Float32Array(B * T * S)
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const row = (b * T + t) * S
+        for (let j = 0; j < S; j++) mask[row + j] = j < past[b]! || (j >= C && j - C <= t) ? 0 : NEG
+      }
+    }
+    feeds.mask = new ort.Tensor('float32', mask, [B, 1, T, S])
+    for (let i = 0; i < this.layers; i++) {
+      const { k, v } = B === 1 && caches[0] ? { k: caches[0].k[i]!, v: caches[0].v[i]! } : gatherBatch(caches, i, KVH, Dh, C)
+      feeds[`past_k.${i}`] = new ort.Tensor('float32', k, [B, KVH, Dh, C])
+      feeds[`past_v.${i}`] = new ort.Tensor('float32', v, [B, KVH, C, Dh])
+    }
+    const res = await this.#run(feeds)
+    // new_kv: per layer B*KVH*T*Dh K values, then as many V
+    const newKv = res.new_kv!.data as Float32Array, rows = B * KVH * T * Dh
+    return items.map((it, b) => {
+      const c = caches[b]
+      if (c) {
+        c.reserve(past[b]! + T, this.maxContext)
+        for (let i = 0; i < this.layers; i++) c.write(i, newKv.subarray(2 * i * rows, (2 * i + 1) * rows), newKv.subarray((2 * i + 1) * rows, (2 * i + 2) * rows), b, T)
+        c.commit(T)
+        this.#caches.set(it.sid, c)
+      }
+      return this.#output(res, b, B, T, past[b]! + T)
+    })
+  }
+
+  /** The former Concat layout: caches left-padded to the longest, the whole cache comes back as present_*. */
+  async #forwardConcat(items: ForwardItem[], past: number[], T: number, feeds: Record<string, ort.Tensor>): Promise<ForwardOut[]> {
+    const { kvHeads: KVH, headDim: Dh } = this.cfg
+    const B = items.length
+    const P = Math.max(...past), S = P + T
+    const mask = new Float32Array(B * T * S)
+    for (let b = 0; b < B; b++) {
+      const lo = P - past[b]!
+      for (let t = 0; t < T; t++) {
+        const row = (b * T + t) * S
+        for (let j = 0; j < S; j++) mask[row + j] = j >= lo && j <= P + t ? 0 : NEG
+      }
+    }
+    feeds.mask = new ort.Tensor('float32', mask, [B, 1, T, S])
     const row = Dh
     for (let i = 0; i < this.layers; i++) {
       for (const kind of ['k', 'v'] as const) {
         let data: Float32Array
-        if (B === 1) data = past[0] ? this.#caches.get(items[0]!.sid)![kind][i]! : new Float32Array(0)
+        if (B === 1) data = past[0] ? (this.#caches.get(items[0]!.sid) as Cache)[kind][i]! : new Float32Array(0)
         else {
           data = new Float32Array(B * KVH * P * row)
           items.forEach((it, b) => {
             if (!past[b]) return
-            const src = this.#caches.get(it.sid)![kind][i]!
+            const src = (this.#caches.get(it.sid) as Cache)[kind][i]!
             const pb = past[b]!
             for (let h = 0; h < KVH; h++) data.set(src.subarray(h * pb * row, (h + 1) * pb * row), ((b * KVH + h) * P + (P - pb)) * row)
           })
@@ -158,10 +237,7 @@ export class StageEngine {
         feeds[`past_${kind}.${i}`] = new ort.Tensor('float32', data, [B, KVH, P, Dh])
       }
     }
-    let res: ort.InferenceSession.OnnxValueMapType
-    try { res = await this.#sess.run(feeds) } catch (e) {
-      throw new InferenceError('engine', `onnxruntime failed: ${(e as Error).message}`, { cause: e })
-    }
+    const res = await this.#run(feeds)
     const outs: ForwardOut[] = []
     for (const [b, it] of items.entries()) {
       const newLen = past[b]! + T
@@ -182,14 +258,7 @@ export class StageEngine {
         }
         this.#caches.set(it.sid, cache)
       }
-      if (this.last) {
-        const V = this.cfg.vocabSize
-        const lg = res.logits!.data as Float32Array
-        outs.push({ data: lg.slice(b * V, (b + 1) * V), dims: [V], pos: newLen })
-      } else {
-        const hs = res.hidden_out!.data as Float32Array
-        outs.push({ data: B === 1 ? hs : hs.slice(b * T * D, (b + 1) * T * D), dims: [T, D], pos: newLen })
-      }
+      outs.push(this.#output(res, b, B, T, newLen))
     }
     return outs
   }

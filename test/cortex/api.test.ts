@@ -84,14 +84,14 @@ test('WebSocket endpoint streams the same completion', async () => {
   assert.equal(msgs.slice(0, -1).map((x) => x.choices![0]!.delta.content ?? '').join(''), expected)
 })
 
-test('bad requests are refused with 400/413, unknown models with 503', async () => {
+test('bad requests are refused with 400/413, unknown models with 404', async () => {
   const bad = async (b: unknown): Promise<number> => (await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: auth, body: typeof b === 'string' ? b : JSON.stringify(b) })).status
   assert.equal(await bad('{nope'), 400)
   assert.equal(await bad({ model }), 400)
   assert.equal(await bad({ ...body, temperature: -1 }), 400)
   assert.equal(await bad({ ...body, max_tokens: 0 }), 400)
   assert.equal(await bad('x'.repeat(1024 * 1024 + 10)), 413)
-  assert.equal(await bad({ ...body, model: 'unknown' }), 503)
+  assert.equal(await bad({ ...body, model: 'unknown' }), 404)
 })
 
 test('a node without the model streams tokens from a remote coordinator over the wire', async () => {
@@ -106,11 +106,31 @@ test('a node without the model streams tokens from a remote coordinator over the
   assert.equal(n.value.reason, 'length')
 })
 
+test('the final text (with bytes the stream held back at the length limit) is the same from a remote coordinator', async () => {
+  const run = async (svc: CortexService, seed: number): Promise<{ streamed: string; text: string }> => {
+    const it = svc.generate({ model, prompt: 'hello world', maxTokens: 5, temperature: 1, seed })
+    let streamed = ''
+    let n = await it.next()
+    while (!n.done) { streamed += n.value.text; n = await it.next() }
+    return { streamed, text: n.value.text }
+  }
+  let tails = 0
+  for (let seed = 1; seed <= 12; seed++) {
+    const local = await run(svcHead, seed)
+    const remote = await run(svcAsker, seed)
+    assert.equal(remote.text, local.text, `seed ${seed}`)
+    assert.equal(remote.streamed, local.streamed, `seed ${seed}`)
+    if (local.text !== local.streamed) tails++
+  }
+  // the byte-level tiny vocabulary cuts a UTF-8 sequence at the limit for some seeds: the case this test is about
+  assert.ok(tails > 0, 'no seed ended inside a UTF-8 sequence')
+})
+
 test('cancelling a remote generation stops it on the coordinating node and frees the stage caches', async () => {
   const ac = new AbortController()
   let passes = 0
   const before = s1Passes
-  const it = svcAsker.generate({ model, prompt: 'hello world', maxTokens: 500, temperature: 0 }, ac.signal)
+  const it = svcAsker.generate({ model, prompt: 'hello world', maxTokens: 120, temperature: 0 }, ac.signal)
   await it.next()
   ac.abort()
   await assert.rejects(it.next(), (e: Error) => e.name === 'AbortError' || /abort/i.test(e.message))
@@ -119,7 +139,7 @@ test('cancelling a remote generation stops it on the coordinating node and frees
   assert.equal(s2.engine.sessions, 0)
   await new Promise((r) => setTimeout(r, 50))
   passes = s1Passes - before
-  // an uncancelled run would go on until the 128-position context is full (> 100 passes)
+  // an uncancelled run would go on for 120 tokens (> 100 passes)
   assert.ok(passes < 40, `${passes} forward passes after cancel`)
 })
 

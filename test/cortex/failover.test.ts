@@ -5,8 +5,8 @@ import { StageEngine } from '../../src/cortex/stage.js'
 import { StageServer } from '../../src/cortex/server.js'
 import { StaticStageDirectory } from '../../src/cortex/directory.js'
 import { openChain, PipelineSession } from '../../src/cortex/pipeline.js'
-import { generate, generateAll } from '../../src/cortex/generate.js'
-import { identity, refClock, tinyModel } from './helpers.js'
+import { generateAll } from '../../src/cortex/generate.js'
+import { identity, maxAbsDiff, refClock, tinyModel } from './helpers.js'
 
 const m = tinyModel({ family: 'llama', layers: 3, hidden: 32, heads: 4, kvHeads: 1, seed: 5 })
 const net = new MemoryNetwork({ clock: refClock })
@@ -38,7 +38,7 @@ const dir = (): StaticStageDirectory => new StaticStageDirectory(client, [10, 11
 const prompt = [5, 9, 30, 41, 7]
 const sampling = { temperature: 0.8, topK: 10, seed: 1234 }
 
-test('a stage dying mid-generation is replaced and the output is identical', async () => {
+test('a stage dying mid-generation is replaced and every step\'s logits equal the uninterrupted run within 1e-5', async () => {
   const opened = await openChain(dir(), client, model, dims)
   const ref = await generateAll(new PipelineSession({ model, layers: 3, ...dims, chain: opened.chain }), prompt, sampling, { maxTokens: 10 })
   assert.equal(ref.ids.length, 10)
@@ -46,15 +46,21 @@ test('a stage dying mid-generation is replaced and the output is identical', asy
   const { chain } = await openChain(dir(), client, model, dims)
   const victim = chain[1]!
   const victimNode = nodes.find((n) => n.identity.nodeIdB64 === Buffer.from(victim.nodeId).toString('base64'))!
+  // the reference's logits at every step (prompt, then the tokens it generated), before any failure
+  const steps = [prompt, ...ref.ids.slice(0, -1).map((t) => [t])]
+  const refSession = new PipelineSession({ model, layers: 3, ...dims, chain: (await openChain(dir(), client, model, dims)).chain })
+  const refLogits: Float32Array[] = []
+  for (const ids of steps) refLogits.push((await refSession.step(ids)).slice())
+  refSession.end()
   const session = new PipelineSession({ model, layers: 3, ...dims, chain, directory: dir(), links: client })
-  const got: number[] = []
-  for await (const c of generate(session, prompt, sampling, { maxTokens: 10 })) {
-    got.push(c.id)
-    if (got.length === 4) victimNode.stop() // the node serving layers 1:3 goes away mid-generation
+  for (let i = 0; i < steps.length; i++) {
+    if (i === 4) victimNode.stop() // the node serving layers 1:3 goes away mid-generation
+    const got = await session.step(steps[i]!)
+    assert.ok(maxAbsDiff(got, refLogits[i]!) <= 1e-5, `step ${i}: max |diff| ${maxAbsDiff(got, refLogits[i]!)}`)
   }
+  session.end()
   assert.equal(session.failovers, 1)
   assert.notEqual(Buffer.from(session.chain[1]!.nodeId).toString('base64'), victimNode.identity.nodeIdB64)
-  assert.deepEqual(got, ref.ids)
 })
 
 test('no replacement available: the session fails with a clear error', async () => {

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseHeader, SafetensorsFile, writeSafetensors, fromF32, toF32 } from '../../src/cortex/safetensors.js'
 import { ModelDir } from '../../src/cortex/model.js'
@@ -95,6 +95,39 @@ test('model directory: unsupported architecture, missing tensors, wrong shapes',
   } finally { m.cleanup() }
 })
 
+test('model directory: a missing head, a broken sharded index and duplicate tensors are refused when opened', () => {
+  const untied = tinyModel({ family: 'gpt2', layers: 1, tied: false })
+  const sharded = tinyModel({ family: 'llama', layers: 1, sharded: true })
+  try {
+    // untied GPT-2 reads lm_head.weight; without it the directory is refused, not run with wte
+    const md = new ModelDir(untied.dir)
+    assert.equal(md.has('lm_head.weight'), true)
+    md.close()
+    const st = SafetensorsFile.open(join(untied.dir, 'model.safetensors'))
+    const kept = Object.fromEntries([...st.header.tensors].filter(([n]) => n !== 'lm_head.weight').map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape, data: st.readRaw(n) }]))
+    st.close()
+    writeSafetensors(join(untied.dir, 'model.safetensors'), kept as never)
+    assert.throws(() => new ModelDir(untied.dir), (e: Error & { code?: string }) => e.code === 'missing_tensor' && /lm_head\.weight.*tie_word_embeddings is false/.test(e.message))
+    // a tensor in two files of an unindexed directory
+    writeSafetensors(join(untied.dir, 'extra.safetensors'), { 'wte.weight': kept['wte.weight'] } as never)
+    assert.throws(() => new ModelDir(untied.dir), /in both/)
+
+    const idxPath = join(sharded.dir, 'model.safetensors.index.json')
+    const idx = JSON.parse(readFileSync(idxPath, 'utf8')) as { weight_map: Record<string, string> }
+    new ModelDir(sharded.dir).close()
+    const names = Object.keys(idx.weight_map)
+    const wrong = { ...idx.weight_map, [names[0]!]: idx.weight_map[names.at(-1)!]! }
+    writeFileSync(idxPath, JSON.stringify({ weight_map: wrong }))
+    assert.throws(() => new ModelDir(sharded.dir), (e: Error & { code?: string }) => e.code === 'missing_tensor' && /does not hold it/.test(e.message))
+    writeFileSync(idxPath, JSON.stringify({ weight_map: { ...idx.weight_map, [names[0]!]: 'model-00003-of-00003.safetensors' } }))
+    assert.throws(() => new ModelDir(sharded.dir), (e: Error & { code?: string }) => e.code === 'missing_file' && /named by model.safetensors.index.json/.test(e.message))
+    writeFileSync(idxPath, JSON.stringify({ weight_map: { ...idx.weight_map, [names[0]!]: '../x.safetensors' } }))
+    assert.throws(() => new ModelDir(sharded.dir), /bad file name/)
+    writeFileSync(idxPath, JSON.stringify({ weight_map: {} }))
+    assert.throws(() => new ModelDir(sharded.dir), /empty weight_map/)
+  } finally { untied.cleanup(); sharded.cleanup() }
+})
+
 for (const family of ['gpt2', 'llama'] as const) {
   test(`tokenizer (${family}): round trip, merges applied, special tokens`, () => {
     const m = tinyModel({ family, layers: 1 })
@@ -171,6 +204,25 @@ test('tokenizer: hostile or unsupported tokenizer.json is refused; add_prefix_sp
   const t = new Tokenizer({ model: { type: 'BPE', vocab, merges: ['\u0120 h'] }, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true } } as never)
   assert.deepEqual(t.encode('hi'), [3, 2])
   assert.throws(() => t.encode('z'), { code: 'untokenizable' })
+})
+
+test('tokenizer: merges outside the vocabulary are refused; huge one-word prompts encode (no stack overflow)', async () => {
+  assert.throws(() => new Tokenizer({ model: { type: 'BPE', vocab: { a: 0, b: 1 }, merges: ['a b'] } } as never), /merge #0 "a b" uses a token outside the vocabulary/)
+  assert.throws(() => new Tokenizer({ model: { type: 'BPE', vocab: { a: 0 }, merges: [['a', 7]] } } as never), /bad merge #0/)
+  // the legacy SentencePiece normalizer hands a prompt without spaces to BPE as one word; 60k emoji are 240k
+  // byte-fallback ids (spreading them into push() threw RangeError before)
+  const m = tinyModel({ family: 'llama', layers: 1 })
+  try {
+    const tok = Tokenizer.fromFile(join(m.dir, 'tokenizer.json'))
+    const emoji = '\u{1F600}'.repeat(60_000)
+    const ids = tok.encode(emoji)
+    assert.equal(ids.length, 2 + 4 * 60_000) // <s>, "▁", four bytes per emoji
+    assert.equal(tok.decode(ids), emoji)
+  } finally { m.cleanup() }
+  const { mergeRichText, mergeRichTokenizerJson } = await import('../../src/cortex/testing/tiny-model.js')
+  const rich = new Tokenizer(mergeRichTokenizerJson(3) as never)
+  const word = mergeRichText(1 << 16, 5).replaceAll(' ', 'a')
+  assert.equal(rich.decode(rich.encode(word)), word)
 })
 
 test('tokenizer: Llama-3 style Split pre-tokenizer (digit groups, case-insensitive contractions)', async () => {

@@ -53,6 +53,12 @@ test('two nodes over TCP: SSE completion from the head node equals a single-proc
     assert.ok(ref.ids.length > 0)
     assert.equal(text, ref.text)
   } finally { srv.stop(); await e.close() }
+  // both stages count the positions they computed: the head runs its own stage in-process (LocalStageClient)
+  const promptLen = tok.encode('hello world').length
+  for (const n of [head, tail]) {
+    const v = (await n.metrics.getSingleMetric('zeone_cortex_stage_tokens_total')!.get()).values[0]?.value ?? 0
+    assert.ok(v >= promptLen, `stage tokens counted on ${n === head ? 'head' : 'tail'}: ${v}`)
+  }
 })
 
 test('failover over TCP: the tail node in use stops mid-generation, another takes over, output unchanged', async () => {

@@ -9,7 +9,7 @@ import { generateAll } from '../../src/cortex/generate.js'
 import { ModelDir } from '../../src/cortex/model.js'
 import { Tokenizer } from '../../src/cortex/tokenizer.js'
 import type { Family } from '../../src/cortex/model.js'
-import { identity, refClock, tinyModel } from './helpers.js'
+import { identity, maxAbsDiff, refClock, tinyModel } from './helpers.js'
 import { join } from 'node:path'
 
 interface Net { net: MemoryNetwork; nodes: MemoryNode[]; servers: StageServer[]; engines: StageEngine[] }
@@ -84,6 +84,23 @@ for (const family of ['gpt2', 'llama'] as Family[]) {
         for (const s of N.servers) assert.equal(s.engine.sessions, 0)
       })
     }
+
+    test('2 and 3 stages == single stage: the logits of every step within 1e-5 (prompt, then decode steps)', async () => {
+      const steps = [prompt(), ...[7, 19, 3, 42, 5, 11, 8, 2].map((t) => [t])]
+      const run = async (s: PipelineSession): Promise<Float32Array[]> => {
+        const out: Float32Array[] = []
+        try { for (const ids of steps) out.push((await s.step(ids)).slice()) } finally { s.end() }
+        return out
+      }
+      const ref = await run(single())
+      const two = await run(new PipelineSession({ model, layers: 4, ...dims, chain: [await remote(10, 0, 2), await remote(11, 2, 4)] }))
+      const three = await run(new PipelineSession({ model, layers: 4, ...dims, chain: [await remote(20, 0, 1), await remote(21, 1, 3), await remote(22, 3, 4)] }))
+      for (let i = 0; i < steps.length; i++) {
+        assert.equal(ref[i]!.length, dims.vocab)
+        assert.ok(maxAbsDiff(two[i]!, ref[i]!) <= 1e-5, `2 stages, step ${i}: max |diff| ${maxAbsDiff(two[i]!, ref[i]!)}`)
+        assert.ok(maxAbsDiff(three[i]!, ref[i]!) <= 1e-5, `3 stages, step ${i}: max |diff| ${maxAbsDiff(three[i]!, ref[i]!)}`)
+      }
+    })
 
     test('chain discovered through configured peers prefers fewest stages', async () => {
       const dir = new StaticStageDirectory(client, [10, 11, 20, 21, 22].map((port) => ({ host: '10.0.0.1', port })))

@@ -1,12 +1,17 @@
 /**
  * Checks the ONNX stage graphs against a plain TypeScript transformer written from the model definitions
- * (GPT-2: pre-LN, tanh-GELU, learned positions, tied head; Llama: RMSNorm, rotate-half RoPE, GQA, SwiGLU).
+ * (GPT-2: pre-LN, tanh-GELU, learned positions; Llama: RMSNorm, rotate-half RoPE, GQA, SwiGLU), in float64.
+ * It reads the checkpoint-layout facts itself from the raw config.json (rope_theta at the top level or inside
+ * rope_parameters, tie_word_embeddings with HF's per-family default), not from the engine's parsed config, so a
+ * layout the loader misreads shows up as a logits mismatch. (transformers.js cannot serve as this oracle: it runs
+ * models only from ONNX files, not from safetensors.)
  */
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ModelDir, layerTensorNames, type ModelConfig } from '../../src/cortex/model.js'
 import { StageEngine } from '../../src/cortex/stage.js'
 import { tinyModel } from './helpers.js'
+import type { TinyModelOptions } from '../../src/cortex/testing/tiny-model.js'
 
 type M = number[][]
 const matmul = (x: M, w: Float32Array, K: number, N: number, layout: 'KN' | 'NK'): M =>
@@ -25,6 +30,9 @@ const gelu = (v: number): number => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.
 
 function reference(md: ModelDir, ids: number[]): number[] {
   const c: ModelConfig = md.config
+  const raw = md.rawConfig as { rope_theta?: number; rope_parameters?: { rope_theta?: number }; tie_word_embeddings?: boolean }
+  const theta = raw.rope_parameters?.rope_theta ?? raw.rope_theta ?? 10000
+  const tied = raw.tie_word_embeddings ?? c.family === 'gpt2'
   const rd = (n: string): Float32Array => md.read(n).data
   const D = c.hidden, H = c.heads, KVH = c.kvHeads, Dh = c.headDim, T = ids.length, F = c.intermediate
   let x: M
@@ -38,7 +46,7 @@ function reference(md: ModelDir, ids: number[]): number[] {
   const rope = (v: M, nHeads: number): M => v.map((row, t) => {
     const out = row.slice()
     for (let h = 0; h < nHeads; h++) for (let i = 0; i < Dh / 2; i++) {
-      const a = t * c.ropeTheta ** (-(2 * i) / Dh)
+      const a = t * theta ** (-(2 * i) / Dh)
       const x1 = row[h * Dh + i]!, x2 = row[h * Dh + i + Dh / 2]!
       out[h * Dh + i] = x1 * Math.cos(a) - x2 * Math.sin(a)
       out[h * Dh + i + Dh / 2] = x2 * Math.cos(a) + x1 * Math.sin(a)
@@ -80,16 +88,27 @@ function reference(md: ModelDir, ids: number[]): number[] {
   }
   const last = [x[T - 1]!]
   const normed = c.family === 'gpt2' ? layerNorm(last, rd('ln_f.weight'), rd('ln_f.bias'), c.eps) : rmsNorm(last, rd('model.norm.weight'), c.eps)
-  const head = c.family === 'gpt2' ? rd('wte.weight') : rd('lm_head.weight')
+  const head = rd(tied ? (c.family === 'gpt2' ? 'wte.weight' : 'model.embed_tokens.weight') : 'lm_head.weight')
   return matmul(normed, head, D, c.vocabSize, 'NK')[0]!
 }
 
 const cleanups: (() => void)[] = []
 after(() => { for (const c of cleanups) c() })
 
-for (const [family, kvHeads] of [['gpt2', undefined], ['llama', 2], ['llama', 1]] as const) {
-  test(`${family}${kvHeads ? ` (kv heads ${kvHeads})` : ''}: engine logits == TypeScript reference`, async () => {
-    const m = tinyModel({ family, layers: 2, hidden: 32, heads: 4, kvHeads, seed: 31 })
+const layouts: [string, TinyModelOptions][] = [
+  ['gpt2 (tied head)', { family: 'gpt2' }],
+  ['gpt2 (untied head: lm_head.weight)', { family: 'gpt2', tied: false }],
+  ['gpt2 (sharded index)', { family: 'gpt2', sharded: true }],
+  ['llama (GQA, kv heads 2)', { family: 'llama', kvHeads: 2 }],
+  ['llama (kv heads 1)', { family: 'llama', kvHeads: 1 }],
+  ['llama (tied head)', { family: 'llama', kvHeads: 2, tied: true }],
+  ['llama (rope_parameters, theta 500000)', { family: 'llama', kvHeads: 2, ropeLayout: 'rope_parameters', ropeTheta: 500000 }],
+  ['llama (top-level rope_theta 250000, sharded index)', { family: 'llama', kvHeads: 2, ropeTheta: 250000, sharded: true }],
+]
+
+for (const [name, o] of layouts) {
+  test(`${name}: engine logits == TypeScript reference`, async () => {
+    const m = tinyModel({ layers: 2, hidden: 32, heads: 4, seed: 31, ...o })
     cleanups.push(m.cleanup)
     const md = new ModelDir(m.dir)
     const ids = [3, 50, 7, 120, 9, 77, 11]
