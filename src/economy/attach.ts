@@ -6,13 +6,13 @@
 import { join } from 'node:path'
 import { systemClock } from '../interfaces/clock.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
-import { makeOnchainVerifier } from './chain/cheque-eip712.js'
-import { attachChain, type ChainHandle } from './chain/attach-chain.js'
+import type { OnchainVerifier } from './cheque.js'
+import type { ChainHandle } from './chain/attach-chain.js'
 import { governedEconomy } from './chain/governed.js'
 import { Economy } from './economy.js'
 import { LedgerStore } from './ledger-store.js'
 import { economyMetrics } from './metrics.js'
-import { balanceReport, iouReport, parsePeer, trustReport } from './report.js'
+import { balanceReport, balanceTotals, iouReport, parsePeer, trustReport } from './report.js'
 import { EconomySession } from './session.js'
 import { StakeCache } from './stake-cache.js'
 
@@ -26,6 +26,26 @@ declare module '../interfaces/node-context.js' {
 export const LEDGER_FILE = 'ledger.sqlite'
 const DEFAULTS_CHECK_MS = 3_600_000
 
+/**
+ * Without a chain client, a received cheque's on-chain part is still checked, but the EIP-712 code (and viem behind
+ * it, ~400 modules) loads only when the first such cheque arrives: that cheque is refused as onchain_pending (no
+ * trust penalty; the debtor resends with its next payment) and every later one is verified.
+ */
+export function lazyOnchainVerifier(log: NodeContext['logger']): OnchainVerifier {
+  let verify: OnchainVerifier | undefined
+  let loading = false
+  return (c) => {
+    if (c.onchain === undefined) return true
+    if (verify) return verify(c)
+    if (!loading) {
+      loading = true
+      import('./chain/cheque-eip712.js').then((m) => { verify = m.makeOnchainVerifier() },
+        (err: unknown) => { loading = false; log.warn({ err: (err as Error).message }, 'EIP-712 cheque verifier failed to load') })
+    }
+    return { code: 'onchain_pending', message: 'on-chain cheque verifier is loading; resend' }
+  }
+}
+
 /** Wires the economy layer into a running node. */
 export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const cfg = ctx.config.economy
@@ -35,16 +55,20 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   const store = LedgerStore.open(join(ctx.dataDir, LEDGER_FILE), { now: () => clock.now() })
   // the settlement client (when chain.enabled): stakes, and the EIP-712 part of the cheques we issue and receive
   let chain: ChainHandle | undefined
-  try { chain = await attachChain(ctx) } catch (err) {
+  // loaded only when enabled: the settlement client pulls in viem's RPC clients and the contract ABIs
+  try { if (ctx.config.chain.enabled) chain = await (await import('./chain/attach-chain.js')).attachChain(ctx) } catch (err) {
     log.warn({ err: (err as Error).message }, 'chain: settlement client unavailable; cheques stay off-chain, stakes from config')
   }
   const stakes = new StakeCache({ source: () => ctx.services.get('stake'), now: () => clock.now(), ttlMs: cfg.trust.stakeCacheMs, logger: log })
+  // a stake change on chain drops the cached answers at once (the cache lifetime only bounds it without events)
+  const unwatchStakes = ctx.services.get('stake')?.onStakeChange?.(() => stakes.invalidate())
+  if (unwatchStakes) ctx.signal.addEventListener('abort', unwatchStakes, { once: true })
   let session: EconomySession | undefined
-  const economy = new Economy({
+  const economy: Economy = new Economy({
     identity: ctx.identity, store, config: cfg, clock, logger: log,
     stakeOf: (p) => stakes.get(p),
-    events: economyMetrics(ctx.metrics, () => store.pending),
-    onchainVerifier: chain?.onchainVerifier ?? makeOnchainVerifier(),
+    events: economyMetrics(ctx.metrics, () => store.pending, () => balanceTotals(economy)),
+    onchainVerifier: chain?.onchainVerifier ?? lazyOnchainVerifier(log),
     ...(chain ? { onchainSigner: (f) => chain.onchainSigner(f) } : {}),
     onPaymentDue: (peer) => queueMicrotask(() => {
       session?.pay(peer).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not send a cheque'))
@@ -59,6 +83,9 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     if (p0) apply(p0)
     chain.onParams(apply)
   }
+  // governed parameters through the DHT: published when we read the chain, followed when we cannot (params.md)
+  const dht = ctx.services.get('dht')
+  const params = ctx.config.chain.paramsSync.enabled && dht ? (await import('./chain/params-sync.js')).attachParamsSync(ctx, { economy, chain, dht }) : undefined
   session = new EconomySession({
     economy, router: ctx.router, links: ctx.links, wireTap: ctx.wireTap, clock, logger: log,
     flushIntervalMs: cfg.flushIntervalMs, claimIntervalMs: cfg.claimIntervalMs,
@@ -91,6 +118,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     stopped = true
     defaultsTimer?.cancel()
     session?.stop()
+    params?.stop()
     chain?.stop()
   }
   ctx.signal.addEventListener('abort', stop, { once: true })

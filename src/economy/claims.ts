@@ -71,14 +71,20 @@ export class Claims {
     const a = this.#d.store.account(peer)
     // service charges: the provider prices them (its dynamic rate), so its signed cumulative statement replaces our
     // estimate, but only as far as our own meter explains it: at most our estimate at the network's highest rate,
-    // plus maxRecoveryAdjust when we restarted uncleanly since the last statement (estimates lost un-flushed).
-    // A statement above that is a recorded dispute; nothing in a claim raises what we owe past our own meter.
-    // (what an earlier statement already set stays explained: a statement can always keep or lower it)
-    const crashed = this.#d.store.recoveries > a.billedRecovery
-    const explained = this.#statementBound(a.billedEst, crashed)
+    // plus maxRecoveryAdjust once we restarted uncleanly (estimates lost un-flushed). That allowance stays in force
+    // for later statements: the first statement after a crash may be stale (made before charges we recorded while
+    // it was in flight, which it then drops from `billed`), so the lost estimates must stay explained for the next
+    // one too. It is set, not added per crash: the most a provider bills beyond our surviving estimate stays one
+    // maxRecoveryAdjust. A statement above the bound is a recorded dispute; nothing in a claim raises what we owe
+    // past our own meter. (what an earlier statement already set stays explained: a statement can always keep or lower it)
+    if (this.#d.store.recoveries > a.billedRecovery) {
+      const t = this.#d.store.touch(peer)
+      t.billedRecovery = this.#d.store.recoveries
+      t.billedCredit = this.#d.maxRecovery
+    }
+    const explained = this.#statementBound(a.billedEst, a.billedCredit)
     const bound = explained > a.billed ? explained : a.billed
     const billed = c.charged < bound ? c.charged : bound
-    if (crashed) this.#d.store.touch(peer).billedRecovery = this.#d.store.recoveries
     if (billed !== a.billed) {
       const t = this.#d.store.touch(peer)
       const delta = billed - t.billed
@@ -107,10 +113,10 @@ export class Claims {
 
   #tolerance(v: bigint): bigint { return toAmount(this.#d.cfg.toleranceAbs) + (v * BigInt(this.#d.cfg.tolerancePpm)) / PPM }
 
-  /** The largest provider statement our own estimate explains: the estimate at the highest network rate, + tolerance. */
-  #statementBound(estimate: bigint, crashed: boolean): bigint {
+  /** The largest provider statement our own estimate explains: the estimate at the highest network rate, + tolerance, + recovery allowance. */
+  #statementBound(estimate: bigint, credit: bigint): bigint {
     const maxRate = BigInt(Math.max(this.#d.cfg.pricing.maxRatePpm, 1_000_000))
-    const b = (estimate * maxRate + PPM - 1n) / PPM + this.#tolerance(estimate) + (crashed ? this.#d.maxRecovery : 0n)
+    const b = (estimate * maxRate + PPM - 1n) / PPM + this.#tolerance(estimate) + credit
     return b > MAX_LEDGER_AMOUNT ? MAX_LEDGER_AMOUNT : b
   }
 

@@ -168,7 +168,9 @@ export class Economy implements UsageMeter {
     if (v.blacklisted) { this.#events.refusal('low_trust'); throw new LowTrustError(`peer is blacklisted (${v.reason}); not serving ${service}`) }
     if (v.effective < this.#trustMin && -owed < toAmount(this.#cfg.trust.collateral)) {
       this.#events.refusal('low_trust')
-      throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#trustMin} and no collateral; not serving ${service}`)
+      // an unstaked peer scores 0 however well it behaves: say so, or its operator sees only a refusal
+      const why = v.stake <= 0n ? ' because the peer has no stake (bind its identity and stake: zeone chain bind, zeone stake AMOUNT)' : ''
+      throw new LowTrustError(`effective trust ${v.effective.toFixed(3)} below ${this.#trustMin}${why} and no collateral; not serving ${service}`)
     }
     if (owed > this.#debtLimit) {
       const s = this.#state(nodeId)

@@ -46,6 +46,12 @@ export interface Account {
   billedEst: bigint
   /** meta.recoveries when a provider statement of the peer last set `billed` (estimates lost since are explained). */
   billedRecovery: bigint
+  /**
+   * Recovery allowance in force on the statement bound: maxRecoveryAdjust once a statement found that we restarted
+   * uncleanly (estimates lost with the un-flushed batch stay explained for later statements too). Set, never added
+   * up: however many crashes, a provider can bill at most this much beyond what our surviving estimate explains.
+   */
+  billedCredit: bigint
   /** Cumulative amount of the latest cheque the peer gave us. */
   paidIn: bigint
   /** Cumulative amount of the latest cheque we gave the peer. */
@@ -83,7 +89,7 @@ CREATE TABLE IF NOT EXISTS accounts(peer BLOB PRIMARY KEY, served INTEGER NOT NU
   charged INTEGER NOT NULL, billed INTEGER NOT NULL,
   paid_in INTEGER NOT NULL, paid_out INTEGER NOT NULL, in_serial INTEGER NOT NULL, out_serial INTEGER NOT NULL,
   confirmed_served INTEGER NOT NULL, confirmed_recovery INTEGER NOT NULL, updated INTEGER NOT NULL,
-  billed_est INTEGER NOT NULL DEFAULT 0, billed_recovery INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  billed_est INTEGER NOT NULL DEFAULT 0, billed_recovery INTEGER NOT NULL DEFAULT 0, billed_credit INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS txlog(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, peer BLOB NOT NULL, kind TEXT NOT NULL,
   service TEXT NOT NULL, units INTEGER NOT NULL, amount INTEGER NOT NULL, count INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS txlog_peer ON txlog(peer, id);
@@ -98,7 +104,7 @@ CREATE TABLE IF NOT EXISTS trust(peer BLOB PRIMARY KEY, score REAL NOT NULL, las
 
 const hexCache = new WeakMap<Uint8Array, string>()
 
-const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, charged: 0n, billed: 0n, billedEst: 0n, billedRecovery: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
+const emptyAccount = (): Account => ({ served: 0n, consumed: 0n, charged: 0n, billed: 0n, billedEst: 0n, billedRecovery: 0n, billedCredit: 0n, paidIn: 0n, paidOut: 0n, inSerial: 0n, outSerial: 0n, confirmedServed: 0n, confirmedRecovery: 0n })
 
 interface Cached { peer: Uint8Array; acct: Account; dirty: boolean; agg: Map<string, Agg> | undefined }
 interface Agg { peer: Uint8Array; kind: TxKind; service: string; units: bigint; amount: bigint; count: number }
@@ -161,8 +167,8 @@ export class LedgerStore {
     return {
       getAccount: db.prepare('SELECT * FROM accounts WHERE peer = ?'),
       putAccount: db.prepare(`INSERT INTO accounts(peer, served, consumed, charged, billed, paid_in, paid_out, in_serial, out_serial,
-        confirmed_served, confirmed_recovery, updated, billed_est, billed_recovery) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
-        consumed=excluded.consumed, charged=excluded.charged, billed=excluded.billed, billed_est=excluded.billed_est, billed_recovery=excluded.billed_recovery, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
+        confirmed_served, confirmed_recovery, updated, billed_est, billed_recovery, billed_credit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(peer) DO UPDATE SET served=excluded.served,
+        consumed=excluded.consumed, charged=excluded.charged, billed=excluded.billed, billed_est=excluded.billed_est, billed_recovery=excluded.billed_recovery, billed_credit=excluded.billed_credit, paid_in=excluded.paid_in, paid_out=excluded.paid_out, in_serial=excluded.in_serial,
         out_serial=excluded.out_serial, confirmed_served=excluded.confirmed_served, confirmed_recovery=excluded.confirmed_recovery, updated=excluded.updated`),
       putTx: db.prepare('INSERT INTO txlog(ts, peer, kind, service, units, amount, count, note) VALUES (?,?,?,?,?,?,?,?)'),
       putDiv: db.prepare('INSERT INTO divergences(ts, peer, side, claimed, attested, reason, accepted) VALUES (?,?,?,?,?,?,?)'),
@@ -208,7 +214,7 @@ export class LedgerStore {
     if (c) return c
     const r = this.#stmts.getAccount.get(peer) as Record<string, bigint> | undefined
     const acct = r
-      ? { served: r.served!, consumed: r.consumed!, charged: r.charged!, billed: r.billed!, billedEst: r.billed_est!, billedRecovery: r.billed_recovery!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
+      ? { served: r.served!, consumed: r.consumed!, charged: r.charged!, billed: r.billed!, billedEst: r.billed_est!, billedRecovery: r.billed_recovery!, billedCredit: r.billed_credit!, paidIn: r.paid_in!, paidOut: r.paid_out!, inSerial: r.in_serial!, outSerial: r.out_serial!, confirmedServed: r.confirmed_served!, confirmedRecovery: r.confirmed_recovery! }
       : emptyAccount()
     c = { peer: new Uint8Array(peer), acct, dirty: false, agg: undefined }
     this.#accounts.set(k, c)
@@ -373,7 +379,7 @@ export class LedgerStore {
 
   #writeAccount(c: Cached): void {
     const a = c.acct
-    this.#stmts.putAccount.run(c.peer, a.served, a.consumed, a.charged, a.billed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, this.#now(), a.billedEst, a.billedRecovery)
+    this.#stmts.putAccount.run(c.peer, a.served, a.consumed, a.charged, a.billed, a.paidIn, a.paidOut, a.inSerial, a.outSerial, a.confirmedServed, a.confirmedRecovery, this.#now(), a.billedEst, a.billedRecovery, a.billedCredit)
   }
 
   /** Drops the written groups from the pending state. */
@@ -421,7 +427,7 @@ export class LedgerStore {
   }
 }
 
-/** Upgrades a ledger written before the billed_est / billed_recovery columns (our estimate starts as what was billed). */
+/** Upgrades a ledger written before the billed_est / billed_recovery / billed_credit columns (our estimate starts as what was billed). */
 function migrate(db: Database.Database): void {
   const cols = new Set((db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>).map((c) => c.name))
   db.transaction(() => {
@@ -430,6 +436,7 @@ function migrate(db: Database.Database): void {
       db.exec('UPDATE accounts SET billed_est = billed')
     }
     if (!cols.has('billed_recovery')) db.exec('ALTER TABLE accounts ADD COLUMN billed_recovery INTEGER NOT NULL DEFAULT 0')
+    if (!cols.has('billed_credit')) db.exec('ALTER TABLE accounts ADD COLUMN billed_credit INTEGER NOT NULL DEFAULT 0')
   })()
 }
 

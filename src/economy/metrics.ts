@@ -15,13 +15,15 @@ export interface EconomyEvents {
 export const nullEvents: EconomyEvents = { cheque() {}, divergence() {}, refusal() {}, flushFailure() {} }
 
 const sources = new WeakMap<Registry, () => number>()
+const balanceSources = new WeakMap<Registry, () => { owedToUs: bigint; weOwe: bigint }>()
 
 function reuse<T>(reg: Registry, name: string, make: () => T): T {
   return (reg.getSingleMetric(name) as T | undefined) ?? make()
 }
 
 /** Metrics bound to `reg`; `pending` reports the ledger's un-flushed entries at scrape time. */
-export function economyMetrics(reg: Registry, pending: () => number): EconomyEvents {
+/** `balances` sums what peers owe us and what we owe them (micro-credits), read at scrape time. */
+export function economyMetrics(reg: Registry, pending: () => number, balances?: () => { owedToUs: bigint; weOwe: bigint }): EconomyEvents {
   const registers = [reg]
   const cheques = reuse(reg, 'zeone_economy_cheques_total', () => new Counter({ name: 'zeone_economy_cheques_total', help: 'Cheques by direction and result', labelNames: ['direction', 'result'] as const, registers }))
   const divergences = reuse(reg, 'zeone_economy_reconciliations_total', () => new Counter({ name: 'zeone_economy_reconciliations_total', help: 'Balance reconciliations with a difference, by reason', labelNames: ['reason'] as const, registers }))
@@ -32,6 +34,16 @@ export function economyMetrics(reg: Registry, pending: () => number): EconomyEve
   reuse(reg, 'zeone_economy_ledger_pending', () => new Gauge({
     name: 'zeone_economy_ledger_pending', help: 'Ledger entries waiting for the next group commit', registers,
     collect() { try { this.set(sources.get(reg)?.() ?? 0) } catch { /* ledger closed */ } },
+  }))
+  if (balances) balanceSources.set(reg, balances)
+  reuse(reg, 'zeone_economy_balance_microcredits', () => new Gauge({
+    name: 'zeone_economy_balance_microcredits', help: 'Sum of credit balances with peers: side="owed_to_us" (peers owe us) or "we_owe"', labelNames: ['side'] as const, registers,
+    collect() {
+      try {
+        const b = balanceSources.get(reg)?.()
+        if (b) { this.set({ side: 'owed_to_us' }, Number(b.owedToUs)); this.set({ side: 'we_owe' }, Number(b.weOwe)) }
+      } catch { /* ledger closed */ }
+    },
   }))
   return {
     cheque: (direction, result) => cheques.inc({ direction, result }),

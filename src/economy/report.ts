@@ -25,14 +25,28 @@ export function balanceReport(eco: Economy, peer?: Uint8Array): unknown {
   return { unit: 'micro-credits', debtLimit: `${eco.debtLimit}`, total: `${total}`, peers }
 }
 
+/** What the most recently active peers (up to the report limit) owe us, and what we owe them. */
+export function balanceTotals(eco: Economy): { owedToUs: bigint; weOwe: bigint } {
+  let owedToUs = 0n, weOwe = 0n
+  for (const r of eco.store.query<{ peer: Uint8Array }>(`SELECT peer FROM accounts ORDER BY updated DESC LIMIT ${LIMIT}`)) {
+    const b = eco.owed(new Uint8Array(r.peer))
+    if (b > 0n) owedToUs += b
+    else weOwe -= b
+  }
+  return { owedToUs, weOwe }
+}
+
 export function trustReport(eco: Economy, peer?: Uint8Array): unknown {
   const one = (p: Uint8Array): Record<string, unknown> => {
     const v = eco.trust.view(p)
-    return { peer: toB64(p), behavior: +v.behavior.toFixed(6), effective: +v.effective.toFixed(6), stakeWei: `${v.stake}`, blacklisted: v.blacklisted, events: v.events, reason: v.reason || undefined }
+    // whether authorize() would serve it without collateral, and why not: the number alone did not say
+    const serving = v.blacklisted ? 'no: blacklisted' : v.effective >= eco.trustMin ? 'yes'
+      : v.stake <= 0n ? 'no: no stake (collateral only)' : 'no: below min (collateral only)'
+    return { peer: toB64(p), behavior: +v.behavior.toFixed(6), effective: +v.effective.toFixed(6), stakeWei: `${v.stake}`, serving, blacklisted: v.blacklisted, events: v.events, reason: v.reason || undefined }
   }
-  if (peer) return { peers: [one(peer)] }
+  if (peer) return { minTrust: eco.trustMin, peers: [one(peer)] }
   const rows = eco.store.query<{ peer: Uint8Array }>(`SELECT peer FROM trust ORDER BY last_ms DESC LIMIT ${LIMIT}`)
-  return { peers: rows.map((r) => one(new Uint8Array(r.peer))) }
+  return { minTrust: eco.trustMin, peers: rows.map((r) => one(new Uint8Array(r.peer))) }
 }
 
 export function iouReport(eco: Economy, self: Uint8Array): unknown {

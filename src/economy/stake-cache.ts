@@ -25,6 +25,9 @@ export class StakeCache {
 
   constructor(init: StakeCacheInit) { this.#init = init }
 
+  /** Forgets every answer (a stake changed on chain): the next lookups re-read, so a change counts promptly. */
+  invalidate(): void { this.#entries.clear() }
+
   get(peer: Uint8Array): bigint | undefined {
     const k = toHex(peer)
     const e = this.#entries.get(k)

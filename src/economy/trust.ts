@@ -23,6 +23,7 @@ export const EVENT_DELTAS: Readonly<Record<Exclude<TrustEvent, SlashingEvent>, n
   ping_timeout: -0.01,
   debt_repaid: 0.02,
   excessive_debt: -0.03,
+  invalid_inference: -0.1,
 }
 export type SlashingEvent = 'invalid_merkle_proof' | 'signature_forgery' | 'double_spend'
 export const SLASHING_EVENTS: ReadonlySet<TrustEvent> = new Set<TrustEvent>(['invalid_merkle_proof', 'signature_forgery', 'double_spend'])

@@ -128,7 +128,8 @@ test('devnet end to end: CLI deploy, stake, bind, two nodes, governance changes 
     const config = validateConfig({
       dataDir: d, node: { port: 0, host: '127.0.0.1', legacy: false }, ops: { httpPort: -1, logLevel: 'silent' },
       economy: { claimIntervalMs: 150, flushIntervalMs: 20, minClaimGapMs: 50 },
-      chain: { enabled: true, rpcUrl: url, paramsRefreshSec: 1 },
+      // no chain.rpcUrl: the node must use the deployment file's rpcUrl (written by `chain deploy`), not the default
+      chain: { enabled: true, paramsRefreshSec: 1 },
     })
     const n = createNode(config, { layers: [['economy', attach]] })
     await n.start()

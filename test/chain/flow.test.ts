@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseEther } from 'viem'
+import { parseEther, recoverAddress } from 'viem'
 import { Identity } from '../../src/crypto/identity.js'
 import { randomBytes } from '../../src/crypto/sign.js'
 import { writeFileAtomic, dhtIdOf } from '../../src/crypto/identity.js'
@@ -65,6 +65,10 @@ test('two nodes meter, exchange cheques with the on-chain part, one settles from
     handles.push(h)
   }
   const [A, B] = handles as [ChainHandle, ChainHandle]
+  // verified inference: the handle signs a stage's DataAttestation with the bound key, as Staking recovers it
+  const att = A.attestData(new Uint8Array(32).fill(1), 3, new Uint8Array(32).fill(2))
+  const attDigest = await A.client.read<`0x${string}`>(net.deployment.staking, 'Staking', 'attestationDigest', [`0x${'01'.repeat(32)}`, 3n, `0x${'02'.repeat(32)}`])
+  assert.equal(await recoverAddress({ hash: attDigest, signature: `0x${Buffer.from(att).toString('hex')}` }), A.client.address)
   const [alice, bob] = ids as [Identity, Identity]
   await A.client.deposit(parseEther('50'))
 

@@ -98,7 +98,7 @@ test('the invariant checker catches an account that disagrees with its log', () 
   } finally { cleanup() }
 })
 
-test('a ledger written before billed_est/billed_recovery is upgraded: our estimate starts as what was billed', () => {
+test('a ledger written before billed_est/billed_recovery/billed_credit is upgraded: our estimate starts as what was billed, no allowance', () => {
   const { dir, cleanup } = tempDir()
   const file = join(dir, 'old.sqlite')
   try {
@@ -113,12 +113,15 @@ test('a ledger written before billed_est/billed_recovery is upgraded: our estima
     assert.equal(a.billed, 40n)
     assert.equal(a.billedEst, 40n)
     assert.equal(a.billedRecovery, 0n)
+    assert.equal(a.billedCredit, 0n, 'no recovery allowance in force after the upgrade')
     s.meter(A, 'billed', 'inference', 1n, 2n)
     s.meter(B, 'billed', 'inference', 1n, 7n)
+    s.touch(A).billedCredit = 9n
     s.close()
     const again = LedgerStore.open(file)
     assert.equal(again.account(A).billedEst, 42n)
     assert.equal(again.account(B).billedEst, 7n)
+    assert.equal(again.account(A).billedCredit, 9n, 'the recovery allowance is persisted')
     again.close()
   } finally { cleanup() }
 })

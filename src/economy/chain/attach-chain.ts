@@ -7,7 +7,8 @@ import { bytesToHex, hexToBytes, keccak256, toHex } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
-import { makeOnchainSigner, type OnchainPart } from './cheque-eip712.js'
+import { makeOnchainSigner, signDigestSync, type OnchainPart } from './cheque-eip712.js'
+import { attestationDigest } from './attestation.js'
 import { ChequeGuard, type OnchainRefusal } from './cheque-guard.js'
 import type { Cheque } from '../cheque.js'
 
@@ -42,6 +43,9 @@ export interface ChainHandle extends Stoppable {
    */
   onchainVerifier: (c: Cheque) => true | OnchainRefusal
   guard: ChequeGuard
+  /** Verified inference: Staking's EIP-712 DataAttestation(root, index, dataHash) signed by the node's bound EVM key
+   *  (65 bytes r || s || v), for a stage's activation commitments (docs/protocol/verified-inference.md). */
+  attestData(root: Uint8Array, index: number, dataHash: Uint8Array): Uint8Array
 }
 
 export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undefined> {
@@ -51,7 +55,8 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
   const privateKey = loadOrCreateEvmKey(ctx.dataDir, cfg.keyFile)
   const client = await ChainClient.open({
     deployment: dep,
-    rpcUrl: cfg.rpcUrl,
+    // the deployment file names the endpoint it was deployed on (as the chain CLI commands use it)
+    rpcUrl: dep.rpcUrl ?? cfg.rpcUrl,
     privateKey,
     stakeCacheMs: cfg.stakeCacheSec * 1000,
     stakeCacheMax: cfg.stakeCacheMax,
@@ -132,6 +137,7 @@ export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undef
     },
     onchainVerifier: (c) => guard.verify(c),
     guard,
+    attestData: (root, index, dataHash) => signDigestSync(privateKey, attestationDigest({ chainId, staking: dep.staking, root, index: BigInt(index), dataHash })),
     params: () => current,
     refresh,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },

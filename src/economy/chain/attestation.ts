@@ -11,13 +11,18 @@ import { privateKeyToAccount } from 'viem/accounts'
 import type { ChainClient } from './client.js'
 import { ChainError } from './errors.js'
 
-export const ATTESTATION_TYPES = {
-  DataAttestation: [
-    { name: 'root', type: 'bytes32' },
-    { name: 'index', type: 'uint64' },
-    { name: 'dataHash', type: 'bytes32' },
-  ],
-} as const
+/** The (root, index, dataHash) triple every Staking statement signs: data attestations and inference verdicts. */
+export const ATTESTED_FIELDS = [
+  { name: 'root', type: 'bytes32' },
+  { name: 'index', type: 'uint64' },
+  { name: 'dataHash', type: 'bytes32' },
+] as const
+
+export const ATTESTATION_TYPES = { DataAttestation: ATTESTED_FIELDS } as const
+
+/** The EIP-712 domain of the Staking contract (its constructor fixes name and version). */
+export const stakingDomain = (chainId: bigint, staking: Address) =>
+  ({ name: 'ZEONE Staking', version: '1', chainId, verifyingContract: getAddress(staking) }) as const
 
 const UINT64_MAX = (1n << 64n) - 1n
 
@@ -29,7 +34,7 @@ function typed(f: AttestationFields) {
   if (f.index < 0n || f.index > UINT64_MAX) throw new ChainError('bad_attestation', 'index out of uint64 range')
   if (f.chainId <= 0n) throw new ChainError('bad_attestation', 'bad chain id')
   return {
-    domain: { name: 'ZEONE Staking', version: '1', chainId: f.chainId, verifyingContract: getAddress(f.staking) },
+    domain: stakingDomain(f.chainId, f.staking),
     types: ATTESTATION_TYPES,
     primaryType: 'DataAttestation' as const,
     message: { root: bytesToHex(f.root), index: f.index, dataHash: bytesToHex(f.dataHash) },

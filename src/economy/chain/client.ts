@@ -14,10 +14,8 @@ import { signBinding, verifyBinding } from './binding.js'
 import { ChainError } from './errors.js'
 import type { DebtorState } from './cheque-guard.js'
 
-export const PARAM_NAMES = ['fee_vpn', 'fee_cdn', 'fee_ai', 'debt_limit', 'min_trust_score', 'slashing_rate',
-  'slash_invalid_bps', 'slash_unavailable_bps', 'slash_censorship_bps', 'fraud_reward_bps'] as const
-export type ParamName = (typeof PARAM_NAMES)[number]
-export type GovernedParams = Record<ParamName, bigint>
+import { PARAM_NAMES, type GovernedParams } from './param-names.js'
+export { PARAM_NAMES, type ParamName, type GovernedParams } from './param-names.js'
 export const paramKey = (name: string): Hex => keccak256(toHex(name))
 
 export interface ChainClientInit {
@@ -158,6 +156,32 @@ export class ChainClient implements StakeSource {
     this.#cache.delete(key)
     this.#cache.set(key, { at: now, stake })
     return stake
+  }
+
+  /**
+   * Watches the staking contract's events (polled every `pollMs`) and, on any, drops the stake cache and calls
+   * `cb`: a peer that stakes (or unstakes) counts within seconds instead of after the cache lifetime.
+   */
+  onStakeChange(cb: () => void, pollMs = 2000): () => void {
+    // our own poll on an unref'd timer: viem's watchContractEvent kept ref'd timers running after its unwatch when
+    // that came while its first poll was in flight, so a stopped node's process never exited
+    let stopped = false
+    let from: bigint | undefined
+    let timer: NodeJS.Timeout | undefined
+    const tick = async (): Promise<void> => {
+      try {
+        const head = await this.c.public.getBlockNumber()
+        if (from === undefined) from = head + 1n
+        else if (head >= from) {
+          const logs = await this.c.public.getContractEvents({ address: this.dep.staking, abi: this.abi('Staking'), fromBlock: from, toBlock: head })
+          from = head + 1n
+          if (logs.length > 0 && !stopped) { this.#cache.clear(); cb() }
+        }
+      } catch { /* an unreachable chain: the cache lifetime still bounds staleness */ }
+      if (!stopped) { timer = setTimeout(() => { void tick() }, pollMs); timer.unref() }
+    }
+    void tick()
+    return () => { stopped = true; if (timer) clearTimeout(timer) }
   }
 
   /** A debtor's deposit as the escrow holds it and what it paid `creditor` so far (ChequeGuard's chain view). */

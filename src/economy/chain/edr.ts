@@ -6,11 +6,29 @@ import { createRequire } from 'node:module'
 import type { EIP1193RequestFn } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import { hexToBytes, type Hex } from 'viem'
+import { ChainError } from './errors.js'
 
 const require = createRequire(import.meta.url)
-type Edr = typeof import('@nomicfoundation/edr')
+// The slice of EDR's API used here, typed locally: @nomicfoundation/edr is an optional dependency, and the project
+// must build (tsc) without it (`npm ci --omit=optional`), so its own type declarations cannot be imported.
+interface EdrProvider { handleRequest(json: string): Promise<{ data: unknown }> }
+interface EdrContextLike {
+  registerProviderFactory(chainType: string, factory: unknown): Promise<void>
+  createProvider(chainType: string, config: Record<string, unknown>, logger: Record<string, unknown>,
+    subscriptions: Record<string, unknown>, decoder: unknown): Promise<EdrProvider>
+}
+interface Edr {
+  EdrContext: new () => EdrContextLike
+  ContractDecoder: new () => unknown
+  L1_CHAIN_TYPE: string
+  PRAGUE: string
+  MineOrdering: { Priority: unknown }
+  l1ProviderFactory(): unknown
+  l1HardforkFromString(s: string): unknown
+  l1GenesisState(hardfork: unknown): Array<{ address: Uint8Array; balance: bigint }>
+}
 let edrMod: Edr | undefined
-let context: import('@nomicfoundation/edr').EdrContext | undefined
+let context: EdrContextLike | undefined
 let registered: Promise<void> | undefined
 
 export interface EdrInit {
@@ -32,14 +50,25 @@ export interface EdrChain extends Eip1193 {
   increaseTime(seconds: number): Promise<void>
 }
 
-async function edrContext(): Promise<{ edr: Edr; ctx: import('@nomicfoundation/edr').EdrContext }> {
-  edrMod ??= require('@nomicfoundation/edr') as Edr
+async function edrContext(): Promise<{ edr: Edr; ctx: EdrContextLike }> {
+  edrMod ??= loadEdr()
   const edr = edrMod
   context ??= new edr.EdrContext()
   const ctx = context
   registered ??= ctx.registerProviderFactory(edr.L1_CHAIN_TYPE, edr.l1ProviderFactory())
   await registered
   return { edr, ctx }
+}
+
+/** EDR is only needed for the devnet and tests (~190 MB installed): say what to install when it is absent. */
+function loadEdr(): Edr {
+  try {
+    return require('@nomicfoundation/edr') as Edr
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err
+    throw new ChainError('evm_missing', 'the local EVM (package @nomicfoundation/edr) is not installed; it is only needed for '
+      + "'zeone chain devnet' and the chain tests: install it with `npm install @nomicfoundation/edr` (version in package.json)", { cause: err })
+  }
 }
 
 let nextId = 1

@@ -48,6 +48,13 @@ export async function findProposal(cl: ChainClient, id: bigint): Promise<{ targe
   throw new ChainError('unknown_proposal', `no proposal ${id}`)
 }
 
+/** Every proposal id the governor has created since the deployment block (ProposalCreated events), oldest first. */
+export async function listProposalIds(cl: ChainClient): Promise<bigint[]> {
+  const event = cl.abi('ZeoneGovernor').find((x) => x.type === 'event' && x.name === 'ProposalCreated')
+  const logs = await cl.c.public.getLogs({ address: cl.dep.governor, event: event as never, fromBlock: BigInt(cl.dep.fromBlock ?? 0), toBlock: 'latest' })
+  return logs.map((log) => (log as unknown as { args: { proposalId: bigint } }).args.proposalId)
+}
+
 export async function queue(cl: ChainClient, id: bigint): Promise<void> {
   const p = await findProposal(cl, id)
   await cl.write(cl.dep.governor, 'ZeoneGovernor', 'queue', [p.targets, p.values, p.calldatas, keccak256(toHex(p.description))])

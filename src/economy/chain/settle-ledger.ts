@@ -13,11 +13,15 @@ import type { ChainClient } from './client.js'
 import { makeOnchainVerifier } from './cheque-eip712.js'
 import { cashCheque } from './settle.js'
 import { ChainError } from './errors.js'
+import { describeChainError } from './revert.js'
 
 export interface SettleResult {
   debtor: string; serial: bigint; paid?: bigint; burned?: bigint; txHash?: string; skipped?: string; error?: string
   /** The ledger row was marked redeemed (settleFromLedger only). */
   redeemed?: boolean
+  /** paid: cashed in full; partial: the debtor's deposit covered only `paid` (the rest stays due, the cheque active);
+   *  already paid: nothing was due; failed: see `error`. */
+  outcome?: 'paid' | 'partial' | 'already paid' | 'failed'
 }
 
 const MAX_ROWS = 10_000
@@ -27,19 +31,23 @@ export async function settleEncoded(cl: ChainClient, encoded: Uint8Array[]): Pro
   const out: SettleResult[] = []
   for (const b of encoded) {
     let c: Cheque
-    try { c = decodeCheque(b) } catch (err) { out.push({ debtor: '?', serial: 0n, error: (err as Error).message }); continue }
+    try { c = decodeCheque(b) } catch (err) { out.push({ debtor: '?', serial: 0n, outcome: 'failed', error: (err as Error).message }); continue }
     const r: SettleResult = { debtor: bytesToHex(c.debtor), serial: c.serial }
     out.push(r)
+    r.outcome = 'failed'
     if (!verifyChequeSignature(c)) { r.error = 'bad Ed25519 signature'; continue }
     if (c.onchain === undefined || !verify(c)) { r.error = 'no valid on-chain part for this chain/escrow'; continue }
     try {
       // a cheque whose cumulative amount is already paid (cashed before, or superseded) costs no transaction
       const paid = await cl.read<bigint>(cl.dep.escrow, 'SettlementEscrow', 'paidOut', [bytesToHex(c.onchain.debtorEvm), bytesToHex(c.onchain.creditorEvm)])
-      if (paid >= c.onchain.amountWei) { r.skipped = 'already cashed'; continue }
+      if (paid >= c.onchain.amountWei) { r.skipped = 'already cashed'; r.outcome = 'already paid'; continue }
       const res = await cashCheque(cl.c, cl.arts, c)
       Object.assign(r, { paid: res.paid, burned: res.burned, txHash: res.txHash })
+      r.outcome = paid + res.paid >= c.onchain.amountWei ? 'paid' : 'partial'
     } catch (err) {
-      r.error = (err as { shortMessage?: string }).shortMessage ?? (err as Error).message
+      // a revert as the escrow's error name and args (one line, the hint on a second), not viem's selector dump
+      const decoded = await describeChainError(err).catch(() => undefined)
+      r.error = decoded?.replace(/^chain: /, '') ?? (err as { shortMessage?: string }).shortMessage ?? (err as Error).message
     }
   }
   return out
