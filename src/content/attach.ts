@@ -4,9 +4,11 @@
  * `zeone publish` / `zeone fetch`.
  */
 import { Counter } from 'prom-client'
-import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { LayerHandle, NodeContext } from '../interfaces/node-context.js'
 import { InvalidInputError } from '../util/errors.js'
-import { ContentService } from './service.js'
+import { fsInputError } from '../util/fs-errors.js'
+import { stat } from 'node:fs/promises'
+import { CONTENT_LIVE_KEYS, ContentService } from './service.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap {
@@ -22,17 +24,18 @@ function str(body: unknown, key: string, required = true): string | undefined {
   return v
 }
 
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+export async function attach(ctx: NodeContext): Promise<LayerHandle> {
   const counter = (name: string, help: string): Counter => {
     const existing = ctx.metrics.getSingleMetric(name)
     return (existing as Counter | undefined) ?? new Counter({ name, help, registers: [ctx.metrics] })
   }
   const svc = new ContentService({
     identity: ctx.identity, config: ctx.config.content, dataDir: ctx.dataDir, router: ctx.router, links: ctx.links,
-    services: ctx.services, logger: ctx.logger,
+    services: ctx.services, logger: ctx.logger, ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
     counters: {
       served: counter('zeone_content_served_bytes_total', 'Chunk bytes served to peers (chunk protocol and CDN cache)'),
       fetched: counter('zeone_content_fetched_chunks_total', 'Verified chunks fetched by downloads'),
+      fetchedBytes: counter('zeone_content_fetched_bytes_total', 'Verified chunk bytes fetched by downloads (counted as each chunk verifies)'),
       bad: counter('zeone_content_bad_providers_total', 'Providers caught serving unverifiable content'),
     },
   })
@@ -47,7 +50,9 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     if (typeof body.chunkSize === 'number') opts.chunkSize = body.chunkSize
     if (typeof body.contentId === 'string') opts.contentId = body.contentId
     if (typeof body.version === 'number') opts.version = body.version
-    const { pub, announced } = await svc.publish(path, opts)
+    // a path the user mistyped is their mistake, not the node's: name it and the fix
+    try { await stat(path) } catch (err) { throw fsInputError(err, 'path', 'give an existing file or directory to publish') ?? err }
+    const { pub, announced } = await svc.publish(path, opts).catch((err: unknown) => { throw fsInputError(err, 'path') ?? err })
     return { ...svc.publicationInfo(pub), announced }
   })
   c.route('GET', '/v1/content/published', () => svc.store.list().map((p) => svc.publicationInfo(p)))
@@ -70,5 +75,5 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     return k ? { enabled: true, bytes: k.bytes, chunks: k.size, roots: k.groups, hits: k.hits, misses: k.misses, maxBytes: k.maxBytes } : { enabled: false }
   })
 
-  return { stop: () => svc.stop() }
+  return { stop: () => svc.stop(), liveKeys: CONTENT_LIVE_KEYS, onConfig: (next) => svc.reconfigure(next.content) }
 }

@@ -20,8 +20,8 @@ export interface ChunkCacheInit {
 interface Entry { data: Uint8Array; group: string | undefined }
 
 export class ChunkCache {
-  readonly maxBytes: number
-  readonly maxEntries: number
+  #maxBytes: number
+  #maxEntries: number
   #map = new Map<string, Entry>()
   #groups = new Map<string, number>()
   #bytes = 0
@@ -30,9 +30,19 @@ export class ChunkCache {
   readonly #onGroup: ((group: string, present: boolean) => void) | undefined
 
   constructor(init: ChunkCacheInit = {}) {
-    this.maxBytes = init.maxBytes ?? 256 * 1024 * 1024
-    this.maxEntries = init.maxEntries ?? 65536
+    this.#maxBytes = init.maxBytes ?? 256 * 1024 * 1024
+    this.#maxEntries = init.maxEntries ?? 65536
     this.#onGroup = init.onGroup
+  }
+
+  get maxBytes(): number { return this.#maxBytes }
+  get maxEntries(): number { return this.#maxEntries }
+
+  /** Changes the limits (live config); shrinking evicts the oldest chunks until the cache fits. */
+  resize(limits: { maxBytes: number; maxEntries: number }): void {
+    this.#maxBytes = limits.maxBytes
+    this.#maxEntries = limits.maxEntries
+    while (this.#map.size > 0 && (this.#bytes > this.#maxBytes || this.#map.size > this.#maxEntries)) this.#evictOldest()
   }
 
   get bytes(): number { return this.#bytes }
@@ -44,12 +54,12 @@ export class ChunkCache {
    * announcements. Returns false if the chunk does not match or is larger than the whole cache.
    */
   put(hash: Uint8Array, data: Uint8Array, group?: string): boolean {
-    if (hash.byteLength !== HASH_BYTES || data.byteLength > this.maxBytes) return false
+    if (hash.byteLength !== HASH_BYTES || data.byteLength > this.#maxBytes) return false
     if (!equalBytes(leafHash(data), hash)) return false
     const key = toHex(hash)
     const old = this.#map.get(key)
     if (old) { this.#map.delete(key); this.#map.set(key, old); return true }
-    while (this.#map.size > 0 && (this.#bytes + data.byteLength > this.maxBytes || this.#map.size >= this.maxEntries)) this.#evictOldest()
+    while (this.#map.size > 0 && (this.#bytes + data.byteLength > this.#maxBytes || this.#map.size >= this.#maxEntries)) this.#evictOldest()
     this.#map.set(key, { data: data.slice(), group })
     this.#bytes += data.byteLength
     if (group !== undefined) {

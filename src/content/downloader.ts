@@ -19,7 +19,7 @@ import { readFully } from './hasher.js'
 import { decodeManifest, leafCountOf, manifestId, type Manifest } from './manifest.js'
 import { ContentMessageType as T, decodeManifestReply, encodeGetManifest } from './messages.js'
 import { ProgressMeter, type Progress } from './progress.js'
-import { ProviderSet } from './provider-set.js'
+import { ProviderSet, type Relinker } from './provider-set.js'
 
 export interface DownloadInit {
   /** Manifest id (SHA-256 of the signed manifest encoding). */
@@ -46,6 +46,13 @@ export interface DownloadInit {
   discoverCachePeers?: (m: Manifest) => Promise<Link[]>
   /** Called with every verified chunk (leaf hash, data, file Merkle root hex): feeds the local CDN cache. */
   onVerified?: (leaf: Uint8Array, data: Uint8Array, rootHex: string) => void
+  /**
+   * A provider whose link closed mid-download is looked up again here (the node's current link to the same node id,
+   * e.g. a NAT link re-routed after its relay died) for up to `relinkWaitMs`; without it such a provider is dropped.
+   */
+  relink?: (nodeId: Uint8Array) => Link | undefined
+  /** @default 30000 */
+  relinkWaitMs?: number
   /** Test hook: positional writes (inject a full disk). */
   writer?: ChunkWriter
 }
@@ -73,7 +80,12 @@ export class Download {
 
   constructor(init: DownloadInit) {
     this.#init = init
-    this.#providers = new ProviderSet(init.providers, init.trust, init.logger ?? silentLogger, init.maxFailures ?? 3, init.cachePeers ?? [])
+    const clock = init.clock ?? systemClock
+    const relink: Relinker | undefined = init.relink && {
+      get: init.relink, waitMs: init.relinkWaitMs ?? 30_000,
+      sleep: (ms) => new Promise<void>((r) => { clock.setTimeout(r, ms) }),
+    }
+    this.#providers = new ProviderSet(init.providers, init.trust, init.logger ?? silentLogger, init.maxFailures ?? 3, init.cachePeers ?? [], relink)
   }
 
   get manifest(): Manifest | undefined { return this.#manifest }

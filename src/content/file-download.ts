@@ -352,7 +352,9 @@ async function fetchChunks(job: FileJob, fh: FileHandle, bf: Bitfield, vf: Bitfi
   const lane = async (p: ProviderState): Promise<void> => {
     let writing: Promise<void> | undefined
     try {
-      while (!fatal && !job.signal.aborted && !p.dropped && !p.link.closed) {
+      while (!fatal && !job.signal.aborted && !p.dropped) {
+        // its link closed: the node may route the peer again; carry on over the new link, or stop this lane
+        if (p.link.closed) { if (!await providers.relinked(p)) break; continue }
         const i = take()
         if (i === undefined) {
           if (inflight === 0) return

@@ -174,11 +174,6 @@ export function verifyInclusion(leaf: Uint8Array, index: number, leafCount: numb
   return sn === 0 && equal(r, root)
 }
 
-/** Like verifyInclusion but throws a MerkleError with code `invalid_merkle_proof`. */
-export function assertInclusion(leaf: Uint8Array, index: number, leafCount: number, proof: readonly Uint8Array[], root: Uint8Array): void {
-  if (!verifyInclusion(leaf, index, leafCount, proof, root)) throw new MerkleError('invalid_merkle_proof', `inclusion proof for leaf ${index}/${leafCount} does not verify`)
-}
-
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false
   let d = 0

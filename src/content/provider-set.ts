@@ -7,6 +7,17 @@ import type { Link } from '../interfaces/link.js'
 import type { TrustEvent, TrustSink } from '../interfaces/trust.js'
 import type { Logger } from '../interfaces/logger.js'
 
+/**
+ * Where a provider's link comes from once its link closed: the node may route the same peer again (a NAT link
+ * found dead and re-routed through another relay, TURN or a punched path). The download waits up to `waitMs` for
+ * an open link to the same node id and carries on over it.
+ */
+export interface Relinker {
+  get(nodeId: Uint8Array): Link | undefined
+  waitMs: number
+  sleep(ms: number): Promise<void>
+}
+
 export interface ProviderState {
   key: string
   link: Link
@@ -25,7 +36,11 @@ export class ProviderSet {
   /** Last transport failure per provider (for error messages). */
   readonly lastError = new Map<string, string>()
 
-  constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number, cacheLinks: readonly Link[] = []) {
+  readonly #relink: Relinker | undefined
+  readonly #relinking = new Map<ProviderState, Promise<boolean>>()
+
+  constructor(links: readonly Link[], readonly trust: TrustSink | undefined, readonly logger: Logger, readonly maxFailures: number, cacheLinks: readonly Link[] = [], relink?: Relinker) {
+    this.#relink = relink
     const seen = new Set<string>()
     this.all = []
     const add = (link: Link, cache: boolean): void => {
@@ -61,8 +76,11 @@ export class ProviderSet {
     p.dropped = true
   }
 
-  /** Transport trouble: strike, and drop when out of strikes or the link is gone. */
+  /** Transport trouble: strike, and drop when out of strikes or the link is gone (unless a new link may come). */
   failed(p: ProviderState, detail: string): void {
+    // the link died under the requests (every one in flight fails with it): the path's fault, not the provider's;
+    // relinked() decides whether the provider comes back
+    if (p.link.closed && this.#relink) { this.lastError.set(p.key, detail); return }
     p.failures++
     this.lastError.set(p.key, detail)
     this.trust?.report(p.link.peer.nodeId, 'failed_transfer', detail)
@@ -70,5 +88,37 @@ export class ProviderSet {
       if (!p.dropped) this.logger.info({ provider: p.key, detail }, 'provider dropped after failures')
       p.dropped = true
     }
+  }
+
+  /**
+   * The provider's link closed: waits (once for all its lanes) for a new open link to the same node; true when the
+   * provider carries on over it, false (and dropped) when none came within the relinker's wait.
+   */
+  relinked(p: ProviderState): Promise<boolean> {
+    if (!p.link.closed) return Promise.resolve(!p.dropped)
+    const r = this.#relink
+    if (!r || p.dropped) { p.dropped = true; return Promise.resolve(false) }
+    let w = this.#relinking.get(p)
+    if (!w) {
+      const dead = p.link
+      w = (async () => {
+        for (let waited = 0; ; waited += 100) {
+          const l = r.get(dead.peer.nodeId)
+          if (l && l !== dead && !l.closed) {
+            this.logger.info({ provider: p.key, waitedMs: waited }, 'provider link replaced; download carries on over the new link')
+            p.link = l
+            p.failures = 0
+            return true
+          }
+          if (waited >= r.waitMs || p.dropped) break
+          await r.sleep(100)
+        }
+        this.logger.info({ provider: p.key }, 'provider link closed and no new link came; dropped')
+        p.dropped = true
+        return false
+      })().finally(() => this.#relinking.delete(p))
+      this.#relinking.set(p, w)
+    }
+    return w
   }
 }

@@ -3,6 +3,9 @@
  * discovery and download jobs. attach.ts exposes it on the control API; other layers (e.g. cortex model
  * distribution) can use it through `ctx.services.get('content')`.
  */
+import { parseHostPort } from '../util/host-port.js'
+import type { NodeTracer } from '../interfaces/tracing.js'
+import { failSpan } from '../util/span.js'
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Counter } from 'prom-client'
@@ -26,12 +29,14 @@ import { ContentStore, type Publication, type PublishOptions } from './store.js'
 export interface ContentServiceInit {
   identity: Identity
   config: ContentConfig
+  /** A span per download (from provider lookup to the last verified chunk) when tracing is on. */
+  tracer?: NodeTracer
   dataDir: string
   router: MessageRouter
   links: LinkProvider
   services: ServiceRegistry
   logger: Logger
-  counters?: { served: Counter; fetched: Counter; bad: Counter }
+  counters?: { served: Counter; fetched: Counter; bad: Counter; fetchedBytes?: Counter }
 }
 
 export interface JobInfo {
@@ -49,11 +54,12 @@ const MAX_FINISHED_JOBS = 64
 
 /** Parses `host:port` or `[v6]:port` (the content layer may not import the node composition root). */
 export function parseEndpoint(s: string): Endpoint {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([^\s:/[\]]+):(\d{1,5})$/.exec(s)
-  const port = m ? Number(m[2]) : NaN
-  if (!m || port < 1 || port > 65535) throw new DownloadError('bad_address', `expected host:port, got '${s}'`)
-  return { host: m[1]!, port }
+  try { return parseHostPort(s) } catch (err) { throw new DownloadError('bad_address', (err as Error).message) }
 }
+
+/** Content keys read per call (publish, fetch) or resizable, so a reload applies them without a restart. */
+export const CONTENT_LIVE_KEYS = ['content.chunkSize', 'content.window', 'content.requestTimeoutMs', 'content.maxFailures',
+  'content.maxProviders', 'content.seedAfterFetch', 'content.cache.maxBytes', 'content.cache.maxEntries'] as const
 
 export class ContentService {
   readonly store: ContentStore
@@ -78,7 +84,18 @@ export class ContentService {
       : undefined
   }
 
+  /** Live config (the keys in CONTENT_LIVE_KEYS): download and publish parameters apply from the next call, the
+   *  cache limits at once. The node holds every other content key at its running value until a restart. */
+  reconfigure(next: ContentConfig): void {
+    this.#init.config = next
+    this.cache?.cache.resize({ maxBytes: next.cache.maxBytes, maxEntries: next.cache.maxEntries })
+  }
+
+  #started = false
+
   start(): void {
+    if (this.#started) return // idempotent: one index load, one announcement round
+    this.#started = true
     const restored = loadIndex(this.#init.dataDir, this.store, this.#init.logger)
     if (restored > 0) this.#init.logger.info({ restored }, 'restored published content')
     this.server.start()
@@ -166,8 +183,10 @@ export class ContentService {
   /** Starts a download job and returns its handle; progress and outcome via `job()`. */
   async fetch(idHex: string, outDir: string, from: readonly string[] = []): Promise<JobInfo> {
     if (!/^[0-9a-f]{64}$/.test(idHex)) throw new DownloadError('bad_id', 'content id must be 64 hex digits')
-    const providers = await this.providersFor(idHex, from)
-    if (providers.length === 0) throw new DownloadError('no_providers', `no reachable provider for ${idHex}`)
+    const span = this.#init.tracer?.start('content.fetch', { attributes: { 'zeone.content.id': idHex, 'zeone.content.from': from.length } })
+    const providers = await this.providersFor(idHex, from).catch((err: unknown) => { failSpan(span, err); throw err })
+    span?.addEvent('providers', { 'zeone.content.providers': providers.length })
+    if (providers.length === 0) { const e = new DownloadError('no_providers', `no reachable provider for ${idHex}`); failSpan(span, e); throw e }
     const job = String(this.#nextJob++)
     const info: JobInfo = { job, id: idHex, outDir: resolve(outDir), state: 'running' }
     const c = this.#init.config
@@ -177,9 +196,11 @@ export class ContentService {
     const download = new Download({
       id: fromHex(idHex), providers, outDir: info.outDir, window: c.window, requestTimeoutMs: c.requestTimeoutMs,
       maxFailures: c.maxFailures, logger: this.#init.logger,
+      // a provider whose link closes (a NAT path found dead and routed again) continues over its new link
+      relink: (nodeId) => this.#init.links.get(nodeId),
       ...(trust ? { trust } : {}), ...(usage ? { usage } : {}),
       onProgress: (p) => { info.progress = p },
-      ...(cache ? { onVerified: (leaf: Uint8Array, data: Uint8Array, root: string) => { cache.put(leaf, data, root) } } : {}),
+      onVerified: (leaf: Uint8Array, data: Uint8Array, root: string) => { this.#init.counters?.fetchedBytes?.inc(data.length); cache?.put(leaf, data, root) },
       ...(from.length === 0 ? { discoverCachePeers: (m: Manifest) => this.cachePeersFor(m, providers) } : {}),
     })
     this.#jobs.set(job, { info, download })
@@ -191,7 +212,10 @@ export class ContentService {
       if (c.seedAfterFetch && !this.#stopped) await this.#seed(r)
       info.result = { files: r.files.map((f) => f.path), chunksFetched: r.chunksFetched, chunksResumed: r.chunksResumed, badProviders: [...r.badProviders.keys()] }
       info.state = 'done'
+      span?.setAttributes({ 'zeone.content.chunks_fetched': r.chunksFetched, 'zeone.content.chunks_resumed': r.chunksResumed, 'zeone.content.bad_providers': r.badProviders.size })
+      span?.end()
     }, (err: unknown) => {
+      failSpan(span, err)
       info.state = 'failed'
       info.error = { code: (err as { code?: string }).code ?? 'error', message: (err as Error).message }
     })

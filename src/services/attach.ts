@@ -2,7 +2,7 @@
  * Wires the services layer into a running node: the service router on SERVICE_REQUEST, the `echo` service, and the
  * v0 mapping when the legacy bridge is on. Other layers register services through `ctx.services.get('serviceRouter')`.
  */
-import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { LayerHandle, NodeContext } from '../interfaces/node-context.js'
 import { MessageType } from '../wire/message-types.js'
 import { createEchoService } from './echo.js'
 import { LegacyServices } from './legacy.js'
@@ -17,11 +17,12 @@ declare module '../interfaces/node-context.js' {
   }
 }
 
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+export async function attach(ctx: NodeContext): Promise<LayerHandle> {
   const cfg = ctx.config.services
   const router = new ServiceRouter({
     providerId: ctx.identity.publicKey, usage: () => ctx.services.get('usage'), logger: ctx.logger,
     maxConcurrent: cfg.maxConcurrent, timeoutMs: cfg.timeoutMs, maxPayloadBytes: cfg.maxPayloadBytes, signal: ctx.signal,
+    ...(ctx.tracer ? { tracer: ctx.tracer } : {}),
   })
   const off: Array<() => void> = []
   if (cfg.echo.enabled) off.push(router.register(createEchoService({ price: BigInt(cfg.echo.price), maxPayloadBytes: cfg.echo.maxPayloadBytes })))
@@ -40,6 +41,11 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     stop() {
       for (const f of off) f()
       legacy?.stop()
+    },
+    liveKeys: ['services.maxConcurrent', 'services.timeoutMs', 'services.maxPayloadBytes'],
+    onConfig(next) {
+      const s = next.services
+      router.setLimits({ maxConcurrent: s.maxConcurrent, timeoutMs: s.timeoutMs, maxPayloadBytes: s.maxPayloadBytes })
     },
   }
 }

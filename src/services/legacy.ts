@@ -5,6 +5,7 @@
  * bounded by the legacy frame cap rather than the v1/v2 echo cap: v1.2.4 peers send 500 KiB payloads. Every refusal
  * is a SERVICE_RESPONSE with `success: false` and the reason, never silence.
  */
+import { toWireError } from '../wire/error-codes.js'
 import { randomBytes } from '../crypto/sign.js'
 import type { LegacyLink, LegacyMessage, LegacyRouter, RequestOptions } from '../interfaces/link.js'
 import { JsonNumber, pyFloat } from '../wire/legacy-json.js'
@@ -78,8 +79,8 @@ export class LegacyServices {
       } catch (err) {
         // the answer does not fit a legacy frame (or cannot be written): say why instead of leaving the caller waiting
         if (link.closed) return
-        const code = err instanceof ZeoneError ? err.code : 'reply_failed'
-        link.send('SERVICE_RESPONSE', body(false, null, `${code}: ${(err as Error).message}`.slice(0, 300)))
+        const w = toWireError(err, 'reply_failed')
+        link.send('SERVICE_RESPONSE', body(false, null, `${w.code}: ${w.message}`.slice(0, 300)))
       }
     }
     if (!this.#init.allowed.includes(name) || !this.#init.router.get(name)?.serveJson) {

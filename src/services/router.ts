@@ -2,6 +2,9 @@
  * The service router: serves SERVICE_REQUEST (0x20) with SERVICE_RESPONSE (0x21) for registered services, with
  * budget checks and metering (ctx.services.get('usage')), and calls services on other peers.
  */
+import { SpanKind } from '@opentelemetry/api'
+import type { NodeTracer } from '../interfaces/tracing.js'
+import { failSpan } from '../util/span.js'
 import { randomBytes } from '../crypto/sign.js'
 import type { Inbound, Link, RemotePeer, RequestOptions } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
@@ -10,8 +13,20 @@ import type { UsageMeter } from '../interfaces/services.js'
 import { RemoteError } from '../transport/errors.js'
 import { ZeoneError } from '../util/errors.js'
 import { MessageType } from '../wire/message-types.js'
+import { toWireError, type WireErrorCode } from '../wire/error-codes.js'
 import { decodeServiceRequest, decodeServiceResponse, encodeServiceRequest, encodeServiceResponse, type ServiceResponse } from './messages.js'
 import type { Service } from './service.js'
+
+
+/**
+ * The `code: text` a caller reads in a failed SERVICE_RESPONSE. Only registered wire codes and scrubbed text go out
+ * (src/wire/error-codes.ts): a service that throws a file system error answers `internal`. `fallback` is the code
+ * for a non-ZeoneError at a step where the cause is the request itself.
+ */
+function serviceErrorText(err: unknown, fallback?: WireErrorCode): string {
+  const w = toWireError(err, fallback)
+  return `${w.code}: ${w.message}`
+}
 
 export interface ServiceRouterInit {
   providerId: Uint8Array
@@ -26,6 +41,8 @@ export interface ServiceRouterInit {
   maxPayloadBytes?: number
   /** Aborts in-flight calls when the node stops. */
   signal?: AbortSignal
+  /** Records a client span per call (its context goes to the provider) and a server span per traced request. */
+  tracer?: NodeTracer
 }
 
 export interface CallResult { outcome: 'ok' | 'error'; response: ServiceResponse }
@@ -41,9 +58,14 @@ export class ServiceRouter {
   #inFlight = 0
 
   constructor(init: ServiceRouterInit) {
-    this.#init = init
+    this.#init = { ...init }
     this.#logger = init.logger ?? silentLogger
   }
+  /** Live config: new limits apply to the next request; calls in flight keep the timeout they started with. */
+  setLimits(l: Pick<ServiceRouterInit, 'maxConcurrent' | 'timeoutMs' | 'maxPayloadBytes'>): void {
+    this.#init = { ...this.#init, ...l }
+  }
+
 
   register(service: Service): () => void {
     if (this.#services.has(service.name)) throw new Error(`service '${service.name}' is already registered`)
@@ -69,10 +91,10 @@ export class ServiceRouter {
     try {
       usage?.authorize(peer.nodeId, serviceName)
     } catch (err) {
-      return fail(`${err instanceof ZeoneError ? err.code : 'refused'}: ${(err as Error).message}`)
+      return fail(serviceErrorText(err, 'refused'))
     }
     let price: bigint
-    try { price = quote(service) } catch (err) { return fail(`${err instanceof ZeoneError ? err.code : 'bad_request'}: ${(err as Error).message}`) }
+    try { price = quote(service) } catch (err) { return fail(serviceErrorText(err, 'bad_request')) }
     if (price > budget) return fail(`over_budget: cost ${price} exceeds budget ${budget}`)
     if (this.#inFlight >= (this.#init.maxConcurrent ?? 64)) return fail('busy: too many requests in progress')
     this.#inFlight++
@@ -94,8 +116,8 @@ export class ServiceRouter {
       }
       return { ok: true, result, cost, ms: performance.now() - t0 }
     } catch (err) {
-      const code = err instanceof ZeoneError ? err.code : 'service_error'
-      return fail(`${code}: ${(err as Error)?.message ?? String(err)}`)
+      this.#logger.debug({ service: serviceName, err: (err as Error)?.message ?? String(err) }, 'service call failed')
+      return fail(serviceErrorText(err))
     } finally {
       clearTimeout(timer)
       this.#init.signal?.removeEventListener('abort', onStop)
@@ -107,6 +129,7 @@ export class ServiceRouter {
   handle = async (msg: Inbound): Promise<void> => {
     const max = this.#init.maxPayloadBytes ?? 1 << 20
     const req = decodeServiceRequest(msg.body, max)
+    const span = this.#init.tracer && msg.trace ? this.#init.tracer.start(`service.serve ${req.serviceName}`, { parent: msg.trace, kind: SpanKind.SERVER, attributes: { 'zeone.service': req.serviceName, 'zeone.peer.id': msg.link.peer.nodeIdB64 } }) : undefined
     const r = await this.execute(msg.link.peer, req.serviceName, req.budget,
       (s, signal) => s.serve(req.payload, { peer: msg.link.peer, signal }),
       (s) => s.quote(req.payload),
@@ -117,12 +140,29 @@ export class ServiceRouter {
     })
     if (msg.reply) msg.reply(MessageType.SERVICE_RESPONSE, body)
     else msg.link.send(MessageType.SERVICE_RESPONSE, body)
+    if (span) {
+      span.setAttribute('zeone.service.cost', Number(r.ok ? r.cost : 0n))
+      if (r.ok) span.end()
+      else failSpan(span, { code: r.error.split(':')[0], message: r.error })
+    }
   }
 
   /** Calls `serviceName` on the peer at the other end of `link`. Rejects with ServiceError when the peer refuses. */
   async call(link: Link, serviceName: string, payload: Uint8Array, opts: RequestOptions & { budget?: bigint } = {}): Promise<ServiceResponse> {
+    const tracer = this.#init.tracer
+    const span = tracer?.start(`service.call ${serviceName}`, { kind: SpanKind.CLIENT, ...(opts.trace ? { parent: opts.trace } : {}), attributes: { 'zeone.service': serviceName, 'zeone.peer.id': link.peer.nodeIdB64 } })
+    try {
+      const resp = await this.#call(link, serviceName, payload, span ? { ...opts, trace: tracer!.contextOf(span) } : opts)
+      span?.setAttribute('zeone.service.cost', Number(resp.cost))
+      span?.end()
+      return resp
+    } catch (err) { failSpan(span, err); throw err }
+  }
+
+  async #call(link: Link, serviceName: string, payload: Uint8Array, opts: RequestOptions & { budget?: bigint }): Promise<ServiceResponse> {
     const requestId = Buffer.from(randomBytes(12)).toString('base64url')
-    const reply = await link.request(MessageType.SERVICE_REQUEST, encodeServiceRequest({ serviceName, payload, budget: opts.budget ?? 0n, requestId }), opts)
+    const { budget: _b, ...ro } = opts
+    const reply = await link.request(MessageType.SERVICE_REQUEST, encodeServiceRequest({ serviceName, payload, budget: opts.budget ?? 0n, requestId }), ro)
       .catch((err: unknown) => { throw err instanceof RemoteError ? new ServiceError(err.code, err.message, { cause: err }) : err })
     if (reply.type !== MessageType.SERVICE_RESPONSE) throw new ServiceError('bad_reply', `expected SERVICE_RESPONSE, got type 0x${reply.type.toString(16)}`)
     const resp = decodeServiceResponse(reply.body, this.#init.maxPayloadBytes ?? 1 << 20)

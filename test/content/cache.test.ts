@@ -14,6 +14,22 @@ import { linksTo, makeNet, pseudoRandom, RecordingTrust, seededIdentity, tempDir
 
 const chunk = (i: number, size = 1000) => pseudoRandom(size, `k${i}`)
 
+test('resize (live config): shrinking evicts least recently used chunks until the cache fits, growing keeps all', () => {
+  const c = new ChunkCache({ maxBytes: 5000, maxEntries: 10 })
+  const cs = [0, 1, 2, 3, 4].map((i) => chunk(i))
+  for (const x of cs) assert.equal(c.put(leafHash(x), x), true)
+  assert.ok(c.get(leafHash(cs[0]!))) // 0 is now the most recent
+  c.resize({ maxBytes: 2500, maxEntries: 10 })
+  assert.equal(c.bytes, 2000)
+  assert.deepEqual(cs.map((x) => c.has(leafHash(x))), [true, false, false, false, true])
+  c.resize({ maxBytes: 2500, maxEntries: 1 })
+  assert.deepEqual(cs.map((x) => c.has(leafHash(x))), [true, false, false, false, false])
+  c.resize({ maxBytes: 1 << 20, maxEntries: 100 })
+  assert.equal(c.size, 1)
+  assert.equal(c.maxBytes, 1 << 20)
+  assert.equal(c.put(leafHash(cs[1]!), cs[1]!), true)
+})
+
 test('LRU: bounded by bytes and entries, evicts least recently used, refuses unverified data', () => {
   const c = new ChunkCache({ maxBytes: 3000, maxEntries: 10 })
   const cs = [0, 1, 2, 3].map((i) => chunk(i))
