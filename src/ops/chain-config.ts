@@ -20,6 +20,22 @@ export const chainConfigSchema = z.object({
   stakeCacheSec: z.number().int().min(0).max(86_400).default(60),
   /** Largest number of cached stake entries. @default 10000 */
   stakeCacheMax: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Network parameters through the DHT (docs/protocol/params.md): staked nodes with chain access publish what they
+   *  read from Params; nodes without chain access follow a quorum of them. */
+  paramsSync: z.object({
+    /** Publish (with chain access and stake) or follow (without) the governed parameters. @default true */
+    enabled: z.boolean().default(true),
+    /** Distinct eligible publishers (from distinct diversity groups) that must sign the same snapshot. @default 3 */
+    quorum: z.number().int().min(1).max(16).default(3),
+    /** Trusted anchor node ids (64 hex chars). When set, only these count toward the quorum. @default [] */
+    anchors: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected a 64-hex node id')).max(64).default([]),
+    /** Stake (ZEO wei, decimal) a node needs to publish, and that a record must claim to count without anchors. @default 1 */
+    minStakeWei: z.string().regex(/^\d{1,40}$/, 'expected a decimal wei amount').default('1'),
+    /** Without chain access: look the parameters up in the DHT this often (seconds). @default 60 */
+    followSec: z.number().int().min(1).max(86_400).default(60),
+    /** Blocks a parameter change must be buried under before it is published (reorg safety). @default 2 */
+    confirmations: z.number().int().min(0).max(1000).default(2),
+  }).strict().prefault({}),
   /** Settings of `zeone chain devnet` (short governance timings so a proposal passes in seconds). */
   devnet: z.object({
     /** @default 127.0.0.1 */ host: z.string().default('127.0.0.1'),

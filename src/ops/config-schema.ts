@@ -10,6 +10,7 @@ import { contentConfigSchema } from '../content/config.js'
 import { economyConfigSchema } from '../economy/config.js'
 import { cortexConfigSchema } from '../cortex/config.js'
 import { servicesConfigSchema } from '../services/config.js'
+import { vpnConfigSchema } from '../services/vpn/config.js'
 import { chainConfigSchema } from './chain-config.js'
 import { opsConfigSchema } from './ops-config.js'
 import { legacyConfigSchema } from '../transport/legacy/config.js'
@@ -25,6 +26,7 @@ export const configSchema = z.object({
   chain: chainConfigSchema.prefault({}),
   cortex: cortexConfigSchema.prefault({}),
   services: servicesConfigSchema.prefault({}),
+  vpn: vpnConfigSchema.prefault({}),
   ops: opsConfigSchema.prefault({}),
   /** The legacy v0 bridge (switched by node.legacy). */
   legacy: legacyConfigSchema.prefault({}),

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
-import { parse as parseYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import type { z } from 'zod'
 import { ZeoneError } from '../util/errors.js'
 import { configSchema, type ZeoneConfig } from './config-schema.js'
@@ -54,6 +54,10 @@ export function mergeConfig(...layers: (PlainObject | undefined)[]): PlainObject
   }
   return out
 }
+
+/** yaml is ~70 CommonJS files: loaded (synchronously, as loadConfig is) only when a .yaml/.yml file is read. */
+const parseYaml = (text: string, opts: { maxAliasCount: number }): unknown =>
+  (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text, opts)
 
 /** Parses a config file's text by its extension. */
 export function parseConfigText(text: string, file: string): PlainObject {

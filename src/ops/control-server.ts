@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { ControlApi, ControlHandler } from '../interfaces/node-context.js'
 import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
+import { fsInputError } from '../util/fs-errors.js'
 import { ZeoneError } from '../util/errors.js'
 
 export const CONTROL_SOCKET = 'control.sock'
@@ -117,6 +118,8 @@ export class ControlServer implements ControlApi {
         .then(() => handler({ method, path: url.pathname, query: url.searchParams, body }))
         .then((result) => send(200, { ok: true, result: result ?? null }))
         .catch((err: unknown) => {
+          // a file-system error about a path the caller named is a user mistake, not an internal one
+          err = err instanceof ZeoneError ? err : fsInputError(err) ?? err
           const code = err instanceof ZeoneError ? err.code : 'internal'
           this.#logger.debug({ path: url.pathname, code, err: (err as Error)?.message }, 'control request failed')
           send(code === 'internal' ? 500 : 400, { ok: false, error: { code, message: (err as Error)?.message ?? String(err) } })

@@ -12,6 +12,7 @@ export interface ControllableNode {
   readonly state: string
   allLinks(): Array<Link | LegacyLink>
   reloadConfig(): boolean
+  readonly lastReload: { live: string[]; restartRequired: string[] }
   stop(): Promise<void>
 }
 
@@ -21,6 +22,8 @@ export interface PeerInfo {
   version: number
   outbound: boolean
   remote: string
+  /** What carries the link now: tcp, udx, turn, relay (absent where the transport does not say). */
+  via?: string
   listen: string | null
   capabilities: string[]
 }
@@ -35,10 +38,11 @@ export function registerNodeControlRoutes(control: ControlApi, node: Controllabl
   }))
   control.route('GET', '/v1/peers', (): PeerInfo[] => node.allLinks().filter((l) => !l.closed).map((l) => ({
     nodeId: l.peer.nodeIdB64, dhtId: Buffer.from(l.peer.dhtId).toString('hex'), version: l.peer.version,
-    outbound: l.peer.outbound, remote: ep(l.peer.remoteAddr) ?? '', listen: ep(l.peer.listenAddr),
+    outbound: l.peer.outbound, remote: ep(l.peer.route?.remote ?? l.peer.remoteAddr) ?? '', ...(l.peer.route ? { via: l.peer.route.via } : {}),
+    listen: ep(l.peer.listenAddr),
     capabilities: [...l.peer.capabilities].sort(),
   })))
-  control.route('POST', '/v1/config/reload', () => ({ applied: node.reloadConfig() }))
+  control.route('POST', '/v1/config/reload', () => { const applied = node.reloadConfig(); return { applied, ...(applied ? node.lastReload : { live: [], restartRequired: [] }) } })
   control.route('POST', '/v1/stop', () => {
     setImmediate(() => { void node.stop() })
     return { stopping: true }

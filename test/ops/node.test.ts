@@ -18,6 +18,16 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) 
 
 const cfg = (dataDir: string, httpPort = -1) => validateConfig({ dataDir, node: { port: 0, host: '127.0.0.1' }, ops: { httpPort, logLevel: 'silent' }, dht: { staticPuzzleBits: 0 } })
 
+/**
+ * Reloads through the control API after the test edited the config file, and returns what that reload changed. The
+ * node's own file watcher may have applied the edit first (its debounce is shorter than a control call on a loaded
+ * machine): then this reload finds nothing new and the node's last reload holds the change. Either way, no timing.
+ */
+async function reloadResult(node: ZeoneNode, dataDir: string): Promise<{ live: string[]; restartRequired: string[] }> {
+  const r = await controlCall(dataDir, 'POST', '/v1/config/reload') as { applied: boolean; live: string[]; restartRequired: string[] }
+  return r.applied ? { live: r.live, restartRequired: r.restartRequired } : node.lastReload
+}
+
 function get(port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
@@ -159,8 +169,57 @@ describe('HTTP upgrades and live config reload', () => {
       writeFileSync(file, base.replace('logLevel: silent', 'logLevel: 7'))
       assert.equal(node.reloadConfig(), false)
       assert.equal(node.config.ops.logLevel, 'error')
-      assert.deepEqual(await controlCall(join(d, 'data'), 'POST', '/v1/config/reload'), { applied: false })
+      assert.deepEqual(await controlCall(join(d, 'data'), 'POST', '/v1/config/reload'), { applied: false, live: [], restartRequired: [] })
     } finally { await node.stop() }
+  })
+
+  it('holds back a changed node.port until a restart and says so, instead of claiming it applied', async () => {
+    const d = tmp()
+    const file = join(d, 'zeone.yaml')
+    const { writeFileSync } = await import('node:fs')
+    const { loadConfig } = await import('../../src/ops/config.js')
+    const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\nops:\n  httpPort: -1\n  logLevel: silent\ndht:\n  staticPuzzleBits: 0\n`
+    writeFileSync(file, base)
+    const node = createNode(loadConfig({ file }), { configSources: { file } })
+    await node.start()
+    try {
+      const port = node.listenAddress!.port
+      writeFileSync(file, base.replace('port: 0', 'port: 1').replace('logLevel: silent', 'logLevel: error'))
+      // the node watches the file too: whichever reload ran first (the watcher's or this one) applied the change
+      const r = await reloadResult(node, join(d, 'data'))
+      assert.deepEqual(r, { live: ['ops.logLevel'], restartRequired: ['node.port'] })
+      assert.equal(node.config.node.port, 0, 'the config shows the port the node still uses')
+      assert.equal(node.config.ops.logLevel, 'error')
+      assert.equal(node.listenAddress!.port, port)
+    } finally { await node.stop() }
+  })
+  it('applies layers\' live keys (content cache, service limits) through their onConfig and keeps peer links open', async () => {
+    const d = tmp()
+    const file = join(d, 'zeone.yaml')
+    const { writeFileSync } = await import('node:fs')
+    const { loadConfig } = await import('../../src/ops/config.js')
+    const base = `dataDir: ${JSON.stringify(join(d, 'data'))}\nnode:\n  port: 0\n  host: 127.0.0.1\n  legacy: false\nops:\n  httpPort: -1\n  logLevel: silent\ndht:\n  staticPuzzleBits: 0\ncontent:\n  window: 8\n  cache:\n    maxBytes: 4000000\n  verifyOnServe: if-changed\nservices:\n  timeoutMs: 30000\n`
+    writeFileSync(file, base)
+    const node = createNode(loadConfig({ file }), { configSources: { file } })
+    await node.start()
+    const peer = createNode(validateConfig({ dataDir: tmp(), node: { port: 0, host: '127.0.0.1', legacy: false, bootstrap: [`127.0.0.1:${node.listenAddress!.port}`] }, ops: { httpPort: -1, logLevel: 'silent' }, dht: { staticPuzzleBits: 0 } }))
+    await peer.start()
+    try {
+      const peerCount = async (): Promise<number> => ((await controlCall(join(d, 'data'), 'GET', '/v1/peers')) as unknown[]).length
+      while (await peerCount() === 0) await new Promise((r) => setTimeout(r, 20))
+      const edited = base.replace('maxBytes: 4000000', 'maxBytes: 1000000').replace('window: 8', 'window: 3')
+        .replace('timeoutMs: 30000', 'timeoutMs: 5000').replace('verifyOnServe: if-changed', 'verifyOnServe: always')
+      writeFileSync(file, edited)
+      const r = await reloadResult(node, join(d, 'data'))
+      assert.deepEqual(r, { live: ['content.cache.maxBytes', 'content.window', 'services.timeoutMs'], restartRequired: ['content.verifyOnServe'] })
+      // the layers run with the new values: the cache reports its new limit, the node's config shows what runs
+      const cache = await controlCall(join(d, 'data'), 'GET', '/v1/content/cache') as { maxBytes: number }
+      assert.equal(cache.maxBytes, 1_000_000)
+      assert.equal(node.config.content.window, 3)
+      assert.equal(node.config.content.verifyOnServe, 'if-changed')
+      // and the link to the peer is still the same open link
+      assert.equal(await peerCount(), 1)
+    } finally { await peer.stop(); await node.stop() }
   })
 })
 

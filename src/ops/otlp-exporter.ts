@@ -1,0 +1,121 @@
+/**
+ * Batches ended spans and POSTs them as OTLP/JSON to the collector. Ending a span is one array push; a batch is
+ * encoded when it is full (on the next turn of the event loop, not inside end()) or after `delayMs`. Bounded: the
+ * queue drops spans past `maxQueue`, at most `maxInFlight` requests run at once (the rest wait in the queue), each
+ * request has a timeout. A collector that is down or slow costs dropped spans, never memory or the node.
+ */
+import { request as httpRequest, Agent as HttpAgent } from 'node:http'
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https'
+import type { Attributes } from '@opentelemetry/api'
+import type { RecordedSpan } from './trace-spans.js'
+import { exportRequestJson } from './otlp-json.js'
+
+export interface ExporterOptions {
+  url: string
+  headers: Record<string, string>
+  resource: Attributes
+  maxQueue?: number
+  batch?: number
+  delayMs?: number
+  timeoutMs?: number
+  maxInFlight?: number
+}
+
+export interface ExporterStats { exported: number; dropped: number; failedRequests: number }
+
+export class OtlpExporter {
+  readonly #url: URL
+  readonly #o: Required<Omit<ExporterOptions, 'url'>>
+  readonly #agent: HttpAgent
+  #queue: RecordedSpan[] = []
+  #timer: NodeJS.Timeout | undefined
+  #immediate: NodeJS.Immediate | undefined
+  #inFlight = new Set<Promise<void>>()
+  #closed = false
+  readonly stats: ExporterStats = { exported: 0, dropped: 0, failedRequests: 0 }
+
+  constructor(opts: ExporterOptions) {
+    this.#url = new URL(opts.url)
+    this.#o = { headers: opts.headers, resource: opts.resource, maxQueue: opts.maxQueue ?? 8192, batch: opts.batch ?? 1024, delayMs: opts.delayMs ?? 1000, timeoutMs: opts.timeoutMs ?? 10_000, maxInFlight: opts.maxInFlight ?? 2 }
+    this.#agent = this.#url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: this.#o.maxInFlight }) : new HttpAgent({ keepAlive: true, maxSockets: this.#o.maxInFlight })
+  }
+
+  /** The span processor: called by RecordedSpan.end(). */
+  readonly add = (span: RecordedSpan): void => {
+    if (this.#closed) return
+    if (this.#queue.length >= this.#o.maxQueue) { this.stats.dropped++; return }
+    this.#queue.push(span)
+    if (this.#queue.length >= this.#o.batch) {
+      this.#immediate ??= setImmediate(() => { this.#immediate = undefined; this.#pump() })
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => { this.#timer = undefined; this.#pump(true) }, this.#o.delayMs)
+      this.#timer.unref()
+    }
+  }
+
+  /** Sends full batches (or, on the timer, what is queued) while request slots are free. */
+  #pump(partial = false): void {
+    while (this.#queue.length > 0 && this.#inFlight.size < this.#o.maxInFlight && (partial || this.#queue.length >= this.#o.batch)) this.#send(this.#take())
+    if (this.#queue.length > 0 && !this.#timer && !this.#closed) {
+      this.#timer = setTimeout(() => { this.#timer = undefined; this.#pump(true) }, this.#o.delayMs)
+      this.#timer.unref()
+    }
+  }
+
+  #take(): RecordedSpan[] {
+    const n = Math.min(this.#o.batch, this.#queue.length)
+    const out = n === this.#queue.length ? this.#queue : this.#queue.slice(0, n)
+    this.#queue = n === this.#queue.length ? [] : this.#queue.slice(n)
+    return out
+  }
+
+  #send(spans: RecordedSpan[]): Promise<void> {
+    const body = exportRequestJson(this.#o.resource, spans)
+    const p = this.#post(body).then((ok) => {
+      if (ok) this.stats.exported += spans.length
+      else { this.stats.failedRequests++; this.stats.dropped += spans.length }
+    }).finally(() => {
+      this.#inFlight.delete(p)
+      if (this.#queue.length >= this.#o.batch) this.#pump()
+    })
+    this.#inFlight.add(p)
+    return p
+  }
+
+  #post(body: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const u = this.#url
+      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+        method: 'POST', agent: this.#agent, timeout: this.#o.timeoutMs,
+        headers: { ...this.#o.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        res.resume() // the body (an ExportTraceServiceResponse) is not needed
+        res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300))
+        res.on('error', () => resolve(false))
+      })
+      req.on('timeout', () => req.destroy(new Error('OTLP export timed out')))
+      req.on('error', () => resolve(false))
+      req.end(body)
+    })
+  }
+
+  /** Exports everything queued now and waits for every request in flight. */
+  async forceFlush(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    while (this.#queue.length > 0) {
+      if (this.#inFlight.size >= this.#o.maxInFlight) await Promise.race(this.#inFlight)
+      else this.#send(this.#take())
+    }
+    await Promise.all(this.#inFlight)
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.#closed) return
+    await this.forceFlush()
+    this.#closed = true
+    clearTimeout(this.#timer)
+    if (this.#immediate) clearImmediate(this.#immediate)
+    this.#agent.destroy()
+  }
+}
