@@ -37,6 +37,10 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     bytes32 public constant DATA_ATTESTATION_TYPEHASH =
         keccak256("DataAttestation(bytes32 root,uint64 index,bytes32 dataHash)");
     uint256 public constant STAKE_PER_MBPS = 100 ether;
+    /// A verifier's statement that it re-executed block `index` of inference `root` and the provider's commitment
+    /// `dataHash` failed the check (docs/protocol/verified-inference.md).
+    bytes32 public constant INFERENCE_VERDICT_TYPEHASH =
+        keccak256("InferenceVerdict(bytes32 root,uint64 index,bytes32 dataHash)");
 
     enum Kind { None, Exit, Cdn, Inference, Storage }
     enum Reason { InvalidData, Unavailability, Censorship }
@@ -61,6 +65,10 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     /// no withdrawal before this time (a slash proposal against the account is live)
     mapping(address => uint64) public frozenUntil;
     IRewardsHook public rewards;
+    /// Distinct staked inference verifiers whose verdicts slash a commitment (0 turns slashByVerdict off).
+    uint256 public verdictQuorum = 3;
+    /// Least bonded stake of each verifier in a verdict quorum.
+    uint256 public verifierMinStake = 1_000 ether;
 
     event Staked(address indexed account, uint256 amount);
     event UnstakeRequested(address indexed account, uint256 amount, uint256 releaseAt);
@@ -70,6 +78,7 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
     event UnbondingDelaySet(uint256 delay);
     event UnbondingFrozenUntil(address indexed account, uint256 until);
     event RewardsHookSet(address hook);
+    event VerdictQuorumSet(uint256 quorum, uint256 minStake);
     event FraudProofRewarded(address indexed submitter, address indexed account, uint256 reward);
 
     error Banned(address account);
@@ -177,6 +186,50 @@ contract Staking is AccessControl, ReentrancyGuardTransient, EIP712 {
         if (fraudProofUsed[key]) revert InvalidFraudProof();
         fraudProofUsed[key] = true;
         _slash(account, Reason.InvalidData, key, msg.sender);
+    }
+
+    /// Slashing on a failed inference check: `account` signed DataAttestation(root, index, dataHash), its commitment
+    /// to the activations of block `index` of inference `root`, and `verdictQuorum` or more distinct staked
+    /// inference providers other than `account` (given in strictly ascending address order) signed
+    /// InferenceVerdict(root, index, dataHash). The contract checks the signatures, the verifiers' stakes and
+    /// their distinctness; it cannot re-run a model, so the verdict is the quorum's (honest-quorum assumption).
+    /// One slash per (account, root, index), shared with slashInvalidData.
+    function slashByVerdict(
+        address account,
+        bytes32 root,
+        uint64 index,
+        bytes32 dataHash,
+        bytes calldata sig,
+        address[] calldata verifiers,
+        bytes[] calldata verdictSigs
+    ) external nonReentrant {
+        uint256 q = verdictQuorum;
+        if (q == 0 || verifiers.length < q || verifiers.length != verdictSigs.length) revert InvalidFraudProof();
+        if (ECDSA.recover(attestationDigest(root, index, dataHash), sig) != account) revert InvalidFraudProof();
+        bytes32 digest = verdictDigest(root, index, dataHash);
+        address prev = address(0);
+        for (uint256 i = 0; i < verifiers.length; i++) {
+            address v = verifiers[i];
+            if (v <= prev || v == account) revert InvalidFraudProof();
+            prev = v;
+            Account storage va = _accounts[v];
+            if (va.kind != Kind.Inference || va.banned || va.bonded < verifierMinStake) revert InvalidFraudProof();
+            if (ECDSA.recover(digest, verdictSigs[i]) != v) revert InvalidFraudProof();
+        }
+        bytes32 key = keccak256(abi.encode(account, root, index));
+        if (fraudProofUsed[key]) revert InvalidFraudProof();
+        fraudProofUsed[key] = true;
+        _slash(account, Reason.InvalidData, key, msg.sender);
+    }
+
+    function verdictDigest(bytes32 root, uint64 index, bytes32 dataHash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(INFERENCE_VERDICT_TYPEHASH, root, index, dataHash)));
+    }
+
+    function setVerdictQuorum(uint256 quorum, uint256 minStake) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        verdictQuorum = quorum;
+        verifierMinStake = minStake;
+        emit VerdictQuorumSet(quorum, minStake);
     }
 
     function attestationDigest(bytes32 root, uint64 index, bytes32 dataHash) public view returns (bytes32) {
