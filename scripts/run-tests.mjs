@@ -22,7 +22,9 @@ if (selected.length === 0) {
   process.exit(1)
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2'
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected], {
+// A test that leaks a handle or waits on an event that never comes fails after this instead of hanging the run.
+const timeoutMs = process.env.TEST_TIMEOUT_MS ?? '600000'
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...selected], {
   stdio: 'inherit',
   env: { ...process.env, ZEONE_TEST: '1' },
 })

@@ -2,16 +2,21 @@
  * The composition root. `createNode(config)` builds a ZeoneNode; `start()` loads the identity (refusing a key file
  * readable by group/others), builds the router, the transport (with the legacy v0 bridge unless `node.legacy` is
  * false), the local HTTP API and the owner-only control API, then attaches the layers in order
- * services, dht, nat, content, economy, cortex, and dials the bootstrap peers. `stop()` undoes it in reverse.
+ * services, dht, nat, content, economy, vpn, cortex, dashboard, and dials the bootstrap peers. `stop()` undoes it in reverse.
  * Both are idempotent and may be called in any order.
  */
+import { parseHostPort } from './util/host-port.js'
+import { toHex } from './util/bytes.js'
+import { createTracer } from './ops/tracing.js'
+import type { NodeTracer } from './interfaces/tracing.js'
+import { TRACE_CAPABILITY } from './transport/rpc-link.js'
 import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Registry } from 'prom-client'
 import { loadOrCreateIdentity, type Identity } from './crypto/identity.js'
 import type { Endpoint, Handler, LegacyHandler, LegacyLink, Link, MessageRouter, LegacyRouter } from './interfaces/link.js'
 import type { Logger } from './interfaces/logger.js'
-import type { AttachFn, NodeContext, Stoppable } from './interfaces/node-context.js'
+import type { AttachFn, LayerHandle, NodeContext } from './interfaces/node-context.js'
 import type { ZeoneConfig } from './ops/config-schema.js'
 import { ConfigWatcher } from './ops/config-watcher.js'
 import type { ConfigSources } from './ops/config.js'
@@ -19,7 +24,8 @@ import { ControlServer } from './ops/control-server.js'
 import { HttpServer } from './ops/http-server.js'
 import { loadOrCreateApiToken } from './ops/api-token.js'
 import { createLogger } from './ops/logger.js'
-import { createMetricsRegistry } from './ops/metrics.js'
+import { createMetricsRegistry, registerDataDirMetrics } from './ops/metrics.js'
+import { diffConfig, matchesKey } from './ops/live-config.js'
 import { MapServiceRegistry } from './ops/service-registry.js'
 import { registerNodeControlRoutes } from './ops/node-control.js'
 import { Router } from './transport/router.js'
@@ -27,17 +33,18 @@ import { LegacyBridge } from './transport/legacy/bridge.js'
 import { addressPolicyFor } from './transport/address-policy.js'
 import { createDefaultTransport, type TransportFactory } from './transport/legacy/default-transport.js'
 import type { NodeTransport } from './transport/legacy/types.js'
-import { attach as attachServices } from './services/attach.js'
-import { attach as attachDht } from './dht/attach.js'
-import { attach as attachNat } from './nat/attach.js'
-import { attach as attachContent } from './content/attach.js'
-import { attach as attachEconomy } from './economy/attach.js'
-import { attach as attachCortex } from './cortex/attach.js'
+
+/** A layer's module (and its dependencies) loads when the node attaches it, not when this file is imported. */
+const lazy = (load: () => Promise<{ attach: AttachFn }>): AttachFn => async (ctx) => (await load()).attach(ctx)
 
 /** Layer attach order; stopped in reverse. */
 export const LAYERS: ReadonlyArray<[string, AttachFn]> = [
-  ['services', attachServices], ['dht', attachDht], ['nat', attachNat],
-  ['content', attachContent], ['economy', attachEconomy], ['cortex', attachCortex],
+  ['services', lazy(() => import('./services/attach.js'))], ['dht', lazy(() => import('./dht/attach.js'))],
+  ['nat', lazy(() => import('./nat/attach.js'))], ['content', lazy(() => import('./content/attach.js'))],
+  ['economy', lazy(() => import('./economy/attach.js'))], ['vpn', lazy(() => import('./services/vpn/attach.js'))],
+  ['cortex', lazy(() => import('./cortex/attach.js'))],
+  // last: the web dashboard reads the services the layers above registered
+  ['dashboard', lazy(() => import('./ops/dashboard/attach.js'))],
 ]
 
 export interface NodeInit {
@@ -84,7 +91,8 @@ export class ZeoneNode {
   #http: HttpServer | undefined
   #control: ControlServer | undefined
   #watcher: ConfigWatcher | undefined
-  #attached: Array<[string, Stoppable]> = []
+  #attached: Array<[string, LayerHandle]> = []
+  #tracer: NodeTracer | undefined
   #ctx: NodeContext | undefined
   /** The per-layer copies of the context (each with its own child logger); reload updates their config. */
   #layerCtx: NodeContext[] = []
@@ -96,6 +104,7 @@ export class ZeoneNode {
     this.dataDir = resolve(config.dataDir)
     this.logger = init.logger ?? createLogger({ level: config.ops.logLevel })
     this.metrics = createMetricsRegistry()
+    registerDataDirMetrics(this.metrics, this.dataDir)
     this.router = new Router({ logger: this.logger.child({ c: 'router' }) })
   }
 
@@ -154,10 +163,13 @@ export class ZeoneNode {
         addressPolicy: addressPolicyFor({ ...cfg.node, bootstrap: [...cfg.node.bootstrap, ...cfg.legacy.bootstrap] }),
         trust: () => this.services.get('trust'), claimEvidence: () => this.services.get('claimEvidence') })
       : undefined
+    this.#tracer = await createTracer(cfg.ops.tracing, toHex(identity.publicKey))
+    if (this.#tracer) this.logger.info({ endpoint: cfg.ops.tracing.endpoint, sampleRatio: cfg.ops.tracing.sampleRatio }, 'tracing on (OTLP/HTTP)')
     const factory = this.init.transport ?? createDefaultTransport
     this.#transport = await factory({
       identity, config: cfg, dataDir: this.dataDir, router: this.router, logger: this.logger.child({ c: 'transport' }),
-      metrics: this.metrics, capabilities: this.init.capabilities ?? ['DHT'],
+      metrics: this.metrics, capabilities: [...(this.init.capabilities ?? ['DHT']), TRACE_CAPABILITY],
+      ...(this.#tracer ? { tracer: this.#tracer } : {}),
       ...(this.#legacy ? { legacyAcceptor: this.#legacy.accept } : {}),
     })
     await this.#transport.start()
@@ -185,7 +197,7 @@ export class ZeoneNode {
     this.#ctx = {
       identity, config: cfg, dataDir: this.dataDir, logger: this.logger, metrics: this.metrics, router,
       links: this.#transport, wireTap: this.#transport, control: this.#control, http: this.#http,
-      services: this.services, signal: this.#abort.signal,
+      services: this.services, signal: this.#abort.signal, ...(this.#tracer ? { tracer: this.#tracer } : {}),
     }
     for (const [name, attach] of this.init.layers ?? LAYERS) {
       const layerCtx: NodeContext = { ...this.#ctx, logger: this.logger.child({ c: name }) }
@@ -211,11 +223,20 @@ export class ZeoneNode {
     const src = this.init.configSources
     if (!src?.file) return
     this.#watcher = new ConfigWatcher({ sources: { ...src, file: src.file }, current: this.#config, logger: this.logger })
-    this.#watcher.on('reload', (next) => {
+    this.#watcher.on('reload', (loaded) => {
+      const layerKeys = this.#attached.flatMap(([, h]) => h.liveKeys ?? [])
+      const { effective: next, live, restartRequired } = diffConfig(this.#config, loaded, layerKeys)
+      this.#lastReload = { live, restartRequired }
+      if (live.length) this.logger.info({ keys: live }, 'config: applied live')
+      if (restartRequired.length) this.logger.warn({ keys: restartRequired }, 'config: changed keys need a restart to take effect; the node keeps running with their current values')
       this.#config = next
       const l = this.logger as Logger & { level?: string }
       if (typeof l.level === 'string') l.level = next.ops.logLevel
       for (const c of [this.#ctx, ...this.#layerCtx]) if (c) c.config = next
+      for (const [name, h] of this.#attached) {
+        if (!h.onConfig || !live.some((k) => matchesKey(h.liveKeys ?? [], k))) continue
+        try { h.onConfig(next) } catch (err) { this.logger.error({ layer: name, err: (err as Error).message }, 'config: layer failed to apply live keys') }
+      }
     })
     this.#watcher.on('error', () => { /* logged by the watcher; the old config stays */ })
     this.#watcher.start()
@@ -223,6 +244,10 @@ export class ZeoneNode {
 
   /** Reloads the config file now (also done automatically when the file changes). */
   reloadConfig(): boolean { return this.#watcher?.reload() ?? false }
+
+  /** What the last applied reload changed: keys applied live, and keys held back until a restart. */
+  get lastReload(): { live: string[]; restartRequired: string[] } { return this.#lastReload }
+  #lastReload: { live: string[]; restartRequired: string[] } = { live: [], restartRequired: [] }
 
   /** Peers we may advertise to others: only verified listening addresses, never ephemeral source ports. */
   #advertisable(): Array<{ nodeId: string; host: string; port: number; version: number }> {
@@ -255,6 +280,8 @@ export class ZeoneNode {
     await this.#legacy?.stop()
     await this.#transport?.stop()
     await this.#http?.stop()
+    // flush what the layers recorded; a collector that is down must not hold the stop
+    await this.#tracer?.shutdown().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'tracing: final export failed'))
     this.#state = 'stopped'
     this.logger.info('node stopped')
   }
@@ -264,10 +291,4 @@ export function createNode(config: ZeoneConfig, init: NodeInit = {}): ZeoneNode 
   return new ZeoneNode(config, init)
 }
 
-/** Parses `host:port` or `[v6]:port`. */
-export function parseHostPort(s: string): Endpoint {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([^\s:/]+):(\d{1,5})$/.exec(s)
-  const port = m ? Number(m[2]) : NaN
-  if (!m || port < 1 || port > 65535) throw new TypeError(`expected host:port, got '${s}'`)
-  return { host: m[1]!, port }
-}
+export { parseHostPort } from './util/host-port.js'

@@ -1,6 +1,4 @@
 /** Calls the running node's owner-only control API (`<dataDir>/control.sock`). */
-import { request } from 'node:http'
-import { controlSocketPath } from '../ops/control-server.js'
 import { ZeoneError } from '../util/errors.js'
 
 /** Largest control response we buffer. */
@@ -17,6 +15,8 @@ export interface ControlCallOptions {
 }
 
 export async function controlCall(dataDir: string, method: 'GET' | 'POST' | 'DELETE', path: string, opts: ControlCallOptions = {}): Promise<unknown> {
+  // loaded per call, not with the command list: `zeone help` never pays for node:http, node:net and the server module
+  const [{ request }, { controlSocketPath }] = await Promise.all([import('node:http'), import('../ops/control-server.js')])
   const socketPath = controlSocketPath(dataDir)
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body))
   return new Promise((resolve, reject) => {

@@ -43,8 +43,41 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
   try {
     return await found.command.run(args, io)
   } catch (err) {
-    const e = err as Error
-    io.stderr.write(`zeone ${found.command.name}: ${e.message}${err instanceof ZeoneError ? ` [${err.code}]` : ''}\n`)
+    io.stderr.write(`zeone ${found.command.name}: ${await describeError(err)}\n`)
     return 1
   }
+}
+
+/** A viem error somewhere in the cause chain, told apart without loading viem (the CLI loads it only for chain commands). */
+function fromViem(err: unknown): boolean {
+  for (let e = err, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    const x = e as { shortMessage?: unknown; walk?: unknown }
+    if (typeof x.shortMessage === 'string' && typeof x.walk === 'function') return true
+  }
+  return false
+}
+
+function viemShort(err: unknown): string | undefined {
+  for (let e = err, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    const x = e as { shortMessage?: unknown }
+    if (typeof x.shortMessage === 'string') return x.shortMessage.split('\n')[0]!.slice(0, 300)
+  }
+  return undefined
+}
+
+/** One line for a failed command: chain errors decoded to the contract's error name, never a multi-line viem dump. */
+async function describeError(err: unknown): Promise<string> {
+  if (fromViem(err)) {
+    try {
+      const { describeChainError } = await import('../economy/chain/revert.js')
+      const line = await describeChainError(err)
+      if (line !== undefined) return line
+    } catch {
+      // the decoder needs the compiled ABIs; without them still one line, never viem's multi-line dump
+      const short = viemShort(err)
+      if (short !== undefined) return `chain: ${short}`
+    }
+  }
+  const msg = err instanceof Error ? err.message : String(err)
+  return `${msg}${err instanceof ZeoneError ? ` [${err.code}]` : ''}`
 }

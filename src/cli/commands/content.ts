@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { CliIO, Command, ParsedArgs } from '../command.js'
 import { flagList, flagString } from '../args.js'
 import { controlCall } from '../control-client.js'
-import { configFromArgs } from './node.js'
+import { dataDirOf } from '../data-dir.js'
 import { formatBytes, renderProgress, type Progress } from '../../content/progress.js'
 import { ZeoneError } from '../../util/errors.js'
 
@@ -17,7 +17,6 @@ interface JobInfo {
   result?: { files: string[]; chunksFetched: number; chunksResumed: number; badProviders: string[] }
 }
 
-const dataDirOf = (args: ParsedArgs): string => resolve(configFromArgs(args).config.dataDir)
 
 const publish: Command = {
   name: 'publish',
@@ -35,8 +34,11 @@ const publish: Command = {
     const name = flagString(args, 'content-id')
     if (name !== undefined) body.contentId = name
     const ver = flagString(args, 'version')
-    if (ver !== undefined) body.version = Number(ver)
-    const r = await controlCall(dataDirOf(args), 'POST', '/v1/content/publish', { body, timeoutMs: 3_600_000 }) as PubInfo
+    if (ver !== undefined) {
+      if (!/^\d{1,15}$/.test(ver)) throw new ZeoneError('bad_flag', `--version expects a whole number like 2, got '${ver.slice(0, 40)}'`)
+      body.version = Number(ver)
+    }
+    const r = await controlCall(await dataDirOf(args), 'POST', '/v1/content/publish', { body, timeoutMs: 3_600_000 }) as PubInfo
     if (args.flags.json === true) { io.stdout.write(`${JSON.stringify(r)}\n`); return 0 }
     const total = r.files.reduce((a, f) => a + f.size, 0)
     io.stdout.write(`${r.id}\n`)
@@ -53,7 +55,7 @@ const fetchCmd: Command = {
     const id = args.positionals[0]
     const out = flagString(args, 'out')
     if (!id || !out) { io.stderr.write(`usage: zeone ${this.usage}\n`); return 2 }
-    const dataDir = dataDirOf(args)
+    const dataDir = await dataDirOf(args)
     const started = await controlCall(dataDir, 'POST', '/v1/content/fetch', { body: { id: id.toLowerCase(), outDir: resolve(out), from: flagList(args, 'from') }, timeoutMs: 120_000 }) as JobInfo
     const tty = io.stderr === process.stderr && process.stderr.isTTY === true && args.flags.json !== true
     let info = started
@@ -81,7 +83,7 @@ const list: Command = {
   summary: 'list the content this node publishes',
   usage: `content list ${COMMON}`,
   async run(args, io) {
-    const r = await controlCall(dataDirOf(args), 'GET', '/v1/content/published') as PubInfo[]
+    const r = await controlCall(await dataDirOf(args), 'GET', '/v1/content/published') as PubInfo[]
     if (args.flags.json === true) { io.stdout.write(`${JSON.stringify(r)}\n`); return 0 }
     if (r.length === 0) { io.stdout.write('nothing published\n'); return 0 }
     for (const p of r) io.stdout.write(`${p.id}  ${p.contentId}  ${p.files.length} files  ${formatBytes(p.files.reduce((a, f) => a + f.size, 0))}\n`)

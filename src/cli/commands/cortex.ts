@@ -3,12 +3,11 @@ import { existsSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { Command, ParsedArgs } from '../command.js'
 import { flagString } from '../args.js'
-import { configFromArgs, flagsToConfig } from './node.js'
-import { createNode } from '../../node.js'
-import { ModelDir } from '../../cortex/model.js'
-import { Tokenizer } from '../../cortex/tokenizer.js'
 import { ZeoneError } from '../../util/errors.js'
-import { readApiToken } from '../../ops/api-token.js'
+import { runningHttpUrl } from '../ports-file.js'
+
+// the model reader, the node and the config schema load with the command that uses them (fast `zeone help`)
+const configArgs = () => import('../config-args.js')
 
 const num = (args: ParsedArgs, name: string, d?: number): number | undefined => {
   const v = flagString(args, name)
@@ -25,6 +24,8 @@ const info: Command = {
   async run(args, io) {
     const path = args.positionals[0]
     if (!path) { io.stderr.write('usage: zeone model info PATH\n'); return 2 }
+    const { ModelDir } = await import('../../cortex/model.js')
+    const { Tokenizer } = await import('../../cortex/tokenizer.js')
     const dir = new ModelDir(resolve(path))
     try {
       const tokPath = join(dir.dir, 'tokenizer.json')
@@ -44,25 +45,35 @@ const serve: Command = {
   async run(args, io) {
     const path = args.positionals[0]
     if (!path) { io.stderr.write('usage: zeone model serve PATH --layers A:B\n'); return 2 }
-    const { config, file } = configFromArgs(args)
     const quant = flagString(args, 'quant') ?? 'none'
     if (!['none', 'q8', 'q4'].includes(quant)) throw new ZeoneError('bad_flag', '--quant must be none, q8 or q4')
     const layers = flagString(args, 'layers') ?? ''
     if (!/^(\d+:\d+)?$/.test(layers)) throw new ZeoneError('bad_flag', '--layers must look like A:B')
     const peers = args.flags.peer === undefined ? [] : ([] as string[]).concat(args.flags.peer as string | string[])
-    config.cortex.serve = [{ path: resolve(path), modelId: flagString(args, 'id'), layers, quant: quant as 'none', maxSessions: num(args, 'max-sessions', 32)!, threads: num(args, 'threads', 1)! }]
-    config.cortex.peers = [...config.cortex.peers, ...peers]
-    const node = createNode(config, file ? { configSources: { file, env: process.env, flags: flagsToConfig(args) } } : {})
-    const stopped = new Promise<void>((res) => {
-      const onSignal = (): void => { node.stop().then(res, res) }
-      process.once('SIGINT', onSignal)
-      process.once('SIGTERM', onSignal)
-      node.signal.addEventListener('abort', onSignal)
+    const { runNode } = await import('../run-node.js')
+    return runNode(args, io, {
+      heading: `serving ${flagString(args, 'id') ?? basename(resolve(path))} layers ${layers || 'all'} (${quant})\n`,
+      adjust: (config) => {
+        config.cortex.serve = [{ path: resolve(path), modelId: flagString(args, 'id'), layers, quant: quant as 'none', int8Kernel: 'qgemm', maxSessions: num(args, 'max-sessions', 32)!, threads: num(args, 'threads', 1)! }]
+        config.cortex.peers = [...config.cortex.peers, ...peers]
+      },
     })
-    await node.start()
-    const l = node.listenAddress, h = node.httpAddress
-    io.stdout.write(`serving ${flagString(args, 'id') ?? basename(resolve(path))} layers ${layers || 'all'} (${quant})\nlistening: ${l ? `${l.host}:${l.port}` : '-'}\nhttp: ${h ? `${h.host}:${h.port}` : '-'}\n`)
-    await stopped
+  },
+}
+
+const tiny: Command = {
+  name: 'model tiny',
+  summary: 'write a tiny random-weight model directory (Llama layout, 2 layers) to try model serve and infer without a download',
+  usage: 'model tiny DIR [--layers N] [--seed S]',
+  async run(args, io) {
+    const dir = args.positionals[0]
+    if (!dir) { io.stderr.write('usage: zeone model tiny DIR\n'); return 2 }
+    if (existsSync(join(dir, 'config.json'))) throw new ZeoneError('exists', `${dir} already holds a model (config.json); pick another DIR`)
+    const layers = num(args, 'layers', 2)!
+    if (layers < 1 || layers > 8) throw new ZeoneError('bad_flag', '--layers expects 1..8')
+    const { writeTinyModel } = await import('../../cortex/testing/tiny-model.js')
+    writeTinyModel(dir, { family: 'llama', layers, kvHeads: 2, seed: num(args, 'seed', 1)! })
+    io.stdout.write(`wrote a ${layers}-layer random-weight model to ${resolve(dir)} (its output is gibberish; for real text use a Hugging Face model dir)\n`)
     return 0
   },
 }
@@ -79,12 +90,19 @@ const infer: Command = {
     // the chat API spends credits: it needs the node's token (<dataDir>/api.token, readable by the owner only)
     let token = flagString(args, 'token')
     if (!url || !token) {
-      const { config } = configFromArgs(args)
-      url ??= `http://${config.ops.httpHost}:${config.ops.httpPort}`
-      token ??= readApiToken(config.dataDir)
+      const { config } = (await configArgs()).configFromArgs(args)
+      url ??= runningHttpUrl(config.dataDir) ?? `http://${config.ops.httpHost}:${config.ops.httpPort}`
+      token ??= (await import('../../ops/api-token.js')).readApiToken(config.dataDir)
     }
     const body = { model, prompt, stream: true, max_tokens: num(args, 'max-tokens', 128), temperature: num(args, 'temperature', 0), top_k: num(args, 'top-k'), top_p: num(args, 'top-p'), seed: num(args, 'seed') }
-    const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+    let r: Response
+    try {
+      r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+    } catch (err) {
+      // fetch says only 'fetch failed': name the address and how to get a node there
+      throw new ZeoneError('not_running', `no node answers at ${url} (${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}); `
+        + "start one with 'zeone start' (or 'zeone model serve PATH'), or point --url / --data-dir at a running node", { cause: err })
+    }
     if (!r.ok || !r.body) { io.stderr.write(`zeone: ${r.status} ${await r.text()}\n`); return 1 }
     const dec = new TextDecoder()
     let buf = ''
@@ -105,4 +123,4 @@ const infer: Command = {
   },
 }
 
-export const commands: Command[] = [info, serve, infer]
+export const commands: Command[] = [info, serve, tiny, infer]

@@ -1,12 +1,10 @@
 /** `zeone nat` (NAT type and public address) and `zeone connect NODE_ID` (reach a peer, show the path chosen). */
-import { resolve } from 'node:path'
 import type { CliIO, Command, ParsedArgs } from '../command.js'
 import { flagString } from '../args.js'
 import { controlCall } from '../control-client.js'
-import { configFromArgs } from './node.js'
+import { dataDirOf } from '../data-dir.js'
 
 const COMMON = '[--config FILE] [--data-dir DIR] [--json]'
-const dataDirOf = (args: ParsedArgs): string => resolve(configFromArgs(args).config.dataDir)
 
 function out(args: ParsedArgs, io: CliIO, result: unknown, text: () => string): number {
   io.stdout.write(args.flags.json === true ? `${JSON.stringify(result)}\n` : `${text()}\n`)
@@ -24,7 +22,7 @@ const nat: Command = {
   usage: `nat [--refresh] ${COMMON}`,
   async run(args, io) {
     const q = args.flags.refresh === true ? '?refresh=1' : ''
-    const r = await controlCall(dataDirOf(args), 'GET', `/v1/nat${q}`, { timeoutMs: 30_000 }) as NatInfo
+    const r = await controlCall(await dataDirOf(args), 'GET', `/v1/nat${q}`, { timeoutMs: 30_000 }) as NatInfo
     return out(args, io, r, () => [
       `mapping:   ${r.mapping}`,
       `filtering: ${r.filtering}`,
@@ -44,12 +42,13 @@ const connect: Command = {
     if (!nodeId) { io.stderr.write(`usage: zeone ${this.usage}\n`); return 2 }
     const via = flagString(args, 'via')
     const body = { nodeId, ...(via ? { via } : {}), relay: args.flags.relay === true }
-    const r = await controlCall(dataDirOf(args), 'POST', '/v1/nat/connect', { body, timeoutMs: 60_000 }) as {
+    const r = await controlCall(await dataDirOf(args), 'POST', '/v1/nat/connect', { body, timeoutMs: 60_000 }) as {
       nodeId: string; path: string; ms: number; rttMs: number; remote: { host: string; port: number }; natPair: string; wireVersion: number
     }
     const how: Record<string, string> = {
       direct: 'direct UDP (hole punched)', birthday: 'direct UDP (birthday punch through a symmetric NAT)',
       relay: 'relayed (end-to-end encrypted through a relay node)', existing: 'already connected',
+      tcp: 'direct TCP (simultaneous open)', turn: 'relayed through a TURN server (end-to-end encrypted)',
     }
     return out(args, io, r, () => [
       `connected to ${r.nodeId}`,

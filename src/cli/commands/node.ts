@@ -2,62 +2,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { CliIO, Command, ParsedArgs } from '../command.js'
-import { flagBool, flagList, flagString } from '../args.js'
-import { controlCall } from '../control-client.js'
-import { configFromAssignments, loadConfig, mergeConfig, type PlainObject } from '../../ops/config.js'
-import type { ZeoneConfig } from '../../ops/config-schema.js'
-import { createNode, parseHostPort } from '../../node.js'
-import { loadOrCreateIdentity } from '../../crypto/identity.js'
-import type { PeerInfo } from '../../ops/node-control.js'
-import { pingPeer } from '../ping.js'
+import type { CliIO, Command } from '../command.js'
 import { ZeoneError } from '../../util/errors.js'
+import { controlCall } from '../control-client.js'
+import { dataDirOf } from '../data-dir.js'
+import type { PeerInfo } from '../../ops/node-control.js'
 
-const num = (args: ParsedArgs, name: string): number | undefined => {
-  const v = flagString(args, name)
-  if (v === undefined) return undefined
-  if (!/^-?\d+$/.test(v)) throw new ZeoneError('bad_flag', `--${name} expects an integer, got '${v}'`)
-  return Number(v)
-}
-
-/** Turns the common flags into a partial config (the highest-precedence source). */
-export function flagsToConfig(args: ParsedArgs): PlainObject {
-  const node: PlainObject = {}
-  const ops: PlainObject = {}
-  const out: PlainObject = {}
-  const port = num(args, 'port')
-  if (port !== undefined) node.port = port
-  const host = flagString(args, 'host')
-  if (host !== undefined) node.host = host
-  const boot = flagList(args, 'bootstrap')
-  if (boot.length > 0) {
-    node.bootstrap = boot.filter((b) => !b.startsWith('legacy://'))
-    const legacy = boot.filter((b) => b.startsWith('legacy://')).map((b) => b.slice('legacy://'.length))
-    if (legacy.length > 0) out.legacy = { bootstrap: legacy }
-  }
-  const legacyOn = flagBool(args, 'legacy')
-  if (legacyOn !== undefined) node.legacy = legacyOn
-  const dataDir = flagString(args, 'data-dir')
-  if (dataDir !== undefined) out.dataDir = dataDir
-  const httpPort = num(args, 'http-port')
-  if (httpPort !== undefined) ops.httpPort = httpPort
-  const level = flagString(args, 'log-level')
-  if (level !== undefined) ops.logLevel = level
-  if (Object.keys(node).length > 0) out.node = node
-  if (Object.keys(ops).length > 0) out.ops = ops
-  return mergeConfig(out, configFromAssignments(flagList(args, 'set')))
-}
-
-export function configFromArgs(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): { config: ZeoneConfig; file: string | undefined } {
-  const file = flagString(args, 'config') ?? env.ZEONE_CONFIG
-  return { config: loadConfig({ ...(file ? { file } : {}), env, flags: flagsToConfig(args) }), file }
-}
-
-/** The P2P default is every interface: the banner says so, so an operator is never surprised by who can reach the node. */
-function allInterfacesNote(l: { host: string; port: number } | undefined): string {
-  if (!l || (l.host !== '0.0.0.0' && l.host !== '::')) return ''
-  return `note: P2P port ${l.port} listens on all interfaces (${l.host}); --host 127.0.0.1 keeps it on this machine\n`
-}
+// The node, the config schema and the transport are loaded by the command that needs them (fast `zeone help`).
+const configArgs = () => import('../config-args.js')
 
 const COMMON = '[--config FILE] [--data-dir DIR] [--set key.path=value]...'
 
@@ -66,31 +18,8 @@ const start: Command = {
   summary: 'run a node until SIGINT/SIGTERM (port 8468 by default)',
   usage: `start [--port N] [--host ADDR] [--bootstrap host:port|legacy://host:port]... [--no-legacy] [--http-port N] [--log-level L] ${COMMON}`,
   async run(args, io) {
-    const { config, file } = configFromArgs(args)
-    const node = createNode(config, file ? { configSources: { file, env: process.env, flags: flagsToConfig(args) } } : {})
-    let onSignal: (sig: string) => void = () => {}
-    const stopped = new Promise<void>((res) => {
-      onSignal = (sig: string): void => {
-        io.stderr.write(`zeone: ${sig} received, stopping\n`)
-        node.stop().then(res, res)
-      }
-      node.signal.addEventListener('abort', () => { node.stop().then(res, res) })
-    })
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    try {
-      await node.start()
-    } catch (err) {
-      process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal)
-      throw err
-    }
-    const l = node.listenAddress
-    const h = node.httpAddress
-    io.stdout.write(`node id: ${node.identity.nodeIdB64}\ndht id: ${node.identity.dhtIdHex}\n`)
-    io.stdout.write(`listening: ${l ? `${l.host}:${l.port}` : '-'}\nhttp: ${h ? `${h.host}:${h.port}` : '-'}\ncontrol: ${node.control?.path ?? '-'}\nlegacy: ${config.node.legacy ? 'on' : 'off'}\n${allInterfacesNote(l)}`)
-    await stopped
-    process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal)
-    return 0
+    const { runNode } = await import('../run-node.js')
+    return runNode(args, io)
   },
 }
 
@@ -99,6 +28,8 @@ const id: Command = {
   summary: 'print this node\'s id (base64 public key) and DHT id, creating the identity if missing',
   usage: `id [--json] ${COMMON}`,
   async run(args, io) {
+    const { configFromArgs } = await configArgs()
+    const { loadOrCreateIdentity } = await import('../../crypto/identity.js')
     const { config } = configFromArgs(args)
     const { identity, created } = loadOrCreateIdentity(resolve(config.dataDir), { puzzleBits: config.dht.staticPuzzleBits })
     if (args.flags.json === true) io.stdout.write(`${JSON.stringify({ nodeId: identity.nodeIdB64, dhtId: identity.dhtIdHex, created })}\n`)
@@ -114,6 +45,10 @@ const ping: Command = {
   async run(args, io) {
     const target = args.positionals[0]
     if (!target) { io.stderr.write(`usage: zeone ${this.usage}\n`); return 2 }
+    const { intFlag } = await configArgs()
+    const { parseHostPort } = await import('../../node.js')
+    const { pingPeer } = await import('../ping.js')
+    const num = intFlag
     const legacy = target.startsWith('legacy://')
     const addr = parseHostPort(legacy ? target.slice('legacy://'.length) : target)
     const tmp = mkdtempSync(join(tmpdir(), 'zeone-ping-'))
@@ -137,15 +72,42 @@ const peers: Command = {
   summary: 'list the running node\'s peers (asks it over its owner-only control socket)',
   usage: `peers [--json] ${COMMON}`,
   async run(args, io: CliIO) {
-    const { config } = configFromArgs(args)
-    const list = await controlCall(resolve(config.dataDir), 'GET', '/v1/peers') as PeerInfo[]
+    const list = await controlCall(await dataDirOf(args), 'GET', '/v1/peers') as PeerInfo[]
     if (args.flags.json === true) { io.stdout.write(`${JSON.stringify(list)}\n`); return 0 }
     if (list.length === 0) { io.stdout.write('no peers\n'); return 0 }
     for (const p of list) {
-      io.stdout.write(`${p.nodeId}  v${p.version}  ${p.outbound ? 'out' : 'in '}  remote ${p.remote}  listen ${p.listen ?? '-'}  ${p.capabilities.join(',')}\n`)
+      io.stdout.write(`${p.nodeId}  v${p.version}  ${p.outbound ? 'out' : 'in '}  remote ${p.remote}${p.via ? ` (${p.via})` : ''}  listen ${p.listen ?? '-'}  ${p.capabilities.join(',')}\n`)
     }
     return 0
   },
 }
 
-export const commands: Command[] = [start, id, ping, peers]
+const addr: Command = {
+  name: 'addr',
+  summary: "the running node's addresses (from <dataDir>/ports.json): P2P host:port to dial, HTTP API URL, dashboard URL",
+  usage: 'addr [--p2p | --http | --dashboard] [--data-dir DIR]   (one of them: just that value, for $(zeone addr --p2p))',
+  async run(args, io) {
+    const dir = await dataDirOf(args)
+    const { runningHttpUrl, runningP2pAddr } = await import('../ports-file.js')
+    const p2p = runningP2pAddr(dir), http = runningHttpUrl(dir)
+    if (p2p === undefined && http === undefined) {
+      throw new ZeoneError('not_running', `no running node has ${dir} as its data dir (no live ${join(dir, 'ports.json')}); start one with 'zeone start --data-dir ${dir}'`)
+    }
+    const dashboard = async (): Promise<string | undefined> => {
+      if (http === undefined) return undefined
+      const { readApiToken } = await import('../../ops/api-token.js')
+      const token = readApiToken(dir)
+      return `${http}/dashboard${token ? `#token=${token}` : ''}`
+    }
+    const only = args.flags.p2p === true ? p2p : args.flags.http === true ? http : args.flags.dashboard === true ? await dashboard() : null
+    if (only !== null) {
+      if (only === undefined) throw new ZeoneError('not_listening', 'the node has no such listener (disabled in its config)')
+      io.stdout.write(`${only}\n`)
+      return 0
+    }
+    io.stdout.write(`p2p: ${p2p ?? '-'}\nhttp: ${http ?? '-'}\ndashboard: ${(await dashboard()) ?? '-'}\n`)
+    return 0
+  },
+}
+
+export const commands: Command[] = [start, id, ping, peers, addr]
