@@ -1,8 +1,11 @@
 /**
  * NAT traversal benchmark in a namespace lab (needs root, iptables; run with `npm run bench -- nat`).
- * Prints JSON: time to a working link (signalling through a rendezvous + punching + handshake) for cone<->cone and
- * cone<->symmetric (p50, max), and throughput over the punched path: the encrypted ZEONE link vs bare udx-native
- * (same lab, same run), plus a relayed link as a ratio of direct.
+ * Prints JSON: per NAT pair (matrix), the path chosen, time to a working link (signalling through a rendezvous +
+ * punching + handshake; p50, max) and the rate of a content fetch over it; throughput over the punched path: the
+ * encrypted ZEONE link and a content fetch vs bare udx-native (same lab, same run), a relayed link as a ratio of
+ * direct; and (nat-lossy.ts) a UDX vs TCP fetch with 2% loss + 80 ms on the NAT uplinks.
+ * Env: NAT_BENCH_RUNS (connects per pair, 3), NAT_BENCH_FETCH_MIB (16), NAT_BENCH_BYTES (bulk, 64 MiB),
+ * NAT_BENCH_MATRIX=0 (skip the matrix), NAT_BENCH_LOSSY=0 (skip the lossy section), NAT_BENCH_LOSSY_ROUNDS (1).
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -10,8 +13,15 @@ import { createInterface } from 'node:readline'
 import { Agent, canRunLab, NatLab, startRendezvousLab, type NatMode } from '../test/nat/lab.js'
 import { toHex } from '../src/util/bytes.js'
 import { randomBytes } from '../src/crypto/sign.js'
+import { lossyFetch } from './nat-lossy.js'
 
-const RUNS = Number(process.env.NAT_BENCH_RUNS ?? 10)
+const RUNS = Number(process.env.NAT_BENCH_RUNS ?? 3)
+const FETCH_MIB = Number(process.env.NAT_BENCH_FETCH_MIB ?? 16)
+/** NAT pairs of the matrix (A, B): cone = port-restricted cone. Two hosts behind one NAT and 'none' need a lab shape this one does not build. */
+const PAIRS: Array<[NatMode, NatMode]> = [
+  ['cone', 'cone'], ['full', 'cone'], ['restricted', 'cone'], ['full', 'full'], ['restricted', 'restricted'],
+  ['full', 'symmetric'], ['restricted', 'symmetric'], ['cone', 'symmetric'], ['symmetric', 'symmetric'],
+]
 const BULK = Number(process.env.NAT_BENCH_BYTES ?? 64 * 1024 * 1024)
 const STUN = { host: '198.18.0.10', port: 3478 }
 
@@ -61,24 +71,35 @@ async function main(): Promise<void> {
   if (!canRunLab()) { console.log(JSON.stringify({ skipped: 'needs root, iptables and network namespaces' })); return }
   const lab = new NatLab('b')
   const agents: Agent[] = []
-  const result: Record<string, unknown> = { machine: '2 vCPU shared dev VM, veth lab (no latency emulation)', runs: RUNS }
+  const result: Record<string, unknown> = { machine: '2 vCPU shared dev VM, veth lab (no delay except the lossy section)', runs: RUNS, fetch_mib: FETCH_MIB }
   try {
-    const { pub, a, b, boot } = await startRendezvousLab(lab, agents, { stunServers: ['198.18.0.10:3478'] })
-    const connectTimes = async (ma: NatMode, mb: NatMode): Promise<Record<string, number | string>> => {
+    const { a, b, boot } = await startRendezvousLab(lab, agents, { stunServers: ['198.18.0.10:3478'] })
+    // the matrix: per NAT pair, time to a working link (RUNS tries, fresh nodes each) and a FETCH_MIB content fetch
+    // (chunks verified, file hash checked) over the link the last try made
+    const matrix: Record<string, unknown>[] = []
+    for (const [ma, mb] of process.env.NAT_BENCH_MATRIX === '0' ? [] : PAIRS) {
       lab.nat('A', ma); lab.nat('B', mb)
       const ms: number[] = []
-      let method = ''
+      const methods = new Set<string>()
+      let last: { nodeId: string } | undefined
       for (let i = 0; i < RUNS; i++) {
         const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
         const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 100 }, 60_000)
         ms.push(res.ms as number)
+        methods.add(res.method as string)
+        last = { nodeId: nb.nodeId as string }
         process.stderr.write(`${ma}-${mb} run ${i}: ${Math.round(res.ms as number)} ms ${String(res.method)}\n`)
-        method = res.method as string
       }
-      return { method, p50_ms: round(pct(ms, 0.5)), max_ms: round(Math.max(...ms)), min_ms: round(Math.min(...ms)) }
+      const pub = await b.call('content-publish', { mib: FETCH_MIB }, 120_000)
+      const f = await a.call('content-fetch', { cid: pub.cid, nodeId: last!.nodeId }, 600_000)
+      const row = {
+        pair: `${ma}-${mb}`, path: [...methods].join('/'), link_p50_ms: round(pct(ms, 0.5)), link_max_ms: round(Math.max(...ms)),
+        fetch_MBps: f.sha === pub.sha ? round(FETCH_MIB * 1.048576 / ((f.ms as number) / 1000)) : 'bytes differ',
+      }
+      process.stderr.write(`${JSON.stringify(row)}\n`)
+      matrix.push(row)
     }
-    result.connect_cone_cone = await connectTimes('cone', 'cone')
-    result.connect_cone_symmetric = await connectTimes('cone', 'symmetric')
+    result.matrix = matrix
 
     // throughput through both NATs (cone<->cone): encrypted link vs bare udx on a punched path vs relayed link
     lab.nat('A', 'cone'); lab.nat('B', 'cone')
@@ -88,17 +109,29 @@ async function main(): Promise<void> {
     const rx = b.call('bulk-recv', { bytes: BULK }, 300_000)
     await a.call('bulk-send', { bytes: BULK, nodeId: nbT.nodeId }, 300_000)
     const enc = await rx
-    // bare udx-native over a punched path in the same lab (no encryption, no framing)
-    const [ia, ib] = await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])
-    await Promise.all([a.call('discover', { server: STUN }), b.call('discover', { server: STUN })])
-    const { offer } = await a.call('offer', { remoteId: ib.nodeId })
-    const { answer } = await b.call('answer', { remoteId: ia.nodeId, offer })
-    const cb = b.call('connect')
-    await a.call('accept', { answer })
-    await Promise.all([a.call('connect'), cb])
-    const rxRaw = b.call('bulk-recv', { bytes: BULK, raw: true }, 300_000)
-    await a.call('bulk-send', { bytes: BULK, raw: true }, 300_000)
-    const raw = await rxRaw
+    // a content fetch over the same punched UDX link (what a user sees), compared with the bare stream below
+    const pubT = await b.call('content-publish', { mib: Math.round(BULK / 1024 / 1024) }, 120_000)
+    const fT = await a.call('content-fetch', { cid: pubT.cid, nodeId: nbT.nodeId }, 600_000)
+    if (fT.sha !== pubT.sha) throw new Error('fetch over the punched link: bytes differ')
+    // bare udx-native over a punched path in the same lab (no encryption, no framing); a failed punch is retried
+    let raw: Record<string, unknown> | undefined
+    for (let attempt = 0; attempt < 3 && !raw; attempt++) {
+      try {
+        const [ia, ib] = await Promise.all([a.call('init', { seed: toHex(randomBytes(32)) }), b.call('init', { seed: toHex(randomBytes(32)) })])
+        await Promise.all([a.call('discover', { server: STUN }), b.call('discover', { server: STUN })])
+        const { offer } = await a.call('offer', { remoteId: ib.nodeId })
+        const { answer } = await b.call('answer', { remoteId: ia.nodeId, offer, proven: ['198.18.0.101'] }) // A's public IP, as a rendezvous would observe it
+        const cb = b.call('connect')
+        await a.call('accept', { answer })
+        await Promise.all([a.call('connect'), cb])
+        const rxRaw = b.call('bulk-recv', { bytes: BULK, raw: true }, 300_000)
+        await a.call('bulk-send', { bytes: BULK, raw: true }, 300_000)
+        raw = await rxRaw
+      } catch (err) {
+        process.stderr.write(`bare udx punch failed (${(err as Error).message.slice(0, 120)}), again\n`)
+      }
+    }
+    await a.call('reset'); await b.call('reset')
     // relayed link (through the rendezvous node's relay service)
     const [, nb3] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
     await a.call('node-connect', { nodeId: nb3.nodeId, bytes: 100, relayOnly: true }, 60_000)
@@ -107,16 +140,22 @@ async function main(): Promise<void> {
     await a.call('bulk-send', { bytes: relayBytes, nodeId: nb3.nodeId }, 300_000)
     const rel = await rxRel
     const encMBs = mbps(enc.bytes as number, enc.ms as number)
-    const rawMBs = mbps(raw.bytes as number, raw.ms as number)
+    const rawMBs = raw ? mbps(raw.bytes as number, raw.ms as number) : NaN
     const relMBs = mbps(rel.bytes as number, rel.ms as number)
+    const fetchMBs = mbps(fT.bytes as number, fT.ms as number)
     result.throughput = {
       bytes: BULK, encrypted_link_MBps: encMBs, bare_udx_MBps: rawMBs, encrypted_vs_bare: ratio(encMBs, rawMBs),
+      fetch_bytes: fT.bytes, fetch_over_punched_udx_MBps: fetchMBs, fetch_vs_bare_udx: ratio(fetchMBs, rawMBs),
       relayed_link_MBps: relMBs, relayed_vs_direct: ratio(relMBs, encMBs),
     }
     const rtc = await webrtc(lab, Math.min(BULK, 32 * 1024 * 1024))
     const t = result.throughput as Record<string, unknown>
     t.webrtc_datachannel_MBps = rtc
     if (typeof rtc === 'number') t.encrypted_vs_webrtc = ratio(encMBs, rtc)
+    // issue 24 item 3: 2% loss + 80 ms on both NAT uplinks, UDX fetch vs TCP fetch in the same run
+    if (process.env.NAT_BENCH_LOSSY !== '0') {
+      result.lossy = await lossyFetch(lab, a, b, boot, { lossPct: 2, delayMs: 80, mib: FETCH_MIB, rounds: Number(process.env.NAT_BENCH_LOSSY_ROUNDS ?? 1), log: (x) => process.stderr.write(x) })
+    }
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     lab.down()

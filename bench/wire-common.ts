@@ -1,4 +1,5 @@
 /** Shared parts of the transport benchmarks: child processes on loopback and a bench node config. */
+import type { NodeTracer } from '../src/interfaces/tracing.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,10 +20,10 @@ export function benchConfig(over: Record<string, unknown> = {}) {
   })
 }
 
-export function benchNode(over: Record<string, unknown> = {}): { cm: ConnectionManager; router: Router; dir: string; cleanup(): Promise<void> } {
+export function benchNode(over: Record<string, unknown> = {}, extra: { tracer?: NodeTracer; capabilities?: string[] } = {}): { cm: ConnectionManager; router: Router; dir: string; cleanup(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'zeone-bench-'))
   const router = new Router()
-  const cm = new ConnectionManager({ identity: Identity.fromSeed(randomBytes(32)), config: benchConfig(over), dataDir: dir, router })
+  const cm = new ConnectionManager({ identity: Identity.fromSeed(randomBytes(32)), config: benchConfig(over), dataDir: dir, router, ...extra })
   return { cm, router, dir, cleanup: async () => { await cm.stop(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
