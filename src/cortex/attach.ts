@@ -55,7 +55,8 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   // without chain access: the whitelist of the network parameters agreed through the DHT (model-gate.ts)
   const followsNetwork = !chain && ctx.services.get('params')?.source === 'network'
   // viem only for the model-id hash (Params keys models by keccak256 of the UTF-8 id), loaded only when needed
-  const modelHash = followsNetwork ? await import('viem').then((v) => (id: string) => v.keccak256(v.stringToBytes(id), 'bytes')) : undefined
+  // (a node serving no model, the default, never needs it: `zeone start` stays free of viem)
+  const modelHash = followsNetwork && cfg.serve.length > 0 ? await import('viem').then((v) => (id: string) => v.keccak256(v.stringToBytes(id), 'bytes')) : undefined
   const whitelistTimer = chain ? setInterval(() => { refreshWhitelist().catch(() => {}) }, ctx.config.chain.paramsRefreshSec * 1000) : undefined
   whitelistTimer?.unref()
   for (const s of cfg.serve) {
