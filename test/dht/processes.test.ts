@@ -15,7 +15,8 @@ async function pool<T>(items: T[], n: number, fn: (x: T, i: number) => Promise<v
   await Promise.all(Array.from({ length: n }, async () => { for (let i = next++; i < items.length; i = next++) await fn(items[i]!, i) }))
 }
 
-test('30 node processes on loopback: 100 records stored, a third of the nodes killed, every record read back', { timeout: 170_000 }, async (t) => {
+// 30 processes on 2 vCPU took 173 s at load 31 (170 s timed out); the runner's 600 s cap still catches a hang
+test('30 node processes on loopback: 100 records stored, a third of the nodes killed, every record read back', { timeout: 480_000 }, async (t) => {
   const procs: Proc[] = []
   const dirs: string[] = []
   t.after(() => {
