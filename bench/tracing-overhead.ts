@@ -2,7 +2,7 @@
  * What tracing costs the wire's smallest operation: pipelined empty requests between two processes on loopback,
  * each traced request under a client span (sent as a traced envelope) and served under a server span, both exported
  * over OTLP/HTTP to a collector in a third process. Used by wire-throughput (its `tracing` section); alone:
- *   npm run bench -- tracing-overhead [--quick] [--ratio 0.01,1] [--pairs N] [--block N]
+ *   npm run bench -- tracing-overhead [--quick] [--ratio 0.01,1] [--pairs N] [--block N] [--no-export]
  *
  * Built to give a stable figure on a loaded machine: many short untraced/traced blocks alternate on the same link
  * (ABBA order), so the machine's load drifts alike for both; each block's CPU time is measured in both node
@@ -12,6 +12,7 @@
  * own cadence, full batches of 1024 spans (their timer is set long so that no partial batch is sent inside an
  * untraced block); what is left is flushed at the end and counted at the collector. `cpuTotalRatio` is the ratio of
  * the CPU summed over all blocks: it includes the rare block that sent a batch, which a median leaves out.
+ * `--ratio 0` (in the default set) is an A/A control: its ratio and spread are the method's own on this machine.
  * Untraced = the same as tracing off: the transport does no span work of its own, the handler starts a span only
  * for a request that carries a context.
  */
@@ -28,7 +29,8 @@ const SELF = fileURLToPath(import.meta.url)
 const MARK = 0xf1
 const FLUSH = 0xf2
 // exports only full batches while measuring (see above); the end flushes the rest
-const traceCfg = (endpoint: string, sampleRatio = 1) => ({ endpoint, sampleRatio, serviceName: 'zeone-bench', headers: {}, exporter: { delayMs: 3_600_000 } })
+// (--no-export: every span is dropped as it ends, to separate the span and wire work from the export's)
+const traceCfg = (endpoint: string, sampleRatio = 1, exp = true) => ({ endpoint, sampleRatio, serviceName: 'zeone-bench', headers: {}, exporter: { delayMs: 3_600_000, ...(exp ? {} : { maxQueue: 0 }) } })
 
 /** The collector: counts the spans it receives (as a real one, in its own process; it does not parse). */
 function childSink(): void {
@@ -51,8 +53,8 @@ function childSink(): void {
 const cpuNow = (): number => { const c = process.cpuUsage(); return c.user + c.system }
 
 /** The served node: a server span per traced request; MARK answers its CPU time so far (us), FLUSH once exported. */
-async function childNode(otlp: string): Promise<void> {
-  const tracer = (await createTracer(traceCfg(otlp), 'child'))!
+async function childNode(otlp: string, exp: boolean): Promise<void> {
+  const tracer = (await createTracer(traceCfg(otlp, 1, exp), 'child'))!
   const n = benchNode({ wireVersions: [2], preferredVersion: 2 }, { tracer, capabilities: ['DHT', TRACE_CAPABILITY] })
   const empty = new Uint8Array(0)
   n.router.handle(MessageType.SERVICE_REQUEST, (m) => {
@@ -92,12 +94,13 @@ export const tracingOverheadOptions = (quick: boolean): { pairs: number; block: 
 const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]! }
 
-export async function measureTracingOverhead(sampleRatio: number, opts: { pairs: number; block: number } = tracingOverheadOptions(false)): Promise<TracingOverhead> {
+export async function measureTracingOverhead(sampleRatio: number, opts: { pairs: number; block: number; noExport?: boolean } = tracingOverheadOptions(false)): Promise<TracingOverhead> {
+  const exp = opts.noExport !== true
   const load0 = loadavg()[0]!
   const sink = await spawnChild(SELF, ['child', 'sink'])
   const sinkUrl = `http://127.0.0.1:${sink.hello.port as number}`
-  const node = await spawnChild(SELF, ['child', 'node', `${sinkUrl}/v1/traces`])
-  const tracer = (await createTracer(traceCfg(`${sinkUrl}/v1/traces`, sampleRatio), 'parent'))!
+  const node = await spawnChild(SELF, ['child', 'node', `${sinkUrl}/v1/traces`, exp ? 'export' : 'drop'])
+  const tracer = (await createTracer(traceCfg(`${sinkUrl}/v1/traces`, sampleRatio, exp), 'parent'))!
   const n = benchNode({ wireVersions: [2], preferredVersion: 2 }, { tracer, capabilities: ['DHT', TRACE_CAPABILITY] })
   try {
     const link = await n.cm.dial({ host: '127.0.0.1', port: node.hello.port as number })
@@ -111,14 +114,14 @@ export async function measureTracingOverhead(sampleRatio: number, opts: { pairs:
       return cpuNow() + Number(new TextDecoder().decode(reply.body))
     }
     const untraced = async (): Promise<void> => { await link.request(MessageType.SERVICE_REQUEST, empty, timeout) }
-    const traced = async (): Promise<void> => {
-      // the node's rule: a request sampled out is the untraced request plus this draw
-      if (!tracer.sampleRoot()) return untraced()
+    const sampled = async (): Promise<void> => {
       sampledRoots++
       const span = tracer.start('bench.request', { kind: SpanKind.CLIENT, sample: true })
       await link.request(MessageType.SERVICE_REQUEST, empty, { timeoutMs: 600_000, trace: tracer.contextOf(span) })
       span.end()
     }
+    // the node's rule: a request sampled out is the untraced request plus this draw (no extra async frame)
+    const traced = (): Promise<void> => (tracer.sampleRoot() ? sampled() : untraced())
     let cpuMark = await mark()
     const run = async (one: () => Promise<void>, count: number): Promise<{ reqps: number; cpuUs: number }> => {
       let next = 0
@@ -143,7 +146,7 @@ export async function measureTracingOverhead(sampleRatio: number, opts: { pairs:
     // every sampled root is two spans (client here, server there), warm-up included; all of them reach the sink
     // (which also counts the link's handshake spans, one per end when sampled)
     await Promise.all([tracer.forceFlush(), link.request(MessageType.SERVICE_REQUEST, new Uint8Array([FLUSH]), timeout)])
-    const expected = 2 * sampledRoots
+    const expected = exp ? 2 * sampledRoots : 0
     let spansExported = 0
     for (let i = 0; i < 100; i++) {
       spansExported = Number(await (await fetch(sinkUrl)).text())
@@ -167,13 +170,14 @@ export async function measureTracingOverhead(sampleRatio: number, opts: { pairs:
 }
 
 async function main(): Promise<void> {
-  const [role, kind, arg] = process.argv.slice(2)
-  if (role === 'child') return kind === 'sink' ? childSink() : childNode(arg!)
+  const [role, kind, arg, arg2] = process.argv.slice(2)
+  if (role === 'child') return kind === 'sink' ? childSink() : childNode(arg!, arg2 !== 'drop')
   const flag = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined }
-  const o = tracingOverheadOptions(process.argv.includes('--quick'))
+  const o: { pairs: number; block: number; noExport?: boolean } = { ...tracingOverheadOptions(process.argv.includes('--quick')), noExport: process.argv.includes('--no-export') }
   if (flag('--pairs')) o.pairs = Number(flag('--pairs'))
   if (flag('--block')) o.block = Number(flag('--block'))
-  const ratios = (flag('--ratio') ?? '0.01,1').split(',').map(Number)
+  // ratio 0 is the A/A control: both blocks untraced but for the draw, so its ratio is the method's own bias and spread
+  const ratios = (flag('--ratio') ?? '0,0.01,1').split(',').map(Number)
   const out = []
   for (const ratio of ratios) out.push(await measureTracingOverhead(ratio, o))
   // a small ratio's cost is a few % under per-block noise of tens of %: also derived from the ratio-1 run, whose

