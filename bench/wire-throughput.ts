@@ -25,7 +25,7 @@ import { TRACE_CAPABILITY } from '../src/transport/rpc-link.js'
 import { SpanKind } from '@opentelemetry/api'
 import type { NodeTracer } from '../src/interfaces/tracing.js'
 import { opsConfigSchema } from '../src/ops/ops-config.js'
-import { measureTracingOverhead, type TracingOverhead } from './tracing-overhead.js'
+import { measureTracingOverhead, tracingOverheadOptions, type TracingOverhead } from './tracing-overhead.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const quick = process.argv.includes('--quick')
@@ -123,7 +123,7 @@ async function measureZeone(version: number, traced = false, sampleRatio = 1): P
     const empty = new Uint8Array(0)
     let next = 0
     const one = async (): Promise<void> => {
-      const span = tracer?.start('bench.request', { kind: SpanKind.CLIENT })
+      const span = tracer?.sampleRoot() ? tracer.start('bench.request', { kind: SpanKind.CLIENT, sample: true }) : undefined
       await link.request(MessageType.SERVICE_REQUEST, empty, span ? { timeoutMs: 600_000, trace: tracer!.contextOf(span) } : { timeoutMs: 600_000 })
       span?.end()
     }
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   const defaultRatio = opsConfigSchema.parse({}).tracing.sampleRatio
   const tracing: { atRatio1?: TracingOverhead; atDefault?: TracingOverhead } = {}
   if (want('tracing')) {
-    const o = { pairs: quick ? 4 : 10, block: 4000 }
+    const o = tracingOverheadOptions(quick)
     tracing.atRatio1 = await measureTracingOverhead(1, o)
     tracing.atDefault = await measureTracingOverhead(defaultRatio, o)
   }

@@ -183,7 +183,8 @@ export class ContentService {
   /** Starts a download job and returns its handle; progress and outcome via `job()`. */
   async fetch(idHex: string, outDir: string, from: readonly string[] = []): Promise<JobInfo> {
     if (!/^[0-9a-f]{64}$/.test(idHex)) throw new DownloadError('bad_id', 'content id must be 64 hex digits')
-    const span = this.#init.tracer?.start('content.fetch', { attributes: { 'zeone.content.id': idHex, 'zeone.content.from': from.length } })
+    const tracer = this.#init.tracer
+    const span = tracer?.sampleRoot() ? tracer.start('content.fetch', { sample: true, attributes: { 'zeone.content.id': idHex, 'zeone.content.from': from.length } }) : undefined
     const providers = await this.providersFor(idHex, from).catch((err: unknown) => { failSpan(span, err); throw err })
     span?.addEvent('providers', { 'zeone.content.providers': providers.length })
     if (providers.length === 0) { const e = new DownloadError('no_providers', `no reachable provider for ${idHex}`); failSpan(span, e); throw e }

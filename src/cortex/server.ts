@@ -163,7 +163,9 @@ export class StageServer {
   async run(req: Parameters<Batcher['submit']>[0], parent?: TraceContext): ReturnType<Batcher['submit']> {
     // also here: this node's own gateway reaches its local stage through run(), not through CORTEX_FORWARD
     this.checkGoverned()
-    const span = this.init.tracer?.start('cortex.step', { kind: parent ? SpanKind.SERVER : SpanKind.INTERNAL, ...(parent ? { parent } : {}), attributes: { 'zeone.cortex.model': this.modelId, 'zeone.cortex.tokens': req.T, 'zeone.cortex.stage': `${this.engine.spec.start}:${this.engine.spec.end}` } })
+    const tracer = this.init.tracer
+    // a step sampled out (no parent, not drawn) builds no span and no attributes
+    const span = tracer && (parent || tracer.sampleRoot()) ? tracer.start('cortex.step', { kind: parent ? SpanKind.SERVER : SpanKind.INTERNAL, sample: true, ...(parent ? { parent } : {}), attributes: { 'zeone.cortex.model': this.modelId, 'zeone.cortex.tokens': req.T, 'zeone.cortex.stage': `${this.engine.spec.start}:${this.engine.spec.end}` } }) : undefined
     try {
       const out = await this.batcher.submit(req)
       this.init.onTokens?.(req.T)

@@ -336,7 +336,8 @@ export class Dht {
     const tracer = this.#tracer
     // the query kind labels the metric and the spans: read once from the first message
     const kind = this.#onLookup || tracer ? make().t : ''
-    const span = tracer?.start(`dht.lookup ${kind}`, { sample: traced, attributes: { 'zeone.dht.kind': kind, 'zeone.dht.target': toHex(target) } })
+    // a lookup sampled out costs one draw: no span, no hex target, no per-hop spans or events
+    const span = tracer?.sampleRoot(traced) ? tracer.start(`dht.lookup ${kind}`, { sample: true, attributes: { 'zeone.dht.kind': kind, 'zeone.dht.target': toHex(target) } }) : undefined
     const init = {
       target, selfIdHex: this.selfIdHex, clock: this.#clock,
       seeds: this.table.closest(target, this.config.k),

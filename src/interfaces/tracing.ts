@@ -16,6 +16,12 @@ export interface StartOptions {
 }
 
 export interface NodeTracer {
+  /**
+   * Draws the sampling decision for a new root trace (true with `force`). A call site whose root span needs a name,
+   * attributes or options built per call asks this first and, when true, starts the span with `sample: true`: a
+   * trace sampled out then costs this one draw, and no span, id, options object or attribute is made for it.
+   */
+  sampleRoot(force?: boolean): boolean
   start(name: string, opts?: StartOptions): Span
   /** The wire form of a span's context, to send with a request; undefined for a trace that is not recorded (a
    *  sampled-out trace is not propagated: the peer would record nothing for it, so it costs no bytes either). */

@@ -1,11 +1,12 @@
 /**
  * OTLP/JSON encoding of a batch of recorded spans (ExportTraceServiceRequest, the protobuf JSON mapping the OTLP/HTTP
  * spec defines: ids as lowercase hex, times as decimal strings of ns since the epoch, enums as numbers). Built as one
- * string per batch: no intermediate object tree per span, all ids of a batch hex-encoded in one call, names and keys
- * escaped once (a small cache: they repeat).
+ * string per batch, from the batch's columns (span-batch.ts): no intermediate object tree per span, all ids of a
+ * batch hex-encoded in one call, names and keys escaped once (a small cache: they repeat).
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api'
 import type { RecordedSpan } from './trace-spans.js'
+import { ID_STRIDE, SpanBatch } from './span-batch.js'
 
 const ESCAPED_MAX = 512
 const escaped = new Map<string, string>()
@@ -25,9 +26,14 @@ function str(s: string): string {
 export function msToNanoString(ms: number): string {
   if (!(ms >= 1)) return ms > 0 ? String(Math.trunc(ms * 1e6)) : '0'
   const whole = Math.floor(ms)
+  // the whole ms repeat from span to span (many end in the same ms): their digits (a double, not a small integer,
+  // so slow to print) are kept from the last call
+  if (whole !== lastWhole) { lastWhole = whole; lastWholeStr = String(whole) }
   // ns below the ms, truncated (a double near 1.7e12 ms holds ~0.2 us, so rounding adds nothing); "1" + six digits
-  return whole + String(1_000_000 + Math.trunc((ms - whole) * 1e6)).substring(1)
+  return lastWholeStr + String(1_000_000 + Math.trunc((ms - whole) * 1e6)).substring(1)
 }
+let lastWhole = -1
+let lastWholeStr = ''
 
 function anyValue(v: AttributeValue | null | undefined): string {
   switch (typeof v) {
@@ -54,29 +60,26 @@ export function attributesJson(a: Attributes | undefined): string {
 }
 
 /** OTLP's SpanKind is the API's plus one (0 is UNSPECIFIED on the wire). `ids` is the batch's ids, hex. */
-function spanJson(s: RecordedSpan, ids: string, i: number): string {
-  const at = i * 64
+function spanJson(b: SpanBatch, ids: string, i: number): string {
+  const at = i * ID_STRIDE * 2
   let out = `{"traceId":"${ids.substring(at, at + 32)}","spanId":"${ids.substring(at + 32, at + 48)}"`
-  if (s.parentSpanIdBytes) out += `,"parentSpanId":"${ids.substring(at + 48, at + 64)}"`
-  out += `,"name":${str(s.name)},"kind":${s.kind + 1},"startTimeUnixNano":"${msToNanoString(s.startMs)}","endTimeUnixNano":"${msToNanoString(s.endMs)}"`
-  if (s.attributes) out += `,"attributes":${attributesJson(s.attributes)}`
-  if (s.events) out += `,"events":[${s.events.map((e) => `{"timeUnixNano":"${msToNanoString(e.timeMs)}","name":${str(e.name)},"attributes":${attributesJson(e.attributes)}}`).join(',')}]`
-  if (s.droppedEvents) out += `,"droppedEventsCount":${s.droppedEvents}`
-  if (s.status) out += `,"status":{"code":${s.status.code}${s.status.message ? `,"message":${JSON.stringify(s.status.message)}` : ''}}`
+  if (b.hasParent[i]) out += `,"parentSpanId":"${ids.substring(at + 48, at + 64)}"`
+  out += `,"name":${str(b.names[i]!)},"kind":${b.kinds[i]! + 1},"startTimeUnixNano":"${msToNanoString(b.times[2 * i]!)}","endTimeUnixNano":"${msToNanoString(b.times[2 * i + 1]!)}"`
+  const attrs = b.attributes[i]
+  if (attrs) out += `,"attributes":${attributesJson(attrs)}`
+  const events = b.events[i]
+  if (events) out += `,"events":[${events.map((e) => `{"timeUnixNano":"${msToNanoString(e.timeMs)}","name":${str(e.name)},"attributes":${attributesJson(e.attributes)}}`).join(',')}]`
+  if (b.droppedEvents[i]) out += `,"droppedEventsCount":${b.droppedEvents[i]}`
+  const st = b.status[i]
+  if (st) out += `,"status":{"code":${st.code}${st.message ? `,"message":${JSON.stringify(st.message)}` : ''}}`
   return `${out}}`
 }
 
 /** One export request: the node's resource (service.name, service.instance.id) and its spans under scope "zeone". */
-export function exportRequestJson(resource: Attributes, spans: readonly RecordedSpan[]): string {
-  const raw = Buffer.allocUnsafe(spans.length * 32)
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i]!
-    raw.set(s.traceIdBytes, i * 32)
-    raw.set(s.spanIdBytes, i * 32 + 16)
-    if (s.parentSpanIdBytes) raw.set(s.parentSpanIdBytes, i * 32 + 24)
-  }
-  const ids = raw.toString('hex')
+export function exportRequestJson(resource: Attributes, spans: SpanBatch | readonly RecordedSpan[]): string {
+  const b = spans instanceof SpanBatch ? spans : SpanBatch.of(spans)
+  const ids = Buffer.from(b.ids.buffer, b.ids.byteOffset, b.n * ID_STRIDE).toString('hex')
   let body = ''
-  for (let i = 0; i < spans.length; i++) body += (i ? ',' : '') + spanJson(spans[i]!, ids, i)
+  for (let i = 0; i < b.n; i++) body += (i ? ',' : '') + spanJson(b, ids, i)
   return `{"resourceSpans":[{"resource":{"attributes":${attributesJson(resource)}},"scopeSpans":[{"scope":{"name":"zeone"},"spans":[${body}]}]}]}`
 }

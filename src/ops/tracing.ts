@@ -11,7 +11,7 @@ import { SpanKind, TraceFlags, type Span } from '@opentelemetry/api'
 import type { TraceContext } from '../interfaces/link.js'
 import type { NodeTracer, StartOptions } from '../interfaces/tracing.js'
 import { NOOP_SPAN, nowMs, RecordedSpan } from './trace-spans.js'
-import { OtlpExporter } from './otlp-exporter.js'
+import { OtlpExporter, type ExporterOptions } from './otlp-exporter.js'
 
 export type { NodeTracer, Span } from '../interfaces/tracing.js'
 export { SpanKind } from '@opentelemetry/api'
@@ -24,6 +24,8 @@ export interface TracingConfig {
   sampleRatio: number
   serviceName: string
   headers: Record<string, string>
+  /** Exporter batching (benchmarks and tests; the node uses the defaults). */
+  exporter?: Pick<ExporterOptions, 'batch' | 'delayMs' | 'maxQueue'> | undefined
 }
 
 const isRemote = (p: Span | TraceContext): p is TraceContext => (p as TraceContext).traceId instanceof Uint8Array
@@ -31,14 +33,14 @@ const isRemote = (p: Span | TraceContext): p is TraceContext => (p as TraceConte
 /**
  * Random span and trace ids from a pooled CSPRNG buffer (one randomFillSync per 4 KiB instead of Math.random per
  * id); an all-zero id (invalid in W3C) is drawn again. Returns a view: a pool is never refilled, only replaced, so
- * an id stays valid for as long as it is held.
+ * an id stays valid for as long as it is held. A plain Uint8Array, not a Buffer: its views are cheaper to make.
  */
 const POOL_BYTES = 4096
-let pool = Buffer.alloc(0)
+let pool = new Uint8Array(0)
 let poolAt = POOL_BYTES
-function randomId(n: 8 | 16): Buffer {
+function randomId(n: 8 | 16): Uint8Array {
   for (;;) {
-    if (poolAt + n > pool.byteLength) { pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES)); poolAt = 0 }
+    if (poolAt + n > pool.byteLength) { pool = randomFillSync(new Uint8Array(POOL_BYTES)); poolAt = 0 }
     const id = pool.subarray(poolAt, poolAt + n)
     poolAt += n
     for (let i = 0; i < n; i++) if (id[i] !== 0) return id
@@ -48,15 +50,18 @@ function randomId(n: 8 | 16): Buffer {
 /** Builds a node's tracer, or undefined when tracing is off. */
 export async function createTracer(cfg: TracingConfig, nodeId: string): Promise<NodeTracer | undefined> {
   if (!cfg.endpoint) return undefined
-  const exporter = new OtlpExporter({ url: cfg.endpoint, headers: cfg.headers, resource: { 'service.name': cfg.serviceName, 'service.instance.id': nodeId } })
+  const exporter = new OtlpExporter({ ...cfg.exporter, url: cfg.endpoint, headers: cfg.headers, resource: { 'service.name': cfg.serviceName, 'service.instance.id': nodeId } })
   const ratio = cfg.sampleRatio
+  // the root sampling decision: the only work a trace that is sampled out ever costs
+  const sampleRoot = (force?: boolean): boolean => force === true || ratio >= 1 || (ratio > 0 && Math.random() < ratio)
   const record = (name: string, opts: StartOptions, traceId: Uint8Array, parentId?: Uint8Array): Span =>
     new RecordedSpan(traceId, randomId(8), parentId, name, opts.kind ?? SpanKind.INTERNAL, opts.attributes, opts.startTime ?? nowMs(), exporter.add)
   const self: NodeTracer = {
+    sampleRoot,
     start(name, opts = {}) {
       const p = opts.parent
       // a root: sampled here or never (its children and peers follow: nothing is built for a trace sampled out)
-      if (p === undefined) return opts.sample === true || ratio >= 1 || Math.random() < ratio ? record(name, opts, randomId(16)) : NOOP_SPAN
+      if (p === undefined) return sampleRoot(opts.sample) ? record(name, opts, randomId(16)) : NOOP_SPAN
       if (p instanceof RecordedSpan) return record(name, opts, p.traceIdBytes, p.spanIdBytes)
       if (p === NOOP_SPAN) return NOOP_SPAN
       if (isRemote(p)) {

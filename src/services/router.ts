@@ -150,7 +150,8 @@ export class ServiceRouter {
   /** Calls `serviceName` on the peer at the other end of `link`. Rejects with ServiceError when the peer refuses. */
   async call(link: Link, serviceName: string, payload: Uint8Array, opts: RequestOptions & { budget?: bigint } = {}): Promise<ServiceResponse> {
     const tracer = this.#init.tracer
-    const span = tracer?.start(`service.call ${serviceName}`, { kind: SpanKind.CLIENT, ...(opts.trace ? { parent: opts.trace } : {}), attributes: { 'zeone.service': serviceName, 'zeone.peer.id': link.peer.nodeIdB64 } })
+    // a sampled-out call costs one draw: no span, name or attributes are built for it
+    const span = tracer && (opts.trace || tracer.sampleRoot()) ? tracer.start(`service.call ${serviceName}`, { kind: SpanKind.CLIENT, sample: true, ...(opts.trace ? { parent: opts.trace } : {}), attributes: { 'zeone.service': serviceName, 'zeone.peer.id': link.peer.nodeIdB64 } }) : undefined
     try {
       const resp = await this.#call(link, serviceName, payload, span ? { ...opts, trace: tracer!.contextOf(span) } : opts)
       span?.setAttribute('zeone.service.cost', Number(resp.cost))

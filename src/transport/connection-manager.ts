@@ -398,10 +398,10 @@ export class ConnectionManager implements LinkProvider, WireTap {
   /** One span per handshake, from the connection's start to its session (or refusal). */
   #traceHandshake(conn: Connection, outcome: string): void {
     const tracer = this.#init.tracer
-    if (!tracer) return
+    if (!tracer?.sampleRoot()) return
     const end = Date.now()
     const span = tracer.start('zeone.handshake', {
-      kind: conn.opts.outbound ? SpanKind.CLIENT : SpanKind.SERVER,
+      kind: conn.opts.outbound ? SpanKind.CLIENT : SpanKind.SERVER, sample: true,
       attributes: { 'zeone.outcome': outcome, 'network.peer.address': conn.opts.remoteAddr.host, 'network.peer.port': conn.opts.remoteAddr.port, ...(conn.session ? { 'zeone.peer.id': toB64(conn.session.remoteNodeId), 'zeone.wire.version': conn.session.version } : {}) },
       startTime: end - Math.max(0, this.#clock.now() - conn.startedAt),
     })

@@ -6,6 +6,7 @@
  *  fails instead of skipping. DASHBOARD_SCREENSHOT=<file.png> saves a screenshot (docs/img/dashboard.png). */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,8 +66,15 @@ test('dashboard in Chromium: node id, live peer count, a content fetch, streamed
   // the API side: the static page is open but locked down by CSP; data needs the token and a same-site origin
   const page0 = await fetch(`${base}/dashboard`)
   assert.equal(page0.status, 200)
-  assert.match(page0.headers.get('content-security-policy') ?? '', /default-src 'self'/)
-  assert.doesNotMatch(await page0.text(), /<script>|style=|https?:\/\/(?!www\.w3\.org)/, 'no inline script or style, no external URL')
+  const csp = page0.headers.get('content-security-policy') ?? ''
+  assert.match(csp, /default-src 'self'/)
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
+  // the page inlines one script and one style, each allowed by its hash alone; no style attribute, no external URL
+  const html = await page0.text()
+  const blocks = [...html.matchAll(/<(script|style)>([\s\S]*?)<\/\1>/g)]
+  assert.deepEqual(blocks.map((b) => b[1]).sort(), ['script', 'style'])
+  for (const b of blocks) assert.ok(csp.includes(`'sha256-${createHash('sha256').update(b[2]!).digest('base64')}'`), `${b[1]} allowed by its hash`)
+  assert.doesNotMatch(html, /<script [^>]*src=|style=|https?:\/\/(?!www\.w3\.org)/, 'no script file, no style attribute, no external URL')
   for (const path of ['/v1/dashboard/stream', '/v1/dashboard/snapshot']) {
     assert.equal((await fetch(`${base}${path}`)).status, 401, `${path} without a token`)
     assert.equal((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer ' + '0'.repeat(64) } })).status, 401, `${path} with a wrong token`)
@@ -143,30 +151,39 @@ test('dashboard first paint with 50 connected peers (measured, reported)', { ski
   for (let i = 0; i < 20; i++) await (await fetch(`${base}/v1/dashboard/snapshot`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer()
   const perSnapshot = (performance.now() - t1) / 20
 
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 860 } })
   // measured in the page: from the start of navigation to the first frame painted after the 50 peers are in the
-  // DOM (a MutationObserver, then the next animation frame); the test-side figure adds the driver's round trips
-  await page.addInitScript(() => {
-    const w = window as { __dataPaintMs?: number }
-    const seen = (): void => {
-      const c = document.getElementById('peer-count')
-      if (w.__dataPaintMs !== undefined || c?.textContent !== '50') return
-      w.__dataPaintMs = -1
-      window.requestAnimationFrame(() => { w.__dataPaintMs = window.performance.now() })
-    }
-    new window.MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true })
-  })
-  const t0 = performance.now()
-  await page.goto(`${base}/dashboard#token=${token}`)
-  await waitText(page, 'peer-count', '50')
-  const paint = performance.now() - t0
-  assert.equal(await page.locator('#peers tr').count(), 50)
-  await page.waitForFunction(() => ((window as { __dataPaintMs?: number }).__dataPaintMs ?? -1) > 0, undefined, WAIT)
-  const inPage = await page.evaluate(() => {
-    const nav = window.performance.getEntriesByType('navigation')[0] as { responseEnd: number; domContentLoadedEventEnd: number } | undefined
-    const fcp = window.performance.getEntriesByName('first-contentful-paint')[0] as { startTime: number } | undefined
-    return { data: (window as { __dataPaintMs?: number }).__dataPaintMs!, html: nav?.responseEnd ?? -1, dcl: nav?.domContentLoadedEventEnd ?? -1, fcp: fcp?.startTime ?? -1 }
-  })
-  t.diagnostic(`dashboard with 50 peers: first paint with data ${inPage.data.toFixed(0)} ms in the page (html ${inPage.html.toFixed(0)}, DOMContentLoaded ${inPage.dcl.toFixed(0)}, first contentful paint ${inPage.fcp.toFixed(0)} ms), ${paint.toFixed(0)} ms seen by the driver; snapshot over HTTP ${perSnapshot.toFixed(1)} ms`)
-  await page.close()
+  // DOM (a MutationObserver, then the next animation frame); the test-side figure adds the driver's round trips.
+  // Several loads, each in a fresh page (no cache: the page is served no-store), reported with their median: one
+  // load on a loaded machine says little
+  const loads: Array<{ data: number; html: number; dcl: number; fcp: number; marks: string; driver: number }> = []
+  for (let i = 0; i < 5; i++) {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 860 } })
+    await page.addInitScript(() => {
+      const w = window as { __dataPaintMs?: number }
+      const seen = (): void => {
+        const c = document.getElementById('peer-count')
+        if (w.__dataPaintMs !== undefined || c?.textContent !== '50') return
+        w.__dataPaintMs = -1
+        window.requestAnimationFrame(() => { w.__dataPaintMs = window.performance.now() })
+      }
+      new window.MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true })
+    })
+    const t0 = performance.now()
+    await page.goto(`${base}/dashboard#token=${token}`)
+    await waitText(page, 'peer-count', '50')
+    const driver = performance.now() - t0
+    assert.equal(await page.locator('#peers tr').count(), 50)
+    assert.equal(await page.locator('#peer-graph circle').count(), 51)
+    await page.waitForFunction(() => ((window as { __dataPaintMs?: number }).__dataPaintMs ?? -1) > 0, undefined, WAIT)
+    loads.push({ driver, ...await page.evaluate(() => {
+      const nav = window.performance.getEntriesByType('navigation')[0] as { responseEnd: number; domContentLoadedEventEnd: number } | undefined
+      const fcp = window.performance.getEntriesByName('first-contentful-paint')[0] as { startTime: number } | undefined
+      const marks = window.performance.getEntriesByType('mark').map((m: { name: string; startTime: number }) => `${m.name.replace('zeone-', '')} ${m.startTime.toFixed(0)}`).join(', ')
+      return { data: (window as { __dataPaintMs?: number }).__dataPaintMs!, html: nav?.responseEnd ?? -1, dcl: nav?.domContentLoadedEventEnd ?? -1, fcp: fcp?.startTime ?? -1, marks }
+    }) })
+    await page.close()
+  }
+  for (const l of loads) t.diagnostic(`  load: data painted ${l.data.toFixed(0)} ms (html ${l.html.toFixed(0)}, DOMContentLoaded ${l.dcl.toFixed(0)}, first contentful paint ${l.fcp.toFixed(0)}; ${l.marks}), driver ${l.driver.toFixed(0)} ms`)
+  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!
+  t.diagnostic(`dashboard with 50 peers: first paint with data ${median(loads.map((l) => l.data)).toFixed(0)} ms in the page (median of ${loads.length} loads), ${median(loads.map((l) => l.driver)).toFixed(0)} ms seen by the driver; snapshot over HTTP ${perSnapshot.toFixed(1)} ms`)
 })

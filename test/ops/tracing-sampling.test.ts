@@ -66,3 +66,38 @@ test('tracing: sampled-out traces carry context without recording; sampled paren
   await off.shutdown()
   await on.shutdown()
 })
+
+// A lookup sampled out must cost the draw only: the real tracer at ratio 0, wrapped to count what the DHT asks of it
+// (no span, and so no name, attributes or hex target built); an operator's traced lookup still gets its span.
+test('tracing: a sampled-out DHT lookup starts no span; a traced one does', async (t) => {
+  const otlp = await collector()
+  t.after(() => otlp.close())
+  const { Dht } = await import('../../src/dht/dht.js')
+  const { MemoryRecordStore } = await import('../../src/dht/store.js')
+  const { defaultDhtConfig } = await import('../../src/dht/config.js')
+  const { makeContact } = await import('../../src/dht/contact.js')
+  const { Identity } = await import('../../src/crypto/identity.js')
+  const { randomBytes } = await import('../../src/crypto/sign.js')
+  const { systemClock } = await import('../../src/interfaces/clock.js')
+  const real = (await createTracer({ endpoint: otlp.url, sampleRatio: 0, serviceName: 'zeone-test', headers: {} }, 'n'))!
+  const calls = { sampleRoot: 0, start: 0 }
+  const tracer = {
+    ...real,
+    sampleRoot: (force?: boolean) => { calls.sampleRoot++; return real.sampleRoot(force) },
+    start: (...a: Parameters<typeof real.start>) => { calls.start++; return real.start(...a) },
+  }
+  const self = Identity.fromSeed(randomBytes(32))
+  const dht = new Dht({
+    config: defaultDhtConfig({ staticPuzzleBits: 0, dynamicPuzzleBits: 0 }), identity: self, store: new MemoryRecordStore(), tracer,
+    net: { request: () => Promise.reject(new Error('offline')), connect: () => Promise.resolve(undefined) },
+    clock: systemClock,
+  })
+  t.after(() => dht.stop())
+  const peer = Identity.fromSeed(randomBytes(32))
+  dht.observe(makeContact(peer.publicKey, peer.dhtId, { host: '20.0.0.1', port: 1 }))
+  await dht.findNode(randomBytes(32)).catch(() => undefined)
+  assert.deepEqual(calls, { sampleRoot: 1, start: 0 }, 'one draw, no span (not even for the hop to the offline peer)')
+  await dht.get(randomBytes(32), { publisher: peer.publicKey, traced: true }).catch(() => undefined)
+  assert.ok(calls.start >= 2, `the traced lookup has its span and a hop span: ${calls.start}`)
+  await real.shutdown()
+})

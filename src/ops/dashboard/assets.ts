@@ -1,20 +1,23 @@
 /**
  * The dashboard page, its script and its style, served as they are by the node (dist is built by tsc alone, so
- * they live here as strings). No framework, no build step, nothing fetched from elsewhere: the page runs under
- * `default-src 'self'`, so it has no inline script or style; the script sets styles through the CSSOM only.
- * The static files carry no data; every value comes from the token-protected /v1/dashboard/stream.
+ * they live here as strings). No framework, no build step, nothing fetched from elsewhere. The style and the
+ * script are inlined into the page (one request before the data instead of three: on a busy node each request
+ * waits its turn on the event loop, and the style blocks the first paint), and allowed by their SHA-256 hashes in
+ * the page's Content-Security-Policy: no 'unsafe-inline', so an injected script or style attribute still does not
+ * run; the script sets styles through the CSSOM only. The static page carries no data; every value comes from the
+ * token-protected /v1/dashboard/stream, which the script opens as soon as it runs (end of body, not deferred).
  */
+import { createHash } from 'node:crypto'
 
-export const DASHBOARD_HTML = `<!doctype html>
+const HTML_TEMPLATE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>ZEONE node</title>
-<link rel="icon" href="/dashboard/icon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/dashboard/app.css">
-<script src="/dashboard/app.js" defer></script>
+<link rel="icon" href="@ICON@" type="image/svg+xml">
+<style>@CSS@</style>
 </head>
 <body>
 <header>
@@ -63,6 +66,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <pre id="chat-output"></pre>
   </section>
 </main>
+<script>@JS@</script>
 </body>
 </html>
 `
@@ -103,6 +107,7 @@ form { display: flex; gap: 6px; margin: 8px 0; }
 // Plain ES2020 for the browser. Kept free of backquotes and dollar-brace so it can sit in this template string.
 export const DASHBOARD_JS = `'use strict'
 ;(function () {
+  try { performance.mark('zeone-script') } catch (e) {}
   var token = ''
   var m = /(?:^#|&)token=([0-9a-f]{64})(?:&|$)/.exec(location.hash)
   if (m) {
@@ -141,7 +146,9 @@ export const DASHBOARD_JS = `'use strict'
   }
 
   var models = ''
+  var painted = false
   function render(s) {
+    if (!painted) { painted = true; try { performance.mark('zeone-first-data') } catch (e) {} }
     $('node-id').textContent = s.node.id
     $('uptime').textContent = s.node.uptimeS
     $('nat').textContent = s.node.nat || 'unknown'
@@ -213,6 +220,7 @@ export const DASHBOARD_JS = `'use strict'
         var res = await fetch('/v1/dashboard/stream', { headers: auth(), cache: 'no-store' })
         if (res.status === 401) { setConn('token refused', false); return }
         if (!res.ok) throw new Error('HTTP ' + res.status)
+        try { performance.mark('zeone-stream-open') } catch (e) {}
         setConn('live', true)
         await readEvents(res, function (d) { render(JSON.parse(d)) })
       } catch (e) { /* node restarting or gone: retry */ }
@@ -244,9 +252,19 @@ export const DASHBOARD_JS = `'use strict'
     btn.disabled = false
   }
 
-  document.addEventListener('DOMContentLoaded', function () {
-    $('chat-form').addEventListener('submit', chat)
-    stream()
-  })
+  // the script is the body's last element: the page is parsed, the data can be asked for now
+  $('chat-form').addEventListener('submit', chat)
+  stream()
 })()
 `
+
+const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`
+if (/<\/(script|style)/i.test(DASHBOARD_JS + DASHBOARD_CSS)) throw new Error('dashboard assets: a closing tag inside an inlined block')
+
+export const DASHBOARD_HTML = HTML_TEMPLATE
+  .replace('@ICON@', () => `data:image/svg+xml,${encodeURIComponent(DASHBOARD_ICON)}`)
+  .replace('@CSS@', () => DASHBOARD_CSS)
+  .replace('@JS@', () => DASHBOARD_JS)
+
+/** The page's policy: its own origin, plus exactly the inlined script and style (by hash) and the data: icon. */
+export const DASHBOARD_CSP = `default-src 'self'; script-src 'self' ${sha256(DASHBOARD_JS)}; style-src 'self' ${sha256(DASHBOARD_CSS)}; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`

@@ -1,7 +1,8 @@
 /**
  * The web dashboard on the node's local HTTP API:
- *  - GET /dashboard, /dashboard/app.js, /dashboard/app.css, /dashboard/icon.svg: the static page (no data in it, so open; Host and
- *    Origin are still checked by the HTTP server), served under `Content-Security-Policy: default-src 'self'`;
+ *  - GET /dashboard: the static page with its script and style inlined (no data in it, so open; Host and Origin are
+ *    still checked by the HTTP server), under `Content-Security-Policy: default-src 'self'` plus the inlined blocks'
+ *    hashes; /dashboard/app.js, /dashboard/app.css, /dashboard/icon.svg serve the same script, style and icon alone;
  *  - GET /v1/dashboard/snapshot (JSON) and GET /v1/dashboard/stream (server-sent events, one snapshot now and one
  *    per interval): token-protected, like the chat API the page's chat box calls.
  * The page takes the token from a `#token=...` fragment (never sent to the server in the URL) and sends it as a
@@ -9,7 +10,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { LayerHandle, NodeContext } from '../../interfaces/node-context.js'
-import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON, DASHBOARD_JS } from './assets.js'
+import { DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON, DASHBOARD_JS } from './assets.js'
 import { SnapshotBuilder, type SnapshotSources } from './snapshot.js'
 
 /** Open streams at most (each is a socket and a write per tick). */
@@ -53,7 +54,10 @@ export function attachDashboard(ctx: NodeContext, opts: DashboardOptions = {}): 
     res.writeHead(200, { 'content-type': type, ...SECURITY_HEADERS })
     res.end(body)
   }
-  ctx.http.route('GET', '/dashboard', asset('text/html; charset=utf-8', DASHBOARD_HTML))
+  ctx.http.route('GET', '/dashboard', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, 'content-security-policy': DASHBOARD_CSP })
+    res.end(DASHBOARD_HTML)
+  })
   ctx.http.route('GET', '/dashboard/app.js', asset('text/javascript; charset=utf-8', DASHBOARD_JS))
   ctx.http.route('GET', '/dashboard/app.css', asset('text/css; charset=utf-8', DASHBOARD_CSS))
   ctx.http.route('GET', '/dashboard/icon.svg', asset('image/svg+xml', DASHBOARD_ICON))

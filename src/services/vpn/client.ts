@@ -187,7 +187,8 @@ export class VpnClient {
    */
   async open(socket: Socket, host: string, port: number, ready: () => void): Promise<ConnectOutcome> {
     // the destination's port only, never its name or address: traces leave the node
-    const span = this.init.tracer?.start('vpn.open', { kind: SpanKind.CLIENT, attributes: { 'net.peer.port': port } })
+    const tracer = this.init.tracer
+    const span = tracer?.sampleRoot() ? tracer.start('vpn.open', { kind: SpanKind.CLIENT, sample: true, attributes: { 'net.peer.port': port } }) : undefined
     const out = await this.#open(socket, host, port, ready, span)
     if (span) {
       span.setAttributes({ 'zeone.vpn.rep': out.rep, ...(out.exit ? { 'zeone.vpn.exit': out.exit } : {}) })
