@@ -6,6 +6,10 @@
  * The rule on peer input (docs/protocol/economy.md §1): a peer's cheque only settles what the peer owes us, never
  * more (the rest is a recorded `cheque_excess` dispute); what we pay a peer is bounded by what our own meter
  * recorded it served us (consumed + billed), so nothing a peer sends can make us sign a larger cheque.
+ *
+ * Why this file is long: the engine's rules (debt limits, which cheque settles what, what we may pay, reconciliation)
+ * read and change the same account fields and are checked together against the rule above; pricing, claims, trust
+ * and the store are already modules of their own.
  */
 import type { Clock } from '../interfaces/clock.js'
 import type { FrameEvent } from '../interfaces/node-context.js'
@@ -16,7 +20,8 @@ import { equalBytes, toB64, toHex } from '../util/bytes.js'
 import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields, type ChequeSigner, type OnchainPart, type OnchainVerifier } from './cheque.js'
 import { toAmount, type EconomyConfig } from './config.js'
 import { ChequeRejectedError, DebtLimitError, LowTrustError } from './errors.js'
-import { MAX_LEDGER_AMOUNT, type Account, type LedgerStore } from './ledger-store.js'
+import { MAX_LEDGER_AMOUNT, type Account } from './ledger-rows.js'
+import type { LedgerStore } from './ledger-store.js'
 import { Pricing, PPM, type ServicePrice } from './pricing.js'
 import type { ReconcileDecision } from './reconcile.js'
 import { Claims, type PeerState, type PendingClaim } from './claims.js'
