@@ -26,7 +26,7 @@ import type { ProviderSet } from './provider-set.js'
 
 export const PART_SUFFIX = '.zeone-part'
 /** Reorder buffer of the in-flight whole-file hash. */
-export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024
+const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024
 export const STATE_SUFFIX = '.zeone-state'
 /** Smallest chunk size hashed on a worker thread (a smaller chunk hashes in less time than its messages take). */
 const THREAD_MIN_CHUNK = 256 * 1024

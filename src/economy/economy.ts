@@ -32,7 +32,7 @@ import { nullEvents, type EconomyEvents } from './metrics.js'
  * Service name of wire bytes metered by message-type range; types outside these ranges are not metered. Content
  * (0x40-0x4f) is not: its chunk data is billed once, as the `cdn` service, by the content layer on both sides.
  */
-export function wireServiceOf(type: number): string | undefined {
+function wireServiceOf(type: number): string | undefined {
   if (type >= 0x20 && type <= 0x2f) return 'wire:service'
   if (type >= 0x30 && type <= 0x3f) return 'wire:vpn'
   if (type >= 0x70 && type <= 0x7f) return 'wire:cortex'
