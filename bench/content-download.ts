@@ -14,7 +14,8 @@ import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { Identity } from '../src/crypto/identity.js'
 import { Download } from '../src/content/downloader.js'
-import { sha256OfFile, WRITEBACK_BYTES } from '../src/content/file-download.js'
+import { CHUNK_COPY_POOL_BYTES, sha256OfFile, WRITEBACK_BYTES } from '../src/content/file-download.js'
+import { SlabPool } from '../src/transport/slab-pool.js'
 import { saveIndex } from '../src/content/published-index.js'
 import { ContentStore } from '../src/content/store.js'
 import { equalBytes } from '../src/util/bytes.js'
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
     }
     const honest = await Promise.all([0, 1, 2, 3].map((i) => spawnProvider(i)))
     const hostile = await spawnProvider(4, 0.1)
+    // chunk copies reused across this process's downloads, as the content service of a node reuses its own
+    const copies = new SlabPool(CHUNK_COPY_POOL_BYTES, true)
     const mbps = (ms: number): number => Math.round((bytes / (1 << 20)) / (ms / 1000))
 
     const download = async (ports: number[], label: string) => {
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
       const procs = [...honest, hostile].filter((p) => ports.includes(p.port)).map((p) => p.child)
       const cpu0 = { client: process.cpuUsage(), providers: childCpuMs(procs) }
       const t0 = performance.now()
-      const r = await new Download({ id: pub.id, providers: links, outDir: out }).run()
+      const r = await new Download({ id: pub.id, providers: links, outDir: out, copies }).run()
       const ms = performance.now() - t0
       const cu = process.cpuUsage(cpu0.client)
       const cpuMs = { client: Math.round((cu.user + cu.system) / 1000), clientSys: Math.round(cu.system / 1000), providers: childCpuMs(procs) - cpu0.providers }

@@ -16,8 +16,9 @@ import type { Registry } from 'prom-client'
 import { loadOrCreateIdentity, type Identity } from './crypto/identity.js'
 import type { Endpoint, Handler, LegacyHandler, LegacyLink, Link, MessageRouter, LegacyRouter } from './interfaces/link.js'
 import type { Logger } from './interfaces/logger.js'
-import type { AttachFn, LayerHandle, NodeContext } from './interfaces/node-context.js'
+import type { LayerHandle, NodeContext } from './interfaces/node-context.js'
 import type { ZeoneConfig } from './ops/config-schema.js'
+import { LAYERS, sliceOf, type LayerEntry } from './node-layers.js'
 import { ConfigWatcher } from './ops/config-watcher.js'
 import type { ConfigSources } from './ops/config.js'
 import { ControlServer } from './ops/control-server.js'
@@ -34,19 +35,6 @@ import { addressPolicyFor } from './transport/address-policy.js'
 import { createDefaultTransport, type TransportFactory } from './transport/legacy/default-transport.js'
 import type { NodeTransport } from './transport/legacy/types.js'
 
-/** A layer's module (and its dependencies) loads when the node attaches it, not when this file is imported. */
-const lazy = (load: () => Promise<{ attach: AttachFn }>): AttachFn => async (ctx) => (await load()).attach(ctx)
-
-/** Layer attach order; stopped in reverse. */
-export const LAYERS: ReadonlyArray<[string, AttachFn]> = [
-  ['services', lazy(() => import('./services/attach.js'))], ['dht', lazy(() => import('./dht/attach.js'))],
-  ['nat', lazy(() => import('./nat/attach.js'))], ['content', lazy(() => import('./content/attach.js'))],
-  ['economy', lazy(() => import('./economy/attach.js'))], ['vpn', lazy(() => import('./services/vpn/attach.js'))],
-  ['cortex', lazy(() => import('./cortex/attach.js'))],
-  // last: the web dashboard reads the services the layers above registered
-  ['dashboard', lazy(() => import('./ops/dashboard/attach.js'))],
-]
-
 export interface NodeInit {
   /** @default a pino logger at config.ops.logLevel on stderr */
   logger?: Logger
@@ -55,7 +43,7 @@ export interface NodeInit {
   /** Builds the transport. @default the secure connection manager (with the legacy acceptor) */
   transport?: TransportFactory
   /** Replaces the layer list (tests). */
-  layers?: ReadonlyArray<[string, AttachFn]>
+  layers?: readonly LayerEntry[]
   /** Capabilities announced in the handshake. @default ['DHT'] */
   capabilities?: string[]
 }
@@ -91,11 +79,11 @@ export class ZeoneNode {
   #http: HttpServer | undefined
   #control: ControlServer | undefined
   #watcher: ConfigWatcher | undefined
-  #attached: Array<[string, LayerHandle]> = []
+  #attached: Array<[string, LayerHandle<object>, (c: ZeoneConfig) => object]> = []
   #tracer: NodeTracer | undefined
-  #ctx: NodeContext | undefined
-  /** The per-layer copies of the context (each with its own child logger); reload updates their config. */
-  #layerCtx: NodeContext[] = []
+  #ctx: NodeContext<ZeoneConfig> | undefined
+  /** The per-layer copies of the context (each with its own child logger and config slice); reload updates them. */
+  #layerCtx: Array<{ ctx: NodeContext<object>; slice: (c: ZeoneConfig) => object }> = []
   readonly startedAt = Date.now()
 
   constructor(config: ZeoneConfig, init: NodeInit = {}) {
@@ -118,7 +106,7 @@ export class ZeoneNode {
   get legacy(): LegacyBridge | undefined { return this.#legacy }
   get http(): HttpServer | undefined { return this.#http }
   get control(): ControlServer | undefined { return this.#control }
-  get context(): NodeContext | undefined { return this.#ctx }
+  get context(): NodeContext<ZeoneConfig> | undefined { return this.#ctx }
   get signal(): AbortSignal { return this.#abort.signal }
   /** Where the node accepts peers. */
   get listenAddress(): Endpoint | undefined { return this.#transport?.listenAddress }
@@ -199,11 +187,13 @@ export class ZeoneNode {
       links: this.#transport, wireTap: this.#transport, control: this.#control, http: this.#http,
       services: this.services, signal: this.#abort.signal, ...(this.#tracer ? { tracer: this.#tracer } : {}),
     }
-    for (const [name, attach] of this.init.layers ?? LAYERS) {
-      const layerCtx: NodeContext = { ...this.#ctx, logger: this.logger.child({ c: name }) }
-      this.#layerCtx.push(layerCtx)
+    for (const entry of this.init.layers ?? LAYERS) {
+      const [name, attach] = entry
+      const slice = sliceOf(entry)
+      const layerCtx: NodeContext<object> = { ...this.#ctx, config: slice(cfg), logger: this.logger.child({ c: name }) }
+      this.#layerCtx.push({ ctx: layerCtx, slice })
       const s = await attach(layerCtx)
-      if (s) this.#attached.push([name, s])
+      if (s) this.#attached.push([name, s, slice])
     }
     this.#watchConfig()
     this.#state = 'running'
@@ -232,10 +222,11 @@ export class ZeoneNode {
       this.#config = next
       const l = this.logger as Logger & { level?: string }
       if (typeof l.level === 'string') l.level = next.ops.logLevel
-      for (const c of [this.#ctx, ...this.#layerCtx]) if (c) c.config = next
-      for (const [name, h] of this.#attached) {
+      if (this.#ctx) this.#ctx.config = next
+      for (const { ctx, slice } of this.#layerCtx) ctx.config = slice(next)
+      for (const [name, h, slice] of this.#attached) {
         if (!h.onConfig || !live.some((k) => matchesKey(h.liveKeys ?? [], k))) continue
-        try { h.onConfig(next) } catch (err) { this.logger.error({ layer: name, err: (err as Error).message }, 'config: layer failed to apply live keys') }
+        try { h.onConfig(slice(next)) } catch (err) { this.logger.error({ layer: name, err: (err as Error).message }, 'config: layer failed to apply live keys') }
       }
     })
     this.#watcher.on('error', () => { /* logged by the watcher; the old config stays */ })
@@ -292,3 +283,4 @@ export function createNode(config: ZeoneConfig, init: NodeInit = {}): ZeoneNode 
 }
 
 export { parseHostPort } from './util/host-port.js'
+export { LAYERS, type LayerEntry } from './node-layers.js'

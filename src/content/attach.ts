@@ -5,6 +5,7 @@
  */
 import { Counter } from 'prom-client'
 import type { LayerHandle, NodeContext } from '../interfaces/node-context.js'
+import type { ContentConfig } from './config.js'
 import { InvalidInputError } from '../util/errors.js'
 import { fsInputError } from '../util/fs-errors.js'
 import { stat } from 'node:fs/promises'
@@ -24,7 +25,10 @@ function str(body: unknown, key: string, required = true): string | undefined {
   return v
 }
 
-export async function attach(ctx: NodeContext): Promise<LayerHandle> {
+/** The config sections this layer reads (the node hands it only these). */
+export interface ContentLayerConfig { content: ContentConfig }
+
+export async function attach(ctx: NodeContext<ContentLayerConfig>): Promise<LayerHandle<ContentLayerConfig>> {
   const counter = (name: string, help: string): Counter => {
     const existing = ctx.metrics.getSingleMetric(name)
     return (existing as Counter | undefined) ?? new Counter({ name, help, registers: [ctx.metrics] })

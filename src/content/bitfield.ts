@@ -73,7 +73,7 @@ export function decodeState(raw: Uint8Array, id: Uint8Array, file: number, leafC
 /** Bytes of one v2 slot for `leafCount` chunks. */
 export function slotBytes(leafCount: number): number { return MAGIC2.length + 8 + 32 + 8 + Math.ceil(leafCount / 8) + 32 }
 
-export function encodeSlot(gen: number, id: Uint8Array, file: number, bf: Bitfield): Uint8Array {
+function encodeSlot(gen: number, id: Uint8Array, file: number, bf: Bitfield): Uint8Array {
   const out = new Uint8Array(slotBytes(bf.size))
   const dv = new DataView(out.buffer)
   out.set(MAGIC2)
@@ -87,7 +87,7 @@ export function encodeSlot(gen: number, id: Uint8Array, file: number, bf: Bitfie
 }
 
 /** Parses one v2 slot; undefined unless intact and for exactly this (manifest, file, leaf count). */
-export function decodeSlot(raw: Uint8Array, id: Uint8Array, file: number, leafCount: number): { gen: number; bf: Bitfield } | undefined {
+function decodeSlot(raw: Uint8Array, id: Uint8Array, file: number, leafCount: number): { gen: number; bf: Bitfield } | undefined {
   const size = slotBytes(leafCount)
   if (raw.byteLength < size) return undefined
   const rec = raw.subarray(0, size)

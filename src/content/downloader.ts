@@ -13,6 +13,7 @@ import type { UsageMeter } from '../interfaces/services.js'
 import type { TrustSink } from '../interfaces/trust.js'
 import { equalBytes, toHex } from '../util/bytes.js'
 import { AbortedError } from '../util/errors.js'
+import type { SlabPool } from '../transport/slab-pool.js'
 import { DownloadError } from './errors.js'
 import { defaultWriter, downloadFile, type ChunkWriter, type FileResult } from './file-download.js'
 import { readFully } from './hasher.js'
@@ -55,6 +56,11 @@ export interface DownloadInit {
   relinkWaitMs?: number
   /** Test hook: positional writes (inject a full disk). */
   writer?: ChunkWriter
+  /**
+   * Shared-memory buffers for chunk copies, reused across downloads; the caller owns and frees them (the content
+   * service clears its pool on stop). @default a pool for each file's download only
+   */
+  copies?: SlabPool
 }
 
 export interface DownloadResult {
@@ -123,7 +129,7 @@ export class Download {
         id: this.#init.id, index: i, meta, outDir: this.#init.outDir, providers: this.#providers,
         window: this.#init.window ?? 8, requestTimeoutMs: this.#init.requestTimeoutMs ?? 30_000,
         ...(this.#init.flushEvery !== undefined ? { flushEvery: this.#init.flushEvery } : {}),
-        writer: this.#init.writer ?? defaultWriter, logger: this.#init.logger ?? silentLogger, signal,
+        writer: this.#init.writer ?? defaultWriter, ...(this.#init.copies ? { copies: this.#init.copies } : {}), logger: this.#init.logger ?? silentLogger, signal,
         onPartial: (p, verified) => { w.partial = p; w.verified = verified; this.#wake(w) },
         onResume: (c, b) => { meter.chunksDone += c; meter.bytesDone += b; report() },
         onChunk: (_idx, bytes, provider) => {

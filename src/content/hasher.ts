@@ -70,7 +70,7 @@ export async function* readChunks(path: string, chunkSize: number, signal?: Abor
  * publishing slower than hashing inline, bench/content-merkle.ts), else cores - 1 (this thread reads and computes
  * the whole-file hash).
  */
-export function defaultWorkers(): number {
+function defaultWorkers(): number {
   const cores = availableParallelism()
   return cores >= 4 ? cores - 1 : 0
 }

@@ -61,7 +61,7 @@ function bodyValue(m: ManifestBody): Record<string, CborValue> {
   }
 }
 
-export function validateBody(m: ManifestBody): void {
+function validateBody(m: ManifestBody): void {
   if (typeof m.contentId !== 'string' || m.contentId.length === 0 || Buffer.byteLength(m.contentId) > 256) throw new ManifestError('bad_manifest', 'content_id must be 1..256 bytes of text')
   if (!Number.isSafeInteger(m.version) || m.version < 0) throw new ManifestError('bad_manifest', 'version must be an unsigned integer')
   if (!Number.isSafeInteger(m.created) || m.created < 0) throw new ManifestError('bad_manifest', 'created must be Unix milliseconds')

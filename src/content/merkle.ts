@@ -31,7 +31,7 @@ export function emptyRoot(): Uint8Array {
 }
 
 /** Largest power of two strictly below n (n >= 2). */
-export function splitPoint(n: number): number {
+function splitPoint(n: number): number {
   let k = 1
   while (k * 2 < n) k *= 2
   return k

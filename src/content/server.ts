@@ -40,6 +40,7 @@ export class ContentServer {
   // fstat on every chunk (statTtlMs 0): an edit is noticed on the very next request
   #files = new FileHandleCache(64, 0)
   /** Chunk read buffers, reused: at most 32 MiB kept free. */
+  /** Read buffers of this server, freed on stop. */
   #readBufs = new SlabPool(32 * 1024 * 1024)
 
   constructor(init: ContentServerInit) {
@@ -61,6 +62,7 @@ export class ContentServer {
     this.#stopped = true
     for (const u of this.#unsub.splice(0)) u()
     void this.#files.close()
+    this.#readBufs.close()
   }
 
   #pub(id: Uint8Array) {

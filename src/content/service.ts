@@ -19,6 +19,8 @@ import type { Manifest } from './manifest.js'
 import type { ContentConfig } from './config.js'
 import { Download, type DownloadResult } from './downloader.js'
 import { DownloadError } from './errors.js'
+import { CHUNK_COPY_POOL_BYTES } from './file-download.js'
+import { SlabPool } from '../transport/slab-pool.js'
 import { hashFile } from './hasher.js'
 import { MerkleTree } from './merkle.js'
 import type { Progress } from './progress.js'
@@ -69,6 +71,8 @@ export class ContentService {
   #jobs = new Map<string, { info: JobInfo; download: Download }>()
   #nextJob = 1
   #stopped = false
+  /** Shared-memory chunk copies of this node's downloads (reused across them, freed on stop). */
+  readonly chunkCopies = new SlabPool(CHUNK_COPY_POOL_BYTES, true)
 
   constructor(init: ContentServiceInit) {
     this.#init = init
@@ -109,6 +113,7 @@ export class ContentService {
     for (const j of this.#jobs.values()) j.download.cancel()
     this.server.stop()
     this.cache?.stop()
+    this.chunkCopies.close()
     const dir = this.#init.services.get('providers')
     for (const p of this.store.list()) dir?.unprovide(providerKey(p.idHex))
   }
@@ -196,7 +201,7 @@ export class ContentService {
     const usage = this.#init.services.get('usage')
     const download = new Download({
       id: fromHex(idHex), providers, outDir: info.outDir, window: c.window, requestTimeoutMs: c.requestTimeoutMs,
-      maxFailures: c.maxFailures, logger: this.#init.logger,
+      maxFailures: c.maxFailures, logger: this.#init.logger, copies: this.chunkCopies,
       // a provider whose link closes (a NAT path found dead and routed again) continues over its new link
       relink: (nodeId) => this.#init.links.get(nodeId),
       ...(trust ? { trust } : {}), ...(usage ? { usage } : {}),

@@ -2,6 +2,7 @@ import { basename, resolve } from 'node:path'
 import { parseHostPort } from '../util/host-port.js'
 import { Counter, Histogram } from 'prom-client'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { ChainConfig } from '../economy/chain/config.js'
 import type { Endpoint } from '../interfaces/link.js'
 import { MergedStageDirectory, ProviderStageDirectory, StaticStageDirectory, encodeAnnouncement, providerKey, type StageDirectory } from './directory.js'
 import { registerHttp } from './http.js'
@@ -32,8 +33,11 @@ export function parseLayers(s: string, total: number): { start: number; end: num
 export function parseEndpoint(s: string): Endpoint { return parseHostPort(s, { what: 'cortex.peers entry' }) }
 
 /** Wires the cortex layer into a running node. */
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
-  const cfg = ctx.config.cortex as CortexConfig
+/** The config sections this layer reads (the node hands it only these): `chain` for the model whitelist refresh. */
+export interface CortexLayerConfig { cortex: CortexConfig; chain: ChainConfig }
+
+export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stoppable | void> {
+  const cfg = ctx.config.cortex
   if (!cfg.enabled) return undefined
   const log = ctx.logger
   const stages: { server: StageServer; dir: string }[] = []

@@ -3,7 +3,6 @@
  * remote requesters (CORTEX_GENERATE, tokens streamed back as CORTEX_TOKEN). A node that holds the model directory
  * (it serves a stage) coordinates the chain itself; one that does not asks a node serving the first stage.
  */
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Inbound, LinkProvider, MessageRouter } from '../interfaces/link.js'
 import type { Logger } from '../interfaces/logger.js'
@@ -16,21 +15,18 @@ import { ZeoneError } from '../util/errors.js'
 import type { StageDirectory } from './directory.js'
 import { InferenceError, NoRouteError } from './errors.js'
 import { generate, type GenChunk, type GenResult } from './generate.js'
-import { CortexType, decodeCancel, decodeGenerate, decodeToken, encodeCancel, encodeGenerate, encodeToken, MAX_IDS, type TokenMsg } from './messages.js'
+import { CortexType, decodeCancel, decodeGenerate, decodeToken, encodeToken } from './messages.js'
 import type { UsageMeter } from '../interfaces/services.js'
 import type { TrustSink } from '../interfaces/trust.js'
-import { ClientMeter } from './pay/client-meter.js'
 import { decodeReceipt, type ReceiptSigner } from './pay/receipt.js'
 import type { ServerMeter } from './pay/server-meter.js'
 import { priceGeneration } from './pay/quote.js'
-import { connectStage, LocalStageClient, openChain, PipelineSession, type StageClient } from './pipeline.js'
+import { LocalStageClient, openChain, PipelineSession, type StageClient } from './pipeline.js'
 import type { SamplingParams } from './sampling.js'
 import type { StageServer } from './server.js'
 import { Tokenizer } from './tokenizer.js'
 import { networkAuditor } from './verify/replay.js'
-
-/** Most streamed chunks buffered from a remote generator before the stream is failed. */
-const MAX_QUEUED_CHUNKS = 4096
+import { remoteGenerate } from './remote-generate.js'
 
 export interface GenerateRequest extends SamplingParams {
   model: string
@@ -126,7 +122,7 @@ export class CortexService {
 
   /** Generates text, streaming chunks; coordinates locally or through a remote node. */
   async *generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenerateResult> {
-    if (!this.tokenizer(req.model)) return yield* this.#remoteGenerate(req, signal)
+    if (!this.tokenizer(req.model)) return yield* remoteGenerate({ ...this.init, tokenListeners: this.#tokenListeners }, req, signal)
     return yield* this.#run(req, this.#prepare(req), signal)
   }
 
@@ -162,69 +158,6 @@ export class CortexService {
     const stopTokens = [cfg.eosTokenId, tok.eosId].filter((x): x is number => x !== undefined)
     const r = yield* generate(session, p.prompt, req, { maxTokens: p.maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)
     return { ...r, promptTokens: p.prompt.length }
-  }
-
-  async *#remoteGenerate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenChunk, GenerateResult> {
-    const all = await this.init.directory.find(req.model, { signal })
-    if (!all.length) throw new NoRouteError('model_not_found', `The model '${req.model}' does not exist or no node serves it`)
-    const cands = all.filter((c) => c.start === 0)
-    if (!cands.length) throw new NoRouteError('no_route', `no node serves the first layers of ${req.model}`)
-    const link = await connectStage(this.init.links, cands[0]!, { hidden: 1, vocab: 1 }).then((c) => c.link)
-    const gid = new Uint8Array(randomBytes(16))
-    const queue: TokenMsg[] = []
-    let wake: (() => void) | null = null
-    let failed: Error | null = null
-    const lkey = `${link.peer.nodeIdB64}:${toHex(gid)}`
-    const maxTokens = Math.min(req.maxTokens, MAX_IDS)
-    const signer = this.init.signer
-    const meter = signer ? new ClientMeter({ signer, server: link.peer.nodeId, gid, maxTokens, fit: req.fitContext === true, ...(req.budget !== undefined ? { budget: req.budget } : {}), usage: this.init.usage?.(), trust: this.init.trust }) : undefined
-    const receipt = (bytes: Uint8Array | undefined): void => { if (bytes && !link.closed) link.send(CortexType.CORTEX_RECEIPT, bytes) }
-    this.#tokenListeners.set(lkey, (m) => {
-      if (queue.length >= MAX_QUEUED_CHUNKS) failed = new InferenceError('flood', 'remote node sent tokens faster than they were read')
-      else {
-        const t = decodeToken(m.body)
-        // tokens are counted (and receipted) as they arrive, whether or not the caller has read them yet
-        if (meter && t.ids.length && !failed) { try { receipt(meter.arrived(t.ids.length)) } catch (e) { failed = e as Error } }
-        queue.push(t)
-      }
-      wake?.()
-    })
-    let finished = false
-    const off = (): void => { this.#tokenListeners.delete(lkey) }
-    const closed = link.onClose(() => { failed = new NoRouteError('link_closed', 'generating node went away'); wake?.() })
-    const onAbort = (): void => { wake?.() }
-    signal?.addEventListener('abort', onAbort)
-    try {
-      const ack = await link.request(CortexType.CORTEX_GENERATE, encodeGenerate({ gid, model: req.model, prompt: req.prompt, maxTokens, fit: req.fitContext, temperature: req.temperature ?? 0, topK: req.topK ?? 0, topP: req.topP ?? 1, seed: req.seed ?? 0, ...(req.budget !== undefined ? { budget: req.budget } : {}) }), { timeoutMs: this.init.timeoutMs, signal })
-      if (ack.type !== CortexType.CORTEX_TOKEN) throw new InferenceError('bad_reply', 'unexpected reply to CORTEX_GENERATE')
-      const a0 = decodeToken(ack.body)
-      const promptTokens = a0.promptTokens
-      if (meter) receipt(meter.accept(a0))
-      else if ((a0.window ?? 0) > 0) throw new InferenceError('unpayable', 'the server wants token receipts and this node has no signer')
-      const ids: number[] = []
-      let text = ''
-      for (;;) {
-        while (!queue.length && !failed && !signal?.aborted) { await new Promise<void>((r) => { wake = r }); wake = null }
-        signal?.throwIfAborted()
-        const f = failed as Error | null
-        if (f && (!queue.length || (f as InferenceError).code === 'flood')) throw f
-        const t = queue.shift()!
-        if (t.reason?.startsWith('error:')) throw new InferenceError('remote_failed', t.reason.slice(6))
-        for (const id of t.ids) { ids.push(id) }
-        text += t.text
-        // the done message's text is the final text's unstreamed tail: part of the result, not a token chunk
-        if (t.ids.length || (t.text && !t.done)) yield { id: t.ids.at(-1) ?? -1, text: t.text }
-        if (t.done) {
-          finished = true
-          meter?.finish(t.n)
-          // 'budget': the server stopped where the budget ran out, which for the caller is the length limit
-          return { ids, text, reason: t.reason === 'length' || t.reason === 'budget' ? 'length' : 'stop', promptTokens, ...(meter ? { price: meter.price, cost: meter.cost } : {}) }
-        }
-      }
-    } finally {
-      off(); closed(); signal?.removeEventListener('abort', onAbort)
-      if (!finished && !link.closed) link.send(CortexType.CORTEX_CANCEL, encodeCancel(gid))
-    }
   }
 
   async #onGenerate(m: Inbound): Promise<void> {

@@ -11,7 +11,6 @@ import { ZeoneError } from '../util/errors.js'
 
 export const KEY_BYTES = 32
 export const TAG_BYTES = 16
-export const AEAD_NONCE_BYTES = 12
 export const SECRETBOX_NONCE_BYTES = 24
 
 /** v2 cipher suites in our default order of preference (measured by bench/wire-throughput.ts). */

@@ -11,6 +11,8 @@ import { staticPuzzleBits } from '../crypto/identity.js'
 import { systemClock } from '../interfaces/clock.js'
 import type { Endpoint, Link } from '../interfaces/link.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { TransportConfig } from '../transport/config.js'
+import type { DhtConfig } from './config.js'
 import type { TrustSink } from '../interfaces/trust.js'
 import { contactFromPeer, makeContact } from './contact.js'
 import { providerDirectory, registerDhtRoutes } from './control.js'
@@ -46,15 +48,18 @@ function externalIPv4(): string | undefined {
  * with the DHT's extra bootstrap hosts counted as the operator's own), hosts the operator configured by name, and
  * never one of this node's own ports on a local address (a contact naming our HTTP port made us send it a HELLO).
  */
-export function dialableFor(ctx: Pick<NodeContext, 'config' | 'links' | 'http'>): (addr: Endpoint) => boolean {
+/** The config sections this layer reads (the node hands it only these). */
+export interface DhtLayerConfig { dht: DhtConfig; node: TransportConfig }
+
+export function dialableFor(ctx: Pick<NodeContext<DhtLayerConfig>, 'config' | 'links' | 'http'>): (addr: Endpoint) => boolean {
   const node = ctx.config.node
   const bootstrap = [...node.bootstrap, ...ctx.config.dht.bootstrap]
   const policy = addressPolicyFor({ ...node, bootstrap })
   const operator = new Set(bootstrap.map((b) => parseHostPort(b).host.toLowerCase()))
   const ownPorts = (): Set<number> => {
     const ports = new Set<number>()
-    const l = (ctx.links as { listenAddress?: Endpoint }).listenAddress
-    const h = (ctx.http as { address?: Endpoint }).address
+    const l = ctx.links.listenAddress
+    const h = ctx.http.address
     if (l) ports.add(l.port)
     if (h) ports.add(h.port)
     return ports
@@ -69,7 +74,7 @@ export function dialableFor(ctx: Pick<NodeContext, 'config' | 'links' | 'http'>)
   }
 }
 
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+export async function attach(ctx: NodeContext<DhtLayerConfig>): Promise<Stoppable | void> {
   const cfg = ctx.config.dht
   if (!cfg.enabled) return undefined
   const log = ctx.logger
@@ -84,7 +89,7 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
   })
   const trust: TrustSink = { report: (id, ev, d) => ctx.services.get('trust')?.report(id, ev, d) }
   const advertise = (): Endpoint[] => {
-    const l = (ctx.links as { listenAddress?: Endpoint }).listenAddress
+    const l = ctx.links.listenAddress
     if (!l) return []
     let host = cfg.advertiseHost || l.host
     if (host === '0.0.0.0' || host === '::') host = externalIPv4() ?? '127.0.0.1'

@@ -6,6 +6,8 @@
 import { join } from 'node:path'
 import { systemClock } from '../interfaces/clock.js'
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { ChainConfig } from './chain/config.js'
+import type { EconomyConfig } from './config.js'
 import type { OnchainVerifier } from './cheque.js'
 import type { ChainHandle } from './chain/attach-chain.js'
 import { governedEconomy } from './chain/governed.js'
@@ -47,7 +49,10 @@ export function lazyOnchainVerifier(log: NodeContext['logger']): OnchainVerifier
 }
 
 /** Wires the economy layer into a running node. */
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+/** The config sections this layer reads (the node hands it only these). */
+export interface EconomyLayerConfig { economy: EconomyConfig; chain: ChainConfig }
+
+export async function attach(ctx: NodeContext<EconomyLayerConfig>): Promise<Stoppable | void> {
   const cfg = ctx.config.economy
   if (!cfg.enabled) return undefined
   const clock = systemClock

@@ -69,7 +69,7 @@ export function encodeWei(v: bigint): number | bigint | Uint8Array {
   return Uint8Array.from(out)
 }
 
-export function decodeWei(m: CborMap, k: string, what: string): bigint {
+function decodeWei(m: CborMap, k: string, what: string): bigint {
   const v = m[k]
   if (!(v instanceof Uint8Array)) return uint(m, k, what)
   if (v.byteLength < 9 || v.byteLength > 32 || v[0] === 0) {

@@ -6,6 +6,10 @@
  * The rule on peer input (docs/protocol/economy.md §1): a peer's cheque only settles what the peer owes us, never
  * more (the rest is a recorded `cheque_excess` dispute); what we pay a peer is bounded by what our own meter
  * recorded it served us (consumed + billed), so nothing a peer sends can make us sign a larger cheque.
+ *
+ * Why this file is long: the engine's rules (debt limits, which cheque settles what, what we may pay, reconciliation)
+ * read and change the same account fields and are checked together against the rule above; pricing, claims, trust
+ * and the store are already modules of their own.
  */
 import type { Clock } from '../interfaces/clock.js'
 import type { FrameEvent } from '../interfaces/node-context.js'
@@ -16,7 +20,8 @@ import { equalBytes, toB64, toHex } from '../util/bytes.js'
 import { checkCheque, decodeCheque, encodeCheque, signCheque, type ChequeFields, type ChequeSigner, type OnchainPart, type OnchainVerifier } from './cheque.js'
 import { toAmount, type EconomyConfig } from './config.js'
 import { ChequeRejectedError, DebtLimitError, LowTrustError } from './errors.js'
-import { MAX_LEDGER_AMOUNT, type Account, type LedgerStore } from './ledger-store.js'
+import { MAX_LEDGER_AMOUNT, type Account } from './ledger-rows.js'
+import type { LedgerStore } from './ledger-store.js'
 import { Pricing, PPM, type ServicePrice } from './pricing.js'
 import type { ReconcileDecision } from './reconcile.js'
 import { Claims, type PeerState, type PendingClaim } from './claims.js'
@@ -27,7 +32,7 @@ import { nullEvents, type EconomyEvents } from './metrics.js'
  * Service name of wire bytes metered by message-type range; types outside these ranges are not metered. Content
  * (0x40-0x4f) is not: its chunk data is billed once, as the `cdn` service, by the content layer on both sides.
  */
-export function wireServiceOf(type: number): string | undefined {
+function wireServiceOf(type: number): string | undefined {
   if (type >= 0x20 && type <= 0x2f) return 'wire:service'
   if (type >= 0x30 && type <= 0x3f) return 'wire:vpn'
   if (type >= 0x70 && type <= 0x7f) return 'wire:cortex'

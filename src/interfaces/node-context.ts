@@ -1,6 +1,7 @@
 /**
- * What the composition root (src/node.ts) hands every layer's `attach(ctx)`: the node's identity, validated
- * config, data dir, logger, metrics registry, the transport's router and link provider, the local HTTP APIs,
+ * What the composition root (src/node.ts) hands every layer's `attach(ctx)`: the node's identity, the layer's own
+ * slice of the validated config (`C`: the sections it declared, typed by the layer from its own and lower layers'
+ * config.ts, so this file names no config type), data dir, logger, metrics registry, the transport's router and link provider, the local HTTP APIs,
  * a registry through which layers find each other's services, and the node's shutdown signal.
  */
 import type { NodeTracer } from './tracing.js'
@@ -8,8 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
 import type { Identity } from '../crypto/identity.js'
-import type { ZeoneConfig } from '../ops/config-schema.js'
-import type { LegacyRouter, LinkProvider, MessageRouter, RemotePeer } from './link.js'
+import type { Endpoint, LegacyRouter, MessageRouter, RemotePeer } from './link.js'
+import type { NodeLinks } from './transport.js'
 import type { Logger } from './logger.js'
 import type { TrustSink } from './trust.js'
 import type { ProviderDirectory } from './providers.js'
@@ -35,6 +36,8 @@ export interface ControlApi {
  * (default for GET). Host and Origin are checked on every request (src/ops/http-server.ts).
  */
 export interface HttpApi {
+  /** Where it listens (undefined while stopped or when the HTTP API is off). */
+  readonly address?: Endpoint | undefined
   route(method: 'GET' | 'POST', path: string, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, access?: 'token' | 'open'): void
   upgrade(path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void, access?: 'token' | 'open'): void
 }
@@ -62,14 +65,15 @@ export interface ServiceRegistry {
   get<K extends keyof ServiceMap>(name: K): ServiceMap[K] | undefined
 }
 
-export interface NodeContext {
+/** `C` is the layer's config slice, e.g. `{ dht: DhtConfig; node: TransportConfig }`; updated in place on reload. */
+export interface NodeContext<C extends object = object> {
   identity: Identity
-  config: ZeoneConfig
+  config: C
   dataDir: string
   logger: Logger
   metrics: Registry
   router: MessageRouter & LegacyRouter
-  links: LinkProvider
+  links: NodeLinks
   wireTap: WireTap
   control: ControlApi
   http: HttpApi
@@ -97,12 +101,15 @@ export interface WireTap {
 export interface Stoppable { stop(): Promise<void> | void }
 
 /** What a layer's attach may return: how to stop it and, optionally, the config keys it applies without a restart. */
-export interface LayerHandle extends Stoppable {
+export interface LayerHandle<C extends object = object> extends Stoppable {
   /** Dotted config paths (or prefixes ending in '.') this layer applies live through `onConfig`. */
   liveKeys?: readonly string[]
-  /** Called after a reload that changed at least one of `liveKeys`, with the config the node now runs. */
-  onConfig?(next: NodeContext['config']): void
+  /** Called after a reload that changed at least one of `liveKeys`, with the layer's slice of the config the node now runs. */
+  onConfig?(next: C): void
 }
 
-/** Every layer exports `attach` from src/<layer>/attach.ts; src/node.ts calls them in layer order. */
-export type AttachFn = (ctx: NodeContext) => Promise<LayerHandle | Stoppable | void>
+/**
+ * Every layer exports `attach` from src/<layer>/attach.ts; src/node.ts calls them in layer order, each with the
+ * config slice it declared in `LAYERS`. `AttachFn` alone is an attach of any slice (lists of layers).
+ */
+export type AttachFn<C extends object = any> = (ctx: NodeContext<C>) => Promise<LayerHandle<C> | Stoppable | void>

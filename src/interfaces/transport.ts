@@ -4,7 +4,7 @@
  * handshake, dedupe, bans, rate limits and keep-alive over each of them the same way (see docs/architecture.md).
  */
 import type { Duplex } from 'node:stream'
-import type { Endpoint } from './link.js'
+import type { Endpoint, Link, LinkProvider } from './link.js'
 
 export interface StreamDialOptions {
   /** Aborts the connect; already combined with the manager's shutdown signal. */
@@ -25,4 +25,24 @@ export interface StreamTransport {
   dial(addr: Endpoint, opts: StreamDialOptions): Promise<Duplex>
   /** Stops accepting; streams already handed out are the manager's to close. Idempotent. */
   close(): Promise<void>
+}
+
+export interface AdoptOptions {
+  /** Whether this node opened the stream (it then speaks first in the handshake). */
+  outbound: boolean
+  remoteAddr: Endpoint
+  /** Refuse the link unless the peer proves this node id. */
+  expectNodeId?: Uint8Array
+  signal?: AbortSignal
+}
+
+/** Hands the connection manager a stream opened elsewhere (a punched UDX path, a relay circuit, TURN). */
+export type AdoptStream = (stream: Duplex, opts: AdoptOptions) => Promise<Link>
+
+/** What the composition root hands the layers as `ctx.links`: the link provider, plus the transport facts they need. */
+export interface NodeLinks extends LinkProvider {
+  /** Where the node accepts peers; undefined before it listens or for a transport that only dials. */
+  readonly listenAddress?: Endpoint | undefined
+  /** Present when the transport runs its handshake over streams other layers open (the connection manager). */
+  adoptStream?: AdoptStream
 }

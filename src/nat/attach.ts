@@ -1,4 +1,6 @@
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
+import type { TransportConfig } from '../transport/config.js'
+import type { NatConfig } from './config.js'
 import { NatService, type AdoptStream } from './service.js'
 import { registerNatControl } from './control.js'
 import { addressPolicyFor } from '../transport/address-policy.js'
@@ -11,7 +13,10 @@ declare module '../interfaces/node-context.js' {
 }
 
 /** Wires the nat layer into a running node: udx socket, discovery, STUN server role, signalling, control routes. */
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+/** The config sections this layer reads (the node hands it only these). */
+export interface NatLayerConfig { nat: NatConfig; node: TransportConfig }
+
+export async function attach(ctx: NodeContext<NatLayerConfig>): Promise<Stoppable | void> {
   const cfg = ctx.config.nat
   if (!cfg.enabled) return undefined
   const svc = new NatService({

@@ -1,10 +1,11 @@
 /** Control-API routes of the NAT layer (used by `zeone nat` and `zeone connect`). */
 import type { NodeContext } from '../interfaces/node-context.js'
+import type { NatConfig } from './config.js'
 import { nodeIdFromB64 } from '../util/bytes.js'
 import { InvalidInputError } from '../util/errors.js'
 import type { NatService } from './service.js'
 
-export function registerNatControl(ctx: NodeContext, svc: NatService): void {
+export function registerNatControl(ctx: NodeContext<{ nat: NatConfig }>, svc: NatService): void {
   ctx.control.route('GET', '/v1/nat', async (req) => {
     // --refresh forces a new round (it used to return the cached one)
     const b = await svc.discover(req.query.get('refresh') === '1')

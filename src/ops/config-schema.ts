@@ -11,7 +11,7 @@ import { economyConfigSchema } from '../economy/config.js'
 import { cortexConfigSchema } from '../cortex/config.js'
 import { servicesConfigSchema } from '../services/config.js'
 import { vpnConfigSchema } from '../services/vpn/config.js'
-import { chainConfigSchema } from './chain-config.js'
+import { chainConfigSchema } from '../economy/chain/config.js'
 import { opsConfigSchema } from './ops-config.js'
 import { legacyConfigSchema } from '../transport/legacy/config.js'
 

@@ -3,6 +3,9 @@
  * v0 mapping when the legacy bridge is on. Other layers register services through `ctx.services.get('serviceRouter')`.
  */
 import type { LayerHandle, NodeContext } from '../interfaces/node-context.js'
+import type { TransportConfig } from '../transport/config.js'
+import type { LegacyConfig } from '../transport/legacy/config.js'
+import type { ServicesConfig } from './config.js'
 import { MessageType } from '../wire/message-types.js'
 import { createEchoService } from './echo.js'
 import { LegacyServices } from './legacy.js'
@@ -17,7 +20,10 @@ declare module '../interfaces/node-context.js' {
   }
 }
 
-export async function attach(ctx: NodeContext): Promise<LayerHandle> {
+/** The config sections this layer reads (the node hands it only these). */
+export interface ServicesLayerConfig { services: ServicesConfig; node: TransportConfig; legacy: LegacyConfig }
+
+export async function attach(ctx: NodeContext<ServicesLayerConfig>): Promise<LayerHandle<ServicesLayerConfig>> {
   const cfg = ctx.config.services
   const router = new ServiceRouter({
     providerId: ctx.identity.publicKey, usage: () => ctx.services.get('usage'), logger: ctx.logger,

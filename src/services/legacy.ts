@@ -9,7 +9,7 @@ import { toWireError } from '../wire/error-codes.js'
 import { randomBytes } from '../crypto/sign.js'
 import type { LegacyLink, LegacyMessage, LegacyRouter, RequestOptions } from '../interfaces/link.js'
 import { JsonNumber, pyFloat } from '../wire/legacy-json.js'
-import { TimeoutError, ZeoneError } from '../util/errors.js'
+import { TimeoutError } from '../util/errors.js'
 import type { ServiceRouter } from './router.js'
 import { ServiceError } from './router.js'
 

@@ -45,8 +45,6 @@ export interface ServiceRouterInit {
   tracer?: NodeTracer
 }
 
-export interface CallResult { outcome: 'ok' | 'error'; response: ServiceResponse }
-
 export class ServiceError extends ZeoneError {
   override readonly name = 'ServiceError'
 }

@@ -7,6 +7,7 @@ const ROUND = 64 * 1024
 export class SlabPool {
   readonly #free: Buffer[] = []
   #bytes = 0
+  #closed = false
   /** Buffers allocated because none was free (a steady bulk transfer should stop adding to this). */
   allocated = 0
   /**
@@ -37,8 +38,15 @@ export class SlabPool {
 
   /** Returns a buffer that nothing reads or writes any more. */
   give(b: Buffer): void {
-    if (this.#bytes + b.length > this.maxBytes) return
+    if (this.#closed || this.#bytes + b.length > this.maxBytes) return
     this.#free.push(b)
     this.#bytes += b.length
+  }
+
+  /** Lets go of every free buffer (the GC frees them) and keeps none given back from now on; take() still works. */
+  close(): void {
+    this.#closed = true
+    this.#free.length = 0
+    this.#bytes = 0
   }
 }

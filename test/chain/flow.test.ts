@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/interfaces/logger.js'
 import type { NodeContext, ServiceMap } from '../../src/interfaces/node-context.js'
 import type { RemotePeer } from '../../src/interfaces/link.js'
 import type { ChainHandle } from '../../src/economy/chain/attach-chain.js'
-import { configSchema } from '../../src/ops/config-schema.js'
+import { configSchema, type ZeoneConfig } from '../../src/ops/config-schema.js'
 import { Economy } from '../../src/economy/economy.js'
 import { decodeCheque } from '../../src/economy/cheque.js'
 import { LedgerStore } from '../../src/economy/ledger-store.js'
@@ -26,7 +26,7 @@ import { settleFromLedger } from '../../src/economy/chain/settle-ledger.js'
 
 const VPN_FRAME = 0x30
 
-function fakeCtx(dataDir: string, identity: Identity, signal: AbortSignal, rpcUrl: string): NodeContext {
+function fakeCtx(dataDir: string, identity: Identity, signal: AbortSignal, rpcUrl: string): NodeContext<ZeoneConfig> {
   const services = new Map<string, unknown>()
   return {
     identity, dataDir, signal, logger: silentLogger, links: { links: () => [], onLink: () => () => {} },
@@ -35,7 +35,7 @@ function fakeCtx(dataDir: string, identity: Identity, signal: AbortSignal, rpcUr
       provide: (name: keyof ServiceMap, impl: unknown) => { services.set(name, impl) },
       get: (name: keyof ServiceMap) => services.get(name),
     },
-  } as unknown as NodeContext
+  } as unknown as NodeContext<ZeoneConfig>
 }
 const peerOf = (id: Identity) => ({ nodeId: id.publicKey, nodeIdB64: toB64(id.publicKey), dhtId: dhtIdOf(id.publicKey), remoteAddr: { host: '127.0.0.1', port: 1 } }) as unknown as RemotePeer
 

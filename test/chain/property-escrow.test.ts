@@ -17,7 +17,7 @@ import { Identity } from '../../src/crypto/identity.js'
 import { signOnchainPart } from '../../src/economy/chain/cheque-eip712.js'
 import { signBinding } from '../../src/economy/chain/binding.js'
 import { cashCheque, type CashableCheque } from '../../src/economy/chain/settle.js'
-import { makeFixture, keys, ZEO, type Fixture } from './fixture.js'
+import { makeFixture, keys, ZEO } from './fixture.js'
 
 const D = 1 // adversarial debtor
 const C = 2 // honest creditor

@@ -20,6 +20,7 @@ import { encodeClaim } from '../../src/economy/messages.js'
 import type { Economy } from '../../src/economy/economy.js'
 import type { Identity } from '../../src/crypto/identity.js'
 import type { Link } from '../../src/interfaces/link.js'
+import type { AttachFn } from '../../src/interfaces/node-context.js'
 import { decodeServiceResponse, encodeServiceRequest } from '../../src/services/messages.js'
 import { MessageType } from '../../src/wire/message-types.js'
 import { tempDir } from '../economy/helpers.js'
@@ -38,7 +39,7 @@ function nodeConfig(dataDir: string, economy: boolean): ReturnType<typeof valida
 }
 
 async function start(dataDir: string, economy = true): Promise<ZeoneNode> {
-  const layers: Array<[string, typeof attachEconomy]> = economy ? [['services', attachServices], ['economy', attachEconomy]] : []
+  const layers: Array<[string, AttachFn]> = economy ? [['services', attachServices], ['economy', attachEconomy]] : []
   const node = createNode(nodeConfig(dataDir, economy), { layers })
   await node.start()
   node.router.handle(MessageType.VPN_DATA, () => {})

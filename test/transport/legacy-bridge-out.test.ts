@@ -1,8 +1,7 @@
 /** Legacy bridge: the node dials v0 nodes, DHT in DATA, credit and flood limits, keep-alive and hard fork. */
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ZeoneNode } from '../../src/node.js'
-import { V0Keys, V0Peer, V0Server, num, pyTime } from './legacy-v0-peer.js'
+import { V0Peer, V0Server, num } from './legacy-v0-peer.js'
 import { refusals, startNode } from './legacy-helpers.js'
 describe('legacy bridge: the node dials a v0 node', () => {
   it('handshakes, calls echo on the v0 node, and answers its keep-alive', async () => {

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ZeoneNode } from '../../src/node.js'
-import { V0Keys, V0Peer, V0Server, num, pyTime } from './legacy-v0-peer.js'
+import { V0Keys, V0Peer, num, pyTime } from './legacy-v0-peer.js'
 import { refusals, startNode } from './legacy-helpers.js'
 describe('legacy bridge: a v0 peer dials a ZEONE-TS node over TCP', () => {
   let node: ZeoneNode

@@ -1,6 +1,6 @@
 /** Content commands: publish a file or directory, fetch content by id (progress bar on a terminal), list. */
 import { resolve } from 'node:path'
-import type { CliIO, Command, ParsedArgs } from '../command.js'
+import type { CliIO, Command } from '../command.js'
 import { flagList, flagString } from '../args.js'
 import { controlCall } from '../control-client.js'
 import { dataDirOf } from '../data-dir.js'

@@ -15,8 +15,6 @@ export const CONTRACT_NAMES = [
   'ZEOToken', 'Emission', 'Params', 'TrustOracle', 'Staking', 'SettlementEscrow', 'Timelock', 'ZeoneGovernor',
   'RewardsDistributor',
 ] as const
-export type ContractName = (typeof CONTRACT_NAMES)[number]
-
 /** The project root: the nearest ancestor of this module that holds contracts/ and package.json. */
 export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))

@@ -5,6 +5,7 @@
  */
 import { bytesToHex, hexToBytes, keccak256, toHex } from 'viem'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
+import type { ChainConfig } from './config.js'
 import { ChainClient, type GovernedParams } from './client.js'
 import { loadOrCreateEvmKey, readDeployment } from './files.js'
 import { makeOnchainSigner, signDigestSync, type OnchainPart } from './cheque-eip712.js'
@@ -48,7 +49,7 @@ export interface ChainHandle extends Stoppable {
   attestData(root: Uint8Array, index: number, dataHash: Uint8Array): Uint8Array
 }
 
-export async function attachChain(ctx: NodeContext): Promise<ChainHandle | undefined> {
+export async function attachChain(ctx: NodeContext<{ chain: ChainConfig }>): Promise<ChainHandle | undefined> {
   const cfg = ctx.config.chain
   if (!cfg.enabled) return undefined
   const dep = readDeployment(ctx.dataDir, cfg.deploymentFile)

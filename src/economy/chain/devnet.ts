@@ -46,7 +46,6 @@ export async function startDevnet(init: DevnetInit = {}): Promise<Devnet> {
     ...(init.intervalMs !== undefined ? { intervalMs: init.intervalMs } : {}) })
   const arts = await loadArtifacts()
   const c = connect({ provider: chain, chainId, privateKey: keys[0]! })
-  const deployer = privateKeyToAddress(keys[0]!)
   // dev accounts 0..2 (when there are three) are the trust reporters named at deploy; each reports 0.5 for every
   // dev account, so trust counts from genesis (with fewer accounts the oracle stays in bootstrap: stake-only votes)
   const reporterKeys = keys.length >= 3 ? keys.slice(0, 3) : []

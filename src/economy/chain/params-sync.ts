@@ -16,6 +16,7 @@ import type { Dht } from '../../dht/dht.js'
 import type { SignedRecord } from '../../dht/record.js'
 import { subnetOf } from '../../dht/routing-table.js'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
+import type { ChainConfig } from './config.js'
 import { fromHex, toHex } from '../../util/bytes.js'
 import type { Economy } from '../economy.js'
 import type { ChainHandle } from './attach-chain.js'
@@ -49,7 +50,7 @@ export interface ParamsHandle extends Stoppable {
 
 export interface ParamsSyncDeps { economy: Economy; chain: ChainHandle | undefined; dht: Dht }
 
-export function attachParamsSync(ctx: NodeContext, deps: ParamsSyncDeps): ParamsHandle {
+export function attachParamsSync(ctx: NodeContext<{ chain: ChainConfig }>, deps: ParamsSyncDeps): ParamsHandle {
   const cfg = ctx.config.chain.paramsSync
   const log = ctx.logger
   const minStake = BigInt(cfg.minStakeWei)

@@ -6,6 +6,9 @@
 import { networkInterfaces } from 'node:os'
 import type { Inbound } from '../../interfaces/link.js'
 import type { NodeContext, Stoppable } from '../../interfaces/node-context.js'
+import type { DhtConfig } from '../../dht/config.js'
+import type { EconomyConfig } from '../../economy/config.js'
+import type { VpnConfig } from './config.js'
 import { fromB64, nodeIdFromB64, toB64 } from '../../util/bytes.js'
 import { ZeoneError } from '../../util/errors.js'
 import { MessageType } from '../../wire/message-types.js'
@@ -65,14 +68,17 @@ function publicSelfAddresses(): string[] {
 }
 
 /** The exit's price per MiB as its economy will charge it (list price of service `vpn`, else the byte price). */
-function pricePerMiB(ctx: NodeContext): bigint {
+function pricePerMiB(ctx: NodeContext<VpnLayerConfig>): bigint {
   const e = ctx.config.economy
   const p = e.pricing.services.vpn
   if (p) return (BigInt(p.price) * MIB) / (BigInt(p.per) || 1n)
   return BigInt(e.bytePrice) * MIB
 }
 
-export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
+/** The config sections this layer reads (the node hands it only these): prices from economy, `dht.k` for announcements. */
+export interface VpnLayerConfig { vpn: VpnConfig; economy: EconomyConfig; dht: DhtConfig }
+
+export async function attach(ctx: NodeContext<VpnLayerConfig>): Promise<Stoppable | void> {
   const cfg = ctx.config.vpn
   const log = ctx.logger
   const usage = (): ReturnType<typeof ctx.services.get<'usage'>> => ctx.services.get('usage')

@@ -8,6 +8,9 @@
  * `legacy.discoverIntervalMs`, the first link of a peer carries a FIND_NODE of ourselves (v0 learns listening ports
  * only from DHT sender fields), learned addresses are dialled through LegacyDiscovery, and BALANCE_CLAIMs carry
  * and are judged against our real per-peer byte totals (balance.ts).
+ *
+ * Why this file is long: v0 membership (every link of a peer kept, DISCOVER and FIND_NODE timing, learned
+ * addresses) is one behaviour v1.2.4 nodes depend on; discovery, balance claims and the connection are split out.
  */
 import { toWireError } from '../../wire/error-codes.js'
 import { connect, type Socket } from 'node:net'

@@ -1,6 +1,9 @@
 /**
  * One v0 connection: framing, signature/age/replay checks, the PING/PONG handshake that binds the sender id to the
  * connection, BALANCE_CLAIM/ACK, keep-alive, and DHT-in-DATA requests. Implements LegacyLink.
+ *
+ * Why this file is long: one v0 connection's state (handshake binding, checks, keep-alive, pending requests) is shared
+ * by every part of it; framing and JSON parsing live in src/wire.
  */
 import type { Socket } from 'node:net'
 import type { Identity } from '../../crypto/identity.js'
