@@ -1,14 +1,16 @@
 /**
  * Builds the ONNX graph of one pipeline stage (layers [start, end) of a GPT-2 or Llama model) with KV-cache inputs
  * and outputs. Inputs: `input_ids` (+ `position_ids` for GPT-2) on the first stage, `hidden_in` [B,T,D] otherwise;
- * `mask` [B,1,T,S] (additive); `cos`/`sin` [B,1,T,Dh] for Llama. Outputs: `hidden_out` [B,T,D], or `logits` [B,V] of
- * the last position on the last stage. Per layer i, by KV layout:
- *  - 'buffer' (default): `past_k.i` [B,KVH,Dh,C] (K transposed) and `past_v.i` [B,KVH,C,Dh] are preallocated cache
- *    buffers read in place (S = C+T; the mask hides unused positions); one output `new_kv`
- *    [2*L*B,KVH,T,Dh] (layer i's K rows at [2i*B, (2i+1)*B), its V rows next) holds only this step's rows, which the
+ * `mask` [B,T,1,1,S] (additive); `cos`/`sin` [B,T,1,1,Dh] for Llama. Outputs: `hidden_out` [B,T,D], or `logits` [B,V]
+ * of the last position on the last stage. The cache tensors carry a unit axis ([B,1,KVH,..]) so that attention
+ * broadcasts them over the T query rows and the heads never need transposing (Ctx.attention). Per layer i, by KV layout:
+ *  - 'buffer' (default): `past_k.i` [B,1,KVH,Dh,C] (K transposed) and `past_v.i` [B,1,KVH,C,Dh] are preallocated
+ *    cache buffers read in place (S = C+T; the mask hides unused positions; `kv_split` = [C, T]); one output `new_kv`
+ *    [2*L*B,1,KVH,T,Dh] (layer i's K rows at [2i*B, (2i+1)*B), its V rows next) holds only this step's rows, which the
  *    caller writes into the buffers (one output, not 2L: onnxruntime-node converts each output separately). No node copies the cache.
- *  - 'concat' (the former layout, kept as a reference): `past_k.i`/`past_v.i` [B,KVH,P,Dh], outputs
- *    `present_k.i`/`present_v.i` [B,KVH,P+T,Dh] built with Concat, so every step re-emits the whole cache.
+ *  - 'concat' (the former layout, kept as a reference): `past_k.i`/`past_v.i` [B,1,KVH,P,Dh], outputs
+ *    `present_k.i`/`present_v.i` [B,1,KVH,P+T,Dh] built with Concat, so every step re-emits the whole cache.
+ * The memory order of every fed tensor is the same as without the unit axes (callers pass the same arrays).
  */
 import { DT, GraphBuilder } from './onnx-builder.js'
 import type { ModelConfig, ModelDir } from './model.js'
@@ -91,61 +93,64 @@ export class Ctx {
     return g.o('Transpose', [g.o('Reshape', [x, g.i64([0, 0, n, this.cfg.headDim])])], { perm: [0, 2, 1, 3] })
   }
 
+  /** Rotary embedding (HF rotate_half) on the last axis; cos/sin broadcast over the head axes. */
   rope(x: string, cos: string, sin: string): string {
     const g = this.g
     const half = this.cfg.headDim / 2
-    const x1 = g.o('Slice', [x, g.i64([0]), g.i64([half]), g.i64([3])])
-    const x2 = g.o('Slice', [x, g.i64([half]), g.i64([this.cfg.headDim]), g.i64([3])])
-    const rot = g.o('Concat', [g.o('Neg', [x2]), x1], { axis: 3 })
+    const ax = g.i64([-1])
+    const x1 = g.o('Slice', [x, g.i64([0]), g.i64([half]), ax])
+    const x2 = g.o('Slice', [x, g.i64([half]), g.i64([this.cfg.headDim]), ax])
+    const rot = g.o('Concat', [g.o('Neg', [x2]), x1], { axis: -1 })
     return g.o('Add', [g.o('Mul', [x, cos]), g.o('Mul', [rot, sin])])
   }
 
-  /** Attention with cache: returns [B,T,H*Dh]. q [B,H,T,Dh] already scaled by 1/sqrt(Dh), k/v [B,KVH,T,Dh]. */
+  /**
+   * Attention with cache: returns [B,T,H*Dh]. Heads stay in the projection's [B,T,..] order (no transpose of Q
+   * or of the context): q is [B,T,KVH,G,Dh] (G = H/KVH query heads per KV head, already scaled by 1/sqrt(Dh)),
+   * k/v [B,T,KVH,1,Dh]; MatMul broadcasts the cache [B,1,KVH,..] over T. `mask` is [B,T,1,1,S] (additive).
+   */
   attention(i: number, q: string, k: string, v: string, mask: string): string {
-    return this.kv === 'buffer' ? this.attentionBuffered(i, q, k, v, mask) : this.attentionConcat(i, q, k, v, mask)
+    const g = this.g
+    // [B,T,KVH,1,Dh] -> [B,1,KVH,T,Dh]: the new rows in cache order (new_kv / present)
+    const kn = g.o('Transpose', [k], { perm: [0, 3, 2, 1, 4] })
+    const vn = g.o('Transpose', [v], { perm: [0, 3, 2, 1, 4] })
+    const ctx = this.kv === 'buffer' ? this.attentionBuffered(i, q, kn, vn, mask) : this.attentionConcat(i, q, kn, vn, mask)
+    return g.o('Reshape', [ctx, g.i64([0, 0, this.cfg.heads * this.cfg.headDim])])
   }
 
   /**
-   * Scores against the cache buffer and against the new rows are computed separately and joined (a small
-   * [.., G*T, C+T] tensor), so the cache itself is only read; probabilities are split back for the two V products.
+   * Scores against the cache buffer (`past_k.i` [B,1,KVH,Dh,C], K transposed) and against the new rows are computed
+   * separately and joined (a small [B,T,KVH,G,C+T] tensor), so the cache itself is only read; the probabilities are
+   * split back (at `kv_split` = [C, T], fed by the caller: one Split instead of Shape and two Slices) for the two V
+   * products. Returns [B,T,KVH,G,Dh].
    */
-  attentionBuffered(i: number, q: string, k: string, v: string, mask: string): string {
+  attentionBuffered(i: number, q: string, kn: string, vn: string, mask: string): string {
     const g = this.g
-    const { heads: H, kvHeads: KVH, headDim: Dh } = this.cfg
-    this.newKv.push(k, v)
-    const pastV = `past_v.${i}`
-    // q arrives pre-scaled by 1/sqrt(Dh) (folded into its projection weights); the head-group reshapes are no-ops
-    // when every query head has its own KV head (GPT-2), so they are left out there
-    const grouped = H !== KVH
-    const qg = grouped ? g.o('Reshape', [q, g.i64([0, KVH, -1, Dh])]) : q
-    const sPast = g.o('MatMul', [qg, `past_k.${i}`])
-    const sNew = g.o('MatMul', [qg, g.o('Transpose', [k], { perm: [0, 1, 3, 2] })])
-    const scores = g.o('Concat', [sPast, sNew], { axis: 3 })
-    const masked = g.o('Add', [grouped ? g.o('Reshape', [scores, g.i64([0, H, -1, 0])]) : scores, mask])
-    const sm = g.o('Softmax', [masked], { axis: -1 })
-    const probs = grouped ? g.o('Reshape', [sm, g.i64([0, KVH, -1, 0])]) : sm
-    const C = g.o('Shape', [pastV], { start: 2, end: 3 })
-    const ax = g.i64([3])
-    const pPast = g.o('Slice', [probs, g.i64([0]), C, ax])
-    const pNew = g.o('Slice', [probs, C, g.i64([Number.MAX_SAFE_INTEGER]), ax])
-    const ctx4 = g.o('Add', [g.o('MatMul', [pPast, pastV]), g.o('MatMul', [pNew, v])])
-    const ctx = grouped ? g.o('Reshape', [ctx4, g.i64([0, H, -1, Dh])]) : ctx4
-    return g.o('Reshape', [g.o('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.i64([0, 0, H * Dh])])
+    this.newKv.push(kn, vn)
+    const sPast = g.o('MatMul', [q, `past_k.${i}`])
+    const sNew = g.o('FusedMatMul', [q, kn], { transB: 1 }, 'com.microsoft')
+    const probs = g.o('Softmax', [g.o('Add', [g.o('Concat', [sPast, sNew], { axis: 4 }), mask])], { axis: -1 })
+    const [pPast, pNew] = g.op('Split', [probs, 'kv_split'], { axis: 4 }, 2) as [string, string]
+    return g.o('Add', [g.o('MatMul', [pPast, `past_v.${i}`]), g.o('MatMul', [pNew, vn])])
   }
 
-  attentionConcat(i: number, q: string, k: string, v: string, mask: string): string {
+  /** The former layout: `past_*.i` [B,1,KVH,P,Dh] joined with the new rows by Concat and returned as `present_*.i`. */
+  attentionConcat(i: number, q: string, kn: string, vn: string, mask: string): string {
     const g = this.g
-    const { heads: H, kvHeads: KVH, headDim: Dh } = this.cfg
-    const kAll = g.o('Concat', [`past_k.${i}`, k], { axis: 2 })
-    const vAll = g.o('Concat', [`past_v.${i}`, v], { axis: 2 })
+    const kAll = g.o('Concat', [`past_k.${i}`, kn], { axis: 3 })
+    const vAll = g.o('Concat', [`past_v.${i}`, vn], { axis: 3 })
     g.alias(kAll, `present_k.${i}`)
     g.alias(vAll, `present_v.${i}`)
-    const qg = g.o('Reshape', [q, g.i64([0, KVH, -1, Dh])]) // q is pre-scaled (see attentionBuffered)
-    const scores = g.o('MatMul', [qg, g.o('Transpose', [kAll], { perm: [0, 1, 3, 2] })])
-    const masked = g.o('Add', [g.o('Reshape', [scores, g.i64([0, H, -1, 0])]), mask])
-    const probs = g.o('Reshape', [g.o('Softmax', [masked], { axis: -1 }), g.i64([0, KVH, -1, 0])])
-    const ctx = g.o('Reshape', [g.o('MatMul', [probs, vAll]), g.i64([0, H, -1, Dh])])
-    return g.o('Reshape', [g.o('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.i64([0, 0, H * Dh])])
+    const scores = g.o('FusedMatMul', [q, kAll], { transB: 1 }, 'com.microsoft')
+    return g.o('MatMul', [g.o('Softmax', [g.o('Add', [scores, mask])], { axis: -1 }), vAll])
+  }
+
+  /** (x + skip, LayerNorm(x + skip)) in one SkipLayerNormalization node (x [B,T,D]): a residual add and the next norm. */
+  skipLayerNorm(x: string, skip: string, name: string, w: Float32Array, b: Float32Array): { sum: string; normed: string } {
+    const D = w.length
+    const outs = this.g.op('SkipLayerNormalization', [x, skip, this.g.f32(`${name}.w`, [D], w), this.g.f32(`${name}.b`, [D], b)],
+      { epsilon: { f: this.cfg.eps } }, 4, 'com.microsoft')
+    return { normed: outs[0]!, sum: outs[3]! }
   }
 }
 
@@ -188,38 +193,53 @@ export function buildStageGraph(model: ModelDir, spec: StageSpec): StageGraph {
   } else {
     x = g.input('hidden_in', DT.FLOAT, ['B', 'T', D])
   }
-  const mask = g.input('mask', DT.FLOAT, ['B', 1, 'T', 'S'])
-  const cos = cfg.family === 'llama' ? g.input('cos', DT.FLOAT, ['B', 1, 'T', Dh]) : ''
-  const sin = cfg.family === 'llama' ? g.input('sin', DT.FLOAT, ['B', 1, 'T', Dh]) : ''
+  const mask = g.input('mask', DT.FLOAT, ['B', 'T', 1, 1, 'S'])
+  if (kv === 'buffer') g.input('kv_split', DT.INT64, [2])
+  const cos = cfg.family === 'llama' ? g.input('cos', DT.FLOAT, ['B', 'T', 1, 1, Dh]) : ''
+  const sin = cfg.family === 'llama' ? g.input('sin', DT.FLOAT, ['B', 'T', 1, 1, Dh]) : ''
+  const G = H / KVH
+  /** GPT-2: LayerNorm(x) of the next block, fused with the residual add that produced x when there was one. */
+  let normed = ''
   for (let l = start; l < end; l++) {
     const i = l - start
     if (kv === 'buffer') {
-      g.input(`past_k.${i}`, DT.FLOAT, ['B', KVH, Dh, 'C'])
-      g.input(`past_v.${i}`, DT.FLOAT, ['B', KVH, 'C', Dh])
+      g.input(`past_k.${i}`, DT.FLOAT, ['B', 1, KVH, Dh, 'C'])
+      g.input(`past_v.${i}`, DT.FLOAT, ['B', 1, KVH, 'C', Dh])
     } else {
-      g.input(`past_k.${i}`, DT.FLOAT, ['B', KVH, 'P', Dh])
-      g.input(`past_v.${i}`, DT.FLOAT, ['B', KVH, 'P', Dh])
-      g.output(`present_k.${i}`, DT.FLOAT, ['B', KVH, 'S', Dh])
-      g.output(`present_v.${i}`, DT.FLOAT, ['B', KVH, 'S', Dh])
+      g.input(`past_k.${i}`, DT.FLOAT, ['B', 1, KVH, 'P', Dh])
+      g.input(`past_v.${i}`, DT.FLOAT, ['B', 1, KVH, 'P', Dh])
+      g.output(`present_k.${i}`, DT.FLOAT, ['B', 1, KVH, 'S', Dh])
+      g.output(`present_v.${i}`, DT.FLOAT, ['B', 1, KVH, 'S', Dh])
     }
     const n = layerTensorNames(cfg, l)
     const p = `L${l}`
     if (cfg.family === 'gpt2') {
-      const h = c.layerNorm(x, `${p}.ln1`, rd(n[0]!), rd(n[1]!))
+      const h = normed || c.layerNorm(x, `${p}.ln1`, rd(n[0]!), rd(n[1]!))
       const qkv = c.linear(h, `${p}.attn`, scaleOut(rd(n[2]!), D, 3 * D, D, 'KN', qs), D, 3 * D, 'KN', scaleOut(rd(n[3]!), 1, 3 * D, D, 'KN', qs))
-      // [B,T,3D] -> [B,T,3H,Dh] -> [B,3H,T,Dh] -> q, k, v [B,H,T,Dh]: three nodes instead of a split and three head transposes
-      const heads3 = g.o('Transpose', [g.o('Reshape', [qkv, g.i64([0, 0, 3 * H, Dh])])], { perm: [0, 2, 1, 3] })
-      const [q, k, v] = g.op('Split', [heads3, g.i64([H, H, H])], { axis: 1 }, 3) as [string, string, string]
+      // [B,T,3D] -> [B,T,3H,1,Dh] -> q, k, v [B,T,H,1,Dh] (the attention's head layout, G = 1): two nodes
+      const [q, k, v] = g.op('Split', [g.o('Reshape', [qkv, g.i64([0, 0, 3 * H, 1, Dh])]), g.i64([H, H, H])], { axis: 2 }, 3) as [string, string, string]
       const a = c.attention(i, q, k, v, mask)
-      x = g.o('Add', [x, c.linear(a, `${p}.proj`, rd(n[4]!), D, D, 'KN', rd(n[5]!))])
-      const h2 = c.layerNorm(x, `${p}.ln2`, rd(n[6]!), rd(n[7]!))
-      const f = g.o('Gelu', [c.linear(h2, `${p}.fc`, rd(n[8]!), D, F, 'KN', rd(n[9]!))], { approximate: 'tanh' })
-      x = g.o('Add', [x, c.linear(f, `${p}.mlp`, rd(n[10]!), F, D, 'KN', rd(n[11]!))])
+      const r1 = c.skipLayerNorm(x, c.linear(a, `${p}.proj`, rd(n[4]!), D, D, 'KN', rd(n[5]!)), `${p}.ln2`, rd(n[6]!), rd(n[7]!))
+      const f = g.o('Gelu', [c.linear(r1.normed, `${p}.fc`, rd(n[8]!), D, F, 'KN', rd(n[9]!))], { approximate: 'tanh' })
+      const m = c.linear(f, `${p}.mlp`, rd(n[10]!), F, D, 'KN', rd(n[11]!))
+      if (l + 1 < end) {
+        const n1 = layerTensorNames(cfg, l + 1)
+        const r2 = c.skipLayerNorm(r1.sum, m, `L${l + 1}.ln1`, rd(n1[0]!), rd(n1[1]!))
+        x = r2.sum
+        normed = r2.normed
+      } else if (last) {
+        // the last stage's final norm (of every position; the head reads the last one)
+        const r2 = c.skipLayerNorm(r1.sum, m, 'ln_f', rd('ln_f.weight'), rd('ln_f.bias'))
+        x = r2.sum
+        normed = r2.normed
+      } else {
+        x = g.o('Add', [r1.sum, m])
+      }
     } else {
       const h = c.rmsNorm(x, `${p}.ln1`, rd(n[0]!))
-      const q = c.rope(c.heads(c.linear(h, `${p}.q`, scaleOut(rd(n[1]!), D, H * Dh, H * Dh, 'NK', qs), D, H * Dh, 'NK'), H), cos, sin)
-      const k = c.rope(c.heads(c.linear(h, `${p}.k`, rd(n[2]!), D, KVH * Dh, 'NK'), KVH), cos, sin)
-      const v = c.heads(c.linear(h, `${p}.v`, rd(n[3]!), D, KVH * Dh, 'NK'), KVH)
+      const q = c.rope(g.o('Reshape', [c.linear(h, `${p}.q`, scaleOut(rd(n[1]!), D, H * Dh, H * Dh, 'NK', qs), D, H * Dh, 'NK'), g.i64([0, 0, KVH, G, Dh])]), cos, sin)
+      const k = c.rope(g.o('Reshape', [c.linear(h, `${p}.k`, rd(n[2]!), D, KVH * Dh, 'NK'), g.i64([0, 0, KVH, 1, Dh])]), cos, sin)
+      const v = g.o('Reshape', [c.linear(h, `${p}.v`, rd(n[3]!), D, KVH * Dh, 'NK'), g.i64([0, 0, KVH, 1, Dh])])
       const a = c.attention(i, q, k, v, mask)
       x = g.o('Add', [x, c.linear(a, `${p}.o`, rd(n[4]!), H * Dh, D, 'NK')])
       const h2 = c.rmsNorm(x, `${p}.ln2`, rd(n[5]!))
@@ -231,20 +251,19 @@ export function buildStageGraph(model: ModelDir, spec: StageSpec): StageGraph {
   }
   if (kv === 'buffer') {
     g.alias(g.o('Concat', c.newKv, { axis: 0 }), 'new_kv')
-    g.output('new_kv', DT.FLOAT, ['NKV', KVH, 'T', Dh])
+    g.output('new_kv', DT.FLOAT, ['NKV', 1, KVH, 'T', Dh])
   }
   if (last) {
-    const lastPos = g.o('Reshape', [g.o('Slice', [x, g.i64([-1]), g.i64([Number.MAX_SAFE_INTEGER]), g.i64([1])]), g.i64([-1, D])])
-    const normed = cfg.family === 'gpt2'
-      ? c.layerNorm(lastPos, 'ln_f', rd('ln_f.weight'), rd('ln_f.bias'))
-      : c.rmsNorm(lastPos, 'norm', rd('model.norm.weight'))
+    const lastRow = (t: string): string => g.o('Reshape', [g.o('Slice', [t, g.i64([-1]), g.i64([Number.MAX_SAFE_INTEGER]), g.i64([1])]), g.i64([-1, D])])
+    // GPT-2's ln_f is already applied (fused with the last residual add, above)
+    const final = cfg.family === 'gpt2' ? lastRow(normed) : c.rmsNorm(lastRow(x), 'norm', rd('model.norm.weight'))
     const headName = headTensorName(cfg) // tie_word_embeddings decides, as in HF
     let logits: string
-    if (c.bits) logits = c.linear(normed, 'lm_head', rd(headName), D, cfg.vocabSize, 'NK')
+    if (c.bits) logits = c.linear(final, 'lm_head', rd(headName), D, cfg.vocabSize, 'NK')
     else {
       const reuse = first ? (headName === 'wte.weight' ? 'wte' : headName === 'model.embed_tokens.weight' ? 'embed' : '') : ''
       const w = reuse || g.f32('lm_head', [cfg.vocabSize, D], rd(headName))
-      logits = g.o('Gemm', [normed, w], { transB: 1 })
+      logits = g.o('Gemm', [final, w], { transB: 1 })
     }
     g.alias(logits, 'logits')
     g.output('logits', DT.FLOAT, ['B', cfg.vocabSize])

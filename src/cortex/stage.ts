@@ -140,8 +140,8 @@ export class StageEngine {
           sin[base + i] = sin[base + i + half] = Math.sin(a)
         }
       }
-      feeds.cos = new ort.Tensor('float32', cos, [B, 1, T, Dh])
-      feeds.sin = new ort.Tensor('float32', sin, [B, 1, T, Dh])
+      feeds.cos = new ort.Tensor('float32', cos, [B, T, 1, 1, Dh])
+      feeds.sin = new ort.Tensor('float32', sin, [B, T, 1, 1, Dh])
     }
     return feeds
   }
@@ -185,11 +185,12 @@ export class StageEngine {
         for (let j = 0; j < S; j++) mask[row + j] = j < past[b]! || (j >= C && j - C <= t) ? 0 : NEG
       }
     }
-    feeds.mask = new ort.Tensor('float32', mask, [B, 1, T, S])
+    feeds.mask = new ort.Tensor('float32', mask, [B, T, 1, 1, S])
+    feeds.kv_split = new ort.Tensor('int64', BigInt64Array.of(BigInt(C), BigInt(T)), [2])
     for (let i = 0; i < this.layers; i++) {
       const { k, v } = B === 1 && caches[0] ? { k: caches[0].k[i]!, v: caches[0].v[i]! } : gatherBatch(caches, i, KVH, Dh, C)
-      feeds[`past_k.${i}`] = new ort.Tensor('float32', k, [B, KVH, Dh, C])
-      feeds[`past_v.${i}`] = new ort.Tensor('float32', v, [B, KVH, C, Dh])
+      feeds[`past_k.${i}`] = new ort.Tensor('float32', k, [B, 1, KVH, Dh, C])
+      feeds[`past_v.${i}`] = new ort.Tensor('float32', v, [B, 1, KVH, C, Dh])
     }
     const res = await this.#run(feeds)
     // new_kv: per layer B*KVH*T*Dh K values, then as many V
@@ -219,7 +220,7 @@ export class StageEngine {
         for (let j = 0; j < S; j++) mask[row + j] = j >= lo && j <= P + t ? 0 : NEG
       }
     }
-    feeds.mask = new ort.Tensor('float32', mask, [B, 1, T, S])
+    feeds.mask = new ort.Tensor('float32', mask, [B, T, 1, 1, S])
     const row = Dh
     for (let i = 0; i < this.layers; i++) {
       for (const kind of ['k', 'v'] as const) {
@@ -234,7 +235,7 @@ export class StageEngine {
             for (let h = 0; h < KVH; h++) data.set(src.subarray(h * pb * row, (h + 1) * pb * row), ((b * KVH + h) * P + (P - pb)) * row)
           })
         }
-        feeds[`past_${kind}.${i}`] = new ort.Tensor('float32', data, [B, KVH, P, Dh])
+        feeds[`past_${kind}.${i}`] = new ort.Tensor('float32', data, [B, 1, KVH, P, Dh])
       }
     }
     const res = await this.#run(feeds)
