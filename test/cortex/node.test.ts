@@ -92,7 +92,8 @@ test('stages announced through the DHT are found without configured peers; a nod
   const providers = asker.services.get('providers')
   assert.ok(providers, 'the DHT layer provides provider records')
   let recs = 0
-  for (let i = 0; i < 100 && recs < 2; i++) {
+  // announcements are waited for (up to ~60 s of polling: 10 s was too little at load 40), never raced
+  for (let i = 0; i < 600 && recs < 2; i++) {
     recs = (await providers.findProviders(providerKey('tiny-dht'))).length
     if (recs < 2) await new Promise((r) => setTimeout(r, 100))
   }
