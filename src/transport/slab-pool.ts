@@ -35,6 +35,12 @@ export class SlabPool {
     return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes)
   }
 
+  /** Drops every free buffer (its owner stopped): the memory goes back to the GC. */
+  clear(): void {
+    this.#free.length = 0
+    this.#bytes = 0
+  }
+
   /** Returns a buffer that nothing reads or writes any more. */
   give(b: Buffer): void {
     if (this.#bytes + b.length > this.maxBytes) return

@@ -35,6 +35,13 @@ export const OWN_FRAME_START_BYTES = 4 * 1024 * 1024
 /** Size of the read that follows a large frame (see SlabReader #probe). */
 const PROBE_READ = 4 * 1024
 /**
+ * A frame in the slab of at least this size is read only up to its end, and the read after it is a probe: the next
+ * frame of a bulk transfer then starts in a short read instead of deep inside a large one, and when it is a large
+ * frame only the probe's bytes are copied to its own buffer. Without this a read that finished a 64-512 KiB frame
+ * ran on into the next 1 MiB frame, whose first ~MiB was then copied (vpn bench, client: ~6% of its CPU in that copy).
+ */
+const BOUNDED_FRAME_BYTES = 64 * 1024
+/**
  * Large-frame buffers given back by their messages, shared by all connections of the process. Plain memory, not
  * SharedArrayBuffers: several libsodium bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and
  * signed records are checked with them.
@@ -69,15 +76,42 @@ export interface PendingFrameHook { get(): PendingFrame; moved(tail: Buffer): vo
 export class SlabReader {
   // a link starts with a small slab; slabs grow with the reads (4x the largest read, up to READ_SLAB_BYTES), so a
   // link that carries small messages never holds a large buffer
-  #slab = Buffer.allocUnsafeSlow(MIN_READ)
+  #slab: Buffer
   #pos = 0
   #largestRead = 0
+  /** Slabs left behind (full) since the last reuse(): the consumer may still hold views of them. */
+  #retired: Buffer[] = []
+  /** reuse() was called and no read came since: the next buffer may start over. */
+  #reusable = false
   /**
    * @param pending when given, an unfinished frame is moved to the start of each new slab (only the bytes read so
    *   far are copied), and a new slab is started early, large enough, when the frame would not fit in what is left:
    *   frames then arrive in one piece. `moved` receives the new view of those bytes.
+   * @param pool where slabs come from and go back to once the consumer calls reuse() (a consumer that copies what it
+   *   reads, such as a VPN pipe, then allocates nothing per read); without it slabs are never reused.
    */
-  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook) {}
+  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook, readonly pool?: SlabPool) {
+    this.#slab = this.#alloc(MIN_READ)
+  }
+
+  #alloc(size: number): Buffer { return this.pool ? this.pool.take(size) : Buffer.allocUnsafeSlow(size) }
+
+  /**
+   * The consumer holds no view of any byte read so far (it copied or dropped them all): from the next read on, the
+   * current slab is filled from its start again and the slabs left behind go back to the pool. Only with a pool and
+   * without a pending-frame hook (a frame parser keeps views).
+   */
+  reuse(): void { if (this.pool && !this.pending) this.#reusable = true }
+
+  /** No more reads will come (the socket ended or was destroyed) and the consumer holds no views: all slabs go back. */
+  dispose(): void {
+    if (!this.pool || this.pending) return
+    for (const b of this.#retired) this.pool.give(b)
+    this.#retired = []
+    this.pool.give(this.#slab)
+    this.#slab = Buffer.alloc(0)
+    this.#pos = 0
+  }
 
   /** A large frame being read into a buffer of its own: bytes [0, fill) of `buf` are in, `total` are expected. */
   #own: { buf: Buffer; fill: number; total: number } | null = null
@@ -102,6 +136,12 @@ export class SlabReader {
       this.#probe = true
     }
     this.#intoOwn = false
+    if (this.#reusable) {
+      this.#reusable = false
+      for (const b of this.#retired) this.pool!.give(b)
+      this.#retired = []
+      this.#pos = 0
+    }
     const probe = this.#probe
     this.#probe = false
     const free = this.#slab.length - this.#pos
@@ -118,12 +158,16 @@ export class SlabReader {
       return buf.subarray(tail!.length, Math.min(total, buf.length))
     }
     const probing = probe && !tail
-    const end = (): number => (probing ? this.#pos + PROBE_READ : this.#slab.length)
-    if (free >= (probing ? PROBE_READ : MIN_READ) && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos, end())
+    // a large frame already begun: read to its end only, then probe (see BOUNDED_FRAME_BYTES)
+    const rest = tail && total >= BOUNDED_FRAME_BYTES ? total - tail.length : 0
+    if (rest > 0) this.#probe = true
+    const end = (): number => (probing ? this.#pos + PROBE_READ : rest > 0 ? Math.min(this.#slab.length, this.#pos + rest) : this.#slab.length)
+    if ((free >= (probing ? PROBE_READ : MIN_READ) || (rest > 0 && rest <= free)) && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos, end())
     // a new slab; the unfinished frame's bytes so far move along, so the frame stays in one piece
     const size = Math.min(READ_SLAB_BYTES, Math.max(MIN_READ, 4 * this.#largestRead))
     this.#largestRead = 0
-    const slab = Buffer.allocUnsafeSlow(Math.max(size, total + MIN_READ))
+    const slab = this.#alloc(Math.max(size, total + MIN_READ))
+    if (this.pool && !this.pending && this.#slab.length > 0) this.#retired.push(this.#slab)
     this.#pos = 0
     if (tail) {
       tail.copy(slab, 0)
@@ -145,6 +189,7 @@ export class SlabReader {
 
   /** `n` bytes were read into the buffer `next()` returned last. */
   read = (n: number): void => {
+    this.#reusable = false
     if (this.#intoOwn) {
       const own = this.#own!
       const chunk = own.buf.subarray(own.fill, own.fill + n)
@@ -173,18 +218,23 @@ function ownSymbol(o: object, description: string): symbol | undefined {
  * 'close' and errors are emitted as before. Returns false, changing nothing, where this Node lacks the pieces.
  */
 export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook): boolean {
+  return slabReadsFor(socket, onChunk, pending) !== null
+}
+
+/** switchToSlabReads, returning the reader (for reuse()/dispose() with a pool), or null where Node lacks the pieces. */
+export function slabReadsFor(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, pool?: SlabPool): SlabReader | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
-  if (!handle || typeof handle.useUserBuffer !== 'function') return false
+  if (!handle || typeof handle.useUserBuffer !== 'function') return null
   const kBuffer = ownSymbol(socket, 'kBuffer')
   const kBufferCb = ownSymbol(socket, 'kBufferCb')
   const kBufferGen = ownSymbol(socket, 'kBufferGen')
-  if (!kBuffer || !kBufferCb || !kBufferGen) return false
-  const reader = new SlabReader(onChunk, pending)
+  if (!kBuffer || !kBufferCb || !kBufferGen) return null
+  const reader = new SlabReader(onChunk, pending, pool)
   const first = reader.next()
   const s = socket as unknown as Record<symbol, unknown>
   s[kBufferCb] = (n: number): void => reader.read(n)
   s[kBufferGen] = reader.next
   s[kBuffer] = first
   handle.useUserBuffer(first)
-  return true
+  return reader
 }
