@@ -17,7 +17,7 @@
  * live socket and reports false (the caller keeps 'data' events) when this Node does not have the pieces.
  */
 import type { Socket } from 'node:net'
-import { SlabPool } from './slab-pool.js'
+import { FRAME_POOL_BYTES, SlabPool } from './slab-pool.js'
 
 export const READ_SLAB_BYTES = 1024 * 1024
 /** A new slab is started when less than this is left: each read may return up to the free space. */
@@ -42,13 +42,13 @@ const PROBE_READ = 4 * 1024
  */
 const BOUNDED_FRAME_BYTES = 64 * 1024
 /**
- * Large-frame buffers given back by their messages, shared by all connections of the process. Plain memory, not
- * SharedArrayBuffers: several libsodium bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and
- * signed records are checked with them.
+ * Large-frame buffers given back by their messages, for readers made without a pool of their own (a node's
+ * connections use their manager's, TransportBuffers). Plain memory, not SharedArrayBuffers: several libsodium
+ * bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and signed records are checked with them.
  */
-export const ownFrameBuffers = new SlabPool(64 * 1024 * 1024)
-/** Large-frame buffers now holding a frame that has not been lent yet, by their memory. */
-const unlent = new WeakMap<ArrayBufferLike, Buffer>()
+export const ownFrameBuffers = new SlabPool(FRAME_POOL_BYTES)
+/** Large-frame buffers now holding a frame that has not been lent yet, by their memory, with the pool they go back to. */
+const unlent = new WeakMap<ArrayBufferLike, { buf: Buffer; pool: SlabPool }>()
 
 /**
  * If `frame` fills a large-frame buffer of its own, returns the one function that gives the buffer back to the
@@ -56,14 +56,14 @@ const unlent = new WeakMap<ArrayBufferLike, Buffer>()
  * when it was lent already, undefined. Only for a frame that carries a single message (not BATCH).
  */
 export function lendFrame(frame: Uint8Array): (() => void) | undefined {
-  const buf = unlent.get(frame.buffer)
-  if (!buf || frame.byteOffset !== buf.byteOffset) return undefined
+  const u = unlent.get(frame.buffer)
+  if (!u || frame.byteOffset !== u.buf.byteOffset) return undefined
   unlent.delete(frame.buffer)
   let given = false
   return () => {
     if (given) return
     given = true
-    ownFrameBuffers.give(buf)
+    u.pool.give(u.buf)
   }
 }
 
@@ -89,8 +89,10 @@ export class SlabReader {
    *   frames then arrive in one piece. `moved` receives the new view of those bytes.
    * @param pool where slabs come from and go back to once the consumer calls reuse() (a consumer that copies what it
    *   reads, such as a VPN pipe, then allocates nothing per read); without it slabs are never reused.
+   * @param ownPool where large frames' own buffers come from (and go back to, see lendFrame)
    */
-  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook, readonly pool?: SlabPool) {
+  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook, readonly pool?: SlabPool,
+    readonly ownPool: SlabPool = ownFrameBuffers) {
     this.#slab = this.#alloc(MIN_READ)
   }
 
@@ -150,7 +152,7 @@ export class SlabReader {
     const total = tail ? p!.total : 0
     if (total >= OWN_FRAME_BYTES) {
       // reads stop at the frame's end, so the buffer holds this frame alone
-      const buf = ownFrameBuffers.take(Math.max(tail!.length + MIN_READ, Math.min(total, OWN_FRAME_START_BYTES)))
+      const buf = this.ownPool.take(Math.max(tail!.length + MIN_READ, Math.min(total, OWN_FRAME_START_BYTES)))
       tail!.copy(buf, 0)
       this.pending!.moved(buf.subarray(0, tail!.length))
       this.#own = { buf, fill: tail!.length, total }
@@ -180,10 +182,10 @@ export class SlabReader {
 
   /** The own buffer is full but its frame is not: move the bytes so far into one twice as large (at most the frame). */
   #growOwn(own: { buf: Buffer; fill: number; total: number }): void {
-    const buf = ownFrameBuffers.take(Math.min(own.total, 2 * own.buf.length))
+    const buf = this.ownPool.take(Math.min(own.total, 2 * own.buf.length))
     own.buf.copy(buf, 0, 0, own.fill)
     this.pending?.moved(buf.subarray(0, own.fill))
-    ownFrameBuffers.give(own.buf)
+    this.ownPool.give(own.buf)
     own.buf = buf
   }
 
@@ -195,7 +197,7 @@ export class SlabReader {
       const chunk = own.buf.subarray(own.fill, own.fill + n)
       own.fill += n
       // complete: the frame parser emits it during onChunk, and it may be lent from then on
-      if (own.fill === own.total) unlent.set(own.buf.buffer, own.buf)
+      if (own.fill === own.total) unlent.set(own.buf.buffer, { buf: own.buf, pool: this.ownPool })
       this.onChunk(chunk)
       return
     }
@@ -217,19 +219,20 @@ function ownSymbol(o: object, description: string): symbol | undefined {
  * Call before the first read (outbound) or from a 'data' handler (the switch applies to the next read); 'end',
  * 'close' and errors are emitted as before. Returns false, changing nothing, where this Node lacks the pieces.
  */
-export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook): boolean {
-  return slabReadsFor(socket, onChunk, pending) !== null
+export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, ownPool?: SlabPool): boolean {
+  return slabReadsFor(socket, onChunk, pending, undefined, ownPool) !== null
 }
 
 /** switchToSlabReads, returning the reader (for reuse()/dispose() with a pool), or null where Node lacks the pieces. */
-export function slabReadsFor(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, pool?: SlabPool): SlabReader | null {
+export function slabReadsFor(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, pool?: SlabPool,
+  ownPool?: SlabPool): SlabReader | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
   if (!handle || typeof handle.useUserBuffer !== 'function') return null
   const kBuffer = ownSymbol(socket, 'kBuffer')
   const kBufferCb = ownSymbol(socket, 'kBufferCb')
   const kBufferGen = ownSymbol(socket, 'kBufferGen')
   if (!kBuffer || !kBufferCb || !kBufferGen) return null
-  const reader = new SlabReader(onChunk, pending, pool)
+  const reader = new SlabReader(onChunk, pending, pool, ownPool)
   const first = reader.next()
   const s = socket as unknown as Record<symbol, unknown>
   s[kBufferCb] = (n: number): void => reader.read(n)
