@@ -4,10 +4,11 @@
  * OpenSSH dynamic forwarding (`ssh -D`, our own sshd on a loopback port with a temporary host key), one run each on
  * the same machine; then N concurrent streams (default 100) through each proxy with p50/p99 time to first byte; and
  * the bytes both ledgers recorded (exit 'served' vs client 'consumed'). Default 1 GiB, 3 interleaved rounds (medians).
+ * Without /usr/sbin/sshd (openssh-server) the ssh -D figures are null and `ssh` says why.
  * Prints JSON.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -119,6 +120,8 @@ async function concurrent(proxy: number | null, dport: number): Promise<{ p50: n
 }
 
 /** Our own sshd on a loopback port (temporary host and user keys, no system file touched) and `ssh -D`. */
+const SSHD = '/usr/sbin/sshd'
+
 async function startSsh(): Promise<{ socks: number; stop: () => void; version: string; cpuMs: () => number }> {
   const dir = mkdtempSync(join(tmpdir(), 'zeone-vpn-bench-ssh-'))
   chmodSync(dir, 0o700)
@@ -132,7 +135,7 @@ async function startSsh(): Promise<{ socks: number; stop: () => void; version: s
     'AllowTcpForwarding yes', 'PermitOpen any', 'LogLevel ERROR',
   ].join('\n') + '\n')
   // sshd as root wants /run/sshd: give it one in a private mount namespace (a tmpfs over /run seen only by it)
-  const sshd = spawn('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/sshd && exec /usr/sbin/sshd -D -e -f ${join(dir, 'sshd_config')}`],
+  const sshd = spawn('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/sshd && exec ${SSHD} -D -e -f ${join(dir, 'sshd_config')}`],
     { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(sshd)
   await waitPort(port)
@@ -189,11 +192,12 @@ async function main(): Promise<void> {
     exit.stdin!.write('stop\n'); client.stdin!.write('stop\n'); src.stdin!.end()
     return
   }
-  const ssh = await startSsh()
+  // without openssh-server the comparison with ssh -D is skipped (and said so), the rest still runs
+  const ssh = existsSync(SSHD) ? await startSsh() : null
 
   // warm-up (session establishment, JIT), not counted
   await download(ours, srcPort, 8 << 20)
-  await download(ssh.socks, srcPort, 8 << 20)
+  if (ssh) await download(ssh.socks, srcPort, 8 << 20)
   const runs: Record<'direct' | 'zeone' | 'sshD', number[]> = { direct: [], zeone: [], sshD: [] }
   let zeoneCpuMs = 0
   let sshCpuMs = 0
@@ -202,6 +206,7 @@ async function main(): Promise<void> {
     const c0 = await cpu()
     runs.zeone.push((await download(ours, srcPort, bytes)).s)
     zeoneCpuMs += (await cpu()) - c0
+    if (!ssh) continue
     const s0 = ssh.cpuMs()
     runs.sshD.push((await download(ssh.socks, srcPort, bytes)).s)
     sshCpuMs += ssh.cpuMs() - s0
@@ -209,9 +214,9 @@ async function main(): Promise<void> {
   const median = (xs: number[]): number => { const t = [...xs].sort((a, b) => a - b); return t.length % 2 ? t[t.length >> 1]! : (t[t.length / 2 - 1]! + t[t.length / 2]!) / 2 }
   const direct = { s: median(runs.direct) }
   const zeone = { s: median(runs.zeone) }
-  const sshD = { s: median(runs.sshD) }
+  const sshD = { s: ssh ? median(runs.sshD) : NaN }
   const manyOurs = await concurrent(ours, srcPort)
-  const manySsh = await concurrent(ssh.socks, srcPort)
+  const manySsh = ssh ? await concurrent(ssh.socks, srcPort) : null
 
   // let the last streams' meters settle (each stream records when it ends)
   await new Promise((r) => setTimeout(r, 300))
@@ -226,15 +231,15 @@ async function main(): Promise<void> {
 
   const out = {
     bench: 'vpn', machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
-    bytes, ssh: ssh.version,
+    bytes, ssh: ssh ? ssh.version : `skipped: no ${SSHD} (openssh-server not installed)`,
     rounds: ROUNDS,
-    throughputMBps: { direct: mbps(bytes, direct.s), zeone: mbps(bytes, zeone.s), sshD: mbps(bytes, sshD.s) },
+    throughputMBps: { direct: mbps(bytes, direct.s), zeone: mbps(bytes, zeone.s), sshD: ssh ? mbps(bytes, sshD.s) : null },
     perRoundMBps: { direct: runs.direct.map((x) => mbps(bytes, x)), zeone: runs.zeone.map((x) => mbps(bytes, x)), sshD: runs.sshD.map((x) => mbps(bytes, x)) },
     /** CPU of both our nodes (exit + client) per GiB carried, over the rounds. */
     zeoneNodesCpuMsPerGiB: Math.round((zeoneCpuMs * (1 << 30)) / (bytes * ROUNDS)),
     /** The same for ssh -D: sshd (all its processes) + the ssh client. */
-    sshDCpuMsPerGiB: Math.round((sshCpuMs * (1 << 30)) / (bytes * ROUNDS)),
-    ratio: { zeoneVsSshD: Math.round((sshD.s / zeone.s) * 100) / 100, zeoneVsDirect: Math.round((direct.s / zeone.s) * 100) / 100 },
+    sshDCpuMsPerGiB: ssh ? Math.round((sshCpuMs * (1 << 30)) / (bytes * ROUNDS)) : null,
+    ratio: { zeoneVsSshD: ssh ? Math.round((sshD.s / zeone.s) * 100) / 100 : null, zeoneVsDirect: Math.round((direct.s / zeone.s) * 100) / 100 },
     goals: { vsSshD: 1.5, vsDirect: 0.5 },
     concurrent: { streams: STREAMS, bytesEach: SMALL, zeoneTtfbMs: manyOurs, sshDTtfbMs: manySsh },
     ledger: {
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
     },
   }
   console.log(JSON.stringify(out, null, 2))
-  ssh.stop()
+  ssh?.stop()
   exit.stdin!.write('stop\n'); client.stdin!.write('stop\n'); src.stdin!.end()
 }
 

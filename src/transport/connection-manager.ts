@@ -31,6 +31,7 @@ import { FrameBudget } from './frame-budget.js'
 import { FramePath, type FrameState } from './frame-path.js'
 import { Counter, pickEviction, strangerSlots, subnetOf, type PeerValue, type Slot } from './admission.js'
 import type { TransportConfig } from './config.js'
+import { transportBuffers } from './slab-pool.js'
 import { Connection, type ConnectionEvents } from './connection.js'
 import { CoreProtocol } from './core-protocol.js'
 import { LinkClosedError } from './errors.js'
@@ -110,6 +111,8 @@ export class ConnectionManager implements LinkProvider, WireTap {
   #stopping: Promise<void> | undefined
   #starting: Promise<void> | undefined
   #listen: Endpoint | undefined
+  /** This node's send slabs and large-frame read buffers: shared by its connections only, emptied on stop. */
+  readonly buffers = transportBuffers()
 
   constructor(init: ConnectionManagerInit) {
     this.#init = init
@@ -195,6 +198,8 @@ export class ConnectionManager implements LinkProvider, WireTap {
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
     try { this.#replay.close() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
     await closing
+    this.buffers.send.clear()
+    this.buffers.frames.clear()
   }
 
   dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {
@@ -302,6 +307,7 @@ export class ConnectionManager implements LinkProvider, WireTap {
       isReplay: (n) => this.#replay.checkAndAdd(n),
       maxBuffered,
       onBuffered: (cn, bytes) => this.#buffered(cn, bytes),
+      buffers: this.buffers,
       handshake: {
         versions: c.wireVersions, preferredVersion: c.preferredVersion, capabilities: this.#init.capabilities ?? ['DHT'],
         // a frame we announce must fit in what one connection may buffer

@@ -19,6 +19,7 @@ import { MessageType } from '../wire/message-types.js'
 import type { FrameSink } from './rpc-link.js'
 import { FrameWriter } from './frame-writer.js'
 import { lendFrame, switchToSlabReads } from './slab-reader.js'
+import type { TransportBuffers } from './slab-pool.js'
 import { SessionType } from '../wire/batch.js'
 import { adaptStream, type StreamAdapter } from './stream-adapter.js'
 
@@ -41,6 +42,8 @@ export interface ConnectionDeps {
   maxBuffered?: number
   /** Told whenever the bytes held in the unfinished frame change (see FrameBudget). */
   onBuffered?: (conn: Connection, bytes: number) => void
+  /** The node's send slabs and large-frame buffers (its manager's); without it the module-wide defaults. */
+  buffers?: TransportBuffers
 }
 
 export interface ConnectionEvents {
@@ -99,7 +102,7 @@ export class Connection implements FrameSink {
     this.#unClose = this.adapter.onClose((err) => { if (err) this.#onError(err); else this.#onClose() })
     this.#timer = this.#deps.clock.setTimeout(() => this.#refuse('handshake_timeout'), this.#deps.handshakeTimeoutMs)
     // outbound streams are ours from the first byte; inbound ones switch once the magic rules out the legacy bridge
-    if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk, this.#pendingFrame)
+    if (this.opts.outbound && s instanceof Socket) switchToSlabReads(s, this.#onSlabChunk, this.#pendingFrame, this.#deps.buffers?.frames)
     const cfg: HandshakeConfig = { ...this.#deps.handshake, identity: this.#deps.identity, now: () => this.#deps.clock.now() }
     if (this.opts.outbound) {
       this.#initiator = new HandshakeInitiator(cfg, { expectNodeId: this.opts.expectNodeId })
@@ -205,7 +208,7 @@ export class Connection implements FrameSink {
         return
       }
       chunk = got
-      if (this.stream instanceof Socket) switchToSlabReads(this.stream, this.#onSlabChunk, this.#pendingFrame)
+      if (this.stream instanceof Socket) switchToSlabReads(this.stream, this.#onSlabChunk, this.#pendingFrame, this.#deps.buffers?.frames)
     }
     this.#push(chunk, false)
   }
@@ -277,7 +280,7 @@ export class Connection implements FrameSink {
         frameLength: V2Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
         sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
-      })
+      }, undefined, this.#deps.buffers?.send)
       this.#open = (f) => opener.open(f, true)
     } else {
       const sealer = new V1Sealer({ key: p.sendKey, identity: this.#deps.identity })
@@ -287,7 +290,7 @@ export class Connection implements FrameSink {
         frameLength: V1Sealer.frameLength,
         sealInto: (t, pt, out, off) => sealer.sealInto(t, pt, out, off),
         sealInPlace: (t, n, out, off) => sealer.sealInPlace(t, n, out, off),
-      })
+      }, undefined, this.#deps.buffers?.send)
       this.#open = (f) => opener.open(f, true)
     }
     this.#reader.versions = new Set([p.version])

@@ -10,7 +10,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { BATCH_ITEM_HEADER, SessionType } from '../wire/batch.js'
-import { SlabPool } from './slab-pool.js'
+import { SEND_POOL_BYTES, SlabPool } from './slab-pool.js'
 import { adaptStream, type StreamAdapter } from './stream-adapter.js'
 
 /** Standard slab size: up to ~15 frames of 64 KiB per write. */
@@ -31,8 +31,8 @@ export interface BatchPolicy {
 
 export const BULK_BATCHING: BatchPolicy = { itemMax: 256 * 1024 - 5, batchMax: 256 * 1024 }
 
-/** Free slabs kept for reuse by all sessions of the process. */
-export const sendSlabs = new SlabPool(32 * 1024 * 1024)
+/** Free slabs for writers made without a pool of their own (a node's sessions use their manager's, TransportBuffers). */
+export const sendSlabs = new SlabPool(SEND_POOL_BYTES)
 
 export interface FrameSealer {
   frameLength(plaintextLength: number): number
@@ -68,8 +68,10 @@ export class FrameWriter {
   #scheduled = false
   #stopped = false
   readonly #recycle: boolean
+  readonly #pool: SlabPool
 
-  constructor(stream: Duplex, sealer: FrameSealer, batching: BatchPolicy = BULK_BATCHING) {
+  constructor(stream: Duplex, sealer: FrameSealer, batching: BatchPolicy = BULK_BATCHING, pool: SlabPool = sendSlabs) {
+    this.#pool = pool
     this.pressure = adaptStream(stream)
     this.#sealer = sealer
     this.#batchMax = batching.batchMax
@@ -98,7 +100,7 @@ export class FrameWriter {
       return
     }
     if (this.#batchLen + BATCH_ITEM_HEADER + n > this.#batchMax) this.#flushBatch()
-    const b = this.#batch ??= sendSlabs.take(this.#batchMax)
+    const b = this.#batch ??= this.#pool.take(this.#batchMax)
     let o = this.#batchLen
     b[o] = type
     b.writeUInt32BE(n, o + 1)
@@ -133,7 +135,7 @@ export class FrameWriter {
     this.#batchCount = 0
     // sealing copied the messages into the slab: an idle link holds no batch buffer
     this.#batch = null
-    sendSlabs.give(b)
+    this.#pool.give(b)
   }
 
   #sealParts(type: number, parts: readonly Uint8Array[], ptLen: number): void {
@@ -160,7 +162,7 @@ export class FrameWriter {
         if (this.#slab === s) { this.#slab = null; this.#retire(s) }
       }
       const size = Math.max(SLAB_BYTES, len)
-      const buf = this.#recycle ? sendSlabs.take(size) : Buffer.allocUnsafe(size)
+      const buf = this.#recycle ? this.#pool.take(size) : Buffer.allocUnsafe(size)
       s = this.#slab = { buf, pos: 0, written: 0, inflight: 0, retired: false }
     }
     this.#schedule()
@@ -177,7 +179,7 @@ export class FrameWriter {
     this.pressure.write(chunk, () => {
       if (!req.queued) return
       s.inflight--
-      if (s.retired && s.inflight === 0) sendSlabs.give(s.buf)
+      if (s.retired && s.inflight === 0) this.#pool.give(s.buf)
     })
     if (this.pressure.queued > 0) {
       req.queued = true
@@ -187,13 +189,13 @@ export class FrameWriter {
       // producer looping on resolved promises never lets it run). The slab is free again: back to the pool, from
       // which the next send takes it (still hot); an idle link holds no slab.
       this.#slab = null
-      sendSlabs.give(s.buf)
+      this.#pool.give(s.buf)
     }
   }
 
   #retire(s: Slab): void {
     s.retired = true
-    if (this.#recycle && s.inflight === 0) sendSlabs.give(s.buf)
+    if (this.#recycle && s.inflight === 0) this.#pool.give(s.buf)
   }
 
   #schedule(): void {

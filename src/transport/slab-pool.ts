@@ -36,6 +36,18 @@ export class SlabPool {
     return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes)
   }
 
+  #closed = false
+
+  /**
+   * Its owner stopped: every free buffer goes back to the GC, and so do buffers given back later (a write callback
+   * or a lent frame released after the stop). take() still works (allocates).
+   */
+  clear(): void {
+    this.#closed = true
+    this.#free.length = 0
+    this.#bytes = 0
+  }
+
   /** Returns a buffer that nothing reads or writes any more. */
   give(b: Buffer): void {
     if (this.#closed || this.#bytes + b.length > this.maxBytes) return
@@ -49,4 +61,19 @@ export class SlabPool {
     this.#free.length = 0
     this.#bytes = 0
   }
+}
+
+/** Free send slabs one node's sessions keep for reuse (frame-writer.ts). */
+export const SEND_POOL_BYTES = 32 * 1024 * 1024
+/** Free large-frame read buffers one node's sessions keep for reuse (slab-reader.ts). */
+export const FRAME_POOL_BYTES = 64 * 1024 * 1024
+
+/**
+ * The buffer pools of one node's transport: owned by its connection manager (not shared with other nodes in the
+ * process) and emptied when it stops.
+ */
+export interface TransportBuffers { send: SlabPool; frames: SlabPool }
+
+export function transportBuffers(): TransportBuffers {
+  return { send: new SlabPool(SEND_POOL_BYTES), frames: new SlabPool(FRAME_POOL_BYTES) }
 }

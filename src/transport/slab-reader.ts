@@ -17,7 +17,7 @@
  * live socket and reports false (the caller keeps 'data' events) when this Node does not have the pieces.
  */
 import type { Socket } from 'node:net'
-import { SlabPool } from './slab-pool.js'
+import { FRAME_POOL_BYTES, SlabPool } from './slab-pool.js'
 
 export const READ_SLAB_BYTES = 1024 * 1024
 /** A new slab is started when less than this is left: each read may return up to the free space. */
@@ -35,13 +35,20 @@ export const OWN_FRAME_START_BYTES = 4 * 1024 * 1024
 /** Size of the read that follows a large frame (see SlabReader #probe). */
 const PROBE_READ = 4 * 1024
 /**
- * Large-frame buffers given back by their messages, shared by all connections of the process. Plain memory, not
- * SharedArrayBuffers: several libsodium bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and
- * signed records are checked with them.
+ * A frame in the slab of at least this size is read only up to its end, and the read after it is a probe: the next
+ * frame of a bulk transfer then starts in a short read instead of deep inside a large one, and when it is a large
+ * frame only the probe's bytes are copied to its own buffer. Without this a read that finished a 64-512 KiB frame
+ * ran on into the next 1 MiB frame, whose first ~MiB was then copied (vpn bench, client: ~6% of its CPU in that copy).
  */
-export const ownFrameBuffers = new SlabPool(64 * 1024 * 1024)
-/** Large-frame buffers now holding a frame that has not been lent yet, by their memory. */
-const unlent = new WeakMap<ArrayBufferLike, Buffer>()
+const BOUNDED_FRAME_BYTES = 64 * 1024
+/**
+ * Large-frame buffers given back by their messages, for readers made without a pool of their own (a node's
+ * connections use their manager's, TransportBuffers). Plain memory, not SharedArrayBuffers: several libsodium
+ * bindings (Ed25519 verify, secretbox) refuse shared memory, and v1 frames and signed records are checked with them.
+ */
+export const ownFrameBuffers = new SlabPool(FRAME_POOL_BYTES)
+/** Large-frame buffers now holding a frame that has not been lent yet, by their memory, with the pool they go back to. */
+const unlent = new WeakMap<ArrayBufferLike, { buf: Buffer; pool: SlabPool }>()
 
 /**
  * If `frame` fills a large-frame buffer of its own, returns the one function that gives the buffer back to the
@@ -49,14 +56,14 @@ const unlent = new WeakMap<ArrayBufferLike, Buffer>()
  * when it was lent already, undefined. Only for a frame that carries a single message (not BATCH).
  */
 export function lendFrame(frame: Uint8Array): (() => void) | undefined {
-  const buf = unlent.get(frame.buffer)
-  if (!buf || frame.byteOffset !== buf.byteOffset) return undefined
+  const u = unlent.get(frame.buffer)
+  if (!u || frame.byteOffset !== u.buf.byteOffset) return undefined
   unlent.delete(frame.buffer)
   let given = false
   return () => {
     if (given) return
     given = true
-    ownFrameBuffers.give(buf)
+    u.pool.give(u.buf)
   }
 }
 
@@ -69,15 +76,44 @@ export interface PendingFrameHook { get(): PendingFrame; moved(tail: Buffer): vo
 export class SlabReader {
   // a link starts with a small slab; slabs grow with the reads (4x the largest read, up to READ_SLAB_BYTES), so a
   // link that carries small messages never holds a large buffer
-  #slab = Buffer.allocUnsafeSlow(MIN_READ)
+  #slab: Buffer
   #pos = 0
   #largestRead = 0
+  /** Slabs left behind (full) since the last reuse(): the consumer may still hold views of them. */
+  #retired: Buffer[] = []
+  /** reuse() was called and no read came since: the next buffer may start over. */
+  #reusable = false
   /**
    * @param pending when given, an unfinished frame is moved to the start of each new slab (only the bytes read so
    *   far are copied), and a new slab is started early, large enough, when the frame would not fit in what is left:
    *   frames then arrive in one piece. `moved` receives the new view of those bytes.
+   * @param pool where slabs come from and go back to once the consumer calls reuse() (a consumer that copies what it
+   *   reads, such as a VPN pipe, then allocates nothing per read); without it slabs are never reused.
+   * @param ownPool where large frames' own buffers come from (and go back to, see lendFrame)
    */
-  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook) {}
+  constructor(readonly onChunk: (chunk: Buffer) => void, readonly pending?: PendingFrameHook, readonly pool?: SlabPool,
+    readonly ownPool: SlabPool = ownFrameBuffers) {
+    this.#slab = this.#alloc(MIN_READ)
+  }
+
+  #alloc(size: number): Buffer { return this.pool ? this.pool.take(size) : Buffer.allocUnsafeSlow(size) }
+
+  /**
+   * The consumer holds no view of any byte read so far (it copied or dropped them all): from the next read on, the
+   * current slab is filled from its start again and the slabs left behind go back to the pool. Only with a pool and
+   * without a pending-frame hook (a frame parser keeps views).
+   */
+  reuse(): void { if (this.pool && !this.pending) this.#reusable = true }
+
+  /** No more reads will come (the socket ended or was destroyed) and the consumer holds no views: all slabs go back. */
+  dispose(): void {
+    if (!this.pool || this.pending) return
+    for (const b of this.#retired) this.pool.give(b)
+    this.#retired = []
+    this.pool.give(this.#slab)
+    this.#slab = Buffer.alloc(0)
+    this.#pos = 0
+  }
 
   /** A large frame being read into a buffer of its own: bytes [0, fill) of `buf` are in, `total` are expected. */
   #own: { buf: Buffer; fill: number; total: number } | null = null
@@ -102,6 +138,12 @@ export class SlabReader {
       this.#probe = true
     }
     this.#intoOwn = false
+    if (this.#reusable) {
+      this.#reusable = false
+      for (const b of this.#retired) this.pool!.give(b)
+      this.#retired = []
+      this.#pos = 0
+    }
     const probe = this.#probe
     this.#probe = false
     const free = this.#slab.length - this.#pos
@@ -110,7 +152,7 @@ export class SlabReader {
     const total = tail ? p!.total : 0
     if (total >= OWN_FRAME_BYTES) {
       // reads stop at the frame's end, so the buffer holds this frame alone
-      const buf = ownFrameBuffers.take(Math.max(tail!.length + MIN_READ, Math.min(total, OWN_FRAME_START_BYTES)))
+      const buf = this.ownPool.take(Math.max(tail!.length + MIN_READ, Math.min(total, OWN_FRAME_START_BYTES)))
       tail!.copy(buf, 0)
       this.pending!.moved(buf.subarray(0, tail!.length))
       this.#own = { buf, fill: tail!.length, total }
@@ -118,12 +160,16 @@ export class SlabReader {
       return buf.subarray(tail!.length, Math.min(total, buf.length))
     }
     const probing = probe && !tail
-    const end = (): number => (probing ? this.#pos + PROBE_READ : this.#slab.length)
-    if (free >= (probing ? PROBE_READ : MIN_READ) && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos, end())
+    // a large frame already begun: read to its end only, then probe (see BOUNDED_FRAME_BYTES)
+    const rest = tail && total >= BOUNDED_FRAME_BYTES ? total - tail.length : 0
+    if (rest > 0) this.#probe = true
+    const end = (): number => (probing ? this.#pos + PROBE_READ : rest > 0 ? Math.min(this.#slab.length, this.#pos + rest) : this.#slab.length)
+    if ((free >= (probing ? PROBE_READ : MIN_READ) || (rest > 0 && rest <= free)) && !(total > 0 && total - tail!.length > free)) return this.#slab.subarray(this.#pos, end())
     // a new slab; the unfinished frame's bytes so far move along, so the frame stays in one piece
     const size = Math.min(READ_SLAB_BYTES, Math.max(MIN_READ, 4 * this.#largestRead))
     this.#largestRead = 0
-    const slab = Buffer.allocUnsafeSlow(Math.max(size, total + MIN_READ))
+    const slab = this.#alloc(Math.max(size, total + MIN_READ))
+    if (this.pool && !this.pending && this.#slab.length > 0) this.#retired.push(this.#slab)
     this.#pos = 0
     if (tail) {
       tail.copy(slab, 0)
@@ -136,21 +182,22 @@ export class SlabReader {
 
   /** The own buffer is full but its frame is not: move the bytes so far into one twice as large (at most the frame). */
   #growOwn(own: { buf: Buffer; fill: number; total: number }): void {
-    const buf = ownFrameBuffers.take(Math.min(own.total, 2 * own.buf.length))
+    const buf = this.ownPool.take(Math.min(own.total, 2 * own.buf.length))
     own.buf.copy(buf, 0, 0, own.fill)
     this.pending?.moved(buf.subarray(0, own.fill))
-    ownFrameBuffers.give(own.buf)
+    this.ownPool.give(own.buf)
     own.buf = buf
   }
 
   /** `n` bytes were read into the buffer `next()` returned last. */
   read = (n: number): void => {
+    this.#reusable = false
     if (this.#intoOwn) {
       const own = this.#own!
       const chunk = own.buf.subarray(own.fill, own.fill + n)
       own.fill += n
       // complete: the frame parser emits it during onChunk, and it may be lent from then on
-      if (own.fill === own.total) unlent.set(own.buf.buffer, own.buf)
+      if (own.fill === own.total) unlent.set(own.buf.buffer, { buf: own.buf, pool: this.ownPool })
       this.onChunk(chunk)
       return
     }
@@ -172,19 +219,25 @@ function ownSymbol(o: object, description: string): symbol | undefined {
  * Call before the first read (outbound) or from a 'data' handler (the switch applies to the next read); 'end',
  * 'close' and errors are emitted as before. Returns false, changing nothing, where this Node lacks the pieces.
  */
-export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook): boolean {
+export function switchToSlabReads(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, ownPool?: SlabPool): boolean {
+  return slabReadsFor(socket, onChunk, pending, undefined, ownPool) !== null
+}
+
+/** switchToSlabReads, returning the reader (for reuse()/dispose() with a pool), or null where Node lacks the pieces. */
+export function slabReadsFor(socket: Socket, onChunk: (chunk: Buffer) => void, pending?: PendingFrameHook, pool?: SlabPool,
+  ownPool?: SlabPool): SlabReader | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle
-  if (!handle || typeof handle.useUserBuffer !== 'function') return false
+  if (!handle || typeof handle.useUserBuffer !== 'function') return null
   const kBuffer = ownSymbol(socket, 'kBuffer')
   const kBufferCb = ownSymbol(socket, 'kBufferCb')
   const kBufferGen = ownSymbol(socket, 'kBufferGen')
-  if (!kBuffer || !kBufferCb || !kBufferGen) return false
-  const reader = new SlabReader(onChunk, pending)
+  if (!kBuffer || !kBufferCb || !kBufferGen) return null
+  const reader = new SlabReader(onChunk, pending, pool, ownPool)
   const first = reader.next()
   const s = socket as unknown as Record<symbol, unknown>
   s[kBufferCb] = (n: number): void => reader.read(n)
   s[kBufferGen] = reader.next
   s[kBuffer] = first
   handle.useUserBuffer(first)
-  return true
+  return reader
 }

@@ -11,7 +11,6 @@ import { join } from 'node:path'
 import { Download } from '../../src/content/downloader.js'
 import { ContentServer } from '../../src/content/server.js'
 import { ContentStore } from '../../src/content/store.js'
-import { ownFrameBuffers } from '../../src/transport/slab-reader.js'
 import { addr, startNode } from '../transport/helpers.js'
 import { makeCorrupting, pseudoRandom, RecordingTrust, seededIdentity, tempDir, writeTree } from './helpers.js'
 
@@ -42,12 +41,12 @@ test('TCP download of 40 MiB from 3 providers: byte-exact, and the receive buffe
   const links = await Promise.all(nodes.map((n) => client.cm.dial(addr(n))))
   const out = tempDir('tcp-out')
   t.after(out.cleanup)
-  const before = ownFrameBuffers.allocated
+  const before = client.cm.buffers.frames.allocated
   const r = await new Download({ id: pub.id, providers: links, outDir: out.dir, window: 4 }).run()
   assert.equal(r.chunksFetched, 41)
   assert.deepEqual(new Uint8Array(readFileSync(join(out.dir, 'model.bin'))), data)
   // 3 providers x 4 requests in flight, plus chunks waiting for their write or for the in-order hash
-  const allocated = ownFrameBuffers.allocated - before
+  const allocated = client.cm.buffers.frames.allocated - before
   assert.ok(allocated < 30, `${allocated} receive buffers allocated for 41 chunks`)
 })
 

@@ -33,7 +33,7 @@ for (const version of [2, 1] as const) {
     const sizes = [1, 100, 9000, 65_536, 65_537, 200_000, 300_001, 1_500_000, 64_000, 3, 700_000]
     const scratch = new Uint8Array(1_500_000)
     const want: string[] = []
-    const allocatedBefore = sendSlabs.allocated
+    const allocatedBefore = a.cm.buffers.send.allocated
     let total = 0
     for (let i = 0; total < 64 * 1024 * 1024; i++) {
       const body = scratch.subarray(0, sizes[i % sizes.length]!)
@@ -46,7 +46,7 @@ for (const version of [2, 1] as const) {
     assert.deepEqual(kept.map(sha), want)
     // without reuse a 64 MiB transfer takes 64+ slabs; in flight at once are at most the kernel's send buffer plus
     // the link's high-water mark (4 + 4 MiB here) and a few partly filled slabs
-    const allocated = sendSlabs.allocated - allocatedBefore
+    const allocated = a.cm.buffers.send.allocated - allocatedBefore
     assert.ok(allocated < 32, `send slabs allocated: ${allocated} for ${total} bytes (${SLAB_BYTES}-byte slabs)`)
   })
 }
@@ -95,7 +95,7 @@ test('large replies come with release(): bodies stay intact while held, small on
     m.reply!(MessageType.VPN_DATA, [body.subarray(0, 10), body.subarray(10)])
   })
   const link = await a.cm.dial(addr(b))
-  const before = ownFrameBuffers.allocated
+  const before = a.cm.buffers.frames.allocated
   for (let round = 0; round < 6; round++) {
     const ids = Array.from({ length: 8 }, (_, k) => round * 8 + k)
     const replies = await Promise.all(ids.map((i) => link.request(MessageType.VPN_DATA, new Uint8Array([i]))))
@@ -109,7 +109,7 @@ test('large replies come with release(): bodies stay intact while held, small on
     })
     for (const r of replies) r.release?.()
   }
-  const allocated = ownFrameBuffers.allocated - before
+  const allocated = a.cm.buffers.frames.allocated - before
   assert.ok(allocated <= 6, `${allocated} receive buffers for 24 large replies, 4 held at a time`)
 })
 
@@ -139,4 +139,24 @@ test('a peer packing large messages into one BATCH frame over 512 KiB: those mes
       assert.equal(sha(r.body), sha(want), `reply ${ids[k]}`)
     })
   }
+})
+
+test('each node owns its buffer pools: a bulk exchange between two nodes of one process takes nothing from the module-wide pools, and stop empties them', async (t) => {
+  const a = await startNode(t)
+  const b = await startNode(t)
+  assert.notEqual(a.cm.buffers.send, b.cm.buffers.send)
+  assert.notEqual(a.cm.buffers.frames, b.cm.buffers.frames)
+  const globalBefore = { send: sendSlabs.allocated, frames: ownFrameBuffers.allocated }
+  let got = 0
+  b.router.handle(MessageType.VPN_DATA, (m) => { got++; m.release?.() })
+  const link = await a.cm.dial(addr(b))
+  const body = new Uint8Array(1 << 20)
+  for (let i = 0; i < 16; i++) if (!link.send(MessageType.VPN_DATA, body)) await link.whenWritable()
+  await waitFor(() => got === 16, 'all messages', 60_000)
+  assert.deepEqual({ send: sendSlabs.allocated, frames: ownFrameBuffers.allocated }, globalBefore, 'the module-wide pools were not used')
+  assert.ok(a.cm.buffers.send.allocated > 0 && b.cm.buffers.frames.allocated > 0, 'the nodes drew from their own pools')
+  assert.ok(b.cm.buffers.frames.bytes > 0, 'released frames went back to the receiver\'s pool')
+  await a.cm.stop()
+  await b.cm.stop()
+  for (const n of [a, b]) assert.deepEqual([n.cm.buffers.send.bytes, n.cm.buffers.frames.bytes], [0, 0], 'stopped: nothing kept')
 })

@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { AeadKey } from '../../src/crypto/aead.js'
 import { randomBytes } from '../../src/crypto/sign.js'
 import { lendFrame, OWN_FRAME_BYTES, ownFrameBuffers, SlabReader } from '../../src/transport/slab-reader.js'
+import { SlabPool } from '../../src/transport/slab-pool.js'
 import { FrameReader, type RawFrame } from '../../src/wire/frame.js'
 import { V2Sealer } from '../../src/wire/frame-v2.js'
 import { MessageType } from '../../src/wire/message-types.js'
@@ -49,11 +50,12 @@ test('SlabReader: frames of up to 3 MiB, any read sizes: every frame intact, big
 })
 
 /** Drives a SlabReader as Node does, with a kernel that returns as much as each buffer asks for. */
-function readAll(stream: Buffer, onFrame: (f: RawFrame) => void): { intoSizes: number[]; into: Set<ArrayBufferLike> } {
+function readAll(stream: Buffer, onFrame: (f: RawFrame) => void): { intoSizes: number[]; into: Set<ArrayBufferLike>; reads: Array<{ buffer: ArrayBufferLike; n: number }> } {
   const fr = new FrameReader({ versions: new Set([2]), maxBody: 16 << 20, onFrame })
   const sr = new SlabReader((c) => fr.push(c, true), { get: () => fr.pending(), moved: (t) => fr.movedTail(t) })
   const intoSizes: number[] = []
   const buffers = new Set<ArrayBufferLike>()
+  const reads: Array<{ buffer: ArrayBufferLike; n: number }> = []
   let off = 0
   while (off < stream.length) {
     const into = sr.next()
@@ -62,10 +64,11 @@ function readAll(stream: Buffer, onFrame: (f: RawFrame) => void): { intoSizes: n
     const n = Math.min(into.length, stream.length - off)
     stream.copy(into, 0, off, off + n)
     off += n
+    reads.push({ buffer: into.buffer, n })
     sr.read(n)
   }
   assert.equal(fr.buffered, 0)
-  return { intoSizes, into: buffers }
+  return { intoSizes, into: buffers, reads }
 }
 
 test('SlabReader: a large frame fills a pooled buffer of its own, lent once; buffers given back serve the next frames', () => {
@@ -105,4 +108,66 @@ test('SlabReader: in a stream of 1 MiB frames only a short probe of each lands i
   const slabReads = intoSizes.filter((n) => n < OWN_FRAME_BYTES)
   assert.ok(slabReads.slice(1).every((n) => n <= 4096), `slab reads after the first: ${[...new Set(slabReads.slice(1))].join(',')}`)
   assert.ok(regular.length <= 3, `${regular.length} slabs for 64 MiB of large frames`)
+})
+
+test('SlabReader: a 64-512 KiB frame is read up to its end only, so the 1 MiB frame after it lands in a slab by a probe alone', () => {
+  const s = new V2Sealer(new AeadKey('chacha20-poly1305', randomBytes(32)))
+  // a bulk stream whose frames alternate between slab-sized and own-buffer-sized, as a VPN exit sends them
+  const sizes = [200_000, 1 << 20, 300_000, 900_000, 70_000, 1 << 20]
+  const frames = Array.from({ length: 36 }, (_, i) => s.seal(MessageType.VPN_DATA, Buffer.alloc(sizes[i % sizes.length]!, i + 1)))
+  const held: Buffer[] = []
+  const { reads } = readAll(Buffer.concat(frames), (f) => { held.push(f.frame) })
+  held.forEach((f, i) => assert.ok(f.equals(frames[i]!), `frame ${i}`))
+  const own = new Set(held.filter((f) => f.length >= OWN_FRAME_BYTES).map((f) => f.buffer))
+  // bytes read into slabs: the small frames, plus at most a probe of each large frame (its bytes then copied)
+  const intoSlabs = reads.filter((r) => !own.has(r.buffer)).reduce((a, r) => a + r.n, 0)
+  const small = frames.filter((f) => f.length < OWN_FRAME_BYTES).reduce((a, f) => a + f.length, 0)
+  const large = frames.length - frames.filter((f) => f.length < OWN_FRAME_BYTES).length
+  assert.ok(intoSlabs <= small + large * 4096 + (64 << 10), `${intoSlabs} bytes read into slabs; small frames ${small}, ${large} large frames`)
+})
+
+test('SlabReader with a pool: a consumer that copies what it holds and then calls reuse() reads a bulk stream through a few slabs', () => {
+  const pool = new SlabPool(8 << 20)
+  const stream = Buffer.from(randomBytes(24 << 20))
+  const out = Buffer.alloc(stream.length)
+  let got = 0
+  // like a VPN pipe: chunks wait (a window, a turn) and are copied out together; only then is nothing held
+  let queue: Buffer[] = []
+  let reads = 0
+  const drain = (): void => { for (const c of queue) { c.copy(out, got); got += c.length } queue = [] }
+  const r = new SlabReader((c) => { queue.push(c); if (++reads % 3 === 0) { drain(); r.reuse() } }, undefined, pool)
+  const slabs = new Set<ArrayBufferLike>()
+  let off = 0
+  for (let k = 0; off < stream.length; k++) {
+    const into = r.next()
+    slabs.add(into.buffer)
+    const n = Math.min(into.length, [65_536, 300_000, 1 << 20, 7][k % 4]!, stream.length - off)
+    stream.copy(into, 0, off, off + n)
+    off += n
+    r.read(n)
+  }
+  drain()
+  assert.equal(got, stream.length)
+  assert.ok(out.equals(stream), 'every byte intact: no slab was refilled while views of it were still held')
+  assert.ok(pool.allocated <= 6 && slabs.size <= 6, `${pool.allocated} slabs allocated, ${slabs.size} read into, for 24 MiB`)
+  r.dispose()
+  assert.ok(pool.bytes > 0, 'dispose gives the slabs back')
+  pool.clear()
+  assert.equal(pool.bytes, 0)
+})
+
+test('SlabReader with a pool: without reuse() the bytes handed out are never overwritten', () => {
+  const pool = new SlabPool(8 << 20)
+  const stream = Buffer.from(randomBytes(6 << 20))
+  const chunks: Buffer[] = []
+  const r = new SlabReader((c) => chunks.push(c), undefined, pool)
+  let off = 0
+  for (let k = 0; off < stream.length; k++) {
+    const into = r.next()
+    const n = Math.min(into.length, [100_000, 5, 1 << 20][k % 3]!, stream.length - off)
+    stream.copy(into, 0, off, off + n)
+    off += n
+    r.read(n)
+  }
+  assert.ok(Buffer.concat(chunks).equals(stream))
 })

@@ -21,7 +21,8 @@ import { MessageType } from '../../wire/message-types.js'
 import { VPN_SERVICE } from './exit.js'
 import { decodeAnnouncement, ineligible, score, VPN_EXIT_KEY, type ExitAnnouncement } from './market.js'
 import { decodeConnectResult, encodeClose, encodeConnect, MAX_STREAM_ID, Rep, Role, type VpnClose, type VpnData } from './messages.js'
-import { Pipe, WindowBudget } from './pipe.js'
+import { SlabPool } from '../../transport/slab-pool.js'
+import { Pipe, READ_POOL_BYTES, WindowBudget } from './pipe.js'
 import { UdpAssociation } from './udp-client.js'
 import { decodeUdpAssociateResult, encodeUdpAssociate, type UdpClose, type UdpData } from './udp-messages.js'
 
@@ -81,6 +82,8 @@ export class VpnClient {
   #consumed = new Map<string, bigint>()
   #stopped = false
   #budget: WindowBudget
+  /** Read slabs of this service's pipes (freed on stop; not shared with other nodes of the process). */
+  readonly #readPool = new SlabPool(READ_POOL_BYTES)
 
   constructor(init: VpnClientInit) {
     this.init = init
@@ -251,7 +254,7 @@ export class VpnClient {
     const table = t
     const pipe = new Pipe({
       link, role: Role.client, stream, socket, sendWindow: window, recvWindow: this.init.window, idleMs: this.init.idleTimeoutMs,
-      maxRecvWindow: this.init.maxWindow ?? this.init.window, budget: this.#budget,
+      maxRecvWindow: this.init.maxWindow ?? this.init.window, budget: this.#budget, readPool: this.#readPool,
       onBytes: (n) => this.#carried(link.peer.nodeId, exitKey, n),
       onDone: (reason) => {
         span?.setAttributes({ 'zeone.vpn.bytes_out': pipe.bytesOut, 'zeone.vpn.bytes_in': pipe.bytesIn, 'zeone.vpn.end': reason })
@@ -361,6 +364,7 @@ export class VpnClient {
     this.#stopped = true
     for (const t of [...this.#streams.values()]) for (const p of [...t.values()]) p.reset('client_stopping', true)
     this.#streams.clear()
+    this.#readPool.clear()
     for (const t of [...this.#udp.values()]) for (const a of [...t.values()]) a.close('client_stopping')
   }
 }

@@ -5,6 +5,7 @@
  * bytes/s per client and in total, connect and idle timeouts. Every refusal is a SOCKS reply code with a reason,
  * logged. Carried bytes are metered with the usage meter as service `vpn` ('served'), the same count the client
  * records as 'consumed'. Nothing carried is stored.
+ * Over 300 lines: admission, limits, metering and the stream table all work on the one per-client table.
  */
 import { safeErrorText } from '../../wire/error-codes.js'
 import { lookup } from 'node:dns/promises'
@@ -20,7 +21,8 @@ import { ZeoneError } from '../../util/errors.js'
 import { MessageType } from '../../wire/message-types.js'
 import { formatIp, parseIp, type Ip16 } from './ip.js'
 import { decodeConnect, encodeConnectResult, Rep, Role, type VpnClose, type VpnData } from './messages.js'
-import { Pipe, WindowBudget, type SetTimer } from './pipe.js'
+import { SlabPool } from '../../transport/slab-pool.js'
+import { Pipe, READ_POOL_BYTES, WindowBudget, type SetTimer } from './pipe.js'
 import type { ExitPolicy } from './policy.js'
 import { Pacer } from './rate.js'
 
@@ -89,6 +91,8 @@ export class VpnExit {
   #carriedTotals = new Map<string, bigint>()
   #pacer: Pacer
   #budget: WindowBudget
+  /** Read slabs of this service's pipes (freed on stop; not shared with other nodes of the process). */
+  readonly #readPool = new SlabPool(READ_POOL_BYTES)
   #stopped = false
   readonly counts = { opened: 0, refused: new Map<string, number>() }
 
@@ -164,7 +168,7 @@ export class VpnExit {
     const lim = this.init.limits
     const pipe = new Pipe({
       link, role: Role.exit, stream: req.stream, socket, sendWindow: req.window, recvWindow: lim.window, idleMs: lim.idleTimeoutMs,
-      maxRecvWindow: lim.maxWindow ?? lim.window, budget: this.#budget,
+      maxRecvWindow: lim.maxWindow ?? lim.window, budget: this.#budget, readPool: this.#readPool,
       onBytes: (n) => this.#carried(client, n, pipe),
       throttle: (n) => Math.max(this.#pacer.take(n, this.#now()), client.pacer.take(n, this.#now())),
       ...(this.init.setTimer ? { setTimer: this.init.setTimer } : {}),
@@ -291,6 +295,7 @@ export class VpnExit {
     this.#stopped = true
     for (const t of [...this.#streams.values()]) for (const p of [...t.values()]) p.reset('exit_stopping', true)
     this.#streams.clear()
+    this.#readPool.clear()
   }
 }
 

@@ -5,7 +5,8 @@
  * stream stops only itself. Data beyond the granted window is a protocol violation that resets the stream.
  */
 import { Socket } from 'node:net'
-import { switchToSlabReads } from '../../transport/slab-reader.js'
+import { slabReadsFor, type SlabReader } from '../../transport/slab-reader.js'
+import type { SlabPool } from '../../transport/slab-pool.js'
 import type { Link } from '../../interfaces/link.js'
 import { MessageType } from '../../wire/message-types.js'
 import { encodeClose, encodeData, encodeDataParts, MAX_DATA, MAX_WINDOW, type RoleValue, type VpnClose, type VpnData } from './messages.js'
@@ -37,7 +38,15 @@ export interface PipeInit {
   setTimer?: SetTimer
   /** Called once when the stream is gone, with why. */
   onDone: (reason: string) => void
+  /**
+   * Where the socket's read slabs come from (the service's pool): every byte read is copied into a frame when sent,
+   * so once nothing is pending the slabs are reused, and a bulk stream allocates nothing per read.
+   */
+  readPool?: SlabPool
 }
+
+/** Free read slabs a VPN service keeps for its pipes (each bulk stream cycles one to three of up to 1 MiB). */
+export const READ_POOL_BYTES = 16 * 1024 * 1024
 
 export type SetTimer = (fn: () => void, ms: number) => { cancel(): void }
 const defaultTimer: SetTimer = (fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return { cancel: () => clearTimeout(t) } }
@@ -71,6 +80,7 @@ export class Pipe {
   #done = false
   #waitingLink = false
   #throttled: { cancel(): void } | undefined
+  #reader: SlabReader | null = null
   bytesOut = 0
   bytesIn = 0
 
@@ -85,7 +95,7 @@ export class Pipe {
     s.on('data', (b: Buffer) => this.#onLocal(b))
     // later reads land in large slabs (views, one allocation per ~MiB) instead of a fresh 64 KiB buffer per read;
     // anything read before the switch still comes as 'data'
-    if (s instanceof Socket) switchToSlabReads(s, (b) => this.#onLocal(b))
+    if (s instanceof Socket) this.#reader = slabReadsFor(s, (b) => this.#onLocal(b), undefined, init.readPool)
     s.on('end', () => { this.#localEnded = true; this.#flushPending() })
     s.on('error', () => {})
     s.on('close', () => { if (!this.#done) this.reset(this.#localEnded && this.#remoteEnded ? 'closed' : 'local_closed', true) })
@@ -143,6 +153,8 @@ export class Pipe {
       }
     }
     if (this.#done) return
+    // every byte read so far was copied into a frame (Link.sendParts copies before it returns): the slabs are free
+    if (this.#pendingBytes === 0) this.#reader?.reuse()
     if (this.#pendingBytes === 0 && this.#localEnded) {
       if (!this.#finSent) { this.#finSent = true; this.#send(MessageType.VPN_CLOSE, encodeClose({ role: this.init.role, stream: this.init.stream, kind: 'fin' })) }
       this.#maybeDone()
@@ -242,6 +254,9 @@ export class Pipe {
     this.#throttled?.cancel()
     this.#pending = []
     this.#pendingBytes = 0
+    // the socket is destroyed or read to its end (#finish comes after both fins or a reset): no read comes any more
+    this.#reader?.dispose()
+    this.#reader = null
     this.init.budget?.give(this.#window - this.init.recvWindow)
     this.init.onDone(reason)
   }
