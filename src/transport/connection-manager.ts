@@ -198,8 +198,8 @@ export class ConnectionManager implements LinkProvider, WireTap {
     for (const rec of [...this.#recs.values()]) rec.conn.destroy('node stopped')
     try { this.#replay.close() } catch (err) { this.#log.warn({ err: (err as Error).message }, 'could not save the replay filter') }
     await closing
-    this.buffers.send.clear()
-    this.buffers.frames.clear()
+    this.buffers.send.close()
+    this.buffers.frames.close()
   }
 
   dial(addr: Endpoint, opts: DialOptions = {}): Promise<Link> {

@@ -36,18 +36,6 @@ export class SlabPool {
     return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafeSlow(bytes)
   }
 
-  #closed = false
-
-  /**
-   * Its owner stopped: every free buffer goes back to the GC, and so do buffers given back later (a write callback
-   * or a lent frame released after the stop). take() still works (allocates).
-   */
-  clear(): void {
-    this.#closed = true
-    this.#free.length = 0
-    this.#bytes = 0
-  }
-
   /** Returns a buffer that nothing reads or writes any more. */
   give(b: Buffer): void {
     if (this.#closed || this.#bytes + b.length > this.maxBytes) return
@@ -55,7 +43,10 @@ export class SlabPool {
     this.#bytes += b.length
   }
 
-  /** Lets go of every free buffer (the GC frees them) and keeps none given back from now on; take() still works. */
+  /**
+   * Its owner stopped: every free buffer goes back to the GC, and so do buffers given back later (a write callback
+   * or a lent frame released after the stop). take() still works (allocates).
+   */
   close(): void {
     this.#closed = true
     this.#free.length = 0

@@ -152,7 +152,7 @@ test('SlabReader with a pool: a consumer that copies what it holds and then call
   assert.ok(pool.allocated <= 6 && slabs.size <= 6, `${pool.allocated} slabs allocated, ${slabs.size} read into, for 24 MiB`)
   r.dispose()
   assert.ok(pool.bytes > 0, 'dispose gives the slabs back')
-  pool.clear()
+  pool.close()
   assert.equal(pool.bytes, 0)
 })
 

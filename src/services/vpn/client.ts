@@ -364,7 +364,7 @@ export class VpnClient {
     this.#stopped = true
     for (const t of [...this.#streams.values()]) for (const p of [...t.values()]) p.reset('client_stopping', true)
     this.#streams.clear()
-    this.#readPool.clear()
+    this.#readPool.close()
     for (const t of [...this.#udp.values()]) for (const a of [...t.values()]) a.close('client_stopping')
   }
 }

@@ -295,7 +295,7 @@ export class VpnExit {
     this.#stopped = true
     for (const t of [...this.#streams.values()]) for (const p of [...t.values()]) p.reset('exit_stopping', true)
     this.#streams.clear()
-    this.#readPool.clear()
+    this.#readPool.close()
   }
 }
 
