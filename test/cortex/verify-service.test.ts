@@ -242,3 +242,16 @@ test('oversized requests are refused before any work: too many steps, too many b
   assert.equal(verifiers.get(25)!.stats.served, 0)
   assert.deepEqual(served(25), { units: 0, amount: 0 })
 })
+
+test('steps that are not the inputs the provider committed to get no verdict and cost nothing', async () => {
+  await audited(11, records([21]))
+  const c = seen.commits[0]!
+  const steps = stepsFor(c).map((s, j) => (j === 5 ? { T: s.T, ids: s.ids!.map((x) => (x + 1) % 300) } : s))
+  const before = served(22)
+  const cid = new Uint8Array(16).fill(9), commit = encodeSignedCommitment(c)
+  const pay = client.identity.sign(...payMessage(nodeAt(22).identity.publicKey, client.identity.publicKey, cid, PRICE, commit))
+  const link = await client.dial(at(22))
+  await assert.rejects(link.request(CheckType.CORTEX_CHECK, encodeCheckReq({ cid, model, commit, steps, price: PRICE, pay }), { timeoutMs: 60_000 }),
+    (e: Error & { code?: string }) => e.code === 'bad_input' && /hash/.test(e.message))
+  assert.deepEqual(served(22), before)
+})

@@ -21,7 +21,7 @@ import { InferenceError } from '../errors.js'
 import type { StageEngine } from '../stage.js'
 import { blockDataHash, chainInput, decodeSignedCommitment, inferenceRoot, INPUT_GENESIS, verifyCommitment } from './attest.js'
 import { BLOCK, checkBlock, DEFAULT_TOLERANCE, type Tolerance } from './commit.js'
-import { replayBlock } from './trace.js'
+import { replayBlock, type StepInput } from './trace.js'
 import { CheckType, decodeCheckReq, encodeCheckVerdict, encodeVerifierAnnouncement, payMessage, verdictMessage, verifierKey, VERIFY_SERVICE, type SignedCheckVerdict } from './check-wire.js'
 import { verify } from '../../crypto/sign.js'
 
@@ -33,6 +33,9 @@ export interface VerifierServerInit {
   modelId: string
   /** The verifier's own replica of the layers it checks. */
   engine: StageEngine
+  /** How block `index` of `steps` is re-executed on it. @default replayBlock on `engine` (a node that also serves the
+   *  engine as a stage passes its stage's batcher path instead, so checks queue with the stage's own steps) */
+  replay?: (steps: StepInput[], index: number) => Promise<Float32Array>
   router: MessageRouter
   signer: { publicKey: Uint8Array; sign(...parts: Uint8Array[]): Uint8Array }
   /** Price per check (micro-credits) asked now: the ledger's charge for one `cortex:verify` request. */
@@ -93,7 +96,7 @@ export class VerifierServer {
       for (const s of req.steps) h = chainInput(h, s)
       // inputs the provider did not commit to tell nothing about the provider: no verdict, no charge
       if (Buffer.compare(h, c.inputHash) !== 0) throw new InferenceError('bad_input', 'the steps do not hash to the commitment\'s inputs')
-      const res = checkBlock(c.commitment, await replayBlock(e, req.steps, c.index), i.tolerance ?? DEFAULT_TOLERANCE)
+      const res = checkBlock(c.commitment, await (i.replay ? i.replay(req.steps, c.index) : replayBlock(e, req.steps, c.index)), i.tolerance ?? DEFAULT_TOLERANCE)
       const root = inferenceRoot(c.ref), dataHash = blockDataHash(c.inputHash, c.commitment)
       const body = { cid: req.cid, ok: res.ok, index: c.index, root, dataHash, matched: res.matched, k: res.k }
       const v: SignedCheckVerdict = { ...body, signer: i.signer.publicKey, sig: i.signer.sign(...verdictMessage(body)) }
