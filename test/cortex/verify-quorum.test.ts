@@ -24,6 +24,9 @@ import type { StepInput } from '../../src/cortex/verify/trace.js'
 import { VerifierServer } from '../../src/cortex/verify/check-server.js'
 import { hiredChecker } from '../../src/cortex/verify/check-client.js'
 import { confirmWith, slashByEvidence } from '../../src/cortex/verify/slash.js'
+import { fraudSubmitter } from '../../src/cortex/verify/fraud.js'
+import type { ProviderDirectory, ProviderRecord } from '../../src/interfaces/providers.js'
+import { silentLogger } from '../../src/interfaces/logger.js'
 import { identity, refClock, tinyModel } from './helpers.js'
 
 const INFERENCE = 3
@@ -129,6 +132,24 @@ test('devnet: a failed live check becomes a slashByVerdict of the provider once 
   assert.equal(await bonded(), parseEther('9000'))
   assert.equal(v3.stats.failed + v4.stats.failed + v5.stats.failed, 3)
 
+  // the node's fraud-proof path (cortex.slashFailedChecks): a new failed check of the same cheat (a fresh session,
+  // so a new root) hires the announced verifiers, keeps the staked ones' verdicts and submits at the quorum
+  const recs: ProviderRecord[] = []
+  const table = (n: MemoryNode): ProviderDirectory => ({
+    provide: async (key, data) => { recs.push({ key, nodeId: n.identity.publicKey, addrs: [n.addr], ...(data ? { data } : {}), expires: Date.now() + 3_600_000 }) },
+    unprovide: () => {},
+    findProviders: async (key) => recs.filter((r) => Buffer.compare(r.key, key) === 0),
+  })
+  for (const [port, v] of [[96, v5], [94, v3], [95, v4]] as const) v.announce(table(nodes.find((n) => n.addr.port === port)!))
+  const again = (await run(91)).evidence[0]!
+  assert.notEqual(again.attestation!.root, e.attestation.root)
+  const submit = fraudSubmitter({ client: submitter, providers: table(client), links: client, signer: client.identity, model: 'm', layers: 2, logger: silentLogger })
+  const res = await submit(again)
+  assert.equal(res?.submitted, true)
+  assert.deepEqual(res.admitted.map((x) => x.result).sort(), ['accepted', 'accepted', 'accepted', 'not_eligible'])
+  assert.equal(await bonded(), parseEther('8100'))
+  assert.equal(await submit(again), undefined, 'one attempt per (root, index)')
+
   // an honest provider: the auditor finds nothing, and honest hired verifiers answer ok with no on-chain verdict
   const honest = await run(93)
   assert.equal(honest.evidence.length, 0)
@@ -140,7 +161,7 @@ test('devnet: a failed live check becomes a slashByVerdict of the provider once 
     assert.equal(o.ok, true)
     assert.equal(o.verdict, undefined, 'no verdict over a passing commitment')
   }
-  assert.equal(v3.stats.failed + v4.stats.failed, 2, 'the honest checks failed nothing')
+  assert.equal(v3.stats.failed + v4.stats.failed, 4, 'the honest checks failed nothing')
   const honestAtt = commitmentAttestation(c)!
   const none = await slashByEvidence(submitter, { attestation: honestAtt, verdicts: [] }, await confirmWith({ commitment: c, steps: seen.steps.slice(0, (c.index + 1) * 32) }, [await hire(94), await hire(95)]))
   assert.equal(none.submitted, false)
