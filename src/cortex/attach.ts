@@ -20,10 +20,7 @@ import { VerifierServer } from './verify/check-server.js'
 import { clientReplayer } from './verify/replay.js'
 import { LocalStageClient } from './pipeline.js'
 import { checkQuote } from './pay/quote.js'
-import type { Evidence } from './verify/audit.js'
-import type { ProviderDirectory } from '../interfaces/providers.js'
-import type { Logger } from '../interfaces/logger.js'
-import type { ChainClient } from '../economy/chain/client.js'
+import { fraudHook } from './verify/fraud-hook.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap { cortex: CortexService }
@@ -38,19 +35,6 @@ export function parseLayers(s: string, total: number): { start: number; end: num
 }
 
 export function parseEndpoint(s: string): Endpoint { return parseHostPort(s, { what: 'cortex.peers entry' }) }
-
-/** cortex.slashFailedChecks: each confirmed failed check goes to the fraud-proof path (viem loads with the first one). */
-function fraudHook(ctx: NodeContext, client: ChainClient, providers: ProviderDirectory, log: Logger): (e: Evidence, model: string, layers: number) => void {
-  const subs = new Map<string, Promise<(e: Evidence) => Promise<unknown>>>()
-  return (e, model, layers) => {
-    let p = subs.get(model)
-    if (!p) {
-      p = import('./verify/fraud.js').then((m) => m.fraudSubmitter({ client, providers, links: ctx.links, signer: ctx.identity, model, layers, usage: ctx.services.get('usage'), trust: ctx.services.get('trust'), logger: log }))
-      subs.set(model, p)
-    }
-    p.then((f) => f(e)).catch((err: Error) => log.warn({ err: err.message }, 'cortex: fraud proof failed'))
-  }
-}
 
 /** Wires the cortex layer into a running node. */
 export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
@@ -141,7 +125,8 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     signer: ctx.identity, usage: () => ctx.services.get('usage'), trust: ctx.services.get('trust'),
     quote: () => { const e = ctx.services.get('economy'); return e ? tokenQuote(e.pricing) : 0n }, receiptWindow: cfg.receiptWindow, auditRate: cfg.auditRate,
     // the auditor signs verdicts with the bound key; cortex.slashFailedChecks takes confirmed failures on chain (viem loads then only)
-    audit: { verdictSigner: chain?.verdicts, onEvidence: chain && providers && cfg.slashFailedChecks ? fraudHook(ctx, chain.client, providers, log) : undefined },
+    audit: { verdictSigner: chain?.verdicts, onEvidence: chain && providers && cfg.slashFailedChecks ? fraudHook({ client: chain.client, providers, links: ctx.links, signer: ctx.identity,
+      usage: () => ctx.services.get('usage'), trust: () => ctx.services.get('trust'), logger: log }) : undefined },
   })
   svc.start()
   ctx.services.provide('cortex', svc)

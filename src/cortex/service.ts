@@ -10,6 +10,8 @@ import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import { MessageType } from '../wire/message-types.js'
 import { toWireError } from '../wire/error-codes.js'
+import type { Evidence } from './verify/audit.js'
+import type { VerdictSigner } from '../economy/chain/verdicts.js'
 import { encodeError } from '../transport/rpc-link.js'
 import { toHex } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
@@ -28,8 +30,6 @@ import type { SamplingParams } from './sampling.js'
 import type { StageServer } from './server.js'
 import { Tokenizer } from './tokenizer.js'
 import { networkAuditor } from './verify/replay.js'
-import type { Evidence } from './verify/audit.js'
-import type { VerdictSigner } from '../economy/chain/verdicts.js'
 
 /** Most streamed chunks buffered from a remote generator before the stream is failed. */
 const MAX_QUEUED_CHUNKS = 4096
