@@ -17,6 +17,11 @@ import { loadStageRuntime } from './runtime.js'
 import type { CortexConfig } from './config.js'
 import { attachEmbed } from './embed/attach.js'
 import { networkModelGate } from './model-gate.js'
+import { VerifierServer } from './verify/check-server.js'
+import { clientReplayer } from './verify/replay.js'
+import { LocalStageClient } from './pipeline.js'
+import { checkQuote } from './pay/quote.js'
+import { fraudHook } from './verify/fraud-hook.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap { cortex: CortexService }
@@ -42,6 +47,7 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
   const log = ctx.logger
   const stages: { server: StageServer; dir: string }[] = []
   const announced: Uint8Array[] = []
+  const verifiers: VerifierServer[] = []
   const providers = ctx.services.get('providers')
   const tokens = new Counter({ name: 'zeone_cortex_stage_tokens_total', help: 'Token positions run through locally served stages', registers: [ctx.metrics] })
   const batches = new Histogram({ name: 'zeone_cortex_batch_size', help: 'Sessions per forward pass (continuous batching)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [ctx.metrics] })
@@ -94,6 +100,15 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
     })
     server.start()
     stages.push({ server, dir })
+    if (cfg.verifier) {
+      // the verifier service on this stage's replica, through the stage's own batcher (verify/check-server.ts)
+      const v = new VerifierServer({ modelId, engine, router: ctx.router, signer: ctx.identity, usage: ctx.services.get('usage'), trust: ctx.services.get('trust'),
+        price: () => { const e = ctx.services.get('economy'); return e ? checkQuote(e.pricing) : 0n }, ...(chain ? { evm: chain.verdicts } : {}),
+        replay: clientReplayer(new LocalStageClient(server, ctx.identity.publicKey), engine.last ? engine.cfg.vocabSize : engine.cfg.hidden).replay })
+      v.start()
+      verifiers.push(v)
+      if (providers) announced.push(v.announce(providers))
+    }
     log.info({ model: server.modelId, layers: `${engine.spec.start}:${engine.spec.end}`, quant: s.quant }, 'cortex stage serving')
     if (providers) {
       const key = providerKey(server.modelId)
@@ -113,6 +128,9 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
     // pay per token: receipts signed by the node identity, metered in the ledger, priced at the governed fee_ai
     signer: ctx.identity, usage: () => ctx.services.get('usage'), trust: ctx.services.get('trust'),
     quote: () => { const e = ctx.services.get('economy'); return e ? tokenQuote(e.pricing) : 0n }, receiptWindow: cfg.receiptWindow, auditRate: cfg.auditRate,
+    // the auditor signs verdicts with the bound key; cortex.slashFailedChecks takes confirmed failures on chain (viem loads then only)
+    audit: { verdictSigner: chain?.verdicts, onEvidence: chain && providers && cfg.slashFailedChecks ? fraudHook({ client: chain.client, providers, links: ctx.links, signer: ctx.identity,
+      usage: () => ctx.services.get('usage'), trust: () => ctx.services.get('trust'), logger: log }) : undefined },
   })
   svc.start()
   ctx.services.provide('cortex', svc)
@@ -129,6 +147,7 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
       await embed?.stop()
       svc.stop()
       for (const k of announced) providers?.unprovide(k)
+      for (const v of verifiers) v.stop()
       for (const s of stages) { s.server.stop(); await s.server.engine.close() }
     },
   }

@@ -67,6 +67,15 @@ export const cortexConfigSchema = z.object({
    *  re-executed on another provider of the same layers (paid like any stage work) and checked; a failure is a
    *  trust event against the provider (src/cortex/verify/audit.ts). 0 turns auditing off. @default 0 */
   auditRate: z.number().min(0).max(1).default(0),
+  /** Verified inference: serve the verifier service (`service:verify`) on this node's stage: other nodes hire it to
+   *  re-execute a sampled block of another provider's stage with the same layers and return a signed verdict, paid
+   *  per check at the list price of `economy.pricing.services["cortex:verify"]` (src/cortex/verify/check-server.ts).
+   *  @default false */
+  verifier: z.boolean().default(false),
+  /** Verified inference with the chain attached: a failed check this node's auditor confirms is taken on chain:
+   *  verifiers are hired to confirm it until Staking's verdictQuorum of staked verdicts is in hand, then
+   *  slashByVerdict is submitted (costs gas; src/cortex/verify/fraud.ts). @default false */
+  slashFailedChecks: z.boolean().default(false),
   /** Pay per token: most generated tokens streamed ahead of a client's signed receipts. @default 16 */
   receiptWindow: z.number().int().min(1).max(1024).default(16),
   /** Embedding models, the `embed` service, /v1/embeddings and the vector store (src/cortex/embed/config.ts). */

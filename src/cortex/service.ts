@@ -9,6 +9,8 @@ import type { Logger } from '../interfaces/logger.js'
 import { silentLogger } from '../interfaces/logger.js'
 import { MessageType } from '../wire/message-types.js'
 import { toWireError } from '../wire/error-codes.js'
+import type { Evidence } from './verify/audit.js'
+import type { VerdictSigner } from '../economy/chain/verdicts.js'
 import { encodeError } from '../transport/rpc-link.js'
 import { toHex } from '../util/bytes.js'
 import { ZeoneError } from '../util/errors.js'
@@ -72,6 +74,7 @@ export interface CortexServiceInit {
   /** Most tokens streamed ahead of a client's receipts. @default 16 */
   receiptWindow?: number
   /** Fraction of committed blocks re-executed on another provider and checked (verify/audit.ts). @default 0 */ auditRate?: number
+  /** The auditor's verdict signer (the chain's bound key) and evidence hook (the fraud-proof path, verify/fraud.ts). */ audit?: { verdictSigner?: VerdictSigner | undefined; onEvidence?: ((e: Evidence, model: string, layers: number) => void) | undefined }
   /** How long to wait for a client's receipt. @default timeoutMs or 30000 */
   receiptTimeoutMs?: number
 }
@@ -153,7 +156,8 @@ export class CortexService {
     const dims = { hidden: cfg.hidden, vocab: cfg.vocabSize }
     const clients: StageClient[] = local.map((s) => new LocalStageClient(s.server, this.init.nodeId))
     const { chain, layers } = await openChain(this.init.directory, this.init.links, req.model, dims, clients, { signal, timeoutMs: this.init.timeoutMs })
-    const rate = this.init.auditRate ?? 0, audit = rate > 0 ? networkAuditor({ rate, directory: this.init.directory, links: this.init.links, model: req.model, dims: { ...dims, layers }, self: this.init.nodeId, usage: this.init.usage?.(), trust: this.init.trust, logger: this.#log }) : undefined
+    const rate = this.init.auditRate ?? 0, audit = rate > 0 ? networkAuditor({ rate, directory: this.init.directory, links: this.init.links, model: req.model, dims: { ...dims, layers }, self: this.init.nodeId, usage: this.init.usage?.(), trust: this.init.trust, logger: this.#log,
+      verdictSigner: this.init.audit?.verdictSigner, onEvidence: this.init.audit?.onEvidence && ((e) => this.init.audit!.onEvidence!(e, req.model, layers)) }) : undefined
     const session = new PipelineSession({ model: req.model, layers, ...dims, chain, directory: this.init.directory, links: this.init.links, localStages: clients, logger: this.#log, timeoutMs: this.init.timeoutMs, signal: this.#stopped.signal, ...(audit ? { audit } : {}) })
     const stopTokens = [cfg.eosTokenId, tok.eosId].filter((x): x is number => x !== undefined)
     const r = yield* generate(session, p.prompt, req, { maxTokens: p.maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)

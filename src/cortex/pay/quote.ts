@@ -4,6 +4,7 @@ import type { TrustSink } from '../../interfaces/trust.js'
 import { chargeFor, type Pricing } from '../../economy/pricing.js'
 import { InferenceError } from '../errors.js'
 import { GEN_SERVICE, ServerMeter } from './server-meter.js'
+import { VERIFY_SERVICE } from '../verify/check-wire.js'
 
 /** One token at our current rate, rounded up (the governed fee_ai when the chain set it, else the list price). */
 export function tokenQuote(p: Pick<Pricing, 'priceOf' | 'rateOf'>): bigint {
@@ -37,4 +38,10 @@ export function priceGeneration(i: PriceInit, client: Uint8Array, req: { gid: Ui
   }
   const meter = new ServerMeter({ server: i.server, client, gid: req.gid, price: i.price, window: i.window, usage: i.usage, trust: i.trust, receiptTimeoutMs: i.receiptTimeoutMs })
   return { meter, budgetCut }
+}
+
+/** One verifier check (`cortex:verify`, one request) at our current rate, rounded up: the verifier service's price,
+ *  set by the list price of that service (economy.pricing.services['cortex:verify']). */
+export function checkQuote(p: Pick<Pricing, 'priceOf' | 'rateOf'>): bigint {
+  return chargeFor(1n, p.priceOf(VERIFY_SERVICE), p.rateOf(VERIFY_SERVICE))
 }

@@ -19,6 +19,8 @@ import type { ChainDomain, Verdict } from './onchain.js'
 import type { SignedAttestation } from '../../economy/chain/attestation.js'
 import type { StepInput } from './trace.js'
 import type { Replayer } from './replay.js'
+import { replayChecker, type Checker } from './checker.js'
+import type { VerdictSigner } from '../../economy/chain/verdicts.js'
 
 export type AuditFailure = 'bad_commitment' | 'bad_signature' | 'wrong_signer' | 'wrong_index' | 'wrong_range' | 'wrong_inputs' | 'failed_check'
 
@@ -29,13 +31,15 @@ export interface Evidence {
   index: number
   commitment?: SignedCommitment
   result?: CheckResult
-  /** Who re-executed the block. */
+  /** Who re-executed the block (the checkers' ids). */
   replayer?: string
   /** The stage's step inputs up to the block's end: what another verifier needs to confirm it (confirmEvidence). */
   steps?: StepInput[]
   /** The provider's DataAttestation (from its bound EVM key) and this node's verdict over it. */
   attestation?: SignedAttestation
   verdict?: Verdict
+  /** Every InferenceVerdict gathered for the failed check: this node's and those of hired staked verifiers. */
+  verdicts?: Verdict[]
 }
 
 export interface AuditInit {
@@ -44,11 +48,15 @@ export interface AuditInit {
   /** Fraction of committed blocks re-executed. @default 0.1 */
   rate?: number
   /** Another provider of the stage's layers, none of `exclude`; undefined when none is reachable (the check is skipped). */
-  replayerFor(stage: { start: number; end: number }, exclude: Uint8Array[]): Promise<Replayer | undefined>
+  replayerFor?(stage: { start: number; end: number }, exclude: Uint8Array[]): Promise<Replayer | undefined>
+  /** Who checks instead of this node re-executing through a replayer: e.g. hired verifiers (check-client.ts). */
+  checkerFor?(stage: { start: number; end: number }, exclude: Uint8Array[]): Promise<Checker | undefined>
   tolerance?: Tolerance
   trust?: TrustSink
   /** Signs an InferenceVerdict for a failed check with this node's bound EVM key. */
   verdict?: { privateKey: Hex; domain: ChainDomain }
+  /** The same from a signer that holds the key (the chain handle's `verdicts`: the node's bound EVM key). */
+  verdictSigner?: VerdictSigner
   onEvidence?: (e: Evidence) => void
   /** Steps recorded per stage trace (beyond it the stage is no longer audited). @default 8192 */
   maxSteps?: number
@@ -107,17 +115,26 @@ export class LiveAuditor implements StepAuditor {
     this.#pending.add(p)
   }
 
+  async #checkerFor(stage: { start: number; end: number }, exclude: Uint8Array[]): Promise<Checker | undefined> {
+    if (this.init.checkerFor) return this.init.checkerFor(stage, exclude)
+    const r = await this.init.replayerFor?.(stage, exclude)
+    return r && replayChecker(r, this.init.tolerance ?? DEFAULT_TOLERANCE)
+  }
+
   async #check(t: Trace, steps: StepInput[], c: SignedCommitment): Promise<void> {
-    const stage = { start: t.start, end: t.end }, tol = this.init.tolerance ?? DEFAULT_TOLERANCE
-    const r = await this.init.replayerFor(stage, [t.provider])
+    const stage = { start: t.start, end: t.end }
+    const r = await this.#checkerFor(stage, [t.provider])
     if (!r) { this.stats.skipped++; return }
-    const res = checkBlock(c.commitment, await r.replay(steps, c.index), tol)
+    const out = await r.check(steps, c)
     this.stats.checked++
-    if (res.ok) { this.stats.passed++; return }
+    if (out.ok) { this.stats.passed++; return }
     // a second opinion where another replica exists: the first one may be the dishonest party
-    const r2 = r.nodeId ? await this.init.replayerFor(stage, [t.provider, r.nodeId]).catch(() => undefined) : undefined
-    if (r2 && checkBlock(c.commitment, await r2.replay(steps, c.index), tol).ok) { this.stats.disputed++; return }
-    await this.#failAsync(t, 'failed_check', c.index, c, res, r2 ? `${r.id}+${r2.id}` : r.id, steps)
+    const r2 = r.nodeId ? await this.#checkerFor(stage, [t.provider, r.nodeId]).catch(() => undefined) : undefined
+    const out2 = r2 ? await r2.check(steps, c).catch(() => undefined) : undefined
+    if (out2?.ok) { this.stats.disputed++; return }
+    const hired = [out.verdict, out2?.verdict].filter((v): v is Verdict => v !== undefined)
+    // this node signs a verdict of its own only when it judged the re-execution itself
+    await this.#failAsync(t, 'failed_check', c.index, c, out.result, r2 && out2 ? `${r.id}+${r2.id}` : r.id, steps, hired, r.hired !== true)
   }
 
   #fail(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment): void {
@@ -127,7 +144,7 @@ export class LiveAuditor implements StepAuditor {
     this.#pending.add(p)
   }
 
-  async #failAsync(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment, result?: CheckResult, replayer?: string, steps?: StepInput[]): Promise<void> {
+  async #failAsync(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment, result?: CheckResult, replayer?: string, steps?: StepInput[], hired: Verdict[] = [], judged = true): Promise<void> {
     this.stats.failed++
     const e: Evidence = { provider: t.provider, stage: { start: t.start, end: t.end }, reason, index, ...(c ? { commitment: c } : {}), ...(result ? { result } : {}), ...(replayer ? { replayer } : {}), ...(steps ? { steps } : {}) }
     this.init.trust?.report(t.provider, reason === 'bad_commitment' || reason === 'bad_signature' ? 'invalid_message' : 'invalid_inference', `${reason} at block ${index} of layers ${t.start}:${t.end}`)
@@ -136,7 +153,10 @@ export class LiveAuditor implements StepAuditor {
     const att = c && onchain ? onchain.commitmentAttestation(c) : undefined
     if (att && onchain) {
       e.attestation = att
-      if (this.init.verdict) e.verdict = await onchain.signVerdict(this.init.verdict.privateKey, this.init.verdict.domain, att)
+      if (judged && this.init.verdictSigner) e.verdict = this.init.verdictSigner.sign(att)
+      else if (judged && this.init.verdict) e.verdict = await onchain.signVerdict(this.init.verdict.privateKey, this.init.verdict.domain, att)
+      const all = [...(e.verdict ? [e.verdict] : []), ...hired]
+      if (all.length) e.verdicts = all
     }
     this.evidence.push(e)
     this.init.onEvidence?.(e)

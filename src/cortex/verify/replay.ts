@@ -9,7 +9,8 @@ import type { LinkProvider } from '../../interfaces/link.js'
 import type { UsageMeter } from '../../interfaces/services.js'
 import type { Logger } from '../../interfaces/logger.js'
 import type { TrustSink } from '../../interfaces/trust.js'
-import { LiveAuditor } from './audit.js'
+import { LiveAuditor, type Evidence } from './audit.js'
+import type { VerdictSigner } from '../../economy/chain/verdicts.js'
 import type { StageDirectory } from '../directory.js'
 import { connectStage, type StageClient } from '../pipeline.js'
 import type { StageEngine } from '../stage.js'
@@ -97,11 +98,18 @@ export function directoryReplayers(dir: StageDirectory, links: LinkProvider, mod
  * The auditor a node's own pipeline generation uses (cortex.auditRate): crypto-random sampling, replicas found
  * through the stage directory and paid through the usage meter, failures reported as trust events and logged.
  */
-export function networkAuditor(o: { rate: number; directory: StageDirectory; links: LinkProvider; model: string; dims: { hidden: number; vocab: number; layers: number }; self: Uint8Array; usage?: UsageMeter | undefined; trust?: TrustSink | undefined; logger: Logger }): LiveAuditor {
+export function networkAuditor(o: { rate: number; directory: StageDirectory; links: LinkProvider; model: string; dims: { hidden: number; vocab: number; layers: number }; self: Uint8Array; usage?: UsageMeter | undefined; trust?: TrustSink | undefined; logger: Logger
+  /** The node's bound EVM key (the chain handle's): signs an InferenceVerdict for every failed check it judged. */
+  verdictSigner?: VerdictSigner | undefined
+  /** Also called with each piece of evidence (the fraud-proof path, fraud.ts). */
+  onEvidence?: ((e: Evidence) => void) | undefined }): LiveAuditor {
   return new LiveAuditor({
     rate: o.rate, random: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48, self: o.self,
     replayerFor: directoryReplayers(o.directory, o.links, o.model, o.dims, o.self, o.usage),
-    ...(o.trust ? { trust: o.trust } : {}),
-    onEvidence: (e) => o.logger.warn({ provider: Buffer.from(e.provider).toString('base64'), layers: `${e.stage.start}:${e.stage.end}`, reason: e.reason, block: e.index }, 'cortex: a stage failed verification'),
+    ...(o.trust ? { trust: o.trust } : {}), ...(o.verdictSigner ? { verdictSigner: o.verdictSigner } : {}),
+    onEvidence: (e) => {
+      o.logger.warn({ provider: Buffer.from(e.provider).toString('base64'), layers: `${e.stage.start}:${e.stage.end}`, reason: e.reason, block: e.index }, 'cortex: a stage failed verification')
+      o.onEvidence?.(e)
+    },
   })
 }

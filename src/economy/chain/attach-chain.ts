@@ -11,6 +11,7 @@ import { loadOrCreateEvmKey, readDeployment } from './files.js'
 import { makeOnchainSigner, signDigestSync, type OnchainPart } from './cheque-eip712.js'
 import { attestationDigest } from './attestation.js'
 import { ChequeGuard, type OnchainRefusal } from './cheque-guard.js'
+import { verdictSigner, type VerdictSigner } from './verdicts.js'
 import type { Cheque } from '../cheque.js'
 
 declare module '../../interfaces/node-context.js' {
@@ -47,6 +48,9 @@ export interface ChainHandle extends Stoppable {
   /** Verified inference: Staking's EIP-712 DataAttestation(root, index, dataHash) signed by the node's bound EVM key
    *  (65 bytes r || s || v), for a stage's activation commitments (docs/protocol/verified-inference.md). */
   attestData(root: Uint8Array, index: number, dataHash: Uint8Array): Uint8Array
+  /** Verified inference: Staking's EIP-712 InferenceVerdict signed by the same key, for this node's auditor when its
+   *  re-execution fails a provider's attested commitment (src/economy/chain/verdicts.ts). */
+  verdicts: VerdictSigner
 }
 
 export async function attachChain(ctx: NodeContext<{ chain: ChainConfig }>): Promise<ChainHandle | undefined> {
@@ -139,6 +143,7 @@ export async function attachChain(ctx: NodeContext<{ chain: ChainConfig }>): Pro
     onchainVerifier: (c) => guard.verify(c),
     guard,
     attestData: (root, index, dataHash) => signDigestSync(privateKey, attestationDigest({ chainId, staking: dep.staking, root, index: BigInt(index), dataHash })),
+    verdicts: verdictSigner(privateKey, chainId, dep.staking),
     params: () => current,
     refresh,
     onParams(cb) { listeners.add(cb); return () => listeners.delete(cb) },

@@ -1,0 +1,33 @@
+/**
+ * The node's hook for cortex.slashFailedChecks (src/cortex/attach.ts): each confirmed failed check goes to the
+ * fraud-proof path (fraud.ts), loaded on the first one so that a node that never finds fraud never loads viem.
+ */
+import type { LinkProvider } from '../../interfaces/link.js'
+import type { Logger } from '../../interfaces/logger.js'
+import type { ProviderDirectory } from '../../interfaces/providers.js'
+import type { UsageMeter } from '../../interfaces/services.js'
+import type { TrustSink } from '../../interfaces/trust.js'
+import type { ChainClient } from '../../economy/chain/client.js'
+import type { Evidence } from './audit.js'
+
+export interface FraudHookDeps {
+  client: ChainClient
+  providers: ProviderDirectory
+  links: LinkProvider
+  signer: { publicKey: Uint8Array; sign(...parts: Uint8Array[]): Uint8Array }
+  usage: () => UsageMeter | undefined
+  trust: () => TrustSink | undefined
+  logger: Logger
+}
+
+export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers: number) => void {
+  const subs = new Map<string, Promise<(e: Evidence) => Promise<unknown>>>()
+  return (e, model, layers) => {
+    let p = subs.get(`${model}/${layers}`)
+    if (!p) {
+      p = import('./fraud.js').then((m) => m.fraudSubmitter({ client: d.client, providers: d.providers, links: d.links, signer: d.signer, model, layers, usage: d.usage(), trust: d.trust(), logger: d.logger }))
+      subs.set(`${model}/${layers}`, p)
+    }
+    p.then((f) => f(e)).catch((err: Error) => d.logger.warn({ err: err.message }, 'cortex: fraud proof failed'))
+  }
+}
