@@ -1,5 +1,6 @@
 import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import { NatService, type AdoptStream } from './service.js'
+import { defaultNatComponents } from './components.js'
 import { registerNatControl } from './control.js'
 import { addressPolicyFor } from '../transport/address-policy.js'
 
@@ -18,6 +19,8 @@ export async function attach(ctx: NodeContext): Promise<Stoppable | void> {
     identity: ctx.identity, config: cfg, links: ctx.links as NodeContext['links'] & { adoptStream?: AdoptStream },
     router: ctx.router, logger: ctx.logger, metrics: ctx.metrics, usage: () => ctx.services.get('usage'),
     addressPolicy: addressPolicyFor(ctx.config.node),
+    // the real sockets, listeners, clock and random source: wired here, at the layer's composition point
+    components: defaultNatComponents(),
   })
   await svc.start()
   ctx.services.provide('nat', svc)

@@ -11,7 +11,7 @@ import { randomBytes } from '../../src/crypto/sign.js'
 const hasCoturn = (): boolean => { try { execFileSync('sh', ['-c', 'command -v turnserver'], { stdio: 'ignore' }); return true } catch { return false } }
 const TURN = { host: '198.18.0.20', port: 3478 }
 
-test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh, udx stream over TURN', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 150_000 }, async () => {
+test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh, udx stream over TURN', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 400_000 }, async () => {
   const lab = new NatLab('t')
   const agents: Agent[] = []
   const dir = mkdtempSync(join(tmpdir(), 'zeone-coturn-'))

@@ -64,6 +64,10 @@ export interface PunchSessionInit {
   onSent?: (role: 0 | 1) => void
   /** Every extra socket opened for the birthday approach (metrics). */
   onSocket?: () => void
+  /** Binds the extra sockets of the birthday approach and synchronised pairs. @default UdxDatagramSocket.bind */
+  bindUdp?: (port: number, host: string) => UdxDatagramSocket
+  /** Session and stream ids. @default node:crypto randomBytes */
+  random?: (n: number) => Uint8Array
 }
 
 export interface PunchedPath extends PunchResult {
@@ -76,7 +80,7 @@ export class PunchSession {
   readonly #init: PunchSessionInit
   readonly #clock: Clock
   readonly #eph: EphemeralKey = ephemeralKey()
-  readonly #streamId = randomBytes(4).readUInt32BE(0) >>> 1 || 1
+  readonly #streamId: number
   #role: 0 | 1 = 0
   #sid: Uint8Array | undefined
   #offerEph: Uint8Array | undefined
@@ -87,7 +91,11 @@ export class PunchSession {
   constructor(init: PunchSessionInit) {
     this.#init = init
     this.#clock = init.clock ?? systemClock
+    this.#random = init.random ?? ((n) => new Uint8Array(randomBytes(n)))
+    this.#streamId = Buffer.from(this.#random(4)).readUInt32BE(0) >>> 1 || 1
   }
+
+  readonly #random: (n: number) => Uint8Array
 
   localCandidates(): Candidate[] {
     const { host: bound, port } = this.#init.socket.address()
@@ -130,7 +138,7 @@ export class PunchSession {
     const c = this.targets().find((x) => x.kind === 'tcp')
     if (!c || !this.#init.tcpPort) throw new NatError('nat_no_tcp', 'no TCP candidate on one side')
     const remote = { host: c.host, port: c.port }
-    const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, ...opts })
+    const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, clock: this.#clock, ...opts })
     return { socket, remote }
   }
 
@@ -145,7 +153,7 @@ export class PunchSession {
   /** Initiator: the signed offer to send to the remote through the rendezvous. */
   offer(): Uint8Array {
     this.#role = 0
-    this.#sid = new Uint8Array(randomBytes(16))
+    this.#sid = this.#random(16)
     this.#offerEph = this.#eph.publicKey
     return this.#set(this.#sid)
   }
@@ -198,7 +206,7 @@ export class PunchSession {
       }),
       ...(opts.birthday === false ? { birthday: false } : {}),
       openSocket: async (port = 0) => {
-        const s = UdxDatagramSocket.bind(port, '0.0.0.0')
+        const s = (init.bindUdp ?? UdxDatagramSocket.bind)(port, '0.0.0.0')
         if (init.onError) s.errorSink = init.onError
         init.onSocket?.()
         return s
