@@ -4,13 +4,15 @@
  * and TCP simultaneous open race (TCP after a head start), the relay node and TURN follow when nothing direct came up:
  * - `turn` (first round): our own mapping is dependent, so our first signed offer carried a TURN relayed address;
  *   when the answer shows the pair rules out direct paths, the path through that allocation is the one;
- * - `udp`: punching (and the birthday approach), also towards a relay candidate the peer's answer carried;
+ * - `udp`: punching (and the birthday approach), also towards a relay candidate the peer's answer carried (its own
+ *   TURN allocation, offered when the pair rules out direct paths and our offer had none: reported as `turn`);
  * - `tcp`: TCP simultaneous open, when both sides offered a `tcp` candidate and both mappings are predictable;
  * - `relay`: a circuit through a relay node (the rendezvous, or a configured relay);
  * - `turn` (late): a second signed offer with a fresh allocation's relayed address.
  */
 import type { Socket } from 'node:net'
 import type { Link } from '../interfaces/link.js'
+import { tagTurn } from '../transport/stream-adapter.js'
 import { NatCore } from './core.js'
 import type { NatLinks } from './adoption.js'
 import type { NatBehavior } from './discovery.js'
@@ -146,7 +148,15 @@ function directSteps(c: Ctx): Array<AnyStep<ConnectResult>> {
       return o.udp
     },
     run: async (signal) => { const s = await signalled(); return s.session.connect({ signal, syncAt: s.syncAt }) },
-    use: async (path: PunchedPath) => done(c, await links.adoptPath(path, true, nodeId), path.method, path.remote, outcomeOf(c.pair, path.method)),
+    async use(path: PunchedPath) {
+      // the path to a relay candidate of the peer's answer (its own TURN allocation) is a TURN path
+      const r = path.remote
+      if ((await signalled()).session.remote!.candidates.some((x) => x.kind === 'relay' && x.host === r.host && x.port === r.port)) {
+        tagTurn(path.stream, r)
+        return done(c, await links.adoptPath(path, true, nodeId), 'turn', r, 'relayed')
+      }
+      return done(c, await links.adoptPath(path, true, nodeId), path.method, r, outcomeOf(c.pair, path.method))
+    },
     discard: (path: PunchedPath) => { void core.paths.release(path) },
   }
   const tcp: AnyStep<ConnectResult> = {

@@ -99,7 +99,7 @@ export class PunchSession {
 
   localCandidates(): Candidate[] {
     const { host: bound, port } = this.#init.socket.address()
-    const out: Candidate[] = [...(this.#init.candidates ?? [])]
+    const out: Candidate[] = [...(this.#init.candidates ?? []), ...this.#extraLocal]
     if (bound !== '0.0.0.0' && bound !== '::') out.push({ kind: 'host', host: bound, port, priority: candidatePriority('host') })
     if (this.#init.hostCandidates ?? true) {
       let pref = 65535
@@ -160,12 +160,30 @@ export class PunchSession {
 
   /** Responder: verifies the offer and returns the signed answer. */
   answer(offer: Uint8Array): Uint8Array {
+    this.receiveOffer(offer)
+    return this.signedAnswer()
+  }
+
+  /** Responder, first half: verifies the offer (the pair is then known: `remote`). */
+  receiveOffer(offer: Uint8Array): CandidateSet {
     this.#role = 1
     this.#remote = decodeCandidateSet(offer, this.#init.remoteId, this.#init.identity.publicKey, this.#clock.now())
     this.#sid = this.#remote.sid
     this.#offerEph = this.#remote.eph
+    return this.#remote
+  }
+
+  /**
+   * Responder, second half: the signed answer, with `extra` local candidates (a TURN relayed address allocated once
+   * the offer showed the pair needs one).
+   */
+  signedAnswer(extra: Candidate[] = []): Uint8Array {
+    if (this.#role !== 1 || !this.#sid) throw new NatError('nat_session', 'no offer received')
+    this.#extraLocal.push(...extra)
     return this.#set(this.#sid)
   }
+
+  readonly #extraLocal: Candidate[] = []
 
   /** Initiator: verifies the answer (same session id). */
   acceptAnswer(answer: Uint8Array): void {
