@@ -5,7 +5,8 @@
  * encrypted ZEONE link and a content fetch vs bare udx-native (same lab, same run), a relayed link as a ratio of
  * direct; and (nat-lossy.ts) a UDX vs TCP fetch with 2% loss + 80 ms on the NAT uplinks.
  * Env: NAT_BENCH_RUNS (connects per pair, 3), NAT_BENCH_FETCH_MIB (16), NAT_BENCH_BYTES (bulk, 64 MiB),
- * NAT_BENCH_MATRIX=0 (skip the matrix), NAT_BENCH_LOSSY=0 (skip the lossy section), NAT_BENCH_LOSSY_ROUNDS (1).
+ * NAT_BENCH_MATRIX=0 (skip the matrix), NAT_BENCH_LOSSY=0 (skip the lossy section), NAT_BENCH_LOSSY_ROUNDS (1),
+ * NAT_BENCH_COMPARE_DRAIN=1 (also the fetches with a UDX writer queue budget, stream-adapter.ts, same run).
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -14,6 +15,7 @@ import { Agent, canRunLab, NatLab, startRendezvousLab, type NatMode } from '../t
 import { toHex } from '../src/util/bytes.js'
 import { randomBytes } from '../src/crypto/sign.js'
 import { lossyFetch } from './nat-lossy.js'
+import { UDX_QUEUE_BYTES } from '../src/transport/stream-adapter.js'
 
 const RUNS = Number(process.env.NAT_BENCH_RUNS ?? 3)
 const FETCH_MIB = Number(process.env.NAT_BENCH_FETCH_MIB ?? 16)
@@ -113,6 +115,17 @@ async function main(): Promise<void> {
     const pubT = await b.call('content-publish', { mib: Math.round(BULK / 1024 / 1024) }, 120_000)
     const fT = await a.call('content-fetch', { cid: pubT.cid, nodeId: nbT.nodeId }, 600_000)
     if (fT.sha !== pubT.sha) throw new Error('fetch over the punched link: bytes differ')
+    // the same fetch with a UDX queue budget (stream-adapter.ts; a new link: the budget is taken at adoption)
+    let fOld: Record<string, unknown> | undefined
+    if (process.env.NAT_BENCH_COMPARE_DRAIN === '1') {
+      await Promise.all([a.call('udx-queue', { bytes: UDX_QUEUE_BYTES }), b.call('udx-queue', { bytes: UDX_QUEUE_BYTES })])
+      const [, nbO] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
+      await a.call('node-connect', { nodeId: nbO.nodeId, bytes: 100 }, 60_000)
+      const pubO = await b.call('content-publish', { mib: Math.round(BULK / 1024 / 1024) }, 120_000)
+      fOld = await a.call('content-fetch', { cid: pubO.cid, nodeId: nbO.nodeId }, 600_000)
+      if (fOld.sha !== pubO.sha) throw new Error('fetch over the punched link (queue budget): bytes differ')
+      await Promise.all([a.call('udx-queue', { bytes: 0 }), b.call('udx-queue', { bytes: 0 })])
+    }
     // bare udx-native over a punched path in the same lab (no encryption, no framing); a failed punch is retried
     let raw: Record<string, unknown> | undefined
     for (let attempt = 0; attempt < 3 && !raw; attempt++) {
@@ -146,6 +159,7 @@ async function main(): Promise<void> {
     result.throughput = {
       bytes: BULK, encrypted_link_MBps: encMBs, bare_udx_MBps: rawMBs, encrypted_vs_bare: ratio(encMBs, rawMBs),
       fetch_bytes: fT.bytes, fetch_over_punched_udx_MBps: fetchMBs, fetch_vs_bare_udx: ratio(fetchMBs, rawMBs),
+      ...(fOld ? { fetch_udx_queue_budget_MBps: mbps(fOld.bytes as number, fOld.ms as number), fetch_udx_queue_budget_vs_bare_udx: ratio(mbps(fOld.bytes as number, fOld.ms as number), rawMBs) } : {}),
       relayed_link_MBps: relMBs, relayed_vs_direct: ratio(relMBs, encMBs),
     }
     const rtc = await webrtc(lab, Math.min(BULK, 32 * 1024 * 1024))
@@ -154,7 +168,10 @@ async function main(): Promise<void> {
     if (typeof rtc === 'number') t.encrypted_vs_webrtc = ratio(encMBs, rtc)
     // issue 24 item 3: 2% loss + 80 ms on both NAT uplinks, UDX fetch vs TCP fetch in the same run
     if (process.env.NAT_BENCH_LOSSY !== '0') {
-      result.lossy = await lossyFetch(lab, a, b, boot, { lossPct: 2, delayMs: 80, mib: FETCH_MIB, rounds: Number(process.env.NAT_BENCH_LOSSY_ROUNDS ?? 1), log: (x) => process.stderr.write(x) })
+      result.lossy = await lossyFetch(lab, a, b, boot, {
+        lossPct: 2, delayMs: 80, mib: FETCH_MIB, rounds: Number(process.env.NAT_BENCH_LOSSY_ROUNDS ?? 1), log: (x) => process.stderr.write(x),
+        compareQueue: process.env.NAT_BENCH_COMPARE_DRAIN === '1',
+      })
     }
   } finally {
     await Promise.all(agents.map((x) => x.stop()))

@@ -2,6 +2,7 @@ import type { NodeContext, Stoppable } from '../interfaces/node-context.js'
 import type { TransportConfig } from '../transport/config.js'
 import type { NatConfig } from './config.js'
 import { NatService, type AdoptStream } from './service.js'
+import { defaultNatComponents } from './components.js'
 import { registerNatControl } from './control.js'
 import { addressPolicyFor } from '../transport/address-policy.js'
 
@@ -23,6 +24,8 @@ export async function attach(ctx: NodeContext<NatLayerConfig>): Promise<Stoppabl
     identity: ctx.identity, config: cfg, links: ctx.links as NodeContext['links'] & { adoptStream?: AdoptStream },
     router: ctx.router, logger: ctx.logger, metrics: ctx.metrics, usage: () => ctx.services.get('usage'),
     addressPolicy: addressPolicyFor(ctx.config.node),
+    // the real sockets, listeners, clock and random source: wired here, at the layer's composition point
+    components: defaultNatComponents(),
   })
   await svc.start()
   ctx.services.provide('nat', svc)

@@ -1,8 +1,10 @@
 /**
- * NAT-layer message types (range 0x60-0x6f) and their CBOR payloads. Normative spec: docs/protocol/nat.md.
+ * NAT-layer message types (range 0x60-0x6f) and their CBOR payloads, declared once on the shared schema module
+ * (src/wire/schema.ts): strict decoding (unknown or missing keys, wrong types and sizes refused with the field's path),
+ * the same checks before encoding. Normative spec and vectors: docs/protocol/nat.md.
  */
 import { registerMessageTypes } from '../wire/message-types.js'
-import { decode, encode } from '../wire/cbor.js'
+import { bytes, decodeWith, message, optional, struct, text, uint, SchemaError, type Schema } from '../wire/schema.js'
 import { NatError } from './errors.js'
 import { candidateFamily } from './punch/candidates.js'
 
@@ -32,52 +34,59 @@ export const NatMessageType = {
 registerMessageTypes('nat', NatMessageType)
 
 export const MAX_SIGNAL_BYTES = 4096
-const SIGNAL_KEYS = ['v', 'to', 'from', 'offer', 'obs']
-const ANSWER_KEYS = ['v', 'answer', 'error']
-const RELAY_CTL_KEYS = ['v', 'to', 'from', 'c', 'error', 'obs']
-const RELAY_DATA_KEYS = ['c', 'd']
-/** Decoding is strict (docs/protocol/nat.md): a key the message does not define is refused, not ignored. */
-const onlyKeys = (m: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(m).every((k) => keys.includes(k))
+/** Longest `error` text a node sends (longer ones are cut); a peer's is accepted up to the field's limit. */
+const MAX_ERROR_CHARS = 200
+const ID = bytes(32)
+
+/** An IP literal a candidate may name (candidateFamily): what `obs` carries. */
+function ipLiteral(): Schema<string> {
+  const base = text(1, 64)
+  const check = (v: unknown, path: string): string => {
+    const s = base.read(v as string, path)
+    if (candidateFamily(s) === undefined) throw new SchemaError(path, 'expected an IP literal')
+    return s
+  }
+  return { read: check, write: check, limits: base.limits }
+}
 
 /**
  * `obs`: in a NAT_SIGNAL_DELIVER forwarded by a rendezvous, the IP the rendezvous sees the signer's link come from
  * (the address the signer has proven by completing a handshake); the addressee punches unprompted only towards it.
  */
+const signal = message('NAT_SIGNAL', struct({
+  v: uint(1, 1), to: optional(ID), from: optional(ID), offer: bytes(0, MAX_SIGNAL_BYTES), obs: optional(ipLiteral()),
+}))
+const answer = message('NAT_SIGNAL_ANSWER', struct({
+  v: uint(1, 1), answer: optional(bytes(0, MAX_SIGNAL_BYTES)), error: optional(text(0, MAX_SIGNAL_BYTES)),
+}))
+
 export interface SignalMsg { v: 1; to?: Uint8Array; from?: Uint8Array; offer: Uint8Array; obs?: string }
 export interface AnswerMsg { v: 1; answer?: Uint8Array; error?: string }
 
-const bytesField = (v: unknown, n?: number): v is Uint8Array => v instanceof Uint8Array && (n === undefined || v.length === n)
+const natError = (code: string, what: string) => (e: SchemaError): NatError => new NatError(code, `bad ${what}: ${e.message}`, { cause: e })
+const badSignal = natError('nat_bad_signal', 'NAT_SIGNAL payload')
+const badAnswer = natError('nat_bad_signal', 'NAT_SIGNAL_ANSWER payload')
+const badCtl = natError('nat_bad_relay', 'relay control message')
+const badData = natError('nat_bad_relay', 'NAT_RELAY_DATA')
 
 export function encodeSignal(m: SignalMsg): Uint8Array {
-  return encode({ v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), offer: m.offer, ...(m.obs ? { obs: m.obs } : {}) })
+  return signal.encode({ v: 1, offer: m.offer, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), ...(m.obs ? { obs: m.obs } : {}) })
 }
 
 export function decodeSignal(b: Uint8Array): SignalMsg {
   if (b.length > MAX_SIGNAL_BYTES + 128) throw new NatError('nat_bad_signal', 'signal too large')
-  const m = decode(b, { maxDepth: 2, maxItems: 8, maxStringBytes: MAX_SIGNAL_BYTES }) as Record<string, unknown>
-  if (!m || typeof m !== 'object' || m.v !== 1 || !bytesField(m.offer)) throw new NatError('nat_bad_signal', 'bad NAT_SIGNAL payload')
-  if (m.to !== undefined && !bytesField(m.to, 32)) throw new NatError('nat_bad_signal', 'bad `to`')
-  if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_signal', 'bad `from`')
-  if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_signal', 'bad `obs`')
-  if (!onlyKeys(m, SIGNAL_KEYS)) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL')
-  return {
-    v: 1, offer: m.offer, ...(m.to ? { to: m.to as Uint8Array } : {}), ...(m.from ? { from: m.from as Uint8Array } : {}),
-    ...(m.obs ? { obs: m.obs as string } : {}),
-  }
+  const m = decodeWith(signal, b, badSignal)
+  return { ...m, v: 1 }
 }
 
 export function encodeAnswer(m: AnswerMsg): Uint8Array {
-  return encode({ v: 1, ...(m.answer ? { answer: m.answer } : {}), ...(m.error ? { error: m.error.slice(0, 200) } : {}) })
+  return answer.encode({ v: 1, ...(m.answer ? { answer: m.answer } : {}), ...(m.error ? { error: m.error.slice(0, MAX_ERROR_CHARS) } : {}) })
 }
 
 export function decodeAnswer(b: Uint8Array): AnswerMsg {
   if (b.length > MAX_SIGNAL_BYTES + 256) throw new NatError('nat_bad_signal', 'answer too large')
-  const m = decode(b, { maxDepth: 2, maxItems: 4, maxStringBytes: MAX_SIGNAL_BYTES }) as Record<string, unknown>
-  if (!m || typeof m !== 'object' || m.v !== 1) throw new NatError('nat_bad_signal', 'bad NAT_SIGNAL_ANSWER payload')
-  if (m.answer !== undefined && !bytesField(m.answer)) throw new NatError('nat_bad_signal', 'bad answer')
-  if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_signal', 'bad error')
-  if (!onlyKeys(m, ANSWER_KEYS)) throw new NatError('nat_bad_signal', 'unknown key in NAT_SIGNAL_ANSWER')
-  return { v: 1, ...(m.answer ? { answer: m.answer as Uint8Array } : {}), ...(m.error ? { error: m.error as string } : {}) }
+  const m = decodeWith(answer, b, badAnswer)
+  return { ...m, v: 1 }
 }
 
 // ---- relay circuits ----
@@ -88,37 +97,31 @@ export const MAX_RELAY_CHUNK = 32 * 1024
 /** `obs` (NAT_RELAY_INCOMING only): the IP literal the relay sees the opener's link come from. */
 export interface RelayCtl { v: 1; to?: Uint8Array; from?: Uint8Array; c?: number; error?: string; obs?: string }
 
+/** NAT_RELAY_OPEN, NAT_RELAY_INCOMING, NAT_RELAY_OPENED and NAT_RELAY_CLOSE/SWITCH share one shape. */
+const relayCtl = message('NAT_RELAY_CTL', struct({
+  v: uint(1, 1), to: optional(ID), from: optional(ID), c: optional(uint(0xffffffff)), error: optional(text(0, 256)), obs: optional(ipLiteral()),
+}))
+const relayData = message('NAT_RELAY_DATA', struct({ c: uint(0xffffffff), d: bytes(0, MAX_RELAY_CHUNK) }))
+
 export function encodeRelayCtl(m: RelayCtl): Uint8Array {
-  return encode({
+  return relayCtl.encode({
     v: 1, ...(m.to ? { to: m.to } : {}), ...(m.from ? { from: m.from } : {}), ...(m.c !== undefined ? { c: m.c } : {}),
-    ...(m.error ? { error: m.error.slice(0, 200) } : {}), ...(m.obs ? { obs: m.obs } : {}),
+    ...(m.error ? { error: m.error.slice(0, MAX_ERROR_CHARS) } : {}), ...(m.obs ? { obs: m.obs } : {}),
   })
 }
 
 export function decodeRelayCtl(b: Uint8Array): RelayCtl {
   if (b.length > 512) throw new NatError('nat_bad_relay', 'relay control message too large')
-  const m = decode(b, { maxDepth: 2, maxItems: 8, maxStringBytes: 256 }) as Record<string, unknown>
-  if (!m || typeof m !== 'object' || m.v !== 1) throw new NatError('nat_bad_relay', 'bad relay control message')
-  if (m.to !== undefined && !bytesField(m.to, 32)) throw new NatError('nat_bad_relay', 'bad `to`')
-  if (m.from !== undefined && !bytesField(m.from, 32)) throw new NatError('nat_bad_relay', 'bad `from`')
-  if (m.c !== undefined && !(typeof m.c === 'number' && Number.isInteger(m.c) && m.c >= 0 && m.c <= 0xffffffff)) throw new NatError('nat_bad_relay', 'bad circuit')
-  if (m.error !== undefined && typeof m.error !== 'string') throw new NatError('nat_bad_relay', 'bad error')
-  if (m.obs !== undefined && (typeof m.obs !== 'string' || candidateFamily(m.obs) === undefined)) throw new NatError('nat_bad_relay', 'bad `obs`')
-  if (!onlyKeys(m, RELAY_CTL_KEYS)) throw new NatError('nat_bad_relay', 'unknown key in relay control message')
-  return m as unknown as RelayCtl
+  const m = decodeWith(relayCtl, b, badCtl)
+  return { ...m, v: 1 }
 }
 
 export function encodeRelayData(c: number, d: Uint8Array): Uint8Array {
   if (d.length > MAX_RELAY_CHUNK) throw new NatError('nat_bad_relay', 'relay chunk too large')
-  return encode({ c, d })
+  return relayData.encode({ c, d })
 }
 
 export function decodeRelayData(b: Uint8Array): { c: number; d: Uint8Array } {
   if (b.length > MAX_RELAY_CHUNK + 32) throw new NatError('nat_bad_relay', 'relay chunk too large')
-  const m = decode(b, { maxDepth: 1, maxItems: 2, maxStringBytes: MAX_RELAY_CHUNK }) as Record<string, unknown>
-  if (!m || typeof m !== 'object' || !bytesField(m.d) || typeof m.c !== 'number' || !Number.isInteger(m.c) || m.c < 0 || m.c > 0xffffffff) {
-    throw new NatError('nat_bad_relay', 'bad NAT_RELAY_DATA')
-  }
-  if (!onlyKeys(m, RELAY_DATA_KEYS)) throw new NatError('nat_bad_relay', 'unknown key in NAT_RELAY_DATA')
-  return { c: m.c, d: m.d }
+  return decodeWith(relayData, b, badData)
 }

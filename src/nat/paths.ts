@@ -3,6 +3,7 @@
  * birthday approach or a synchronised pair), and the one way a path is let go: stop answering late nominations,
  * destroy its stream, close its socket unless it is the shared primary one. `releaseAll()` (the service's stop) closes
  * every extra socket too, which the old per-call-site copies of this release forgot for paths still held at stop.
+ * A path through a TURN allocation carries the allocation's release as `also`: the same release frees it.
  */
 import type { DatagramSocket } from './socket.js'
 import type { PunchedPath } from './punch/session.js'
@@ -10,6 +11,7 @@ import type { PunchedPath } from './punch/session.js'
 export class PathSet {
   readonly #held = new Set<PunchedPath>()
   readonly #released = new WeakSet<PunchedPath>()
+  readonly #also = new WeakMap<PunchedPath, () => Promise<void>>()
   readonly #primary: () => DatagramSocket | undefined
 
   /** `primary`: the service's shared socket, never closed with a path. */
@@ -17,8 +19,10 @@ export class PathSet {
 
   get size(): number { return this.#held.size }
 
-  hold(path: PunchedPath): void {
+  /** `also`: what else the path holds (a TURN allocation), freed by the same release. */
+  hold(path: PunchedPath, also?: () => Promise<void>): void {
     this.#held.add(path)
+    if (also) this.#also.set(path, also)
     // surfaced through the link's close; an 'error' without a listener would end the process
     path.stream.on('error', () => {})
   }
@@ -30,7 +34,9 @@ export class PathSet {
     this.#released.add(path)
     path.dispose()
     path.stream.destroy()
-    return path.socket !== this.#primary() ? path.socket.close().catch(() => {}) : Promise.resolve()
+    const also = this.#also.get(path)?.().catch(() => {})
+    const socket = path.socket !== this.#primary() ? path.socket.close().catch(() => {}) : undefined
+    return Promise.all([also, socket]).then(() => {})
   }
 
   async releaseAll(): Promise<void> {

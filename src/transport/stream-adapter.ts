@@ -52,6 +52,21 @@ const streamxQueued: QueueCount = (s) => {
 
 type RouteOf = (s: Duplex) => StreamRoute
 
+/**
+ * How much a UDX stream may hold in its own (streamx) queue before a writer is told to wait for 'drain' (issue 24,
+ * under measurement). udx-native takes a write into its native queue at once and calls back only when that queue fell
+ * under its own watermark, and streamx emits 'drain' only once its queue is empty *and* native called back: waiting
+ * for that after every write that returned false (a content server writes a 1 MiB chunk, then awaits writability
+ * before it reads the next one from disk) may leave the native queue empty while the next chunk is read and
+ * encrypted. With a budget, a UDX writer goes on below it, as a TCP writer does while the kernel keeps taking bytes.
+ * The default stays 0 (wait after every write that returned false, as before): bench/nat.ts with
+ * NAT_BENCH_COMPARE_DRAIN=1 compares UDX_QUEUE_BYTES against it in one run, and on the loaded dev VM (load ~55) the
+ * difference was within the run-to-run noise (docs/nat.md), so it is not switched on.
+ */
+export const UDX_QUEUE_BYTES = 2 * 1024 * 1024
+let udxDrainAt = 0
+export function setUdxQueueBytes(bytes: number): void { udxDrainAt = Math.max(0, Math.floor(bytes)) }
+
 const tcpRoute: RouteOf = (s) => {
   const k = s as Socket
   return { via: 'tcp', ...(k.remoteAddress ? { remote: { host: k.remoteAddress, port: k.remotePort ?? 0 } } : {}) }
@@ -68,6 +83,8 @@ class Adapter implements StreamAdapter {
   readonly #count: QueueCount
   readonly #route: RouteOf
   readonly #callbacks: boolean
+  /** A write that returned false makes later writers wait only once this much is queued (0: at once). */
+  readonly #drainAt: number
   #mustDrain = false
   #closed = false
   #error: Error | undefined
@@ -75,13 +92,14 @@ class Adapter implements StreamAdapter {
   #wake: (() => void) | undefined
   readonly #closeFns = new Set<(err?: Error) => void>()
 
-  constructor(stream: Duplex, kind: StreamKind, count: QueueCount, opts: { releasesOnCallback: boolean; callbacks: boolean; route: RouteOf }) {
+  constructor(stream: Duplex, kind: StreamKind, count: QueueCount, opts: { releasesOnCallback: boolean; callbacks: boolean; route: RouteOf; drainAt?: number }) {
     this.stream = stream
     this.kind = kind
     this.#count = count
     this.#route = opts.route
     this.releasesOnCallback = opts.releasesOnCallback
     this.#callbacks = opts.callbacks
+    this.#drainAt = opts.drainAt ?? 0
     stream.on('drain', this.#onDrain)
     stream.on('error', (err: Error) => { this.#error ??= err })
     stream.on('close', this.#onClose)
@@ -101,7 +119,7 @@ class Adapter implements StreamAdapter {
       // no callback on this kind: the chunk is the stream's from here on (releasesOnCallback is false)
       if (cb) queueMicrotask(() => cb())
     }
-    if (!ok) this.#mustDrain = true
+    if (!ok && this.#count(this.stream) >= this.#drainAt) this.#mustDrain = true
     return ok
   }
 
@@ -149,6 +167,7 @@ export const tcpAdapter = (s: Socket): StreamAdapter => new Adapter(s, 'tcp', no
 export const udxAdapter = (s: Duplex, turnServer?: { host: string; port: number }): StreamAdapter =>
   new Adapter(s, turnServer ? 'turn' : 'udx', streamxQueued, {
     releasesOnCallback: false, callbacks: false, route: turnServer ? () => ({ via: 'turn', remote: turnServer }) : udxRoute,
+    drainAt: udxDrainAt,
   })
 
 /** The adapter of a node Duplex of our own (it counts writableLength and calls writes back). */

@@ -175,11 +175,16 @@ test('NAT control messages decode strictly: a key the spec does not define is re
   const { decodeAnswer, decodeRelayCtl, decodeRelayData, decodeSignal } = await import('../../src/nat/messages.js')
   const { encode } = await import('../../src/wire/cbor.js')
   const id = new Uint8Array(32).fill(3)
-  assert.throws(() => decodeSignal(encode({ v: 1, offer: new Uint8Array(4), x: 1 })), /unknown key/)
-  assert.throws(() => decodeAnswer(encode({ v: 1, answer: new Uint8Array(4), x: 1 })), /unknown key/)
-  assert.throws(() => decodeRelayCtl(encode({ v: 1, to: id, x: 1 })), /unknown key/)
-  // NAT_RELAY_DATA's two keys are also its CBOR item limit: a third is refused by the decoder itself
-  assert.throws(() => decodeRelayData(encode({ c: 1, d: new Uint8Array(2), x: 1 })), /unknown key|exceeds limit/)
+  assert.throws(() => decodeSignal(encode({ v: 1, offer: new Uint8Array(4), x: 1 })), /unknown field 'x'/)
+  assert.throws(() => decodeAnswer(encode({ v: 1, answer: new Uint8Array(4), x: 1 })), /unknown field 'x'/)
+  assert.throws(() => decodeRelayCtl(encode({ v: 1, to: id, x: 1 })), /unknown field 'x'/)
+  // a struct's key count is also its CBOR item limit: a key past it is refused by the decoder itself
+  assert.throws(() => decodeRelayData(encode({ c: 1, d: new Uint8Array(2), x: 1 })), /unknown field|exceeds limit/)
+  // (shared schema module) missing keys, wrong types and a hostname where an IP literal belongs name the field
+  assert.throws(() => decodeSignal(encode({ v: 1 })), (e: Error & { code?: string }) => e.code === 'nat_bad_signal' && /NAT_SIGNAL\.offer: missing/.test(e.message))
+  assert.throws(() => decodeSignal(encode({ v: 2, offer: new Uint8Array(1) })), /NAT_SIGNAL\.v/)
+  assert.throws(() => decodeRelayCtl(encode({ v: 1, obs: 'evil.example' })), (e: Error & { code?: string }) => e.code === 'nat_bad_relay' && /obs: expected an IP literal/.test(e.message))
+  assert.throws(() => decodeRelayData(encode({ c: -1, d: new Uint8Array(2) })), /NAT_RELAY_DATA\.c/)
   // the defined keys still decode
   assert.equal(decodeAnswer(encode({ v: 1, error: 'nat_busy' })).error, 'nat_busy')
   assert.equal(decodeRelayCtl(encode({ v: 1, to: id, c: 2 })).c, 2)

@@ -23,7 +23,7 @@ async function fetchOver(a: Agent, b: Agent, bId: string): Promise<void> {
  * behind each NAT. For each NAT pair, A connects to B by node id: discovery, signed signalling through the
  * rendezvous, punching, the transport handshake over udx, then a NAT_ECHO over the authenticated link.
  */
-test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<->symmetric) and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 240_000 }, async (t) => {
+test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<->symmetric) and exchange data over the full stack', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 600_000 }, async (t) => {
   const lab = new NatLab('n')
   const agents: Agent[] = []
   try {

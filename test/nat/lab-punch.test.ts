@@ -29,7 +29,7 @@ async function attempt(a: Agent, b: Agent, punch: Record<string, unknown>): Prom
   return { method: ra.method as string, ms: ra.ms as number }
 }
 
-test('hole punching across the NAT matrix (direct for every pair except symmetric<->symmetric)', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 150_000 }, async (t) => {
+test('hole punching across the NAT matrix (direct for every pair except symmetric<->symmetric)', { skip: !canRunLab() && 'needs root, iptables and netns', timeout: 400_000 }, async (t) => {
   const lab = new NatLab('p')
   const agents: Agent[] = []
   try {

@@ -11,7 +11,7 @@ import { randomBytes } from '../../src/crypto/sign.js'
 const hasCoturn = (): boolean => { try { execFileSync('sh', ['-c', 'command -v turnserver'], { stdio: 'ignore' }); return true } catch { return false } }
 const TURN = { host: '198.18.0.20', port: 3478 }
 
-test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh, udx stream over TURN', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 150_000 }, async () => {
+test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data indications, ChannelData, refresh, udx stream over TURN', { skip: !(canRunLab() && hasCoturn()) && 'needs root, netns, iptables and coturn', timeout: 400_000 }, async () => {
   const lab = new NatLab('t')
   const agents: Agent[] = []
   const dir = mkdtempSync(join(tmpdir(), 'zeone-coturn-'))
@@ -90,6 +90,20 @@ test('TURN client interop with coturn: 401 auth, allocate, permission, Send/Data
     const pub = await b.call('content-publish', { mib: 4 })
     const fetched = await a.call('content-fetch', { cid: pub.cid, nodeId: nb.nodeId }, 120_000)
     assert.equal(fetched.sha, pub.sha, 'the file fetched through coturn is the published one')
+    // the answer side offers its TURN address too (issue 24): A has no TURN server and no relay node to fall back on,
+    // B has a TURN server; B's first answer carries its relayed address and A's checks reach B through it, in the
+    // same single signalling round
+    const bare = { node: boot.node, nat: { ...boot.nat, turn: { servers: [] }, relay: { useRelays: false } } }
+    const [, nb2] = await Promise.all([a.call('node-start', { config: bare, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+    const res2 = await a.call('node-connect', { nodeId: nb2.nodeId, bytes: 50_000 }, 60_000) as { method: string; tried: string[]; remote: { host: string }; echoOk: boolean }
+    assert.equal(res2.method, 'turn', 'a path through the addressee\'s allocation')
+    assert.equal(res2.remote.host, TURN.host, 'A reaches B at B\'s relayed address')
+    assert.deepEqual(res2.tried, ['udp'])
+    assert.equal((await b.call('node-offers')).offers, 1, 'one signalling round trip')
+    assert.equal(res2.echoOk, true)
+    const pub2 = await b.call('content-publish', { mib: 4 })
+    const fetched2 = await a.call('content-fetch', { cid: pub2.cid, nodeId: nb2.nodeId }, 120_000)
+    assert.equal(fetched2.sha, pub2.sha, 'the file fetched through the addressee\'s TURN allocation is the published one')
   } finally {
     await Promise.all(agents.map((x) => x.stop()))
     coturn?.kill('SIGKILL')

@@ -7,7 +7,9 @@ import { createNode, type ZeoneNode } from '../../src/node.js'
 import { validateConfig } from '../../src/ops/config.js'
 import { encodeRelayCtl, encodeRelayData, NatMessageType } from '../../src/nat/messages.js'
 import { NatService } from '../../src/nat/service.js'
+import { UdxDatagramSocket } from '../../src/nat/socket.js'
 import { natConfigSchema } from '../../src/nat/config.js'
+import { defaultNatComponents } from '../../src/nat/components.js'
 import { Identity } from '../../src/crypto/identity.js'
 import { StunServer } from '../../src/nat/stun/server.js'
 import { attach as attachNat } from '../../src/nat/attach.js'
@@ -139,7 +141,7 @@ test('NatService: construct then stop (twice), stop before start, start then sto
     return new NatService({
       identity: Identity.fromSeed(new Uint8Array(32).fill(5)), config: natConfigSchema.parse({ udpHost: '127.0.0.1' }),
       links: { dial: async () => { throw new Error('x') }, get: () => undefined, links: () => [], onLink: () => () => {} },
-      router: { handle: () => () => {} },
+      router: { handle: () => () => {} }, components: defaultNatComponents(),
     })
   }
   const a = mk()
@@ -149,4 +151,25 @@ test('NatService: construct then stop (twice), stop before start, start then sto
   assert.ok(b.socket!.address().port > 0)
   await assert.rejects(b.connect(new Uint8Array(32)), /no linked rendezvous/)
   await b.stop(); await b.stop()
+})
+
+test('NatService: sockets, listeners, clock and random come from the injected components; stop() closes what it bound', async () => {
+  const bound: UdxDatagramSocket[] = []
+  let drawn = 0
+  const svc = new NatService({
+    identity: Identity.fromSeed(new Uint8Array(32).fill(6)), config: natConfigSchema.parse({ udpHost: '127.0.0.1' }),
+    links: { dial: async () => { throw new Error('x') }, get: () => undefined, links: () => [], onLink: () => () => {} },
+    router: { handle: () => () => {} },
+    components: defaultNatComponents({
+      bindUdp: (port, host) => { const s = UdxDatagramSocket.bind(port, host); bound.push(s); return s },
+      random: (n) => { drawn += n; return new Uint8Array(n).fill(7) },
+    }),
+  })
+  await svc.start()
+  await svc.start() // idempotent: no second socket
+  assert.equal(bound.length, 1)
+  assert.equal(svc.socket, bound[0])
+  await svc.stop()
+  assert.equal(bound[0]!.raw.closing, true, 'the bound socket is closed at stop')
+  assert.equal(drawn, 0, 'nothing drawn without a punch')
 })

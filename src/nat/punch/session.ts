@@ -64,6 +64,10 @@ export interface PunchSessionInit {
   onSent?: (role: 0 | 1) => void
   /** Every extra socket opened for the birthday approach (metrics). */
   onSocket?: () => void
+  /** Binds the extra sockets of the birthday approach and synchronised pairs. @default UdxDatagramSocket.bind */
+  bindUdp?: (port: number, host: string) => UdxDatagramSocket
+  /** Session and stream ids. @default node:crypto randomBytes */
+  random?: (n: number) => Uint8Array
 }
 
 export interface PunchedPath extends PunchResult {
@@ -76,7 +80,7 @@ export class PunchSession {
   readonly #init: PunchSessionInit
   readonly #clock: Clock
   readonly #eph: EphemeralKey = ephemeralKey()
-  readonly #streamId = randomBytes(4).readUInt32BE(0) >>> 1 || 1
+  readonly #streamId: number
   #role: 0 | 1 = 0
   #sid: Uint8Array | undefined
   #offerEph: Uint8Array | undefined
@@ -87,11 +91,15 @@ export class PunchSession {
   constructor(init: PunchSessionInit) {
     this.#init = init
     this.#clock = init.clock ?? systemClock
+    this.#random = init.random ?? ((n) => new Uint8Array(randomBytes(n)))
+    this.#streamId = Buffer.from(this.#random(4)).readUInt32BE(0) >>> 1 || 1
   }
+
+  readonly #random: (n: number) => Uint8Array
 
   localCandidates(): Candidate[] {
     const { host: bound, port } = this.#init.socket.address()
-    const out: Candidate[] = [...(this.#init.candidates ?? [])]
+    const out: Candidate[] = [...(this.#init.candidates ?? []), ...this.#extraLocal]
     if (bound !== '0.0.0.0' && bound !== '::') out.push({ kind: 'host', host: bound, port, priority: candidatePriority('host') })
     if (this.#init.hostCandidates ?? true) {
       let pref = 65535
@@ -130,7 +138,7 @@ export class PunchSession {
     const c = this.targets().find((x) => x.kind === 'tcp')
     if (!c || !this.#init.tcpPort) throw new NatError('nat_no_tcp', 'no TCP candidate on one side')
     const remote = { host: c.host, port: c.port }
-    const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, ...opts })
+    const socket = await tcpSimultaneousOpen({ localPort: this.#init.tcpPort, remote, clock: this.#clock, ...opts })
     return { socket, remote }
   }
 
@@ -145,19 +153,37 @@ export class PunchSession {
   /** Initiator: the signed offer to send to the remote through the rendezvous. */
   offer(): Uint8Array {
     this.#role = 0
-    this.#sid = new Uint8Array(randomBytes(16))
+    this.#sid = this.#random(16)
     this.#offerEph = this.#eph.publicKey
     return this.#set(this.#sid)
   }
 
   /** Responder: verifies the offer and returns the signed answer. */
   answer(offer: Uint8Array): Uint8Array {
+    this.receiveOffer(offer)
+    return this.signedAnswer()
+  }
+
+  /** Responder, first half: verifies the offer (the pair is then known: `remote`). */
+  receiveOffer(offer: Uint8Array): CandidateSet {
     this.#role = 1
     this.#remote = decodeCandidateSet(offer, this.#init.remoteId, this.#init.identity.publicKey, this.#clock.now())
     this.#sid = this.#remote.sid
     this.#offerEph = this.#remote.eph
+    return this.#remote
+  }
+
+  /**
+   * Responder, second half: the signed answer, with `extra` local candidates (a TURN relayed address allocated once
+   * the offer showed the pair needs one).
+   */
+  signedAnswer(extra: Candidate[] = []): Uint8Array {
+    if (this.#role !== 1 || !this.#sid) throw new NatError('nat_session', 'no offer received')
+    this.#extraLocal.push(...extra)
     return this.#set(this.#sid)
   }
+
+  readonly #extraLocal: Candidate[] = []
 
   /** Initiator: verifies the answer (same session id). */
   acceptAnswer(answer: Uint8Array): void {
@@ -198,7 +224,7 @@ export class PunchSession {
       }),
       ...(opts.birthday === false ? { birthday: false } : {}),
       openSocket: async (port = 0) => {
-        const s = UdxDatagramSocket.bind(port, '0.0.0.0')
+        const s = (init.bindUdp ?? UdxDatagramSocket.bind)(port, '0.0.0.0')
         if (init.onError) s.errorSink = init.onError
         init.onSocket?.()
         return s

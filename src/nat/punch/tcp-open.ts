@@ -3,19 +3,11 @@
  * predicted public address (port-preserving NATs keep the local port) at about the same time; the crossing SYNs
  * create both NAT mappings and the kernel completes one connection. Retries until `timeoutMs`.
  */
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
+import { systemClock, type Clock } from '../../interfaces/clock.js'
 import { AbortedError } from '../../util/errors.js'
 import { NatError } from '../errors.js'
 import type { Rinfo } from '../socket.js'
-
-/** A free local TCP port (bound and released), to be advertised as a `tcp` candidate. */
-export async function freeTcpPort(host = '0.0.0.0'): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, host, () => resolve()) })
-  const port = (srv.address() as { port: number }).port
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 export interface TcpOpenOptions {
   localPort: number
@@ -25,18 +17,21 @@ export interface TcpOpenOptions {
   /** Pause between attempts after a refused/failed connect. @default 200 */
   retryMs?: number
   signal?: AbortSignal
+  /** Deadline and retry pauses. @default systemClock */
+  clock?: Clock
 }
 
 export async function tcpSimultaneousOpen(opts: TcpOpenOptions): Promise<Socket> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 8000)
+  const clock = opts.clock ?? systemClock
+  const deadline = clock.now() + (opts.timeoutMs ?? 8000)
   let last: unknown
-  while (Date.now() < deadline) {
+  while (clock.now() < deadline) {
     if (opts.signal?.aborted) throw new AbortedError('tcp open aborted')
     try {
-      return await attempt(opts, deadline - Date.now())
+      return await attempt(opts, deadline - clock.now())
     } catch (err) {
       last = err
-      await new Promise((r) => setTimeout(r, opts.retryMs ?? 200).unref())
+      await new Promise<void>((r) => clock.setTimeout(r, opts.retryMs ?? 200))
     }
   }
   throw new NatError('nat_tcp_failed', 'TCP simultaneous open failed', { cause: last })
