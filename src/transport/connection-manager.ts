@@ -5,7 +5,7 @@
  * simultaneous-dial tie-break moves the link, never closes it), enforces admission, limits and bans, answers PING and
  * DISCOVER and keeps links alive. Frames flow through FramePath into the Router. Implements LinkProvider and WireTap.
  *
- * Over 300 lines: it is the one owner of the per-connection records, and the lifecycle, admission and ban rules read
+ * Why this file is long: it is the one owner of the per-connection records, and the lifecycle, admission and ban rules read
  * and write them together; the frame path, tie-break, TCP and signal helpers are split out already.
  */
 import { parseHostPort } from '../util/host-port.js'

@@ -25,10 +25,7 @@ const MARKER_WITHIN = 30
 const ALLOWED: Record<string, string> = {
   'dht/dht.ts': 'TODO(issue 23, dht): split the lookup/maintenance parts or give the reason',
   'dht/routing-table.ts': 'TODO(issue 23, dht): split or give the reason',
-  'nat/service.ts': 'TODO(issue 23 item 1, nat): being split into injected components',
   'services/vpn/client.ts': 'TODO(issue 23, vpn): split or give the reason',
-  'services/vpn/exit.ts': 'TODO(issue 23, vpn): split or give the reason',
-  'transport/connection-manager.ts': 'TODO(issue 23 item 2, transport): next to the wire hot path being reworked; split admission/keep-alive out or give the reason',
 }
 
 function files(d: string): string[] {

@@ -5,7 +5,7 @@
  * bytes/s per client and in total, connect and idle timeouts. Every refusal is a SOCKS reply code with a reason,
  * logged. Carried bytes are metered with the usage meter as service `vpn` ('served'), the same count the client
  * records as 'consumed'. Nothing carried is stored.
- * Over 300 lines: admission, limits, metering and the stream table all work on the one per-client table.
+ * Why this file is long: admission, limits, metering and the stream table all work on the one per-client table.
  */
 import { safeErrorText } from '../../wire/error-codes.js'
 import { lookup } from 'node:dns/promises'
