@@ -5,7 +5,7 @@
  * level, the exit is marked dead for `deadMs` and new streams go to the next one at once (open streams on the dead
  * exit are reset: TCP cannot move). Carried bytes are recorded with the usage meter as `vpn` 'consumed'.
  * UDP associations (SOCKS UDP ASSOCIATE) are opened on the same ranked exits (udp-client.ts holds one's state).
- * Over 300 lines: exit choice, streams, associations and metering share the exit table and the meter.
+ * Why this file is long: exit choice, streams, associations and metering share the exit table and the meter.
  */
 import type { Socket } from 'node:net'
 import type { Endpoint, Link, LinkProvider } from '../../interfaces/link.js'
