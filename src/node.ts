@@ -35,7 +35,11 @@ import { createDefaultTransport, type TransportFactory } from './transport/legac
 import type { NodeTransport } from './transport/legacy/types.js'
 
 /** A layer's module (and its dependencies) loads when the node attaches it, not when this file is imported. */
-const lazy = (load: () => Promise<{ attach: AttachFn }>): AttachFn => async (ctx) => (await load()).attach(ctx)
+const layerLoaders: Array<() => Promise<unknown>> = []
+const lazy = (load: () => Promise<{ attach: AttachFn }>): AttachFn => { layerLoaders.push(load); return async (ctx) => (await load()).attach(ctx) }
+
+/** Loads every layer's module without attaching it: a first start does this while the identity is minted (src/cli/identity-ahead.ts). */
+export function preloadLayers(): Promise<unknown> { return Promise.all(layerLoaders.map((l) => l())) }
 
 /** Layer attach order; stopped in reverse. */
 export const LAYERS: ReadonlyArray<[string, AttachFn]> = [
