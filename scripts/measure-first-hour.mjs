@@ -4,7 +4,9 @@
 // `zeone dht get` against the running node. Prints a markdown table (and JSON with --json) with the machine and its
 // load, since on a shared VM wall time mostly measures the neighbours: CPU seconds (user+sys) are reported beside it.
 //
-//   node scripts/measure-first-hour.mjs [--repo DIR] [--runs N] [--keep] [--json] [--omit-optional]
+//   node scripts/measure-first-hour.mjs [--repo DIR] [--runs N] [--keep] [--json] [--omit-optional] [--empty-cache]
+//
+// --empty-cache: `npm ci` with a new, empty npm cache (every tarball downloaded), as a first install on a new machine.
 //
 // Only committed files are measured (it clones). Every process it starts is stopped before it exits, also on failure.
 import { spawn, spawnSync } from 'node:child_process'
@@ -87,17 +89,29 @@ function groupCpu(pgid) {
   return any ? total : undefined
 }
 
-/** The longest steps npm's --timing log recorded (package scripts, fetches), as `name s` text. */
-function npmPhases(dir) {
+/**
+ * npm ci's split from its --timing log: download+unpack (reify:unpack), the better-sqlite3 install script (a
+ * source build when no prebuilt binary is reachable), the other install scripts, and what follows reify (this
+ * package's `prepare`, the tsc build), plus the registry requests made.
+ */
+function npmPhases(dir, clone) {
   try {
     const log = readdirSync(dir).filter((f) => f.endsWith('-debug-0.log')).sort().pop()
-    const steps = []
-    for (const m of readFileSync(join(dir, log), 'utf8').matchAll(/timing (\S+) Completed in (\d+)ms/g)) steps.push([m[1], Number(m[2])])
-    const fetches = [...readFileSync(join(dir, log), 'utf8').matchAll(/http fetch GET \d+ (\S+) (\d+)ms/g)]
+    const text = readFileSync(join(dir, log), 'utf8')
+    const steps = new Map()
+    for (const m of text.matchAll(/timing (\S+) Completed in (\d+)ms/g)) steps.set(m[1], Number(m[2]))
+    const fetches = [...text.matchAll(/http fetch GET \d+ (\S+) (\d+)ms/g)]
     const packuments = fetches.filter((m) => !m[1].includes('/-/')).length
-    const want = steps.filter(([n]) => /^(build:run:|reify:|idealTree|npm:load|command:ci)/.test(n) || n.startsWith('build:'))
-    return `${want.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([n, ms]) => `${n} ${sec(ms)} s`).join(', ')}; ${fetches.length} registry GETs (${packuments} package metadata)`
-  } catch (err) { return `(no npm timing log: ${err.message})` }
+    const sqlite = steps.get('build:run:install:node_modules/better-sqlite3') ?? 0
+    const scripts = (steps.get('build') ?? 0) - sqlite
+    const after = (steps.get('command:ci') ?? 0) - (steps.get('reify') ?? 0)
+    // object files are left only by a source build (a downloaded prebuilt binary comes without them)
+    const prebuilt = existsSync(join(clone, 'node_modules', 'better-sqlite3', 'build', 'Release', 'obj.target')) ? ' (compiled from source: no prebuilt binary reachable)' : ''
+    return {
+      text: `download+unpack ${sec(steps.get('reify:unpack') ?? 0)} s, better-sqlite3 install${prebuilt} ${sec(sqlite)} s, other install scripts ${sec(scripts)} s, prepare (tsc build) ${sec(after)} s; ${fetches.length} registry GETs (${packuments} package metadata)`,
+      unpack: steps.get('reify:unpack'), sqlite, scripts, prepare: after, gets: fetches.length,
+    }
+  } catch (err) { return { text: `(no npm timing log: ${err.message})` } }
 }
 
 function repeat(n, f) {
@@ -119,10 +133,11 @@ const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, enco
 
 // its own logs dir: npm keeps 10 logs per dir and other npm runs on the machine would rotate this one away
 const logs = join(work, 'npm-logs')
-const ci = timed('npm', ['ci', '--no-audit', '--no-fund', '--timing', `--logs-dir=${logs}`, ...(flag('omit-optional') ? ['--omit=optional'] : [])])
-const phases = npmPhases(logs)
+const cache = flag('empty-cache') ? ['--cache', join(work, 'npm-cache')] : []
+const ci = timed('npm', ['ci', '--no-audit', '--no-fund', '--timing', `--logs-dir=${logs}`, ...cache, ...(flag('omit-optional') ? ['--omit=optional'] : [])])
+const phases = npmPhases(logs, dir)
 const size = spawnSync('du', ['-sm', 'node_modules'], { cwd: dir, encoding: 'utf8' }).stdout.split('\t')[0]
-row(`\`npm ci\`${flag('omit-optional') ? ' --omit=optional' : ''} (builds dist/ in \`prepare\`)`, ci.wall, ci.cpu, 180_000, `node_modules ${size} MB; longest steps: ${phases}`)
+row(`\`npm ci\`${flag('omit-optional') ? ' --omit=optional' : ''}${cache.length ? ' with an empty npm cache' : ''} (builds dist/ in \`prepare\`)`, ci.wall, ci.cpu, 180_000, `node_modules ${size} MB; ${phases.text}`)
 const fresh = spawnSync(process.execPath, ['scripts/build-if-stale.mjs', '--check'], { cwd: dir, encoding: 'utf8' }).stdout.trim()
 if (fresh !== 'fresh') { const b = timed(process.execPath, ['scripts/build-if-stale.mjs']); row('build left for `npm start`', b.wall, b.cpu, undefined) }
 

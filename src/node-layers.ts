@@ -14,10 +14,16 @@ import type { ZeoneConfig } from './ops/config-schema.js'
  */
 export type LayerEntry = readonly [name: string, attach: AttachFn, config?: (c: ZeoneConfig) => object]
 
+const layerLoaders: Array<() => Promise<unknown>> = []
+
 /** A layer entry whose attach and config slice agree on the slice type `C`. */
 function layer<C extends object>(name: string, load: () => Promise<{ attach: AttachFn<C> }>, config: (c: ZeoneConfig) => C): LayerEntry {
+  layerLoaders.push(load)
   return [name, async (ctx: NodeContext<C>) => (await load()).attach(ctx), config]
 }
+
+/** Loads every layer's module without attaching it: a first start does this while the identity is minted (src/cli/identity-ahead.ts). */
+export function preloadLayers(): Promise<unknown> { return Promise.all(layerLoaders.map((l) => l())) }
 
 /** Layer attach order; stopped in reverse. */
 export const LAYERS: readonly LayerEntry[] = [

@@ -283,4 +283,4 @@ export function createNode(config: ZeoneConfig, init: NodeInit = {}): ZeoneNode 
 }
 
 export { parseHostPort } from './util/host-port.js'
-export { LAYERS, type LayerEntry } from './node-layers.js'
+export { LAYERS, preloadLayers, type LayerEntry } from './node-layers.js'

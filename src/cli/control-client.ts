@@ -1,5 +1,12 @@
 /** Calls the running node's owner-only control API (`<dataDir>/control.sock`). */
+import { join } from 'node:path'
 import { ZeoneError } from '../util/errors.js'
+
+/**
+ * ops/control-server.ts's socket path, spelled here so a client command does not load the server module and its
+ * imports (test/cli/control-client.test.ts checks the two agree).
+ */
+export const clientSocketPath = (dataDir: string): string => join(dataDir, 'control.sock')
 
 /** Largest control response we buffer. */
 const MAX_RESPONSE = 16 << 20
@@ -15,9 +22,9 @@ export interface ControlCallOptions {
 }
 
 export async function controlCall(dataDir: string, method: 'GET' | 'POST' | 'DELETE', path: string, opts: ControlCallOptions = {}): Promise<unknown> {
-  // loaded per call, not with the command list: `zeone help` never pays for node:http, node:net and the server module
-  const [{ request }, { controlSocketPath }] = await Promise.all([import('node:http'), import('../ops/control-server.js')])
-  const socketPath = controlSocketPath(dataDir)
+  // loaded per call: only the commands that talk to a node pay for node:http
+  const { request } = await import('node:http')
+  const socketPath = clientSocketPath(dataDir)
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body))
   return new Promise((resolve, reject) => {
     const req = request({

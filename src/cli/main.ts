@@ -1,12 +1,18 @@
-/** `zeone` entry point: dispatches to the command whose name matches the most leading words. */
+/**
+ * `zeone` entry point: dispatches to the command whose name matches the most leading words. By default the commands
+ * come from the generated ./manifest.ts, so help and a command load only the module of the command asked for (a
+ * client command such as `zeone dht get` loads a dozen small modules, not every command group).
+ */
 import type { CliIO, Command } from './command.js'
-import { allCommands } from './commands/index.js'
 import { parseArgs } from './args.js'
-import { ZeoneError } from '../util/errors.js'
+import { loaders, manifest, type ManifestEntry } from './manifest.js'
+
+/** What help and dispatch need of a command before its module is loaded. */
+type Listed = Pick<Command, 'name' | 'summary' | 'usage'>
 
 /** Finds the command with the longest name matching the leading words of argv. */
-export function findCommand(argv: string[], commands: Command[]): { command: Command; rest: string[] } | undefined {
-  let best: { command: Command; rest: string[] } | undefined
+export function findCommand<C extends Pick<Command, 'name'>>(argv: string[], commands: readonly C[]): { command: C; rest: string[] } | undefined {
+  let best: { command: C; rest: string[] } | undefined
   let bestLen = 0
   for (const c of commands) {
     const words = c.name.split(' ')
@@ -16,23 +22,33 @@ export function findCommand(argv: string[], commands: Command[]): { command: Com
   return best
 }
 
-export function helpText(commands: Command[]): string {
+export function helpText(commands: readonly Pick<Command, 'name' | 'summary'>[]): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4)
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
   return `usage: zeone <command> [options]\n\ncommands:\n  ${'help'.padEnd(width)}  show this help (zeone help <command> for details)\n${lines.join('\n')}\n`
 }
 
-export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }, commands: Command[] = allCommands): Promise<number> {
+/** The command a manifest entry names, from its module (a manifest older than the module is a build mistake). */
+async function load(entry: ManifestEntry): Promise<Command> {
+  const { commands } = await loaders[entry.module]!()
+  const c = commands.find((x) => x.name === entry.name)
+  if (!c) throw new Error(`src/cli/manifest.ts is stale: '${entry.name}' is not in commands/${entry.module}; regenerate it (node dist/src/cli/manifest-gen.js)`)
+  return c
+}
+
+/** Runs `zeone ARGV`; `commands` replaces the manifest (tests run their own commands). */
+export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }, commands?: Command[]): Promise<number> {
+  const listed: readonly Listed[] = commands ?? manifest
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     const topic = argv.slice(1)
-    const found = topic.length > 0 ? findCommand(topic, commands) : undefined
+    const found = topic.length > 0 ? findCommand(topic, listed) : undefined
     if (found) io.stdout.write(`usage: zeone ${found.command.usage}\n\n${found.command.summary}\n`)
-    else io.stdout.write(helpText(commands))
+    else io.stdout.write(helpText(listed))
     return argv.length === 0 ? 2 : 0
   }
-  const found = findCommand(argv, commands)
+  const found = findCommand(argv, listed)
   if (!found) {
-    io.stderr.write(`zeone: unknown command '${argv.join(' ')}'\n\n${helpText(commands)}`)
+    io.stderr.write(`zeone: unknown command '${argv.join(' ')}'\n\n${helpText(listed)}`)
     return 2
   }
   const args = parseArgs(found.rest)
@@ -41,7 +57,8 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
     return 0
   }
   try {
-    return await found.command.run(args, io)
+    const command = commands ? found.command as Command : await load(found.command as ManifestEntry)
+    return await command.run(args, io)
   } catch (err) {
     io.stderr.write(`zeone ${found.command.name}: ${await describeError(err)}\n`)
     return 1
@@ -78,6 +95,7 @@ async function describeError(err: unknown): Promise<string> {
       if (short !== undefined) return `chain: ${short}`
     }
   }
+  const { ZeoneError } = await import('../util/errors.js')
   const msg = err instanceof Error ? err.message : String(err)
   return `${msg}${err instanceof ZeoneError ? ` [${err.code}]` : ''}`
 }

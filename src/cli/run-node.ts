@@ -1,16 +1,18 @@
 /**
  * Runs a node for `zeone start` and `zeone model serve` until SIGINT/SIGTERM: picks its ports (./port-choice.ts),
  * retries a default port lost to a race at bind time, writes <dataDir>/ports.json and prints the banner.
- * Loads the node and the config schema: import it lazily from a command.
+ * Loads the node and the config schema: import it lazily from a command. On a first start the identity is minted
+ * on a worker thread while the node's modules load (./identity-ahead.ts).
  */
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { CliIO, ParsedArgs } from './command.js'
 import { configFromArgs, flagsToConfig } from './config-args.js'
-import { createNode } from '../node.js'
+import type { createNode } from '../node.js'
 import { loadConfig, mergeConfig } from '../ops/config.js'
 import type { ZeoneConfig } from '../ops/config-schema.js'
 import { choosePorts, explicitPorts } from './port-choice.js'
 import { writePortsFile } from './ports-file.js'
+import { mintIdentityAhead } from './identity-ahead.js'
 
 /** The P2P default is every interface: the banner says so, so an operator is never surprised by who can reach the node. */
 function allInterfacesNote(l: { host: string; port: number } | undefined): string {
@@ -27,18 +29,25 @@ export interface RunNodeOptions {
 
 export async function runNode(args: ParsedArgs, io: CliIO, opts: RunNodeOptions = {}): Promise<number> {
   const { config: asked, file } = configFromArgs(args)
+  const ahead = await mintIdentityAhead(resolve(asked.dataDir), asked.dht.staticPuzzleBits)
   const flags = flagsToConfig(args)
   const choice = await choosePorts(asked, explicitPorts(file, process.env, flags))
   let current: { stop(): Promise<void> } | undefined
   let done: () => void = () => {}
   const stopped = new Promise<void>((res) => { done = res })
+  let stopping = false
   const onSignal = (sig: string): void => {
     io.stderr.write(`zeone: ${sig} received, stopping\n`)
-    if (current) current.stop().then(done, done); else done()
+    stopping = true
+    if (current) current.stop().then(done, done); else { void ahead?.cancel(); done() }
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const off = (): void => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal) }
+  const { createNode, preloadLayers } = await import('../node.js')
+  // first start: the layers' modules load on this thread while the worker mints the identity
+  if (ahead) await Promise.all([ahead.done, preloadLayers().catch(() => {})])
+  if (stopping) { off(); return 0 }
   // a default port another process took between the probe and the bind moves to a free one (twice at most);
   // a port the operator set fails with the listener and the flag named (util/listen.ts)
   let node: ReturnType<typeof createNode>

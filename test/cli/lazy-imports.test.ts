@@ -48,21 +48,35 @@ function packagesIn(log: string): Set<string> {
   return pkgs
 }
 
-function packagesLoaded(args: string[]): Set<string> {
+/** The command modules (src/cli/commands/*) a log shows loaded. */
+function commandModulesIn(log: string): string[] {
+  const mods = new Set<string>()
+  for (const u of readFileSync(log, 'utf8').split('\n')) {
+    const m = /\/src\/cli\/commands\/([^/]+)\.(?:js|ts)$/.exec(u)
+    if (m) mods.add(m[1]!)
+  }
+  return [...mods].sort()
+}
+
+function loadedBy(args: string[]): { pkgs: Set<string>; commandModules: string[] } {
   const log = join(dir, `loaded-${args[0]}.txt`)
   const r = spawnSync(process.execPath, [...loggingFlags(log), fixture, ...args], { env: cleanEnv(), encoding: 'utf8' })
   assert.ok(r.status !== null, 'the CLI ran')
-  return packagesIn(log)
+  const text = readFileSync(log, 'utf8')
+  assert.match(text, /\/src\/cli\/main\.(js|ts)\n/, 'the log saw the CLI\'s own modules (the hooks work)')
+  return { pkgs: packagesIn(log), commandModules: commandModulesIn(log) }
 }
 
-it('zeone help loads none of the heavy packages', () => {
-  const pkgs = packagesLoaded(['help'])
+it('zeone help loads none of the heavy packages and no command module (the manifest has the help)', () => {
+  const { pkgs, commandModules } = loadedBy(['help'])
   for (const p of HEAVY) assert.ok(!pkgs.has(p), `zeone help loaded ${p}`)
+  assert.deepEqual(commandModules, [], 'zeone help loaded command modules')
 })
 
-it('a client command without a node loads no layer package (it only needs the data dir)', () => {
-  const pkgs = packagesLoaded(['dht', 'get', 'x', '--data-dir', join(dir, 'none')])
+it('a client command without a node loads no layer package and only its own command module', () => {
+  const { pkgs, commandModules } = loadedBy(['dht', 'get', 'x', '--data-dir', join(dir, 'none')])
   for (const p of HEAVY) assert.ok(!pkgs.has(p), `zeone dht get loaded ${p}`)
+  assert.deepEqual(commandModules, ['dht'])
 })
 
 // A default node (no chain, no .yaml config, no WebSocket client yet) must not pay for viem (~400 modules), yaml or

@@ -1,4 +1,8 @@
-/** Every command group; src/cli/main.ts dispatches on the longest matching command name. */
+/**
+ * Every command group, keyed by its module's file name (src/cli/commands/<key>.ts), in help order. The CLI itself
+ * dispatches through the generated ../manifest.ts, which loads only the module of the command asked for; this list
+ * is what the manifest is generated from and checked against (test/cli/manifest.test.ts).
+ */
 import type { Command } from '../command.js'
 import { commands as node } from './node.js'
 import { commands as dht } from './dht.js'
@@ -12,4 +16,8 @@ import { commands as vpn } from './vpn.js'
 import { commands as embed } from './embed.js'
 import { commands as devnet } from './devnet.js'
 
-export const allCommands: Command[] = [...node, ...dht, ...nat, ...content, ...economy, ...chain, ...cortex, ...modelCard, ...embed, ...vpn, ...devnet]
+export const commandModules: Readonly<Record<string, Command[]>> = {
+  node, dht, nat, content, economy, chain, cortex, 'model-card': modelCard, embed, vpn, devnet,
+}
+
+export const allCommands: Command[] = Object.values(commandModules).flat()
