@@ -4,6 +4,7 @@
  * zone (dropped) and optional brackets. Names never parse: the exit resolves them and checks what came back.
  */
 import { isIP } from 'node:net'
+import { ipv6Groups } from '../../util/address-class.js'
 
 export type Ip16 = Uint8Array
 
@@ -22,23 +23,9 @@ export function parseIp(s: string): Ip16 | undefined {
     h.split('.').forEach((p, i) => { out[12 + i] = Number(p) })
     return out
   }
-  if (kind !== 6) return undefined
-  let tail: number[] = []
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(h)
-  if (v4) {
-    if (isIP(v4[1]!) !== 4) return undefined
-    const b = v4[1]!.split('.').map(Number)
-    tail = [(b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!]
-    h = h.slice(0, -v4[1]!.length)
-    if (h.endsWith(':') && !h.endsWith('::')) h = h.slice(0, -1)
-  }
-  const [head, rest] = h.split('::') as [string, string | undefined]
-  const groups = (p: string): number[] => (p === '' ? [] : p.split(':').map((x) => parseInt(x, 16)))
-  const a = groups(head)
-  const b = rest === undefined ? [] : groups(rest)
-  const fill = 8 - tail.length - a.length - b.length
-  if (fill < 0 || (rest === undefined && fill !== 0)) return undefined
-  const all = [...a, ...new Array<number>(rest === undefined ? 0 : fill).fill(0), ...b, ...tail]
+  // IPv6 (also with an embedded dotted quad): the one expander every layer uses
+  const all = kind === 6 ? ipv6Groups(h) : undefined
+  if (!all) return undefined
   all.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 255 })
   return out
 }
