@@ -4,9 +4,9 @@
  * the same checks before encoding. Normative spec and vectors: docs/protocol/nat.md.
  */
 import { registerMessageTypes } from '../wire/message-types.js'
-import { bytes, decodeWith, message, optional, struct, text, uint, SchemaError, type Schema } from '../wire/schema.js'
+import { bytes, decodeWith, message, optional, struct, text, uint, type SchemaError } from '../wire/schema.js'
 import { NatError } from './errors.js'
-import { candidateFamily } from './punch/candidates.js'
+import { ipLiteral } from './punch/candidates.js'
 
 export const NatMessageType = {
   /** request to a rendezvous: forward a signed candidate offer to `to`; the reply carries the answer. */
@@ -37,17 +37,6 @@ export const MAX_SIGNAL_BYTES = 4096
 /** Longest `error` text a node sends (longer ones are cut); a peer's is accepted up to the field's limit. */
 const MAX_ERROR_CHARS = 200
 const ID = bytes(32)
-
-/** An IP literal a candidate may name (candidateFamily): what `obs` carries. */
-function ipLiteral(): Schema<string> {
-  const base = text(1, 64)
-  const check = (v: unknown, path: string): string => {
-    const s = base.read(v as string, path)
-    if (candidateFamily(s) === undefined) throw new SchemaError(path, 'expected an IP literal')
-    return s
-  }
-  return { read: check, write: check, limits: base.limits }
-}
 
 /**
  * `obs`: in a NAT_SIGNAL_DELIVER forwarded by a rendezvous, the IP the rendezvous sees the signer's link come from

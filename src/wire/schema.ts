@@ -88,6 +88,45 @@ export function list<T>(item: Schema<T>, max: number): Schema<T[]> {
   }
 }
 
+/** A fixed-length CBOR array whose items have these schemas in order (a compact record: `[kind, host, port]`). */
+export function tuple<T extends unknown[]>(...items: { [K in keyof T]: Schema<T[K]> }): Schema<T> {
+  const subs = items as Schema<unknown>[]
+  return {
+    read(v, path) {
+      if (!Array.isArray(v) || v.length !== subs.length) throw new SchemaError(path, `expected a list of ${subs.length}`)
+      return subs.map((s, i) => s.read(v[i], `${path}[${i}]`)) as T
+    },
+    write(v, path) {
+      if (!Array.isArray(v) || v.length !== subs.length) throw new SchemaError(path, `expected a list of ${subs.length}`)
+      return subs.map((s, i) => s.write(v[i], `${path}[${i}]`))
+    },
+    limits: {
+      maxDepth: 1 + Math.max(0, ...subs.map((s) => s.limits.maxDepth)),
+      maxItems: Math.max(subs.length, ...subs.map((s) => s.limits.maxItems)),
+      maxStringBytes: Math.max(0, ...subs.map((s) => s.limits.maxStringBytes)),
+    },
+  }
+}
+
+/** One of a closed set of texts (an enum on the wire). */
+export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
+  const check = (v: unknown, path: string): V => {
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) throw new SchemaError(path, `expected one of ${values.join(', ')}`)
+    return v as V
+  }
+  return { read: check, write: check, limits: { ...leaf, maxStringBytes: Math.max(...values.map((x) => Buffer.byteLength(x))) } }
+}
+
+/** `base` with an extra check on its value (`refine(text(1, 64), isHost, 'expected a host')`). */
+export function refine<T>(base: Schema<T>, ok: (v: T) => boolean, reason: string): Schema<T> {
+  const check = (x: T, path: string): T => { if (!ok(x)) throw new SchemaError(path, reason); return x }
+  return {
+    read: (v, path) => check(base.read(v, path), path),
+    write: (v, path) => base.write(check(v, path), path),
+    limits: base.limits,
+  }
+}
+
 /** A struct key that may be absent (absent on the wire = undefined here; never encoded as null). */
 export function optional<T>(s: Schema<T>): Schema<T | undefined> & { readonly optional: true } {
   return {

@@ -11,7 +11,8 @@ import { blake2b } from '../../crypto/hash.js'
 import { verify } from '../../crypto/sign.js'
 import { equalBytes } from '../../util/bytes.js'
 import { addressClass } from '../../util/address-class.js'
-import { decode, encode, type CborValue } from '../../wire/cbor.js'
+import { encode, type CborValue } from '../../wire/cbor.js'
+import { bytes, decodeWith, list, message, oneOf, refine, struct, text, tuple, uint, type SchemaError, type Schema } from '../../wire/schema.js'
 import { NatError } from '../errors.js'
 
 export type CandidateKind = 'host' | 'srflx' | 'relay' | 'tcp'
@@ -54,18 +55,10 @@ export function encodeCandidateSet(s: CandidateSet, identity: Identity): Uint8Ar
   return encode({ set: unsigned, sig: identity.sign(DOMAIN, unsigned) })
 }
 
-const isBytes = (v: unknown, n?: number): v is Uint8Array => v instanceof Uint8Array && (n === undefined || v.length === n)
-const isU = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
-const bad = (what: string): never => { throw new NatError('nat_bad_candidates', `invalid candidate set: ${what}`) }
-
-const ENVELOPE_KEYS = ['set', 'sig']
-const SET_KEYS = ['v', 'from', 'to', 'sid', 'eph', 'stream', 'map', 'filt', 'cands', 'ts']
-const MAPPINGS = ['none', 'endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown']
-const FILTERINGS = ['endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown']
+const MAPPINGS = ['none', 'endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown'] as const
+const FILTERINGS = ['endpoint-independent', 'address-dependent', 'address-port-dependent', 'unknown'] as const
 /** Longest textual IPv6 address (8 groups of 4 and 7 colons); IPv4 is shorter. */
 const MAX_HOST_CHARS = 39
-
-const onlyKeys = (m: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(m).every((k) => keys.includes(k))
 
 /** IP version of a candidate host, or undefined unless it is a plain IPv4 or IPv6 literal a datagram can be sent to. */
 export function candidateFamily(host: string): 4 | 6 | undefined {
@@ -79,40 +72,41 @@ export function candidateFamily(host: string): 4 | 6 | undefined {
   return family
 }
 
+/** A host a datagram may be sent to (candidateFamily), as a schema: what candidates and `obs` fields carry. */
+export const ipLiteral = (): Schema<string> => refine(text(1, 64), (h) => candidateFamily(h) !== undefined, 'expected an IP literal')
+
+const ID = bytes(32)
+/** Outer envelope: `{set, sig}`; `set` is verified before it is decoded. */
+const envelope = message('candidate set', struct({ set: bytes(1, 4096), sig: bytes(64) }))
+/** The signed body; a candidate is the tuple `[kind index, host, port, priority]`. */
+const setBody = message('set', struct({
+  v: uint(1, 1), from: ID, to: ID, sid: bytes(16), eph: bytes(32), stream: uint(0xffffffff),
+  map: oneOf(MAPPINGS), filt: oneOf(FILTERINGS),
+  cands: list(tuple<[number, string, number, number]>(uint(KINDS.length - 1), ipLiteral(), uint(65535, 1), uint(0xffffffff)), MAX_CANDIDATES),
+  ts: uint(),
+}))
+
+const invalid = (e: SchemaError): NatError => new NatError('nat_bad_candidates', `invalid candidate set: ${e.message}`)
+
 /**
  * Decodes and verifies a signed set: the signature must be by `expectFrom`, the set addressed to `expectTo`, and
- * fresh (|now - ts| <= 30 s). Every field is checked strictly (no unknown keys; each candidate an IP literal of
- * family 4 or 6, port 1..65535, at most MAX_CANDIDATES of them), so nothing a peer signs reaches a socket unchecked.
- * Throws NatError otherwise.
+ * fresh (|now - ts| <= 30 s). Every field is checked strictly by its schema (no unknown keys; each candidate an IP
+ * literal of family 4 or 6, port 1..65535, at most MAX_CANDIDATES of them), so nothing a peer signs reaches a socket
+ * unchecked. Throws NatError otherwise.
  */
 export function decodeCandidateSet(bytes: Uint8Array, expectFrom: Uint8Array, expectTo: Uint8Array, now: number): CandidateSet {
-  if (bytes.length > 4096) bad('too large')
-  const outer = decode(bytes, { maxDepth: 2, maxItems: 4, maxStringBytes: 4096 }) as Record<string, unknown>
-  if (!outer || typeof outer !== 'object' || Array.isArray(outer) || !onlyKeys(outer, ENVELOPE_KEYS) || !isBytes(outer.set) || !isBytes(outer.sig, 64)) bad('envelope')
-  const setBytes = outer.set as Uint8Array
-  if (!verify(expectFrom, outer.sig as Uint8Array, DOMAIN, setBytes)) {
+  if (bytes.length > 4096) throw new NatError('nat_bad_candidates', 'invalid candidate set: too large')
+  const outer = decodeWith(envelope, bytes, invalid)
+  if (!verify(expectFrom, outer.sig, DOMAIN, outer.set)) {
     throw new NatError('nat_signature', 'candidate set signature does not verify for the expected peer')
   }
-  const b = decode(setBytes, { maxDepth: 4, maxItems: 32, maxStringBytes: 256 }) as Record<string, unknown>
-  if (!b || typeof b !== 'object' || Array.isArray(b) || b.v !== 1) bad('version')
-  if (!onlyKeys(b, SET_KEYS)) bad('unknown key')
-  if (!isBytes(b.from, 32) || !equalBytes(b.from, expectFrom)) bad('from')
-  if (!isBytes(b.to, 32) || !equalBytes(b.to, expectTo)) throw new NatError('nat_redirected', 'candidate set addressed to another node')
-  if (!isBytes(b.sid, 16) || !isBytes(b.eph, 32)) bad('sid/eph')
-  if (!isU(b.stream, 0xffffffff) || !isU(b.ts, Number.MAX_SAFE_INTEGER)) bad('stream/ts')
-  if (Math.abs(now - (b.ts as number)) > MAX_SET_AGE_MS) throw new NatError('nat_stale', 'candidate set is stale')
-  if (typeof b.map !== 'string' || typeof b.filt !== 'string' || !MAPPINGS.includes(b.map) || !FILTERINGS.includes(b.filt)) bad('nat type')
-  if (!Array.isArray(b.cands) || b.cands.length > MAX_CANDIDATES) bad('candidates')
-  const candidates = (b.cands as unknown[]).map((c): Candidate => {
-    if (!Array.isArray(c) || c.length !== 4) return bad('candidate')
-    const [k, host, port, prio] = c as [unknown, unknown, unknown, unknown]
-    if (!isU(k, KINDS.length - 1) || !isU(port, 65535) || port === 0 || !isU(prio, 0xffffffff)) return bad('candidate fields')
-    if (typeof host !== 'string' || candidateFamily(host) === undefined) return bad('candidate host is not an IP literal')
-    return { kind: KINDS[k]!, host, port, priority: prio }
-  })
+  const b = decodeWith(setBody, outer.set, invalid)
+  if (!equalBytes(b.from, expectFrom)) throw new NatError('nat_bad_candidates', 'invalid candidate set: from')
+  if (!equalBytes(b.to, expectTo)) throw new NatError('nat_redirected', 'candidate set addressed to another node')
+  if (Math.abs(now - b.ts) > MAX_SET_AGE_MS) throw new NatError('nat_stale', 'candidate set is stale')
   return {
-    from: b.from as Uint8Array, to: b.to as Uint8Array, sid: b.sid as Uint8Array, eph: b.eph as Uint8Array,
-    streamId: b.stream as number, mapping: b.map as string, filtering: b.filt as string, candidates, ts: b.ts as number,
+    from: b.from, to: b.to, sid: b.sid, eph: b.eph, streamId: b.stream, mapping: b.map, filtering: b.filt, ts: b.ts,
+    candidates: b.cands.map(([k, host, port, priority]) => ({ kind: KINDS[k]!, host, port, priority })),
   }
 }
 
