@@ -14,7 +14,6 @@ export const LEGACY_TYPES = [
   'CONTRACT_RESULT', 'SERVICE_REQUEST', 'SERVICE_RESPONSE', 'SERVICE_LIST', 'VPN_CONNECT', 'VPN_CONNECT_RESULT',
   'VPN_DATA', 'VPN_CLOSE', 'STREAM', 'CACHE_REQUEST', 'CACHE_RESPONSE',
 ] as const
-export type LegacyType = typeof LEGACY_TYPES[number]
 const TYPE_SET = new Set<string>(LEGACY_TYPES)
 
 export class LegacyWireError extends InvalidInputError {

@@ -47,7 +47,6 @@ export const MessageType = {
   BALANCE_ACK: 0x52,
 } as const
 
-export type MessageTypeName = keyof typeof MessageType
 
 /** Ranges owned by each layer; a layer registers its extra types inside its own range only. */
 export const TYPE_RANGES = {

@@ -14,7 +14,6 @@ export const MAX_MESSAGE_BYTES = 1500
 export const MAX_ATTRIBUTES = 48
 
 export const StunClass = { request: 0, indication: 1, success: 2, error: 3 } as const
-export type StunClassName = keyof typeof StunClass
 
 export const StunMethod = {
   binding: 0x001, allocate: 0x003, refresh: 0x004, send: 0x006, data: 0x007,
