@@ -189,3 +189,33 @@ test('NAT control messages decode strictly: a key the spec does not define is re
   assert.equal(decodeAnswer(encode({ v: 1, error: 'nat_busy' })).error, 'nat_busy')
   assert.equal(decodeRelayCtl(encode({ v: 1, to: id, c: 2 })).c, 2)
 })
+
+test('two nodes behind one NAT: the caller checks towards a few private host candidates of a peer at its own public IP, never otherwise', async () => {
+  const { PunchSession, SAME_NAT_HOST_CANDIDATES } = await import('../../src/nat/punch/session.js')
+  const { AddressPolicy } = await import('../../src/util/address-class.js')
+  const sock = UdxDatagramSocket.bind(0, '127.0.0.1')
+  try {
+    const clock = { now: () => NOW, setTimeout: (cb: () => void, ms: number) => { const t = setTimeout(cb, ms); return { cancel: () => clearTimeout(t) } } }
+    const publicOnly = new AddressPolicy('deny')
+    const ourPublic = '93.184.216.34'
+    const lan: Candidate[] = ['10.3.0.2', '192.168.7.9', '172.16.0.3', '169.254.1.1', '127.0.0.5'].map((host, i) => ({ kind: 'host', host, port: 4000 + i, priority: 10 - i }))
+    /** A's view of B's answer when B's NAT shows `peerPublic` (a cone NAT on both sides). */
+    const callerTargets = (peerPublic: string, selfMapping: 'endpoint-independent' | 'none' = 'endpoint-independent'): string[] => {
+      const nat = (host: string, mapping: 'endpoint-independent' | 'none') => ({ mapping, filtering: 'endpoint-independent' as const, publicAddr: { host, port: 5000 } })
+      const A = new PunchSession({ identity: a, remoteId: b.publicKey, socket: sock, nat: nat(ourPublic, selfMapping), hostCandidates: false, clock, allowTarget: (h) => publicOnly.allows(h) })
+      const B = new PunchSession({ identity: b, remoteId: a.publicKey, socket: sock, nat: nat(peerPublic, 'endpoint-independent'), hostCandidates: false, clock, candidates: lan, provenHosts: [ourPublic] })
+      A.acceptAnswer(B.answer(A.offer()))
+      return A.targets().map((c) => `${c.kind} ${c.host}`)
+    }
+    // same public IP: the first SAME_NAT_HOST_CANDIDATES private (RFC 1918) hosts join the public srflx; link-local and
+    // loopback stay refused, as the address policy says
+    assert.equal(SAME_NAT_HOST_CANDIDATES, 2)
+    assert.deepEqual(callerTargets(ourPublic).sort(), ['host 10.3.0.2', 'host 192.168.7.9', `srflx ${ourPublic}`].sort())
+    // a peer behind another NAT: none of its private addresses is probed
+    assert.deepEqual(callerTargets('93.184.216.35'), ['srflx 93.184.216.35'])
+    // we have no NAT: a peer "at our public IP" is not behind our NAT
+    assert.deepEqual(callerTargets(ourPublic, 'none'), [`srflx ${ourPublic}`])
+  } finally {
+    await sock.close()
+  }
+})

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent, canRunLab, NatLab, startRendezvousLab, type NatMode } from './lab.js'
 
-const MODES: NatMode[] = ['cone', 'full', 'restricted', 'symmetric']
+// 'none': a host on a public address of its own, no NAT or firewall in front of it
+const MODES: NatMode[] = ['none', 'cone', 'full', 'restricted', 'symmetric']
 const pairs: [NatMode, NatMode][] = []
 for (let i = 0; i < MODES.length; i++) for (let j = i; j < MODES.length; j++) if (MODES[i] !== 'symmetric' || MODES[j] !== 'symmetric') pairs.push([MODES[i]!, MODES[j]!])
 
@@ -31,11 +32,16 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
     for (const [ma, mb] of pairs) {
       await t.test(`${ma} <-> ${mb}`, async () => {
         lab.nat('A', ma); lab.nat('B', mb)
-        const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+        const [na, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+        for (const [m, n] of [[ma, na], [mb, nb]] as const) {
+          assert.equal((m === 'none') === ((n.nat as { mapping: string }).mapping === 'none'), true, `a host ${m === 'none' ? 'without' : 'behind a'} NAT is classified so (${(n.nat as { mapping: string }).mapping})`)
+        }
         const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
         assert.equal(res.echoOk, true)
         assert.equal(res.version, 2)
         assert.notEqual((res.remote as { host: string }).host, '198.18.0.10', 'direct path, not via the rendezvous')
+        // a host without NAT is reached at its own public address; the others at their router's
+        assert.equal((res.remote as { host: string }).host, mb === 'none' ? '198.18.2.2' : '198.18.0.102')
         assert.notEqual(res.method, 'relay')
         // TCP simultaneous open joins only where both mappings keep ports predictable
         assert.deepEqual(res.tried, ma === 'symmetric' || mb === 'symmetric' ? ['udp'] : ['udp', 'tcp'])
@@ -80,6 +86,20 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       assert.equal(r.next, messages)
       assert.ok(before > 0 && before < messages, `the upgrade came mid-transfer (${before} of ${messages} before it)`)
       void na
+    })
+    await t.test('two hosts behind one NAT (router A, two LAN ports) connect directly over their LAN addresses and move a file', async () => {
+      lab.nat('A', 'cone'); lab.nat('B', 'cone')
+      const a2 = new Agent(lab.addSecondHost(), 'A2'); agents.push(a2)
+      const [na, n2] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), a2.call('node-start', { config: boot, links: 1 })])
+      assert.equal(((na.nat as { publicAddr: { host: string } }).publicAddr).host, '198.18.0.101')
+      assert.equal(((n2.nat as { publicAddr: { host: string } }).publicAddr).host, '198.18.0.101', 'both behind the same public address')
+      const res = await a.call('node-connect', { nodeId: n2.nodeId, bytes: 50_000 }, 40_000)
+      assert.equal(res.echoOk, true)
+      assert.notEqual(res.method, 'relay')
+      // the NAT does not hairpin: only the LAN (host) candidate joins the two
+      assert.equal((res.remote as { host: string }).host, '10.3.0.2')
+      await fetchOver(a, a2, n2.nodeId as string)
+      await a2.stop()
     })
     await t.test('cone <-> cone with UDP blocked between the NATs: TCP simultaneous open', async () => {
       lab.nat('A', 'cone'); lab.nat('B', 'cone')

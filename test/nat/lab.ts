@@ -2,6 +2,9 @@
  * A NAT lab in network namespaces, built by the tests themselves (same topology as ../shared/natlab/lab.sh):
  *   <p>pub bridge 198.18.0.0/24; <p>stun .10 + .11; <p>turn .20; <p>natA .101 / LAN 10.1.0.1; <p>natB .102 / 10.2.0.1;
  *   <p>hostA 10.1.0.2; <p>hostB 10.2.0.2. No veth touches the root namespace and no namespace has a default route.
+ * In mode `none` a host also has the public address 198.18.<i>.2 (its router routes 198.18.<i>.0/24 to it, every
+ * namespace on the public segment routes that /24 to the router). `addSecondHost()` adds hostA2 (10.3.0.2) on a second
+ * LAN port of router A: two hosts behind one NAT.
  * Names start with `zn-` plus the test process id, so parallel runs never collide; `down()` removes everything.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
@@ -10,7 +13,11 @@ import { createInterface } from 'node:readline'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 
-export type NatMode = 'cone' | 'full' | 'restricted' | 'symmetric' | 'cone-open'
+/**
+ * `none`: no NAT and no firewall; the host answers on a public address of its own (198.18.1.2 behind router A,
+ * 198.18.2.2 behind B), routed by its router as a plain router. `cone-open`: a cone NAT without the inbound DROP.
+ */
+export type NatMode = 'cone' | 'full' | 'restricted' | 'symmetric' | 'cone-open' | 'none'
 
 /** Whether this machine can build the NAT lab. With REQUIRE_NATLAB=1 (CI) the answer is always yes, so a machine that
  *  cannot build it fails the lab tests loudly instead of skipping them. */
@@ -34,13 +41,13 @@ const run = (args: string[]): void => { execFileSync(args[0]!, args.slice(1), { 
 export class NatLab {
   readonly prefix: string
   constructor(tag: string) { this.prefix = `zn-${process.pid}${tag}-` }
-  ns(name: 'pub' | 'stun' | 'turn' | 'natA' | 'natB' | 'hostA' | 'hostB'): string { return this.prefix + name }
-  get all(): string[] { return (['pub', 'stun', 'turn', 'natA', 'natB', 'hostA', 'hostB'] as const).map((n) => this.ns(n)) }
+  ns(name: 'pub' | 'stun' | 'turn' | 'natA' | 'natB' | 'hostA' | 'hostB' | 'hostA2'): string { return this.prefix + name }
+  get all(): string[] { return (['pub', 'stun', 'turn', 'natA', 'natB', 'hostA', 'hostB', 'hostA2'] as const).map((n) => this.ns(n)) }
   x(ns: string, ...args: string[]): void { run(['ip', 'netns', 'exec', ns, ...args]) }
 
   up(a: NatMode, b: NatMode): void {
     this.down()
-    for (const n of this.all) { run(['ip', 'netns', 'add', n]); this.x(n, 'ip', 'link', 'set', 'lo', 'up') }
+    for (const n of this.all.filter((x) => x !== this.ns('hostA2'))) { run(['ip', 'netns', 'add', n]); this.x(n, 'ip', 'link', 'set', 'lo', 'up') }
     const pub = this.ns('pub')
     this.x(pub, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
     this.x(pub, 'ip', 'link', 'set', 'br0', 'up')
@@ -60,6 +67,11 @@ export class NatLab {
       run(['ip', '-n', host, 'link', 'set', 'eth0', 'up'])
       run(['ip', '-n', host, 'route', 'add', '198.18.0.0/15', 'via', `10.${i}.0.1`])
       this.x(nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+      // the host's public /24 (used in mode `none` only): on the router's LAN side, and via the router elsewhere
+      run(['ip', '-n', nat, 'route', 'add', `198.18.${i}.0/24`, 'dev', 'lan'])
+      for (const other of ['stun', 'turn', s === 'A' ? 'natB' : 'natA'] as const) {
+        run(['ip', '-n', this.ns(other), 'route', 'add', `198.18.${i}.0/24`, 'via', `198.18.0.${100 + i}`])
+      }
     }
     this.nat('A', a)
     this.nat('B', b)
@@ -68,9 +80,15 @@ export class NatLab {
   /** (Re)configures one NAT router and flushes its conntrack table. */
   nat(side: 'A' | 'B', mode: NatMode): void {
     const n = this.ns(`nat${side}`)
-    const host = side === 'A' ? '10.1.0.2' : '10.2.0.2'
+    const i = side === 'A' ? 1 : 2
+    const host = `10.${i}.0.2`
     const ipt = (...a: string[]): void => this.x(n, 'iptables', ...a)
     ipt('-t', 'nat', '-F'); ipt('-F')
+    this.#publicAddress(side, mode === 'none')
+    if (mode === 'none') {
+      try { this.x(n, 'conntrack', '-F') } catch { /* empty table */ }
+      return
+    }
     if (mode !== 'cone-open') {
       ipt('-A', 'INPUT', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
       ipt('-A', 'INPUT', '-i', 'wan', '-j', 'DROP')
@@ -90,6 +108,36 @@ export class NatLab {
         break
     }
     try { this.x(n, 'conntrack', '-F') } catch { /* empty table */ }
+  }
+
+  /**
+   * Mode `none` on: the host gets 198.18.<i>.2 and sends from it (the route's preferred source), so a STUN server sees
+   * one of its own addresses; off: the address is removed and the host sends from its LAN address again.
+   */
+  #publicAddress(side: 'A' | 'B', on: boolean): void {
+    const i = side === 'A' ? 1 : 2
+    const h = this.ns(`host${side}`)
+    try { run(['ip', '-n', h, 'addr', 'del', `198.18.${i}.2/32`, 'dev', 'eth0']) } catch { /* not set */ }
+    if (on) run(['ip', '-n', h, 'addr', 'add', `198.18.${i}.2/32`, 'dev', 'eth0'])
+    run(['ip', '-n', h, 'route', 'replace', '198.18.0.0/15', 'via', `10.${i}.0.1`, ...(on ? ['src', `198.18.${i}.2`] : [])])
+  }
+
+  /**
+   * A second host behind router A (namespace hostA2, 10.3.0.2 on a second LAN port 10.3.0.1/24): the NAT rules of A
+   * (`-o wan`) apply to it as to hostA, and the two hosts reach each other's LAN addresses through the router.
+   */
+  addSecondHost(): string {
+    const nat = this.ns('natA'), host = this.ns('hostA2')
+    run(['ip', 'netns', 'add', host]); this.x(host, 'ip', 'link', 'set', 'lo', 'up')
+    run(['ip', '-n', nat, 'link', 'add', 'lan2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host])
+    run(['ip', '-n', nat, 'addr', 'add', '10.3.0.1/24', 'dev', 'lan2'])
+    run(['ip', '-n', nat, 'link', 'set', 'lan2', 'up'])
+    run(['ip', '-n', host, 'addr', 'add', '10.3.0.2/24', 'dev', 'eth0'])
+    run(['ip', '-n', host, 'link', 'set', 'eth0', 'up'])
+    run(['ip', '-n', host, 'route', 'add', '198.18.0.0/15', 'via', '10.3.0.1'])
+    run(['ip', '-n', host, 'route', 'add', '10.1.0.0/24', 'via', '10.3.0.1'])
+    run(['ip', '-n', this.ns('hostA'), 'route', 'add', '10.3.0.0/24', 'via', '10.1.0.1'])
+    return host
   }
 
   /** Drops UDP between the two NAT routers' public addresses (STUN/rendezvous stay reachable). */

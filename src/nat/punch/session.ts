@@ -11,6 +11,7 @@ import { NatError } from '../errors.js'
 import type { NatBehavior } from '../discovery.js'
 import { getUdx, UdxDatagramSocket, type DatagramSocket, type UdxStreamLike } from '../socket.js'
 import { isIP } from 'node:net'
+import { addressClass } from '../../util/address-class.js'
 import type { NatErrorSink } from '../guard.js'
 import {
   candidateFamily, candidatePriority, decodeCandidateSet, deriveProbeKey, encodeCandidateSet, ephemeralKey,
@@ -20,6 +21,9 @@ import { punch, type PunchOptions, type PunchResult } from './puncher.js'
 import { tcpSimultaneousOpen } from './tcp-open.js'
 import type { Socket } from 'node:net'
 import type { Rinfo } from '../socket.js'
+
+/** Most private host candidates of a peer behind our own NAT that we check towards (see targets()). */
+export const SAME_NAT_HOST_CANDIDATES = 2
 
 /** Most birthday sockets the controlled side opens for a peer that called it (our own calls use birthdaySockets). */
 export const INBOUND_BIRTHDAY_SOCKETS = 64
@@ -128,9 +132,24 @@ export class PunchSession {
     const allow = this.#init.allowTarget ?? (() => true)
     const proven = this.#role === 1 ? new Set(this.#init.provenHosts ?? []) : undefined
     const turn = new Set(this.#init.trustedRelayHosts ?? [])
+    const lan = this.#sameNatLan()
     const named = (this.#remote?.candidates ?? []).filter((c) =>
-      candidateFamily(c.host) === fam && allow(c.host) && (!proven || proven.has(c.host) || (c.kind === 'relay' && turn.has(c.host))))
+      candidateFamily(c.host) === fam && (allow(c.host) || lan.has(c)) && (!proven || proven.has(c.host) || (c.kind === 'relay' && turn.has(c.host))))
     return [...named, ...this.#ownRemotes]
+  }
+
+  /**
+   * Two nodes behind one NAT (the peer's srflx address is at our own public IP, and the NAT need not hairpin): its
+   * private-range host candidates are on our side of the NAT, so the caller checks towards them although the address
+   * policy refuses private addresses a peer names. Bounded (SAME_NAT_HOST_CANDIDATES) and only RFC 1918 / ULA ranges:
+   * a peer claiming our public IP gets a few MACed checks to LAN addresses, no more (ICE sends as much to any host
+   * candidate).
+   */
+  #sameNatLan(): Set<Candidate> {
+    const cands = this.#remote?.candidates ?? []
+    const ours = this.#init.nat.publicAddr.host
+    if (this.#init.nat.mapping === 'none' || !cands.some((c) => c.kind === 'srflx' && c.host === ours)) return new Set()
+    return new Set(cands.filter((c) => c.kind === 'host' && addressClass(c.host) === 'private').slice(0, SAME_NAT_HOST_CANDIDATES))
   }
 
   /** TCP simultaneous open towards the remote's `tcp` candidate (when UDP is blocked). */
