@@ -19,8 +19,9 @@ import { UDX_QUEUE_BYTES } from '../src/transport/stream-adapter.js'
 
 const RUNS = Number(process.env.NAT_BENCH_RUNS ?? 3)
 const FETCH_MIB = Number(process.env.NAT_BENCH_FETCH_MIB ?? 16)
-/** NAT pairs of the matrix (A, B): cone = port-restricted cone. Two hosts behind one NAT and 'none' need a lab shape this one does not build. */
+/** NAT pairs of the matrix (A, B): cone = port-restricted cone, none = a host on a public address of its own; then two hosts behind one cone NAT. */
 const PAIRS: Array<[NatMode, NatMode]> = [
+  ['none', 'none'], ['none', 'cone'], ['none', 'full'], ['none', 'restricted'], ['none', 'symmetric'],
   ['cone', 'cone'], ['full', 'cone'], ['restricted', 'cone'], ['full', 'full'], ['restricted', 'restricted'],
   ['full', 'symmetric'], ['restricted', 'symmetric'], ['cone', 'symmetric'], ['symmetric', 'symmetric'],
 ]
@@ -79,27 +80,37 @@ async function main(): Promise<void> {
     // the matrix: per NAT pair, time to a working link (RUNS tries, fresh nodes each) and a FETCH_MIB content fetch
     // (chunks verified, file hash checked) over the link the last try made
     const matrix: Record<string, unknown>[] = []
-    for (const [ma, mb] of process.env.NAT_BENCH_MATRIX === '0' ? [] : PAIRS) {
-      lab.nat('A', ma); lab.nat('B', mb)
+    /** RUNS connects of `x` to `y` (fresh nodes each), then a FETCH_MIB fetch over the last link. */
+    const measure = async (label: string, x: Agent, y: Agent): Promise<void> => {
       const ms: number[] = []
       const methods = new Set<string>()
       let last: { nodeId: string } | undefined
       for (let i = 0; i < RUNS; i++) {
-        const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }, 60_000), b.call('node-start', { config: boot, links: 1 }, 60_000)])
-        const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 100 }, 60_000)
+        const [, ny] = await Promise.all([x.call('node-start', { config: boot, links: 1 }, 60_000), y.call('node-start', { config: boot, links: 1 }, 60_000)])
+        const res = await x.call('node-connect', { nodeId: ny.nodeId, bytes: 100 }, 60_000)
         ms.push(res.ms as number)
         methods.add(res.method as string)
-        last = { nodeId: nb.nodeId as string }
-        process.stderr.write(`${ma}-${mb} run ${i}: ${Math.round(res.ms as number)} ms ${String(res.method)}\n`)
+        last = { nodeId: ny.nodeId as string }
+        process.stderr.write(`${label} run ${i}: ${Math.round(res.ms as number)} ms ${String(res.method)}\n`)
       }
-      const pub = await b.call('content-publish', { mib: FETCH_MIB }, 120_000)
-      const f = await a.call('content-fetch', { cid: pub.cid, nodeId: last!.nodeId }, 600_000)
+      const pub = await y.call('content-publish', { mib: FETCH_MIB }, 120_000)
+      const f = await x.call('content-fetch', { cid: pub.cid, nodeId: last!.nodeId }, 600_000)
       const row = {
-        pair: `${ma}-${mb}`, path: [...methods].join('/'), link_p50_ms: round(pct(ms, 0.5)), link_max_ms: round(Math.max(...ms)),
+        pair: label, path: [...methods].join('/'), link_p50_ms: round(pct(ms, 0.5)), link_max_ms: round(Math.max(...ms)),
         fetch_MBps: f.sha === pub.sha ? round(FETCH_MIB * 1.048576 / ((f.ms as number) / 1000)) : 'bytes differ',
       }
       process.stderr.write(`${JSON.stringify(row)}\n`)
       matrix.push(row)
+    }
+    if (process.env.NAT_BENCH_MATRIX !== '0') {
+      for (const [ma, mb] of PAIRS) {
+        lab.nat('A', ma); lab.nat('B', mb)
+        await measure(`${ma}-${mb}`, a, b)
+      }
+      lab.nat('A', 'cone'); lab.nat('B', 'cone')
+      const a2 = new Agent(lab.addSecondHost(), 'A2'); agents.push(a2)
+      await measure('same-NAT (cone)', a, a2)
+      await a2.stop()
     }
     result.matrix = matrix
 
