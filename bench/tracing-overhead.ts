@@ -162,6 +162,7 @@ export async function measureTracingOverhead(sampleRatio: number, opts: Overhead
     const traced = (): Promise<void> => (tracer.sampleRoot() ? sampled() : untraced())
     let cpuMark = await mark()
     const blocksT: Array<[number, number, number]> = []
+    let measuring = false
     const run = async (one: () => Promise<void>, count: number): Promise<Block> => {
       let next = 0
       const t0 = process.hrtime.bigint()
@@ -171,7 +172,7 @@ export async function measureTracingOverhead(sampleRatio: number, opts: Overhead
       const s = Number(process.hrtime.bigint() - t0) / 1e9
       const cpuUs = m - cpuMark
       cpuMark = m
-      blocksT.push([Number(t0 / 1000n), Number(process.hrtime.bigint() / 1000n), one === untraced ? 0 : 1])
+      if (measuring) blocksT.push([Number(t0 / 1000n), Number(process.hrtime.bigint() / 1000n), one === untraced ? 0 : 1])
       return { reqps: count / s, cpuUs, s }
     }
     // warm-up: both paths, the traced one also at ratio 1 so that its code is optimized before measuring (as in a
@@ -180,9 +181,11 @@ export async function measureTracingOverhead(sampleRatio: number, opts: Overhead
     for (let i = 0; i < 3; i++) await run(sampled, opts.block)
     for (let i = 0; i < 3; i++) { await run(untraced, opts.block); await run(traced, opts.block) }
     // --profile FILE: this process's CPU profile of the measured blocks (not the warm-up), and in FILE.blocks.json
-    // each block's [start us, end us, traced 0/1] on the profile's clock, to split the samples by arm
+    // each measured block's [start us, end us, traced 0/1] on the monotonic clock that CPU profiles use (the children's
+    // too, from ZEONE_BENCH_CHILD_ARGS=--cpu-prof), to split the samples by arm
     const prof = opts.profile ? new Session() : undefined
     if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.setSamplingInterval', { interval: 200 }); await prof.post('Profiler.start') }
+    measuring = true
     const off: Block[] = []
     const on: Block[] = []
     for (let p = 0; p < opts.pairs; p++) {
