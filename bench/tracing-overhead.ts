@@ -13,10 +13,10 @@
  * a 95% bootstrap interval over the pairs (the spread: a cost shows when its interval excludes 1); medians of the
  * per-pair ratios beside them. `--ratio 0` (in the default set) is an A/A control: the same code in both arms, so its
  * ratio and interval are the method's own on this machine.
- * Warm-up: three blocks at ratio 1 before the measured ones. Measured (--profile, the samples split by arm): at 1%
- * without it the span code runs in V8's interpreter for the first few thousand sampled requests, ~40 us per sampled
- * request in the client against ~8 us once optimized, and that one-time cost made a 1% run read ~10% (the figures
- * under docs/benchmarks.md "h22e"); a node that has run a while has paid it.
+ * Warm-up: WARM_BLOCKS blocks at ratio 1 before the measured ones. Measured (--profile, the samples split by arm):
+ * at 1% without it the span code runs in V8's interpreter for the first few thousand sampled requests, ~40 us per
+ * sampled request in the client against ~8 us once optimized, and that one-time cost made a 1% run read ~10% (the
+ * figures under docs/benchmarks.md "h22e"); a node that has run a while has paid it.
  * The exporters run at their own cadence, full batches of 1024 spans (their timer is set long so that no partial
  * batch is sent inside an untraced block); what is left is flushed at the end and counted at the collector, with
  * the link's handshake spans (one per end whose root was sampled).
@@ -35,6 +35,9 @@ import { TRACE_CAPABILITY } from '../src/transport/rpc-link.js'
 import { benchNode, spawnChild, stopChild } from './wire-common.js'
 
 const SELF = fileURLToPath(import.meta.url)
+/** blocks at ratio 1 before measuring: 3 left the export code (one batch per ~25 blocks at 1%) still tiering up, 15
+ *  read ~1.5% less cost at 0.01 (3 of 3 interleaved runs, docs/benchmarks.md h22e); ~2 s a ratio here */
+const WARM_BLOCKS = 15
 const MARK = 0xf1
 const FLUSH = 0xf2
 // exports only full batches while measuring (see above); the end flushes the rest
@@ -178,7 +181,9 @@ export async function measureTracingOverhead(sampleRatio: number, opts: Overhead
     // warm-up: both paths, the traced one also at ratio 1 so that its code is optimized before measuring (as in a
     // node that has run a while: at 1% the span code is otherwise still interpreted, or being compiled, for the
     // first thousands of requests, and that one-time cost lands in the traced blocks)
-    for (let i = 0; i < 3; i++) await run(sampled, opts.block)
+    // each warm-up block's spans are exported before the next (none dropped, no backlog left for the measured blocks)
+    const flushBoth = (): Promise<unknown> => Promise.all([tracer.forceFlush(), link.request(MessageType.SERVICE_REQUEST, new Uint8Array([FLUSH]), timeout)])
+    for (let i = 0; i < WARM_BLOCKS; i++) { await run(sampled, opts.block); await flushBoth() }
     for (let i = 0; i < 3; i++) { await run(untraced, opts.block); await run(traced, opts.block) }
     // --profile FILE: this process's CPU profile of the measured blocks (not the warm-up), and in FILE.blocks.json
     // each measured block's [start us, end us, traced 0/1] on the monotonic clock that CPU profiles use (the children's
@@ -201,7 +206,7 @@ export async function measureTracingOverhead(sampleRatio: number, opts: Overhead
     const sum = (xs: Array<{ cpuUs: number }>): number => xs.reduce((a, x) => a + x.cpuUs, 0)
     // every sampled root is two spans (client here, server there), warm-up included, plus the handshake spans; all
     // of them reach the sink
-    await Promise.all([tracer.forceFlush(), link.request(MessageType.SERVICE_REQUEST, new Uint8Array([FLUSH]), timeout)])
+    await flushBoth()
     const expected = exp ? 2 * sampledRoots + handshakeSpans : 0
     let spansExported = 0
     for (let i = 0; i < 100; i++) {
