@@ -2,7 +2,8 @@
  * Ended spans waiting for export, as columns: ids in one byte array, times in one float array, the rest in parallel
  * arrays. Ending a span copies it in here, so the span object itself dies young (it is not kept alive across
  * garbage collections until its batch is sent, which promoted every queued span to the old generation); the
- * export encodes a whole batch from these columns (otlp-json.ts), hex-encoding all its ids in one call.
+ * export encodes a whole batch from these columns (otlp-json.ts), hex-encoding all its ids in one call. A batch is
+ * reused once encoded (reset()): its columns are allocated once per exporter, not once per 1024 spans.
  */
 import type { Attributes, SpanStatus } from '@opentelemetry/api'
 import type { RecordedSpan, SpanEvent } from './trace-spans.js'
@@ -39,15 +40,23 @@ export class SpanBatch {
     const at = i * ID_STRIDE
     this.ids.set(s.traceIdBytes, at)
     this.ids.set(s.spanIdBytes, at + 16)
-    if (s.parentSpanIdBytes) { this.ids.set(s.parentSpanIdBytes, at + 24); this.hasParent[i] = 1 }
+    if (s.parentSpanIdBytes) { this.ids.set(s.parentSpanIdBytes, at + 24); this.hasParent[i] = 1 } else this.hasParent[i] = 0
     this.times[2 * i] = s.startMs
     this.times[2 * i + 1] = s.endMs
     this.kinds[i] = s.kind
     this.droppedEvents[i] = s.droppedEvents
-    this.names.push(s.name)
-    this.attributes.push(s.attributes)
-    this.events.push(s.events)
-    this.status.push(s.status)
+    this.names[i] = s.name
+    this.attributes[i] = s.attributes
+    this.events[i] = s.events
+    this.status[i] = s.status
+  }
+
+  /** Empties the batch for reuse: the columns are overwritten span by span; the references are dropped now. */
+  reset(): void {
+    this.attributes.fill(undefined, 0, this.n)
+    this.events.fill(undefined, 0, this.n)
+    this.status.fill(undefined, 0, this.n)
+    this.n = 0
   }
 
   static of(spans: readonly RecordedSpan[]): SpanBatch {

@@ -105,3 +105,34 @@ test('exporter: batches to a real collector; a failing, down or slow collector c
   assert.equal(slow.stats.exported, 0)
   assert.equal(slow.stats.dropped, 20)
 })
+
+test('exporter: a reused batch carries nothing of the spans encoded before it (parent, attributes, status)', async (t) => {
+  const otlp = await collector()
+  t.after(() => otlp.close())
+  const ex = new OtlpExporter({ url: otlp.url, headers: {}, resource: {}, batch: 2 })
+  for (let round = 0; round < 3; round++) {
+    // a full batch of children with attributes and an error status, then a partial one (its flush opens the full
+    // one's columns again), then bare roots into those columns
+    for (let i = 0; i < 3; i++) {
+      span(`child${round}.${i}`, ex.add).setStatus({ code: SpanStatusCode.ERROR, message: 'x' }).end()
+      if (i > 0) await ex.forceFlush()
+    }
+    for (let i = 0; i < 2; i++) new RecordedSpan(new Uint8Array(16).fill(0x11), new Uint8Array(8).fill(0x22), undefined, `root${round}.${i}`, SpanKind.CLIENT, undefined, 1_700_000_000_000, ex.add).end()
+    await ex.forceFlush()
+  }
+  await ex.shutdown()
+  assert.equal(otlp.spans.length, 15)
+  for (const s of otlp.spans) {
+    const raw = s as unknown as { status?: unknown }
+    if (s.name.startsWith('child')) {
+      assert.equal(s.parentSpanId, 'cd'.repeat(8))
+      assert.ok(s.attributes?.length)
+      assert.deepEqual(raw.status, { code: 2, message: 'x' })
+    } else {
+      assert.equal(s.parentSpanId, undefined, `${s.name} has no parent`)
+      assert.equal(s.attributes, undefined, `${s.name} has no attributes`)
+      assert.equal(raw.status, undefined, `${s.name} has no status`)
+      assert.equal(s.spanId, '22'.repeat(8))
+    }
+  }
+})
