@@ -8,7 +8,7 @@
  * one), their downloads interleaved in each round; `suites` then gives each one's MB/s, CPU, system CPU and page
  * faults per GiB (the headline figures are the first suite's).
  * Without /usr/sbin/sshd (openssh-server) the ssh -D figures are null and `ssh` says why.
- * Prints JSON. (Over 300 lines: the sshd / ssh -D harness and the per-suite node pairs are parts of this one run.)
+ * Prints JSON. Why this file is long: the sshd / ssh -D harness and the per-suite node pairs are parts of this one run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
