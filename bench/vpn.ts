@@ -4,8 +4,11 @@
  * OpenSSH dynamic forwarding (`ssh -D`, our own sshd on a loopback port with a temporary host key), one run each on
  * the same machine; then N concurrent streams (default 100) through each proxy with p50/p99 time to first byte; and
  * the bytes both ledgers recorded (exit 'served' vs client 'consumed'). Default 1 GiB, 3 interleaved rounds (medians).
+ * `--suites chacha20-poly1305,aes-256-gcm`: one exit/client pair per v2 cipher suite (both nodes offer only that
+ * one), their downloads interleaved in each round; `suites` then gives each one's MB/s, CPU, system CPU and page
+ * faults per GiB (the headline figures are the first suite's).
  * Without /usr/sbin/sshd (openssh-server) the ssh -D figures are null and `ssh` says why.
- * Prints JSON.
+ * Prints JSON. Why this file is long: the sshd / ssh -D harness and the per-suite node pairs are parts of this one run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -24,15 +27,19 @@ const SMALL = num('small-kib', 64) * 1024
 const ROUNDS = Math.max(1, num('rounds', 3))
 /** `--zeone-only`: skip the direct copy and ssh -D (for profiling our path). */
 const ONLY = argv.includes('--zeone-only')
+const si = argv.indexOf('--suites')
+/** Cipher suites to compare (one node pair each); [undefined] = one pair with the default preference. */
+const SUITES: Array<string | undefined> = si >= 0 ? argv[si + 1]!.split(',') : [undefined]
 const children: ChildProcess[] = []
 
-function child(name: string, args: string[]): ChildProcess {
+function child(name: string, args: string[], suite?: string): ChildProcess {
   const self = fileURLToPath(import.meta.url)
   const ts = self.endsWith('.ts')
   const file = fileURLToPath(new URL(`./vpn/${name}.${ts ? 'ts' : 'js'}`, import.meta.url))
   // VPN_BENCH_CHILD_ARGS: extra node flags for the children (e.g. --cpu-prof)
   const extra = process.env.VPN_BENCH_CHILD_ARGS ? process.env.VPN_BENCH_CHILD_ARGS.split(' ') : []
-  const c = spawn(process.execPath, [...extra, ...(ts ? ['--import', 'tsx'] : []), file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const env = suite ? { ...process.env, VPN_BENCH_SUITES: suite } : process.env
+  const c = spawn(process.execPath, [...extra, ...(ts ? ['--import', 'tsx'] : []), file, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env })
   children.push(c)
   return c
 }
@@ -168,79 +175,126 @@ function treeCpuMs(root: number): number {
 
 const mbps = (bytes: number, s: number): number => Math.round((bytes / s / 1e6) * 10) / 10
 
+/** One exit + client pair (both offering `suite` only, or the default preference). */
+interface Pair {
+  suite: string | undefined
+  socks: number
+  exitId: string
+  clientId: string
+  exit: ChildProcess
+  client: ChildProcess
+  exitNext: () => Promise<Record<string, unknown>>
+  clientNext: () => Promise<Record<string, unknown>>
+}
+
+async function startPair(srcPort: number, suite: string | undefined): Promise<Pair> {
+  const exit = child('node', ['exit', `${srcPort}`], suite)
+  const exitNext = lines(exit)
+  const ex = await exitNext()
+  const client = child('node', ['client', `${ex.nodeId as string}@127.0.0.1:${ex.port as number}`], suite)
+  const clientNext = lines(client)
+  const cl = await clientNext()
+  return { suite, socks: cl.socks as number, exitId: ex.nodeId as string, clientId: cl.nodeId as string, exit, client, exitNext, clientNext }
+}
+
+interface Usage { cpuMs: number; sysMs: number; faults: number }
+
+/** CPU (user + system), system CPU and minor page faults of both nodes of a pair so far. */
+async function usage(p: Pair): Promise<Usage> {
+  p.exit.stdin!.write('cpu\n'); p.client.stdin!.write('cpu\n')
+  const [e, c] = [await p.exitNext(), await p.clientNext()]
+  const n = (k: string): number => (e[k] as number) + (c[k] as number)
+  return { cpuMs: n('cpuMs'), sysMs: n('sysMs'), faults: n('faults') }
+}
+
 async function main(): Promise<void> {
   const src = child('source', [])
   const srcPort = (await lines(src)()).port as number
-  const exit = child('node', ['exit', `${srcPort}`])
-  const exitNext = lines(exit)
-  const ex = await exitNext()
-  const client = child('node', ['client', `${ex.nodeId as string}@127.0.0.1:${ex.port as number}`])
-  const clientNext = lines(client)
-  const cl = await clientNext()
-  const ours = cl.socks as number
+  const pairs: Pair[] = []
+  for (const suite of SUITES) pairs.push(await startPair(srcPort, suite))
+  const first = pairs[0]!
+  const ours = first.socks
   const bytes = MIB * 1024 * 1024
-  const cpu = async (): Promise<number> => {
-    exit.stdin!.write('cpu\n'); client.stdin!.write('cpu\n')
-    return ((await exitNext()).cpuMs as number) + ((await clientNext()).cpuMs as number)
-  }
-  if (ONLY) {
-    await download(ours, srcPort, 8 << 20)
-    const c0 = await cpu()
-    const z = await download(ours, srcPort, bytes)
-    const cpuMsPerGiB = Math.round(((await cpu()) - c0) * (1 << 30) / bytes)
-    console.log(JSON.stringify({ bench: 'vpn', bytes, zeoneMBps: mbps(bytes, z.s), nodesCpuMsPerGiB: cpuMsPerGiB }))
-    exit.stdin!.write('stop\n'); client.stdin!.write('stop\n'); src.stdin!.end()
-    return
-  }
   // without openssh-server the comparison with ssh -D is skipped (and said so), the rest still runs
-  const ssh = existsSync(SSHD) ? await startSsh() : null
+  const ssh = !ONLY && existsSync(SSHD) ? await startSsh() : null
 
   // warm-up (session establishment, JIT), not counted
-  await download(ours, srcPort, 8 << 20)
+  for (const p of pairs) await download(p.socks, srcPort, 8 << 20)
   if (ssh) await download(ssh.socks, srcPort, 8 << 20)
   const runs: Record<'direct' | 'zeone' | 'sshD', number[]> = { direct: [], zeone: [], sshD: [] }
-  let zeoneCpuMs = 0
+  const perSuite = pairs.map(() => ({ s: [] as number[], cpuMs: 0, sysMs: 0, faults: 0 }))
   let sshCpuMs = 0
   for (let r = 0; r < ROUNDS; r++) {
-    runs.direct.push((await download(null, srcPort, bytes)).s)
-    const c0 = await cpu()
-    runs.zeone.push((await download(ours, srcPort, bytes)).s)
-    zeoneCpuMs += (await cpu()) - c0
+    if (!ONLY) runs.direct.push((await download(null, srcPort, bytes)).s)
+    for (const [i, p] of pairs.entries()) {
+      const u0 = await usage(p)
+      perSuite[i]!.s.push((await download(p.socks, srcPort, bytes)).s)
+      const u1 = await usage(p)
+      perSuite[i]!.cpuMs += u1.cpuMs - u0.cpuMs
+      perSuite[i]!.sysMs += u1.sysMs - u0.sysMs
+      perSuite[i]!.faults += u1.faults - u0.faults
+    }
     if (!ssh) continue
     const s0 = ssh.cpuMs()
     runs.sshD.push((await download(ssh.socks, srcPort, bytes)).s)
     sshCpuMs += ssh.cpuMs() - s0
   }
+  runs.zeone = perSuite[0]!.s
+  const zeoneCpuMs = perSuite[0]!.cpuMs
+  const perGiB = (x: number): number => Math.round((x * (1 << 30)) / (bytes * ROUNDS))
   const median = (xs: number[]): number => { const t = [...xs].sort((a, b) => a - b); return t.length % 2 ? t[t.length >> 1]! : (t[t.length / 2 - 1]! + t[t.length / 2]!) / 2 }
-  const direct = { s: median(runs.direct) }
+  const direct = { s: ONLY ? NaN : median(runs.direct) }
   const zeone = { s: median(runs.zeone) }
   const sshD = { s: ssh ? median(runs.sshD) : NaN }
+  const suites = SUITES[0] === undefined ? null : Object.fromEntries(pairs.map((p, i) => {
+    const x = perSuite[i]!
+    return [p.suite!, {
+      MBps: mbps(bytes, median(x.s)), perRoundMBps: x.s.map((t) => mbps(bytes, t)),
+      nodesCpuMsPerGiB: perGiB(x.cpuMs), nodesSysMsPerGiB: perGiB(x.sysMs), nodesPageFaultsPerGiB: perGiB(x.faults),
+    }]
+  }))
+  const stopAll = (): void => {
+    ssh?.stop()
+    for (const p of pairs) { p.exit.stdin!.write('stop\n'); p.client.stdin!.write('stop\n') }
+    src.stdin!.end()
+  }
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) }
+  if (ONLY) {
+    console.log(JSON.stringify({
+      bench: 'vpn', machine, bytes, rounds: ROUNDS, zeoneMBps: mbps(bytes, zeone.s), perRoundMBps: runs.zeone.map((x) => mbps(bytes, x)),
+      nodesCpuMsPerGiB: perGiB(zeoneCpuMs), suites,
+    }))
+    stopAll()
+    return
+  }
   const manyOurs = await concurrent(ours, srcPort)
   const manySsh = ssh ? await concurrent(ssh.socks, srcPort) : null
 
   // let the last streams' meters settle (each stream records when it ends)
   await new Promise((r) => setTimeout(r, 300))
-  exit.stdin!.write(`stats ${cl.nodeId as string}\n`)
-  const es = await exitNext()
-  client.stdin!.write(`stats ${ex.nodeId as string}\n`)
-  const cs = await clientNext()
+  first.exit.stdin!.write(`stats ${first.clientId}\n`)
+  const es = await first.exitNext()
+  first.client.stdin!.write(`stats ${first.exitId}\n`)
+  const cs = await first.clientNext()
   const served = BigInt(es.carried as string)
   const consumed = BigInt(cs.carried as string)
   const diff = served > consumed ? served - consumed : consumed - served
   const carriedExpected = BigInt(bytes) * BigInt(ROUNDS) + 8n * 1024n * 1024n + BigInt(STREAMS * SMALL)
 
   const out = {
-    bench: 'vpn', machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
+    bench: 'vpn', machine,
     bytes, ssh: ssh ? ssh.version : `skipped: no ${SSHD} (openssh-server not installed)`,
     rounds: ROUNDS,
     throughputMBps: { direct: mbps(bytes, direct.s), zeone: mbps(bytes, zeone.s), sshD: ssh ? mbps(bytes, sshD.s) : null },
     perRoundMBps: { direct: runs.direct.map((x) => mbps(bytes, x)), zeone: runs.zeone.map((x) => mbps(bytes, x)), sshD: runs.sshD.map((x) => mbps(bytes, x)) },
     /** CPU of both our nodes (exit + client) per GiB carried, over the rounds. */
-    zeoneNodesCpuMsPerGiB: Math.round((zeoneCpuMs * (1 << 30)) / (bytes * ROUNDS)),
+    zeoneNodesCpuMsPerGiB: perGiB(zeoneCpuMs),
     /** The same for ssh -D: sshd (all its processes) + the ssh client. */
-    sshDCpuMsPerGiB: ssh ? Math.round((sshCpuMs * (1 << 30)) / (bytes * ROUNDS)) : null,
+    sshDCpuMsPerGiB: ssh ? perGiB(sshCpuMs) : null,
     ratio: { zeoneVsSshD: ssh ? Math.round((sshD.s / zeone.s) * 100) / 100 : null, zeoneVsDirect: Math.round((direct.s / zeone.s) * 100) / 100 },
     goals: { vsSshD: 1.5, vsDirect: 0.5 },
+    /** With --suites: each suite's pair, interleaved with the others in every round. */
+    suites,
     concurrent: { streams: STREAMS, bytesEach: SMALL, zeoneTtfbMs: manyOurs, sshDTtfbMs: manySsh },
     ledger: {
       exitServedBytes: `${served}`, clientConsumedBytes: `${consumed}`, carriedAtLeast: `${carriedExpected}`,
@@ -249,8 +303,7 @@ async function main(): Promise<void> {
     },
   }
   console.log(JSON.stringify(out, null, 2))
-  ssh?.stop()
-  exit.stdin!.write('stop\n'); client.stdin!.write('stop\n'); src.stdin!.end()
+  stopAll()
 }
 
 const cleanup = (): void => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill() }

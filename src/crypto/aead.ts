@@ -13,7 +13,11 @@ export const KEY_BYTES = 32
 export const TAG_BYTES = 16
 export const SECRETBOX_NONCE_BYTES = 24
 
-/** v2 cipher suites in our default order of preference (measured by bench/wire-throughput.ts). */
+/**
+ * v2 cipher suites in our default order of preference. ChaCha20-Poly1305 stays first also on CPUs with AES-NI, VAES
+ * and VPCLMULQDQ: through node:crypto AES-256-GCM is cheaper per byte only in isolation, and a whole transfer costs
+ * more with it (`npm run bench -- vpn --suites chacha20-poly1305,aes-256-gcm`, see AeadKey).
+ */
 export const CIPHER_SUITES = ['chacha20-poly1305', 'aes-256-gcm'] as const
 export type CipherSuite = (typeof CIPHER_SUITES)[number]
 
@@ -27,7 +31,12 @@ export class DecryptError extends ZeoneError {
   constructor(options?: { cause?: unknown }) { super('bad_mac', 'authentication tag mismatch', options) }
 }
 
-/** node:crypto is fed 64 KiB at a time: each output piece stays in L2 and comes from the malloc heap, not mmap. */
+/**
+ * node:crypto is fed 64 KiB at a time: each output piece stays in L2 and comes from the malloc heap, not mmap.
+ * Other sizes were no better (bench/aead.ts `cpuTime`, 1 MiB frames, MB per CPU-second at load 7: 16 KiB 1,841,
+ * 64 KiB 1,582, 256 KiB 1,066, 1 MiB 1,281, every size 13k-41k page faults per GiB; in the vpn bench 5.1-7.5 s of CPU
+ * per GiB at every size against 3.9 s with libsodium's ChaCha20-Poly1305).
+ */
 const PIECE_BYTES = 64 * 1024
 
 /**
@@ -37,7 +46,11 @@ const PIECE_BYTES = 64 * 1024
  *    bulk frames (`npm run bench -- aead`: 2.0 vs 1.4 GB/s at 1 MiB), but node:crypto returns every output in a new
  *    buffer, and in a 1 GiB download that allocation alone started a major GC every ~100 ms: the client and
  *    providers used 20-30% more CPU than with libsodium (bench/content-download.ts, measured both ways).
- *  - AES-256-GCM runs through node:crypto (AES-NI), fed in 64 KiB pieces whose output is copied into place.
+ *  - AES-256-GCM runs through node:crypto (AES-NI), fed in 64 KiB pieces whose output is copied into place. On
+ *    this AMD EPYC (AES-NI, VAES, VPCLMULQDQ; Node's OpenSSL 3.0.19) it seals 1.2x faster per CPU-second than
+ *    libsodium's ChaCha20-Poly1305 in isolation, but each update's fresh output buffer costs page faults and GC in
+ *    a real transfer: the vpn bench with each suite forced, interleaved, measured both nodes at 5.8-7.8 s of CPU per
+ *    GiB (100-131k page faults) against 3.5-3.9 s (11-14k) with ChaCha20-Poly1305. So ChaCha20-Poly1305 stays first.
  */
 export class AeadKey {
   readonly #key: KeyObject
