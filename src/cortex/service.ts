@@ -77,7 +77,7 @@ export interface CortexServiceInit {
   /** Fraction of committed blocks re-executed on another provider and checked (verify/audit.ts). @default 0 */ auditRate?: number
   /** The auditor's verdict signer (the chain's bound key), evidence hook (the fraud-proof path, verify/fraud.ts) and
    *  who checks (cortex.audit: replicas and/or hired verifiers, verify/replay.ts auditPanel). */
-  audit?: { verdictSigner?: VerdictSigner | undefined; onEvidence?: ((e: Evidence, model: string, layers: number) => void) | undefined; policy?: AuditPolicy | undefined }
+  audit?: { verdictSigner?: VerdictSigner | undefined; onEvidence?: ((e: Evidence, model: string, layers: number) => void | Promise<unknown>) | undefined; policy?: AuditPolicy | undefined }
   /** How long to wait for a client's receipt. @default timeoutMs or 30000 */
   receiptTimeoutMs?: number
 }

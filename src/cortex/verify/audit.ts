@@ -61,7 +61,8 @@ export interface AuditInit {
   verdict?: { privateKey: Hex; domain: ChainDomain }
   /** The same from a signer that holds the key (the chain handle's `verdicts`: the node's bound EVM key). */
   verdictSigner?: VerdictSigner
-  onEvidence?: (e: Evidence) => void
+  /** Called with each piece of evidence; a promise it returns (the fraud-proof path) is waited for by settled(). */
+  onEvidence?: (e: Evidence) => void | Promise<unknown>
   /** Steps recorded per stage trace (beyond it the stage is no longer audited). @default 8192 */
   maxSteps?: number
   /** This node: its own (local) stages are not audited or recorded. */
@@ -198,7 +199,7 @@ export class LiveAuditor implements StepAuditor {
       if (all.length) e.verdicts = all
     }
     this.evidence.push(e)
-    this.init.onEvidence?.(e)
+    await Promise.resolve(this.init.onEvidence?.(e)).catch(() => {})
   }
 
   /** Resolves when every check in flight has finished. */

@@ -23,7 +23,8 @@ export interface FraudHookDeps {
   liars?: LiarBook
 }
 
-export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers: number) => void {
+/** The hook; the promise it returns settles when the proof was submitted or given up (the auditor's settled() waits). */
+export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers: number) => Promise<void> {
   const subs = new Map<string, Promise<(e: Evidence) => Promise<unknown>>>()
   return (e, model, layers) => {
     let p = subs.get(`${model}/${layers}`)
@@ -31,6 +32,6 @@ export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers
       p = import('./fraud.js').then((m) => m.fraudSubmitter({ client: d.client, providers: d.providers, links: d.links, signer: d.signer, model, layers, usage: d.usage(), trust: d.trust(), logger: d.logger, liars: d.liars }))
       subs.set(`${model}/${layers}`, p)
     }
-    p.then((f) => f(e)).catch((err: Error) => d.logger.warn({ err: err.message }, 'cortex: fraud proof failed'))
+    return p.then((f) => f(e)).then(() => {}, (err: Error) => d.logger.warn({ err: err.message }, 'cortex: fraud proof failed'))
   }
 }

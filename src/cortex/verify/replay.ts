@@ -134,7 +134,7 @@ export function networkAuditor(o: { rate: number; directory: StageDirectory; lin
   /** The node's bound EVM key (the chain handle's): signs an InferenceVerdict for every failed check it judged. */
   verdictSigner?: VerdictSigner | undefined
   /** Also called with each piece of evidence (the fraud-proof path, fraud.ts). */
-  onEvidence?: ((e: Evidence) => void) | undefined
+  onEvidence?: ((e: Evidence) => void | Promise<unknown>) | undefined
   /** cortex.audit. @default replicas only */
   policy?: AuditPolicy | undefined }): LiveAuditor {
   const replayers = directoryReplayers(o.directory, o.links, o.model, o.dims, o.self, o.usage)
@@ -147,7 +147,7 @@ export function networkAuditor(o: { rate: number; directory: StageDirectory; lin
     ...(o.trust ? { trust: o.trust } : {}), ...(o.verdictSigner ? { verdictSigner: o.verdictSigner } : {}),
     onEvidence: (e) => {
       o.logger.warn({ provider: Buffer.from(e.provider).toString('base64'), layers: `${e.stage.start}:${e.stage.end}`, reason: e.reason, block: e.index }, 'cortex: a stage failed verification')
-      o.onEvidence?.(e)
+      return o.onEvidence?.(e)
     },
     onLie: (l) => o.logger.warn({ checker: l.checker, claimed: l.claimed, layers: `${l.stage.start}:${l.stage.end}`, block: l.index }, 'cortex: a checker was outvoted (not paid)'),
   })
