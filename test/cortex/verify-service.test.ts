@@ -344,3 +344,17 @@ test('a verifier that passes a swapped model is outvoted: the provider is caught
   for (const e of auditor.evidence) assert.equal(e.judges!.length, 2, 'the two honest verifiers are the evidence\'s judges')
   assert.deepEqual([s23(), c23(), c21(), c22()], [2, 0, 2, 2])
 })
+
+test('one check per verifier and block: asking a hired verifier again about the same commitment neither sends nor pays a second check', async () => {
+  await audited(11, records([21]))
+  const c = seen.commits[0]!
+  const s21 = delta(21, served), c21 = delta(21, consumed)
+  const h = hiredChecker(await client.dial(at(21)), { signer: client.identity, model, price: PRICE, usage: ecoClient })
+  const [a, b] = [await h.check(stepsFor(c), c), await h.check(stepsFor(c), c)]
+  assert.equal(a, b)
+  assert.equal(a.ok, true)
+  assert.deepEqual([s21(), c21()], [1, 1])
+  // another block is another check
+  await h.check(stepsFor(seen.commits[1]!), seen.commits[1]!)
+  assert.deepEqual([s21(), c21()], [2, 2])
+})
