@@ -76,7 +76,7 @@ export const cortexConfigSchema = z.object({
     verifiers: z.enum(['replica', 'hired', 'both']).default('replica'),
     /** Verifiers hired per sampled block ('hired' and 'both'). @default 1 */
     hire: z.number().int().min(1).max(8).default(1),
-    /** Most micro-credits paid per hired check: verifiers announcing a higher price are not hired. @default no limit */
+    /** Most micro-credits paid per hired check: verifiers announcing a higher price are not hired; unset, any price. */
     maxPricePerCheck: z.number().int().min(0).optional(),
     /** Further checkers asked when a sampled block's checkers disagree (or a lone one fails it). @default 2 */
     maxResolvers: z.number().int().min(0).max(8).default(2),
