@@ -62,6 +62,8 @@ export function hiredChecker(link: Link, o: HireInit): Checker {
       if (!p) {
         p = ask(steps, c, signal)
         memo.set(key, p)
+        // bounded: a long-lived checker (the fraud path's) keeps the latest answers only
+        if (memo.size > 256) memo.delete(memo.keys().next().value!)
         p.catch(() => memo.delete(key))
       }
       return p
