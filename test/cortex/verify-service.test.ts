@@ -5,6 +5,8 @@
  * cases: a cheating provider, a lying verifier, a silent one, a forged verdict, a client that does not pay, an
  * oversized request. Real stages and engines (ONNX), in-memory links; the provider-record table below stands in
  * for the DHT's (which has its own tests): each node provides records under its own id and address.
+ * Why this file is long: every case shares the same loaded engines, verifiers and ledgers (loading them per file
+ * would multiply the suite's time); the cases are the service's honest path, its refusals and the audit policies.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
