@@ -91,8 +91,8 @@ export class CortexService {
   #log: Logger
   #stopped = new AbortController()
   #audits = new Set<Promise<void>>()
-  /** Totals of this node's live audits whose checks have all finished (verify/audit.ts). */
-  readonly auditStats: AuditStats = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0, lied: 0 }
+  /** Totals of this node's live audits whose checks have all finished (verify/audit.ts; `lied`: checkers outvoted). */
+  readonly auditStats: AuditStats & { lied: number } = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0, lied: 0 }
 
   constructor(readonly init: CortexServiceInit) { this.#log = init.logger ?? silentLogger }
 
@@ -175,7 +175,8 @@ export class CortexService {
   /** Checks outlive the generation (it never waits on them): add the auditor's figures when its last one is done. */
   #track(a: LiveAuditor): void {
     const p: Promise<void> = a.settled().then(() => {
-      for (const k of Object.keys(this.auditStats) as (keyof AuditStats)[]) this.auditStats[k] += a.stats[k]
+      for (const k of Object.keys(a.stats) as (keyof AuditStats)[]) this.auditStats[k] += a.stats[k]
+      this.auditStats.lied += a.lies.length
     }).finally(() => { this.#audits.delete(p) })
     this.#audits.add(p)
   }

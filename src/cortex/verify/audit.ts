@@ -78,17 +78,16 @@ export interface AuditInit {
 
 /** `disputed`: the checkers split evenly and nobody else could break the tie (resolve.ts): no evidence against the
  *  provider (one dishonest checker must not frame an honest stage), nobody blamed. */
-export interface AuditStats { commitments: number; scheduled: number; checked: number; passed: number; skipped: number; failed: number; disputed: number
-  /** Checkers outvoted on a decided check (resolve.ts): each a trust event, unpaid, kept in `lies`. */
-  lied: number }
+export interface AuditStats { commitments: number; scheduled: number; checked: number; passed: number; skipped: number; failed: number; disputed: number }
 
 interface Trace { provider: Uint8Array; start: number; end: number; steps: StepInput[]; chain: Uint8Array; blocks: number; dead: boolean }
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
 
 export class LiveAuditor implements StepAuditor {
-  readonly stats: AuditStats = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0, lied: 0 }
+  readonly stats: AuditStats = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0 }
   readonly evidence: Evidence[] = []
+  /** Checkers outvoted on a decided check (resolve.ts): each a trust event, unpaid, its signed answer kept. */
   readonly lies: VerifierLie[] = []
   #traces = new Map<number, Trace>()
   #pending = new Set<Promise<void>>()
@@ -167,7 +166,6 @@ export class LiveAuditor implements StepAuditor {
 
   /** A checker outvoted on a decided check: a trust event against it, no payment, its signed answer kept. */
   #lie(t: Trace, c: SignedCommitment, a: Answer, by: string[]): void {
-    this.stats.lied++
     const claimed = a.out.ok ? 'pass' : 'fail'
     const lie: VerifierLie = { checker: a.checker.id, claimed, provider: t.provider, stage: { start: t.start, end: t.end }, index: c.index, commitment: c, outvotedBy: by,
       ...(a.checker.nodeId ? { verifier: a.checker.nodeId } : {}), ...(a.out.signed ? { signed: a.out.signed } : {}), ...(a.out.verdict ? { verdict: a.out.verdict } : {}) }
