@@ -22,6 +22,7 @@ import { clientReplayer } from './verify/replay.js'
 import { LocalStageClient } from './pipeline.js'
 import { checkQuote } from './pay/quote.js'
 import { fraudHook } from './verify/fraud-hook.js'
+import { LiarBook } from './verify/resolve.js'
 
 declare module '../interfaces/node-context.js' {
   interface ServiceMap { cortex: CortexService }
@@ -122,6 +123,7 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
   const dirs: StageDirectory[] = []
   if (providers) dirs.push(new ProviderStageDirectory(providers))
   if (cfg.peers.length) dirs.push(new StaticStageDirectory(ctx.links, cfg.peers.map(parseEndpoint)))
+  const liars = new LiarBook()
   const svc = new CortexService({
     nodeId: ctx.identity.publicKey, router: ctx.router, links: ctx.links, directory: new MergedStageDirectory(dirs), stages,
     maxTokens: cfg.maxTokens, timeoutMs: cfg.requestTimeoutMs, logger: log,
@@ -130,7 +132,10 @@ export async function attach(ctx: NodeContext<CortexLayerConfig>): Promise<Stopp
     quote: () => { const e = ctx.services.get('economy'); return e ? tokenQuote(e.pricing) : 0n }, receiptWindow: cfg.receiptWindow, auditRate: cfg.auditRate,
     // the auditor signs verdicts with the bound key; cortex.slashFailedChecks takes confirmed failures on chain (viem loads then only)
     audit: { verdictSigner: chain?.verdicts, onEvidence: chain && providers && cfg.slashFailedChecks ? fraudHook({ client: chain.client, providers, links: ctx.links, signer: ctx.identity,
-      usage: () => ctx.services.get('usage'), trust: () => ctx.services.get('trust'), logger: log }) : undefined },
+      usage: () => ctx.services.get('usage'), trust: () => ctx.services.get('trust'), logger: log, liars }) : undefined,
+      // cortex.audit: replicas and/or verifiers hired through provider records; liars are shared with the fraud path
+      policy: { verifiers: cfg.audit.verifiers, hire: cfg.audit.hire, maxResolvers: cfg.audit.maxResolvers, providers, signer: ctx.identity, liars, timeoutMs: cfg.requestTimeoutMs,
+        ...(cfg.audit.maxPricePerCheck !== undefined ? { maxPrice: BigInt(cfg.audit.maxPricePerCheck) } : {}) } },
   })
   svc.start()
   ctx.services.provide('cortex', svc)

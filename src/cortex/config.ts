@@ -67,6 +67,20 @@ export const cortexConfigSchema = z.object({
    *  re-executed on another provider of the same layers (paid like any stage work) and checked; a failure is a
    *  trust event against the provider (src/cortex/verify/audit.ts). 0 turns auditing off. @default 0 */
   auditRate: z.number().min(0).max(1).default(0),
+  /** Verified inference, client side: who checks the sampled blocks (src/cortex/verify/resolve.ts). */
+  audit: z.object({
+    /** 'replica': this node re-executes each sampled block on another provider of the same layers; 'hired': it hires
+     *  `hire` verifiers found through `service:verify` provider records, each paid per check through the ledger;
+     *  'both': one replica and `hire` verifiers. Checkers that disagree are resolved by further ones and the
+     *  outvoted side gets a trust event and is not paid. @default 'replica' */
+    verifiers: z.enum(['replica', 'hired', 'both']).default('replica'),
+    /** Verifiers hired per sampled block ('hired' and 'both'). @default 1 */
+    hire: z.number().int().min(1).max(8).default(1),
+    /** Most micro-credits paid per hired check: verifiers announcing a higher price are not hired; unset, any price. */
+    maxPricePerCheck: z.number().int().min(0).optional(),
+    /** Further checkers asked when a sampled block's checkers disagree (or a lone one fails it). @default 2 */
+    maxResolvers: z.number().int().min(0).max(8).default(2),
+  }).strict().prefault({}),
   /** Verified inference: serve the verifier service (`service:verify`) on this node's stage: other nodes hire it to
    *  re-execute a sampled block of another provider's stage with the same layers and return a signed verdict, paid
    *  per check at the list price of `economy.pricing.services["cortex:verify"]` (src/cortex/verify/check-server.ts).

@@ -27,7 +27,8 @@ import { LocalStageClient, openChain, PipelineSession, type StageClient } from '
 import type { SamplingParams } from './sampling.js'
 import type { StageServer } from './server.js'
 import { Tokenizer } from './tokenizer.js'
-import { networkAuditor } from './verify/replay.js'
+import { networkAuditor, type AuditPolicy } from './verify/replay.js'
+import type { AuditStats, LiveAuditor } from './verify/audit.js'
 import { remoteGenerate } from './remote-generate.js'
 
 export interface GenerateRequest extends SamplingParams {
@@ -74,7 +75,9 @@ export interface CortexServiceInit {
   /** Most tokens streamed ahead of a client's receipts. @default 16 */
   receiptWindow?: number
   /** Fraction of committed blocks re-executed on another provider and checked (verify/audit.ts). @default 0 */ auditRate?: number
-  /** The auditor's verdict signer (the chain's bound key) and evidence hook (the fraud-proof path, verify/fraud.ts). */ audit?: { verdictSigner?: VerdictSigner | undefined; onEvidence?: ((e: Evidence, model: string, layers: number) => void) | undefined }
+  /** The auditor's verdict signer (the chain's bound key), evidence hook (the fraud-proof path, verify/fraud.ts) and
+   *  who checks (cortex.audit: replicas and/or hired verifiers, verify/replay.ts auditPanel). */
+  audit?: { verdictSigner?: VerdictSigner | undefined; onEvidence?: ((e: Evidence, model: string, layers: number) => void | Promise<unknown>) | undefined; policy?: AuditPolicy | undefined }
   /** How long to wait for a client's receipt. @default timeoutMs or 30000 */
   receiptTimeoutMs?: number
 }
@@ -87,6 +90,9 @@ export class CortexService {
   #unsub: (() => void)[] = []
   #log: Logger
   #stopped = new AbortController()
+  #audits = new Set<Promise<void>>()
+  /** Totals of this node's live audits whose checks have all finished (verify/audit.ts; `lied`: checkers outvoted). */
+  readonly auditStats: AuditStats & { lied: number } = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0, lied: 0 }
 
   constructor(readonly init: CortexServiceInit) { this.#log = init.logger ?? silentLogger }
 
@@ -157,12 +163,26 @@ export class CortexService {
     const clients: StageClient[] = local.map((s) => new LocalStageClient(s.server, this.init.nodeId))
     const { chain, layers } = await openChain(this.init.directory, this.init.links, req.model, dims, clients, { signal, timeoutMs: this.init.timeoutMs })
     const rate = this.init.auditRate ?? 0, audit = rate > 0 ? networkAuditor({ rate, directory: this.init.directory, links: this.init.links, model: req.model, dims: { ...dims, layers }, self: this.init.nodeId, usage: this.init.usage?.(), trust: this.init.trust, logger: this.#log,
-      verdictSigner: this.init.audit?.verdictSigner, onEvidence: this.init.audit?.onEvidence && ((e) => this.init.audit!.onEvidence!(e, req.model, layers)) }) : undefined
+      verdictSigner: this.init.audit?.verdictSigner, onEvidence: this.init.audit?.onEvidence && ((e) => this.init.audit!.onEvidence!(e, req.model, layers)), policy: this.init.audit?.policy }) : undefined
     const session = new PipelineSession({ model: req.model, layers, ...dims, chain, directory: this.init.directory, links: this.init.links, localStages: clients, logger: this.#log, timeoutMs: this.init.timeoutMs, signal: this.#stopped.signal, ...(audit ? { audit } : {}) })
     const stopTokens = [cfg.eosTokenId, tok.eosId].filter((x): x is number => x !== undefined)
-    const r = yield* generate(session, p.prompt, req, { maxTokens: p.maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)
-    return { ...r, promptTokens: p.prompt.length }
+    try {
+      const r = yield* generate(session, p.prompt, req, { maxTokens: p.maxTokens, stopTokens, stopStrings: req.stop }, tok, signal)
+      return { ...r, promptTokens: p.prompt.length }
+    } finally { if (audit) this.#track(audit) }
   }
+
+  /** Checks outlive the generation (it never waits on them): add the auditor's figures when its last one is done. */
+  #track(a: LiveAuditor): void {
+    const p: Promise<void> = a.settled().then(() => {
+      for (const k of Object.keys(a.stats) as (keyof AuditStats)[]) this.auditStats[k] += a.stats[k]
+      this.auditStats.lied += a.lies.length
+    }).finally(() => { this.#audits.delete(p) })
+    this.#audits.add(p)
+  }
+
+  /** Resolves when the checks of every finished generation's audit are done (their figures are in auditStats). */
+  async auditsSettled(): Promise<void> { while (this.#audits.size) await Promise.allSettled([...this.#audits]) }
 
   async #onGenerate(m: Inbound): Promise<void> {
     const peer = m.link.peer.nodeIdB64

@@ -63,3 +63,21 @@ test('config: a sliding window shorter than the context caps the context (exact 
   assert.equal(parseModelConfig(llama({ model_type: 'mistral', sliding_window: 4096 })).maxPositions, 256)
   assert.throws(() => parseModelConfig(llama({ sliding_window: 0 })), /sliding_window/)
 })
+
+test('config: cortex.audit picks who checks sampled blocks (replica by default), bounded hires and price, unknown keys refused', async () => {
+  const { cortexConfigSchema } = await import('../../src/cortex/config.js')
+  const d = cortexConfigSchema.parse({})
+  assert.deepEqual(d.audit, { verifiers: 'replica', hire: 1, maxResolvers: 2 })
+  const h = cortexConfigSchema.parse({ audit: { verifiers: 'hired', hire: 3, maxPricePerCheck: 50 } })
+  assert.deepEqual(h.audit, { verifiers: 'hired', hire: 3, maxPricePerCheck: 50, maxResolvers: 2 })
+  assert.equal(cortexConfigSchema.parse({ audit: { verifiers: 'both' } }).audit.verifiers, 'both')
+  const bad: [unknown, string][] = [
+    [{ verifiers: 'anyone' }, 'verifiers'], [{ hire: 0 }, 'hire'], [{ hire: 9 }, 'hire'], [{ maxPricePerCheck: -1 }, 'maxPricePerCheck'],
+    [{ maxPricePerCheck: 1.5 }, 'maxPricePerCheck'], [{ maxResolvers: 9 }, 'maxResolvers'], [{ hierd: 2 }, 'hierd'],
+  ]
+  for (const [audit, key] of bad) {
+    const r = cortexConfigSchema.safeParse({ audit })
+    assert.equal(r.success, false, JSON.stringify(audit))
+    assert.ok(JSON.stringify(r.error!.issues).includes(key), `${JSON.stringify(audit)}: ${JSON.stringify(r.error!.issues)}`)
+  }
+})

@@ -25,6 +25,7 @@ import { VerifierServer } from '../../src/cortex/verify/check-server.js'
 import { hiredChecker } from '../../src/cortex/verify/check-client.js'
 import { confirmWith, slashByEvidence } from '../../src/cortex/verify/slash.js'
 import { fraudSubmitter } from '../../src/cortex/verify/fraud.js'
+import { LiarBook } from '../../src/cortex/verify/resolve.js'
 import type { ProviderDirectory, ProviderRecord } from '../../src/interfaces/providers.js'
 import { silentLogger } from '../../src/interfaces/logger.js'
 import { identity, refClock, tinyModel } from './helpers.js'
@@ -150,6 +151,21 @@ test('devnet: a failed live check becomes a slashByVerdict of the provider once 
   assert.equal(await bonded(), parseEther('8100'))
   assert.equal(await submit(again), undefined, 'one attempt per (root, index)')
 
+  // a staked key this node caught signing a false fail verdict (resolve.ts LiarBook: account 4, as verifier 95) never
+  // counts toward a slash: its node is not hired, and its verdict offered anyway is disowned: below the quorum
+  const book = new LiarBook()
+  const liar = nodes.find((n) => n.addr.port === 95)!
+  book.add({ verifier: liar.identity.publicKey, checker: 'verify:95', claimed: 'fail', provider: e.provider, stage: e.stage, index: e.index, commitment: e.commitment!, verdict: signer(4).sign(e.attestation), outvotedBy: ['a', 'b'] })
+  const third = (await run(91)).evidence[0]!
+  const failed4 = v4.stats.failed
+  const guarded = await fraudSubmitter({ client: submitter, providers: table(client), links: client, signer: client.identity, model: 'm', layers: 2, logger: silentLogger, liars: book })(third)
+  assert.equal(guarded?.submitted, false)
+  assert.deepEqual(guarded.admitted.map((x) => x.result).sort(), ['accepted', 'accepted', 'not_eligible'], 'the auditor and account 3; account 5 unstaked; the liar not hired')
+  assert.equal(v4.stats.failed, failed4, 'the liar was not asked')
+  const forced = await slashByEvidence(submitter, third, [signer(3).sign(third.attestation!), signer(4).sign(third.attestation!)], { disowned: (a) => book.disowned(a) })
+  assert.deepEqual([forced.submitted, forced.admitted.map((x) => x.result)], [false, ['accepted', 'accepted', 'disowned']])
+  assert.equal(await bonded(), parseEther('8100'), 'nothing slashed on the liar\'s word')
+
   // an honest provider: the auditor finds nothing, and honest hired verifiers answer ok with no on-chain verdict
   const honest = await run(93)
   assert.equal(honest.evidence.length, 0)
@@ -161,7 +177,7 @@ test('devnet: a failed live check becomes a slashByVerdict of the provider once 
     assert.equal(o.ok, true)
     assert.equal(o.verdict, undefined, 'no verdict over a passing commitment')
   }
-  assert.equal(v3.stats.failed + v4.stats.failed, 4, 'the honest checks failed nothing')
+  assert.equal(v3.stats.failed + v4.stats.failed, 5, 'the honest checks failed nothing')
   const honestAtt = commitmentAttestation(c)!
   const none = await slashByEvidence(submitter, { attestation: honestAtt, verdicts: [] }, await confirmWith({ commitment: c, steps: seen.steps.slice(0, (c.index + 1) * 32) }, [await hire(94), await hire(95)]))
   assert.equal(none.submitted, false)

@@ -5,6 +5,8 @@
  * cases: a cheating provider, a lying verifier, a silent one, a forged verdict, a client that does not pay, an
  * oversized request. Real stages and engines (ONNX), in-memory links; the provider-record table below stands in
  * for the DHT's (which has its own tests): each node provides records under its own id and address.
+ * Why this file is long: every case shares the same loaded engines, verifiers and ledgers (loading them per file
+ * would multiply the suite's time); the cases are the service's honest path, its refusals and the audit policies.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -28,8 +30,16 @@ import type { Economy } from '../../src/economy/economy.js'
 import { RecordingTrust } from '../content/helpers.js'
 import { config, makeEconomy } from '../economy/helpers.js'
 import { identity, refClock, tempDir, tinyModel } from './helpers.js'
+import { verdictSigner, type VerdictSigner } from '../../src/economy/chain/verdicts.js'
+import { StaticStageDirectory } from '../../src/cortex/directory.js'
+import { networkAuditor } from '../../src/cortex/verify/replay.js'
+import { LiarBook } from '../../src/cortex/verify/resolve.js'
+import { silentLogger } from '../../src/interfaces/logger.js'
+import { decodeCheckVerdict } from '../../src/cortex/verify/check-wire.js'
 
 const PRICE = 5n
+// a staked verifier's key (no chain here: the verdict is signed, never submitted); resolve.ts must disown it
+const LIAR_EVM = verdictSigner(`0x${'17'.repeat(32)}`, 31337n, '0x5FbDB2315678afecb367f032d93F642f64180aa3')
 const model = 'm-verify'
 const opts = { family: 'llama' as const, layers: 2, hidden: 32, heads: 4, kvHeads: 2, vocab: 300, maxPositions: 160 }
 const claimed = tinyModel({ ...opts, seed: 51 }), swapped = tinyModel({ ...opts, seed: 52 })
@@ -64,13 +74,13 @@ async function stage(port: number, dir: string): Promise<void> {
   const s = new StageServer({ modelId: model, engine, router: n.router, prover: { signer: n.identity } })
   s.start(); stops.push(() => s.stop()); engines.push(engine)
 }
-async function verifier(port: number, dir: string, o: { debtLimit?: number; maxSteps?: number; maxRequestBytes?: number } = {}): Promise<MemoryNode> {
+async function verifier(port: number, dir: string, o: { debtLimit?: number; maxSteps?: number; maxRequestBytes?: number; evm?: VerdictSigner } = {}): Promise<MemoryNode> {
   const n = node(port), engine = await StageEngine.load(dir, { start: 0, end: 2 })
   const file = `v${port}.sqlite`
   const eco = makeEconomy(join(tmp.dir, file), n.identity, refClock, o.debtLimit !== undefined ? config({ ...rawCfg, debtLimit: o.debtLimit }) : cfg)
   ecos.set(port, { eco, file })
   const v = new VerifierServer({ modelId: model, engine, router: n.router, signer: n.identity, price: () => checkQuote(eco.pricing), usage: eco, trust: eco.trust,
-    ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}), ...(o.maxRequestBytes ? { maxRequestBytes: o.maxRequestBytes } : {}) })
+    ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}), ...(o.maxRequestBytes ? { maxRequestBytes: o.maxRequestBytes } : {}), ...(o.evm ? { evm: o.evm } : {}) })
   v.start(); stops.push(() => v.stop()); engines.push(engine); verifiers.set(port, v)
   return n
 }
@@ -81,7 +91,8 @@ before(async () => {
   await stage(11, claimed.dir) // honest provider
   await stage(12, swapped.dir) // a provider serving another model than the one it claims
   await verifier(21, claimed.dir); await verifier(22, claimed.dir)
-  await verifier(23, swapped.dir) // a lying verifier: its replica is not the claimed model
+  // a lying verifier: its replica is not the claimed model, and its EVM key signs the false fail verdicts it gives
+  await verifier(23, swapped.dir, { evm: LIAR_EVM })
   await verifier(24, claimed.dir, { debtLimit: 12 }) // extends 12 micro-credits of credit: two checks and a half
   await verifier(25, claimed.dir, { maxSteps: 40, maxRequestBytes: 16 << 10 })
   const silent = node(26)
@@ -131,10 +142,10 @@ const verifierKeyOf = () => verifierKey(model)
 const announcement = () => encodeVerifierAnnouncement({ model, start: 0, end: 2, layers: 2, price: PRICE })
 
 const seen: { steps: StepInput[]; commits: SignedCommitment[] } = { steps: [], commits: [] }
-async function audited(providerPort: number, recs: Records, timeoutMs = 60_000): Promise<{ auditor: LiveAuditor; trust: RecordingTrust }> {
+async function audited(providerPort: number, recs: Records, timeoutMs = 60_000, make?: (trust: RecordingTrust) => LiveAuditor): Promise<{ auditor: LiveAuditor; trust: RecordingTrust }> {
   const trust = new RecordingTrust()
   const rng = new Prng(8)
-  const auditor = new LiveAuditor({
+  const auditor = make?.(trust) ?? new LiveAuditor({
     random: () => rng.next(), rate: 1, trust,
     checkerFor: directoryCheckers(recs.as(client), client, { signer: client.identity, model, layers: 2, usage: ecoClient, trust, timeoutMs, self: client.identity.publicKey }),
   })
@@ -254,4 +265,98 @@ test('steps that are not the inputs the provider committed to get no verdict and
   await assert.rejects(link.request(CheckType.CORTEX_CHECK, encodeCheckReq({ cid, model, commit, steps, price: PRICE, pay }), { timeoutMs: 60_000 }),
     (e: Error & { code?: string }) => e.code === 'bad_input' && /hash/.test(e.message))
   assert.deepEqual(served(22), before)
+})
+
+/** The auditor a node builds from cortex.audit (verify/replay.ts networkAuditor): no replicas, hired verifiers only. */
+const hiredAuditor = (recs: Records, o: { hire: number; maxPrice?: bigint; liars?: LiarBook }) => (trust: RecordingTrust): LiveAuditor => networkAuditor({
+  rate: 1, directory: new StaticStageDirectory(client, []), links: client, model, dims: { hidden: 32, vocab: 300, layers: 2 }, self: client.identity.publicKey,
+  usage: ecoClient, trust, logger: silentLogger,
+  policy: { verifiers: 'hired', hire: o.hire, providers: recs.as(client), signer: client.identity, ...(o.maxPrice !== undefined ? { maxPrice: o.maxPrice } : {}), ...(o.liars ? { liars: o.liars } : {}) },
+})
+const delta = (port: number, f: (p: number) => { units: number; amount: number }) => { const b = f(port).units; return () => f(port).units - b }
+
+test('cortex.audit.verifiers = hired: routine checks of a swapped model go to two hired verifiers found through provider records; both fail it, both are paid on both ledgers', async () => {
+  const s21 = delta(21, served), s22 = delta(22, served), c21 = delta(21, consumed), c22 = delta(22, consumed)
+  const { auditor, trust } = await audited(12, records([21, 22]), 60_000, hiredAuditor(records([21, 22]), { hire: 2 }))
+  assert.equal(auditor.stats.commitments, 2)
+  assert.deepEqual([auditor.stats.checked, auditor.stats.failed, auditor.stats.passed, auditor.stats.disputed, auditor.lies.length], [2, 2, 0, 0, 0])
+  assert.equal(auditor.evidence.length, 2)
+  for (const e of auditor.evidence) {
+    assert.equal(e.reason, 'failed_check')
+    assert.match(e.replayer!, /^verify:.+\+verify:.+$/)
+    assert.deepEqual(e.judges!.map((j) => Buffer.from(j).toString('hex')).sort(), [21, 22].map((p) => Buffer.from(nodeAt(p).identity.publicKey).toString('hex')).sort())
+  }
+  assert.equal(trust.of(nodeAt(12), 'invalid_inference').length, 2)
+  // every sampled block checked by both hired verifiers, each check in both SQLite ledgers at the price
+  assert.deepEqual([s21(), s22(), c21(), c22()], [2, 2, 2, 2])
+  for (const p of [21, 22]) assert.deepEqual(consumed(p), served(p))
+})
+
+test('cortex.audit: an honest stage passes hired checks (paid); verifiers above maxPricePerCheck are not hired and nothing is paid', async () => {
+  const s21 = delta(21, served), c21 = delta(21, consumed)
+  const honest = await audited(11, records([21]), 60_000, hiredAuditor(records([21]), { hire: 1 }))
+  assert.deepEqual([honest.auditor.stats.passed, honest.auditor.evidence.length, s21(), c21()], [2, 0, 2, 2])
+  const cheap = await audited(12, records([21]), 60_000, hiredAuditor(records([21]), { hire: 1, maxPrice: PRICE - 1n }))
+  assert.deepEqual([cheap.auditor.stats.skipped, cheap.auditor.stats.checked, s21(), c21()], [2, 0, 2, 2])
+})
+
+test('a verifier that fails an honest stage is outvoted by two more: a trust event against it, its checks unpaid, its signed verdict and EVM verdict kept and disowned', async () => {
+  const book = new LiarBook()
+  const s23 = delta(23, served), c23 = delta(23, consumed), c21 = delta(21, consumed), c22 = delta(22, consumed)
+  const { auditor, trust } = await audited(11, records([23, 21, 22]), 60_000, hiredAuditor(records([23, 21, 22]), { hire: 1, liars: book }))
+  assert.equal(auditor.stats.passed, 2)
+  assert.equal(auditor.evidence.length, 0, 'no evidence against the honest stage')
+  assert.deepEqual(trust.of(nodeAt(11)), [])
+  // per block: the liar fails it, 21 passes (a tie), 22 passes: 2 to 1
+  assert.ok(auditor.lies.length >= 1 && auditor.lies.every((l) => Buffer.compare(l.verifier!, nodeAt(23).identity.publicKey) === 0))
+  const lies = auditor.lies.length
+  assert.equal(trust.of(nodeAt(23), 'invalid_inference').length, lies)
+  assert.equal(s23(), lies, 'the liar answered (and its ledger charged) each check it lied on')
+  assert.equal(c23(), 0, 'the client never paid it')
+  assert.ok(c21() >= 1 && c22() >= 1, 'the verifiers that outvoted it were paid')
+  for (const l of auditor.lies) {
+    assert.equal(l.claimed, 'fail')
+    const v = decodeCheckVerdict(l.signed!)
+    assert.equal(v.ok, false)
+    assert.equal(Buffer.compare(v.signer, nodeAt(23).identity.publicKey), 0)
+    assert.equal(l.verdict!.verifier.toLowerCase(), LIAR_EVM.address.toLowerCase())
+    assert.equal(l.outvotedBy.length, 2)
+  }
+  assert.equal(book.isLiar(nodeAt(23).identity.publicKey), true)
+  assert.equal(book.disowned(LIAR_EVM.address), true, 'its EVM key never counts toward a slash')
+  // the next audit does not ask the liar at all
+  const again = await audited(11, records([23, 21, 22]), 60_000, hiredAuditor(records([23, 21, 22]), { hire: 1, liars: book }))
+  assert.equal(again.auditor.stats.passed, 2)
+  assert.equal(again.auditor.lies.length, 0)
+  assert.equal(s23(), lies)
+})
+
+test('a verifier that passes a swapped model is outvoted: the provider is caught, the liar gets a trust event and is not paid, the honest verifiers are', async () => {
+  const s23 = delta(23, served), c23 = delta(23, consumed), c21 = delta(21, consumed), c22 = delta(22, consumed)
+  const { auditor, trust } = await audited(12, records([23, 21, 22]), 60_000, hiredAuditor(records([23, 21, 22]), { hire: 2 }))
+  // per block: the liar (its replica is the swapped model) passes, 21 fails: a tie; 22 breaks it
+  assert.deepEqual([auditor.stats.failed, auditor.lies.length, auditor.stats.disputed], [2, 2, 0])
+  assert.equal(trust.of(nodeAt(12), 'invalid_inference').length, 2)
+  assert.equal(trust.of(nodeAt(23), 'invalid_inference').length, 2)
+  for (const l of auditor.lies) {
+    assert.equal(l.claimed, 'pass')
+    assert.equal(decodeCheckVerdict(l.signed!).ok, true)
+    assert.equal(l.verdict, undefined)
+  }
+  for (const e of auditor.evidence) assert.equal(e.judges!.length, 2, 'the two honest verifiers are the evidence\'s judges')
+  assert.deepEqual([s23(), c23(), c21(), c22()], [2, 0, 2, 2])
+})
+
+test('one check per verifier and block: asking a hired verifier again about the same commitment neither sends nor pays a second check', async () => {
+  await audited(11, records([21]))
+  const c = seen.commits[0]!
+  const s21 = delta(21, served), c21 = delta(21, consumed)
+  const h = hiredChecker(await client.dial(at(21)), { signer: client.identity, model, price: PRICE, usage: ecoClient })
+  const [a, b] = [await h.check(stepsFor(c), c), await h.check(stepsFor(c), c)]
+  assert.equal(a, b)
+  assert.equal(a.ok, true)
+  assert.deepEqual([s21(), c21()], [1, 1])
+  // another block is another check
+  await h.check(stepsFor(seen.commits[1]!), seen.commits[1]!)
+  assert.deepEqual([s21(), c21()], [2, 2])
 })

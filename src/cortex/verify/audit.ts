@@ -3,10 +3,11 @@
  * step (what it sent, what came back). Per stage the auditor keeps the trace of step inputs and the input hash
  * chain; each signed commitment that comes back is checked at once for its signature, signer, block index, range
  * and input binding, and with probability `rate` (an unpredictable draw the provider cannot see) its block is
- * re-executed in the background on another provider of the same layers (a Replayer: a normal stage session there,
- * metered and paid like any other cortex usage) and checked against the commitment; a failure is re-executed on a
- * second replica where one exists, and only a failure there too (or with no second replica) counts. A failure is a trust event
- * against the provider and Evidence: its signed commitment, its DataAttestation (when it signed one with its bound
+ * checked in the background by a panel (cortex.audit.verifiers): another provider of the same layers this node
+ * re-executes on (a Replayer: a normal stage session there, metered and paid like any other cortex usage), hired
+ * `service:verify` verifiers (paid per check), or both. Disagreements are resolved by further checkers and the
+ * outvoted side is blamed (resolve.ts); a lone failure is re-checked where anyone else can, and only a failure
+ * there too (or with nobody else to ask) counts. A failure is a trust event against the provider and Evidence: its signed commitment, its DataAttestation (when it signed one with its bound
  * EVM key) and this node's InferenceVerdict over it: what Staking.slashByVerdict accepts (onchain.ts).
  * Generation never waits on a check; `settled()` waits for the ones in flight.
  */
@@ -20,6 +21,7 @@ import type { SignedAttestation } from '../../economy/chain/attestation.js'
 import type { StepInput } from './trace.js'
 import type { Replayer } from './replay.js'
 import { replayChecker, type Checker } from './checker.js'
+import { gather, liars, type Answer, type CheckerSource, type LiarBook, type PanelEntry, type VerifierLie } from './resolve.js'
 import type { VerdictSigner } from '../../economy/chain/verdicts.js'
 
 export type AuditFailure = 'bad_commitment' | 'bad_signature' | 'wrong_signer' | 'wrong_index' | 'wrong_range' | 'wrong_inputs' | 'failed_check'
@@ -40,6 +42,8 @@ export interface Evidence {
   verdict?: Verdict
   /** Every InferenceVerdict gathered for the failed check: this node's and those of hired staked verifiers. */
   verdicts?: Verdict[]
+  /** The hired verifiers whose failing verdicts are in `verdicts`: the fraud path does not hire (and pay) them again. */
+  judges?: Uint8Array[]
 }
 
 export interface AuditInit {
@@ -57,15 +61,23 @@ export interface AuditInit {
   verdict?: { privateKey: Hex; domain: ChainDomain }
   /** The same from a signer that holds the key (the chain handle's `verdicts`: the node's bound EVM key). */
   verdictSigner?: VerdictSigner
-  onEvidence?: (e: Evidence) => void
+  /** Called with each piece of evidence; a promise it returns (the fraud-proof path) is waited for by settled(). */
+  onEvidence?: (e: Evidence) => void | Promise<unknown>
   /** Steps recorded per stage trace (beyond it the stage is no longer audited). @default 8192 */
   maxSteps?: number
   /** This node: its own (local) stages are not audited or recorded. */
   self?: Uint8Array
+  /** Who answers each sampled block (resolve.ts; cortex.audit.verifiers): replaces checkerFor / replayerFor. */
+  panel?: PanelEntry[]
+  /** Further checkers asked when the panel's answers disagree (or a lone one fails). @default 2 */
+  maxResolvers?: number
+  /** The node's record of lying checkers: they are not asked again, their verdicts never count (resolve.ts). */
+  liars?: LiarBook
+  onLie?: (l: VerifierLie) => void
 }
 
-/** `disputed`: the first replica's re-execution failed the commitment and a second replica's passed it: no evidence
- *  against the provider (one dishonest replica must not frame an honest stage). */
+/** `disputed`: the checkers split evenly and nobody else could break the tie (resolve.ts): no evidence against the
+ *  provider (one dishonest checker must not frame an honest stage), nobody blamed. */
 export interface AuditStats { commitments: number; scheduled: number; checked: number; passed: number; skipped: number; failed: number; disputed: number }
 
 interface Trace { provider: Uint8Array; start: number; end: number; steps: StepInput[]; chain: Uint8Array; blocks: number; dead: boolean }
@@ -75,6 +87,8 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) ===
 export class LiveAuditor implements StepAuditor {
   readonly stats: AuditStats = { commitments: 0, scheduled: 0, checked: 0, passed: 0, skipped: 0, failed: 0, disputed: 0 }
   readonly evidence: Evidence[] = []
+  /** Checkers outvoted on a decided check (resolve.ts): each a trust event, unpaid, its signed answer kept. */
+  readonly lies: VerifierLie[] = []
   #traces = new Map<number, Trace>()
   #pending = new Set<Promise<void>>()
 
@@ -115,26 +129,50 @@ export class LiveAuditor implements StepAuditor {
     this.#pending.add(p)
   }
 
-  async #checkerFor(stage: { start: number; end: number }, exclude: Uint8Array[]): Promise<Checker | undefined> {
-    if (this.init.checkerFor) return this.init.checkerFor(stage, exclude)
-    const r = await this.init.replayerFor?.(stage, exclude)
-    return r && replayChecker(r, this.init.tolerance ?? DEFAULT_TOLERANCE)
+  /** Who answers each sampled block: `panel`, else one checker from checkerFor or replayerFor. */
+  #panel(): PanelEntry[] {
+    if (this.init.panel) return this.init.panel
+    const find: CheckerSource = async (stage, exclude) => {
+      if (this.init.checkerFor) return this.init.checkerFor(stage, exclude)
+      const r = await this.init.replayerFor?.(stage, exclude)
+      return r && replayChecker(r, this.init.tolerance ?? DEFAULT_TOLERANCE)
+    }
+    return [{ find, count: 1 }]
   }
 
   async #check(t: Trace, steps: StepInput[], c: SignedCommitment): Promise<void> {
     const stage = { start: t.start, end: t.end }
-    const r = await this.#checkerFor(stage, [t.provider])
-    if (!r) { this.stats.skipped++; return }
-    const out = await r.check(steps, c)
+    const book = this.init.liars
+    const { answers, decision } = await gather(this.#panel(), stage, [t.provider, ...(book?.nodes ?? [])], (r) => r.check(steps, c), this.init.maxResolvers ?? 2)
+    if (decision === 'none') { this.stats.skipped++; return }
     this.stats.checked++
-    if (out.ok) { this.stats.passed++; return }
-    // a second opinion where another replica exists: the first one may be the dishonest party
-    const r2 = r.nodeId ? await this.#checkerFor(stage, [t.provider, r.nodeId]).catch(() => undefined) : undefined
-    const out2 = r2 ? await r2.check(steps, c).catch(() => undefined) : undefined
-    if (out2?.ok) { this.stats.disputed++; return }
-    const hired = [out.verdict, out2?.verdict].filter((v): v is Verdict => v !== undefined)
-    // this node signs a verdict of its own only when it judged the re-execution itself
-    await this.#failAsync(t, 'failed_check', c.index, c, out.result, r2 && out2 ? `${r.id}+${r2.id}` : r.id, steps, hired, r.hired !== true)
+    if (decision === 'disputed') {
+      // nobody can tell who lied: every answer is paid, nobody is blamed
+      this.stats.disputed++
+      for (const a of answers) a.out.pay?.()
+      return
+    }
+    const lying = liars(answers, decision)
+    for (const a of answers) if (!lying.includes(a)) a.out.pay?.()
+    for (const a of lying) this.#lie(t, c, a, answers.filter((x) => !lying.includes(x)).map((x) => x.checker.id))
+    if (decision === 'pass') { this.stats.passed++; return }
+    const honest = answers.filter((a) => !lying.includes(a))
+    const hired = honest.flatMap((a) => (a.out.verdict && !book?.disowned(a.out.verdict.verifier) ? [a.out.verdict] : []))
+    const judges = honest.flatMap((a) => (a.checker.hired && a.checker.nodeId ? [a.checker.nodeId] : []))
+    // this node signs a verdict of its own only when it judged a re-execution itself (a replica, not a hired verdict)
+    const judged = honest.some((a) => a.checker.hired !== true)
+    await this.#failAsync(t, 'failed_check', c.index, c, honest[0]!.out.result, honest.map((a) => a.checker.id).join('+'), steps, hired, judged, judges)
+  }
+
+  /** A checker outvoted on a decided check: a trust event against it, no payment, its signed answer kept. */
+  #lie(t: Trace, c: SignedCommitment, a: Answer, by: string[]): void {
+    const claimed = a.out.ok ? 'pass' : 'fail'
+    const lie: VerifierLie = { checker: a.checker.id, claimed, provider: t.provider, stage: { start: t.start, end: t.end }, index: c.index, commitment: c, outvotedBy: by,
+      ...(a.checker.nodeId ? { verifier: a.checker.nodeId } : {}), ...(a.out.signed ? { signed: a.out.signed } : {}), ...(a.out.verdict ? { verdict: a.out.verdict } : {}) }
+    this.lies.push(lie)
+    this.init.liars?.add(lie)
+    if (a.checker.nodeId) this.init.trust?.report(a.checker.nodeId, 'invalid_inference', `checker ${claimed === 'pass' ? 'passed' : 'failed'} block ${c.index} of layers ${t.start}:${t.end} against ${by.length} other checks`)
+    this.init.onLie?.(lie)
   }
 
   #fail(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment): void {
@@ -144,9 +182,9 @@ export class LiveAuditor implements StepAuditor {
     this.#pending.add(p)
   }
 
-  async #failAsync(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment, result?: CheckResult, replayer?: string, steps?: StepInput[], hired: Verdict[] = [], judged = true): Promise<void> {
+  async #failAsync(t: Trace, reason: AuditFailure, index: number, c?: SignedCommitment, result?: CheckResult, replayer?: string, steps?: StepInput[], hired: Verdict[] = [], judged = true, judges: Uint8Array[] = []): Promise<void> {
     this.stats.failed++
-    const e: Evidence = { provider: t.provider, stage: { start: t.start, end: t.end }, reason, index, ...(c ? { commitment: c } : {}), ...(result ? { result } : {}), ...(replayer ? { replayer } : {}), ...(steps ? { steps } : {}) }
+    const e: Evidence = { provider: t.provider, stage: { start: t.start, end: t.end }, reason, index, ...(c ? { commitment: c } : {}), ...(result ? { result } : {}), ...(replayer ? { replayer } : {}), ...(steps ? { steps } : {}), ...(judges.length ? { judges } : {}) }
     this.init.trust?.report(t.provider, reason === 'bad_commitment' || reason === 'bad_signature' ? 'invalid_message' : 'invalid_inference', `${reason} at block ${index} of layers ${t.start}:${t.end}`)
     // the EIP-712 side (viem) loads only when there is evidence to sign: a node that audits nothing never pays for it
     const onchain = c && reason === 'failed_check' ? await import('./onchain.js') : undefined
@@ -159,7 +197,7 @@ export class LiveAuditor implements StepAuditor {
       if (all.length) e.verdicts = all
     }
     this.evidence.push(e)
-    this.init.onEvidence?.(e)
+    await Promise.resolve(this.init.onEvidence?.(e)).catch(() => {})
   }
 
   /** Resolves when every check in flight has finished. */

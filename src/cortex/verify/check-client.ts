@@ -40,6 +40,9 @@ export interface HireInit {
   trust?: TrustSink | undefined
   /** How long a check may take before the verifier counts as silent. @default 60000 */
   timeoutMs?: number
+  /** Do not record the check as consumed on receipt: the outcome's `pay()` does, once the caller (the live
+   *  auditor) judged the verdict honest; a verifier found lying is never paid. @default false */
+  deferPayment?: boolean
 }
 
 const hex = (b: Uint8Array): `0x${string}` => `0x${Buffer.from(b).toString('hex')}`
@@ -49,30 +52,51 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) ===
 export function hiredChecker(link: Link, o: HireInit): Checker {
   const verifier = link.peer.nodeId
   const report = (detail: string): void => { o.trust?.report(verifier, 'invalid_message', detail) }
+  const memo = new Map<string, Promise<CheckOutcome>>()
   return {
     id: `verify:${link.peer.nodeIdB64}`, nodeId: verifier, hired: true,
-    async check(steps, c: SignedCommitment, signal): Promise<CheckOutcome> {
-      const cid = new Uint8Array(randomBytes(16))
-      const commit = encodeSignedCommitment(c)
-      const pay = o.signer.sign(...payMessage(verifier, o.signer.publicKey, cid, o.price, commit))
-      const body = encodeCheckReq({ cid, model: o.model, commit, steps, price: o.price, pay })
-      const resp = await link.request(CheckType.CORTEX_CHECK, body, { timeoutMs: o.timeoutMs ?? 60_000, ...(signal ? { signal } : {}) })
-      if (resp.type !== CheckType.CORTEX_CHECK_RESP) throw new InferenceError('bad_reply', `verifier replied with type 0x${resp.type.toString(16)}`)
-      let v
-      try { v = decodeCheckVerdict(resp.body) } catch (err) { report('malformed verdict'); throw err }
-      const root = inferenceRoot(c.ref), dataHash = blockDataHash(c.inputHash, c.commitment)
-      const why = !same(v.cid, cid) ? 'a verdict for another check'
-        : !same(v.signer, verifier) ? 'a verdict signed by another node'
-        : !verifyCheckVerdict(v) ? 'a verdict whose signature does not verify'
-        : v.index !== c.index || !same(v.root, root) || !same(v.dataHash, dataHash) ? 'a verdict about another commitment'
-        : v.matched > v.k ? 'a verdict with more matches than entries'
-        : v.ok && v.evmSig ? 'an on-chain verdict over a check it passed'
-        : undefined
-      if (why) { report(why); throw new InferenceError('bad_reply', `verifier sent ${why}`) }
-      try { o.usage?.record(verifier, VERIFY_SERVICE, 1n, 'consumed') } catch { /* ledger closed: the node is stopping */ }
-      const verdict: Verdict | undefined = v.evmSig && v.evm ? { verifier: hex(v.evm), signature: hex(v.evmSig) } : undefined
-      return { ok: v.ok, result: { ok: v.ok, matched: v.matched, k: v.k, median: NaN }, ...(verdict ? { verdict } : {}) }
+    check(steps, c: SignedCommitment, signal): Promise<CheckOutcome> {
+      // one check per commitment and verifier: asking again (an audit and then the fraud path) neither hires nor pays twice
+      const key = `${c.index}/${hex(inferenceRoot(c.ref))}/${hex(blockDataHash(c.inputHash, c.commitment))}`
+      let p = memo.get(key)
+      if (!p) {
+        p = ask(steps, c, signal)
+        memo.set(key, p)
+        // bounded: a long-lived checker (the fraud path's) keeps the latest answers only
+        if (memo.size > 256) memo.delete(memo.keys().next().value!)
+        p.catch(() => memo.delete(key))
+      }
+      return p
     },
+  }
+
+  async function ask(steps: Parameters<Checker['check']>[0], c: SignedCommitment, signal?: AbortSignal): Promise<CheckOutcome> {
+    const cid = new Uint8Array(randomBytes(16))
+    const commit = encodeSignedCommitment(c)
+    const promise = o.signer.sign(...payMessage(verifier, o.signer.publicKey, cid, o.price, commit))
+    const body = encodeCheckReq({ cid, model: o.model, commit, steps, price: o.price, pay: promise })
+    const resp = await link.request(CheckType.CORTEX_CHECK, body, { timeoutMs: o.timeoutMs ?? 60_000, ...(signal ? { signal } : {}) })
+    if (resp.type !== CheckType.CORTEX_CHECK_RESP) throw new InferenceError('bad_reply', `verifier replied with type 0x${resp.type.toString(16)}`)
+    let v
+    try { v = decodeCheckVerdict(resp.body) } catch (err) { report('malformed verdict'); throw err }
+    const root = inferenceRoot(c.ref), dataHash = blockDataHash(c.inputHash, c.commitment)
+    const why = !same(v.cid, cid) ? 'a verdict for another check'
+      : !same(v.signer, verifier) ? 'a verdict signed by another node'
+      : !verifyCheckVerdict(v) ? 'a verdict whose signature does not verify'
+      : v.index !== c.index || !same(v.root, root) || !same(v.dataHash, dataHash) ? 'a verdict about another commitment'
+      : v.matched > v.k ? 'a verdict with more matches than entries'
+      : v.ok && v.evmSig ? 'an on-chain verdict over a check it passed'
+      : undefined
+    if (why) { report(why); throw new InferenceError('bad_reply', `verifier sent ${why}`) }
+    let paid = false
+    const pay = (): void => {
+      if (paid) return
+      paid = true
+      try { o.usage?.record(verifier, VERIFY_SERVICE, 1n, 'consumed') } catch { /* ledger closed: the node is stopping */ }
+    }
+    if (!o.deferPayment) pay()
+    const verdict: Verdict | undefined = v.evmSig && v.evm ? { verifier: hex(v.evm), signature: hex(v.evmSig) } : undefined
+    return { ok: v.ok, result: { ok: v.ok, matched: v.matched, k: v.k, median: NaN }, signed: resp.body.slice(), ...(verdict ? { verdict } : {}), ...(o.deferPayment ? { pay } : {}) }
   }
 }
 

@@ -15,6 +15,12 @@ export interface CheckOutcome {
   result: CheckResult
   /** A hired verifier's EIP-712 InferenceVerdict over the commitment's attestation (failed checks, staked verifiers). */
   verdict?: Verdict
+  /** A hired verifier's signed answer as it came on the wire (CORTEX_CHECK_RESP body): what the auditor keeps as
+   *  evidence when the verifier turns out to have lied (resolve.ts). */
+  signed?: Uint8Array
+  /** A hired check whose payment waits for the auditor's judgement (HireInit.deferPayment): records it as
+   *  consumed in the ledger; called only for a verifier whose verdict held up, at most once. */
+  pay?: () => void
 }
 
 export interface Checker {

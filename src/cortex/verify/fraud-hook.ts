@@ -9,6 +9,7 @@ import type { UsageMeter } from '../../interfaces/services.js'
 import type { TrustSink } from '../../interfaces/trust.js'
 import type { ChainClient } from '../../economy/chain/client.js'
 import type { Evidence } from './audit.js'
+import type { LiarBook } from './resolve.js'
 
 export interface FraudHookDeps {
   client: ChainClient
@@ -18,16 +19,19 @@ export interface FraudHookDeps {
   usage: () => UsageMeter | undefined
   trust: () => TrustSink | undefined
   logger: Logger
+  /** The node's record of lying checkers (shared with its auditors). */
+  liars?: LiarBook
 }
 
-export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers: number) => void {
+/** The hook; the promise it returns settles when the proof was submitted or given up (the auditor's settled() waits). */
+export function fraudHook(d: FraudHookDeps): (e: Evidence, model: string, layers: number) => Promise<void> {
   const subs = new Map<string, Promise<(e: Evidence) => Promise<unknown>>>()
   return (e, model, layers) => {
     let p = subs.get(`${model}/${layers}`)
     if (!p) {
-      p = import('./fraud.js').then((m) => m.fraudSubmitter({ client: d.client, providers: d.providers, links: d.links, signer: d.signer, model, layers, usage: d.usage(), trust: d.trust(), logger: d.logger }))
+      p = import('./fraud.js').then((m) => m.fraudSubmitter({ client: d.client, providers: d.providers, links: d.links, signer: d.signer, model, layers, usage: d.usage(), trust: d.trust(), logger: d.logger, liars: d.liars }))
       subs.set(`${model}/${layers}`, p)
     }
-    p.then((f) => f(e)).catch((err: Error) => d.logger.warn({ err: err.message }, 'cortex: fraud proof failed'))
+    return p.then((f) => f(e)).then(() => {}, (err: Error) => d.logger.warn({ err: err.message }, 'cortex: fraud proof failed'))
   }
 }

@@ -16,6 +16,10 @@ import { connectStage, type StageClient } from '../pipeline.js'
 import type { StageEngine } from '../stage.js'
 import { BLOCK } from './commit.js'
 import { replayBlock, type StepInput } from './trace.js'
+import type { ProviderDirectory } from '../../interfaces/providers.js'
+import { replayChecker } from './checker.js'
+import { directoryCheckers } from './check-client.js'
+import type { CheckerSource, LiarBook, PanelEntry } from './resolve.js'
 
 export interface Replayer {
   readonly id: string
@@ -94,22 +98,57 @@ export function directoryReplayers(dir: StageDirectory, links: LinkProvider, mod
   }
 }
 
+/** cortex.audit: who checks the sampled blocks, how many verifiers are hired and at what price. */
+export interface AuditPolicy {
+  verifiers: 'replica' | 'hired' | 'both'
+  hire: number
+  maxPrice?: bigint | undefined
+  maxResolvers?: number | undefined
+  /** Where hired verifiers are found (provider records); without it a 'hired' policy checks nothing. */
+  providers?: ProviderDirectory | undefined
+  /** Signs the promises to pay hired verifiers (the node identity). */
+  signer?: { publicKey: Uint8Array; sign(...parts: Uint8Array[]): Uint8Array } | undefined
+  /** How long a hired check may take. @default 60000 */
+  timeoutMs?: number | undefined
+  liars?: LiarBook | undefined
+}
+
+/** The panel (resolve.ts) a policy asks: replicas through the stage directory, hired verifiers, or both. */
+export function auditPanel(p: AuditPolicy, replicas: CheckerSource, o: { model: string; layers: number; links: LinkProvider; self: Uint8Array; usage?: UsageMeter | undefined; trust?: TrustSink | undefined }): PanelEntry[] {
+  const hired: CheckerSource | undefined = p.providers && p.signer
+    ? directoryCheckers(p.providers, o.links, { signer: p.signer, model: o.model, layers: o.layers, usage: o.usage, trust: o.trust, self: o.self, deferPayment: true,
+      ...(p.maxPrice !== undefined ? { maxPrice: p.maxPrice } : {}), ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}) })
+    : undefined
+  const panel: PanelEntry[] = []
+  if (p.verifiers !== 'hired') panel.push({ find: replicas, count: 1 })
+  if (p.verifiers !== 'replica' && hired) panel.push({ find: hired, count: p.hire })
+  return panel
+}
+
 /**
- * The auditor a node's own pipeline generation uses (cortex.auditRate): crypto-random sampling, replicas found
- * through the stage directory and paid through the usage meter, failures reported as trust events and logged.
+ * The auditor a node's own pipeline generation uses (cortex.auditRate, cortex.audit): crypto-random sampling,
+ * checked by replicas found through the stage directory (paid through the usage meter as stage work) and/or hired
+ * verifiers (paid per check), failures reported as trust events and logged.
  */
 export function networkAuditor(o: { rate: number; directory: StageDirectory; links: LinkProvider; model: string; dims: { hidden: number; vocab: number; layers: number }; self: Uint8Array; usage?: UsageMeter | undefined; trust?: TrustSink | undefined; logger: Logger
   /** The node's bound EVM key (the chain handle's): signs an InferenceVerdict for every failed check it judged. */
   verdictSigner?: VerdictSigner | undefined
   /** Also called with each piece of evidence (the fraud-proof path, fraud.ts). */
-  onEvidence?: ((e: Evidence) => void) | undefined }): LiveAuditor {
+  onEvidence?: ((e: Evidence) => void | Promise<unknown>) | undefined
+  /** cortex.audit. @default replicas only */
+  policy?: AuditPolicy | undefined }): LiveAuditor {
+  const replayers = directoryReplayers(o.directory, o.links, o.model, o.dims, o.self, o.usage)
+  const replicas: CheckerSource = async (stage, exclude) => { const r = await replayers(stage, exclude); return r && replayChecker(r) }
+  const p = o.policy
   return new LiveAuditor({
     rate: o.rate, random: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48, self: o.self,
-    replayerFor: directoryReplayers(o.directory, o.links, o.model, o.dims, o.self, o.usage),
+    panel: p ? auditPanel(p, replicas, { model: o.model, layers: o.dims.layers, links: o.links, self: o.self, usage: o.usage, trust: o.trust }) : [{ find: replicas, count: 1 }],
+    ...(p?.maxResolvers !== undefined ? { maxResolvers: p.maxResolvers } : {}), ...(p?.liars ? { liars: p.liars } : {}),
     ...(o.trust ? { trust: o.trust } : {}), ...(o.verdictSigner ? { verdictSigner: o.verdictSigner } : {}),
     onEvidence: (e) => {
       o.logger.warn({ provider: Buffer.from(e.provider).toString('base64'), layers: `${e.stage.start}:${e.stage.end}`, reason: e.reason, block: e.index }, 'cortex: a stage failed verification')
-      o.onEvidence?.(e)
+      return o.onEvidence?.(e)
     },
+    onLie: (l) => o.logger.warn({ checker: l.checker, claimed: l.claimed, layers: `${l.stage.start}:${l.stage.end}`, block: l.index }, 'cortex: a checker was outvoted (not paid)'),
   })
 }

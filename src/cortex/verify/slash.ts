@@ -9,7 +9,8 @@ import { VerdictQuorum, type AdmitResult, type Verdict } from '../../economy/cha
 import type { Evidence } from './audit.js'
 import type { Checker } from './checker.js'
 
-export interface SlashOutcome { submitted: boolean; admitted: { verifier: string; result: AdmitResult }[]; quorum: bigint }
+/** `disowned`: a verdict by an EVM key this node caught signing a false fail verdict (resolve.ts LiarBook). */
+export interface SlashOutcome { submitted: boolean; admitted: { verifier: string; result: AdmitResult | 'disowned' }[]; quorum: bigint }
 
 /** Asks each checker to re-check the evidence; returns the InferenceVerdicts of those whose check failed. */
 export async function confirmWith(e: Pick<Evidence, 'commitment' | 'steps'>, checkers: Checker[]): Promise<Verdict[]> {
@@ -18,12 +19,12 @@ export async function confirmWith(e: Pick<Evidence, 'commitment' | 'steps'>, che
   return out.flatMap((o) => (o && !o.ok && o.verdict ? [o.verdict] : []))
 }
 
-/** Admits the evidence's verdicts plus `more`, and submits when they reach the quorum. */
-export async function slashByEvidence(client: ChainClient, e: Pick<Evidence, 'attestation' | 'verdicts'>, more: Verdict[] = []): Promise<SlashOutcome> {
+/** Admits the evidence's verdicts plus `more` (none whose key `disowned` names), and submits when they reach the quorum. */
+export async function slashByEvidence(client: ChainClient, e: Pick<Evidence, 'attestation' | 'verdicts'>, more: Verdict[] = [], opts: { disowned?: (address: string) => boolean } = {}): Promise<SlashOutcome> {
   if (!e.attestation) return { submitted: false, admitted: [], quorum: 0n }
   const q = await VerdictQuorum.open(client, e.attestation)
   const admitted: SlashOutcome['admitted'] = []
-  for (const v of [...(e.verdicts ?? []), ...more]) admitted.push({ verifier: v.verifier, result: await q.add(v) })
+  for (const v of [...(e.verdicts ?? []), ...more]) admitted.push({ verifier: v.verifier, result: opts.disowned?.(v.verifier) ? 'disowned' : await q.add(v) })
   const quorum = await q.quorum()
   if (!(await q.ready())) return { submitted: false, admitted, quorum }
   await q.submit()
