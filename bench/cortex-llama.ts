@@ -3,10 +3,14 @@
  * GPT-2 124M-shaped random weights, written as safetensors (ours) and GGUF F32 / Q8_0 (theirs). Greedy decoding,
  * batch 1, both with the same thread count. Reports tokens/s, TTFT and per-token p50/p95, and the ratios; our 8-bit
  * variants (the default per-channel QGEMM, MatMulNBits block 32 and 128) with their top-1 agreement with our fp32.
+ * Each also reports the median ms per token the process's threads spent runnable but waiting for a CPU (Linux
+ * schedstat, summed over threads: for llama.cpp its evaluation thread and the JS thread, which can overlap, so the sum
+ * can exceed the wall time): on a shared machine most of the wall time is that wait, so the CPU ratio is the steadier
+ * comparison of the engines.
  * Usage: npm run bench -- cortex-llama [--tokens N] [--layers L] [--threads T]
  * Needs: (cd bench/peers/llama && npm i --omit=optional)
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -25,9 +29,18 @@ const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a,
 const r2 = (x: number): number => Math.round(x * 100) / 100
 /** cpu: this process's CPU ms per decode step (both engines compute on threads of this process), steadier than wall
  * time on a loaded machine. */
-const stats = (ttft: number, per: number[], cpu: number[]): Record<string, number> =>
-  ({ tokens_per_s: r2(1000 / (per.reduce((a, b) => a + b, 0) / per.length)), ttft_ms: r2(ttft), token_ms_p50: r2(pct(per, 0.5)), token_ms_p95: r2(pct(per, 0.95)), cpu_ms_per_token_p50: r2(pct(cpu, 0.5)) })
+const stats = (ttft: number, per: number[], cpu: number[], wait: number[]): Record<string, number> =>
+  ({ tokens_per_s: r2(1000 / (per.reduce((a, b) => a + b, 0) / per.length)), ttft_ms: r2(ttft), token_ms_p50: r2(pct(per, 0.5)), token_ms_p95: r2(pct(per, 0.95)), cpu_ms_per_token_p50: r2(pct(cpu, 0.5)), runq_wait_ms_per_token_p50: r2(pct(wait, 0.5)) })
 const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000
+/** Linux: ms this process's threads have spent runnable but waiting for a CPU (/proc/self/task/N/schedstat, field 2),
+ * summed; NaN elsewhere. On a shared machine it tells how much of a token's wall time was the scheduler's, not ours. */
+function runqWaitMs(): number {
+  try {
+    let ns = 0
+    for (const t of readdirSync('/proc/self/task')) { try { ns += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[1]) } catch { /* thread ended */ } }
+    return ns / 1e6
+  } catch { return NaN }
+}
 
 let sidN = 0
 async function ours(e: StageEngine): Promise<Record<string, number>> {
@@ -36,15 +49,16 @@ async function ours(e: StageEngine): Promise<Record<string, number>> {
     let t = performance.now()
     let id = argmax((await e.forwardBatch([{ sid, ids: PROMPT, T: PROMPT.length }]))[0]!.data)
     const ttft = performance.now() - t
-    const per: number[] = [], cpu: number[] = []
+    const per: number[] = [], cpu: number[] = [], wait: number[] = []
     for (let i = 1; i < GEN; i++) {
       t = performance.now()
-      const c0 = process.cpuUsage()
+      const c0 = process.cpuUsage(), w0 = runqWaitMs()
       id = argmax((await e.forwardBatch([{ sid, ids: [id], T: 1 }]))[0]!.data)
       cpu.push(cpuMs(process.cpuUsage(c0)))
+      wait.push(runqWaitMs() - w0)
       per.push(performance.now() - t)
     }
-    return stats(ttft, per, cpu)
+    return stats(ttft, per, cpu, wait)
   } finally { e.endSession(sid) }
 }
 
@@ -60,17 +74,19 @@ async function theirs(model: LlamaModelLike): Promise<Record<string, number>> {
     const seq = ctx.getSequence()
     let t = performance.now()
     let ttft = 0
-    const per: number[] = [], cpu: number[] = []
+    const per: number[] = [], cpu: number[] = [], wait: number[] = []
     let n = 0
-    let c0 = process.cpuUsage()
+    let c0 = process.cpuUsage(), w0 = runqWaitMs()
     for await (const _tok of seq.evaluate(PROMPT, { temperature: 0 })) {
       const now = performance.now()
-      if (n === 0) ttft = now - t; else { per.push(now - t); cpu.push(cpuMs(process.cpuUsage(c0))) }
+      const w = runqWaitMs()
+      if (n === 0) ttft = now - t; else { per.push(now - t); cpu.push(cpuMs(process.cpuUsage(c0))); wait.push(w - w0) }
       c0 = process.cpuUsage()
+      w0 = w
       t = now
       if (++n >= GEN) break
     }
-    return stats(ttft, per, cpu)
+    return stats(ttft, per, cpu, wait)
   } finally { await ctx.dispose() }
 }
 
