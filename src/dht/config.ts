@@ -25,8 +25,9 @@ export const dhtConfigSchema = z.object({
   rpcTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
   /** After this long a slow request stops holding a lookup slot (its late answer is still merged). @default 400 */
   softTimeoutMs: z.number().int().min(10).max(60_000).default(400),
-  /** A get stops once this many nodes answered with a valid copy from the publisher and returns the highest seq among
-   *  them (0 = collect from every node of the lookup). More copies make a rollback by stale replicas harder. @default 8 */
+  /** A get stops once the closest nodes known (in distance order, none of them unanswered) include this many that answered
+   *  with a valid copy from the publisher, and returns the highest seq it saw (0 = collect from every node of the
+   *  lookup). More copies make a rollback by stale replicas harder. @default 8 */
   getQuorum: z.number().int().min(0).max(64).default(8),
   /** Bucket refresh interval (random-id lookup in buckets untouched this long). @default 3600000 */
   bucketRefreshMs: z.number().int().min(1000).default(3_600_000),

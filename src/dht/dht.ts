@@ -330,8 +330,12 @@ export class Dht {
     return out
   }
 
-  /** Runs a disjoint-path lookup for `target`, sending `make(target)` to each node; `onAnswer` may stop it. */
-  runLookup(target: Uint8Array, make: () => DhtMessage, onAnswer?: (from: Contact, m: DhtMessage, path: number) => boolean, signal?: AbortSignal, traced = false): Promise<LookupResult> {
+  /**
+   * Runs a disjoint-path lookup for `target`, sending `make(target)` to each node; `onAnswer` may stop it (true) or
+   * say the answer held the value looked for (`held`: with `quorum`, the lookup ends once the closest nodes answered
+   * with that many, lookup.ts `quorumFromClosest`).
+   */
+  runLookup(target: Uint8Array, make: () => DhtMessage, onAnswer?: (from: Contact, m: DhtMessage, path: number) => boolean | { held: boolean }, signal?: AbortSignal, traced = false, quorum = 0): Promise<LookupResult> {
     this.table.markUsed(target)
     const tracer = this.#tracer
     // the query kind labels the metric and the spans: read once from the first message
@@ -342,16 +346,20 @@ export class Dht {
       target, selfIdHex: this.selfIdHex, clock: this.#clock,
       seeds: this.table.closest(target, this.config.k),
       k: this.config.k, alpha: this.config.alpha, paths: this.config.disjointPaths, softTimeoutMs: this.config.softTimeoutMs,
+      ...(quorum > 0 ? { quorum } : {}),
       admit: (c: Contact) => this.admissible(c.nodeId),
+      ...(this.#net.hasLink ? { warm: (c: Contact) => this.#net.hasLink!(c) } : {}),
       query: async (c: Contact, sig: AbortSignal, path: number): Promise<QueryAnswer> => {
         const hop = span && tracer!.start(`dht.rpc ${kind}`, { parent: span, kind: SpanKind.CLIENT, attributes: { 'zeone.peer.id': c.idHex, 'network.peer.address': c.addr.host, 'network.peer.port': c.addr.port } })
         try {
           const ans = await this.rpc(c, make(), sig, hop ? tracer!.contextOf(hop) : undefined)
           if (ans.t !== 'nodes') throw new DhtInvalidError('unexpected', 'lookup answer is not a node list')
-          const stop = onAnswer?.(c, ans, path) ?? false
+          const verdict = onAnswer?.(c, ans, path) ?? false
+          const stop = verdict === true
+          const held = typeof verdict === 'object' && verdict.held
           const closer = this.#toContacts(c, ans.nodes)
           if (span) { span.addEvent('answer', { 'zeone.peer.id': c.idHex, 'zeone.dht.closer': closer.length, 'zeone.dht.stop': stop }); hop!.end() }
-          return { closer, stop }
+          return { closer, stop, held }
         } catch (err) {
           if (span) { span.addEvent('no_answer', { 'zeone.peer.id': c.idHex, 'zeone.error.code': (err as { code?: string }).code ?? 'error' }); failSpan(hop, err) }
           throw err
@@ -378,9 +386,9 @@ export class Dht {
 
   /**
    * Resolves the mutable record (`publisher`, `key`): only that publisher's signature counts, so a valid-signature
-   * attacker that signs its own value under the key never wins. The lookup collects copies until `quorum` nodes
-   * answered with one (config `getQuorum`; 0 = every node of the lookup) and returns the highest valid seq among
-   * them, our own store and the newest we resolved before (so a replayed older seq never wins). Nodes close to the
+   * attacker that signs its own value under the key never wins. The lookup collects copies until the closest nodes
+   * known, in distance order with none of them unanswered, include `quorum` that answered with one (config
+   * `getQuorum`; 0 = every node of the lookup), and returns the highest valid seq it saw, our own store and the newest we resolved before (so a replayed older seq never wins). Nodes close to the
    * key that answered with an older copy or none get the newest one (read repair, `repair`).
    */
   async get(key: Uint8Array, opts: { publisher: Uint8Array; signal?: AbortSignal; quorum?: number; /** record its trace whatever the sample ratio */ traced?: boolean }): Promise<GetResult> {
@@ -399,21 +407,20 @@ export class Dht {
     // seq each answering node held for this publisher (-1: none), for read repair
     const held = new Map<string, number>()
     let copies = 0
-    // the quorum counts only once every disjoint path brought a copy: colluders that capture one path (rollback
-    // attackers answering with an older seq, validly signed) could otherwise fill the quorum alone and end the get
-    // before an honest path reports the newer seq; a path that never finds a copy makes the get run to its end
-    const paths = new Set<number>()
-    const d = Math.max(1, this.config.disjointPaths)
-    const res = await this.runLookup(key, () => ({ t: 'find_value', x: this.#x, key }), (from, m, path) => {
-      if (m.t !== 'nodes') return false
+    // the quorum counts copies from the closest nodes known over all paths only, in distance order with none of them
+    // unanswered (lookup.ts quorumFromClosest): rollback attackers away from the key (or a path they captured) can
+    // fill a quorum with an older seq, validly signed, but never end the read while a closer node, a sibling that may
+    // hold the newer seq, has not answered; the lookup shares sibling candidates between paths so that all of them
+    // get asked, whichever path learned them
+    const res = await this.runLookup(key, () => ({ t: 'find_value', x: this.#x, key }), (from, m) => {
+      if (m.t !== 'nodes') return { held: false }
       const r = this.#newestFrom(from, m.records ?? [], live)
       held.set(from.idHex, r ? r.seq : -1)
-      if (!r) return false
+      if (!r) return { held: false }
       take(r)
       copies++
-      paths.add(path)
-      return quorum > 0 && copies >= quorum && paths.size >= d
-    }, signal, opts.traced)
+      return { held: true }
+    }, signal, opts.traced, quorum)
     const stats = { hops: res.hops, messages: res.messages, latencyMs: this.#clock.now() - t0, copies }
     if (!best) return { record: undefined, stats, repair: Promise.resolve(0) }
     this.#remember(memo, best)
