@@ -8,7 +8,7 @@
  *     [--kinds mix,drop,collude,forge,own,rollback,eclipse] [--fractions 0.1,0.2,0.3] [--kind-fraction 0.3]
  *     [--paths 1,4] [--connect-rtts 2] [--max-conn 256] [--idle-s 90] [--grind 262144] [--seed 7] [--only KIND:FRACTION]
  *     [--real-joins 1] (share of the joins that run the node's own join; the rest: SimWorld.bulkJoin)
- *     [--alpha N] [--soft-ms N] [--quorum N] (DHT config overrides for experiments; default: the config defaults)
+ *     [--alpha N] [--soft-ms N] [--quorum N] [--put-copies N] (DHT config overrides for experiments; default: the config defaults)
  *   env: DHT_SIM_NODES, DHT_SIM_READS, DHT_SIM_RECORDS override the defaults (the flags win).
  *
  * Rows: no adversaries; 'mix' (the six kinds in turn) at every fraction; each kind alone at --kind-fraction.
@@ -39,7 +39,7 @@ const seed = Number(arg('seed', '7'))
 const only = arg('only', '')
 const realJoins = Number(arg('real-joins', '1'))
 const config: Record<string, number> = {}
-for (const [flag, key] of [['alpha', 'alpha'], ['soft-ms', 'softTimeoutMs'], ['quorum', 'getQuorum']] as const) {
+for (const [flag, key] of [['alpha', 'alpha'], ['soft-ms', 'softTimeoutMs'], ['quorum', 'getQuorum'], ['put-copies', 'putCopies']] as const) {
   const v = arg(flag, '')
   if (v) config[key] = Number(v)
 }

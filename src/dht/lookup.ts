@@ -71,6 +71,8 @@ export interface LookupInit {
 export interface LookupResult {
   /** Nodes that answered, closest to the target first, at most k. */
   closest: Contact[]
+  /** Nodes that answered, closest first, at most d * k (each path's own answers: a put's wider copy set). */
+  reached: Contact[]
   /** True when `query` asked to stop or the quorum was met. */
   stopped: boolean
   /** Path depth of the answer that stopped the lookup, else of the closest node that answered. */
@@ -163,6 +165,7 @@ export function lookup(init: LookupInit): Promise<LookupResult> {
       if (best) for (const p of paths) if (p.entries.find((e) => e.state === 'done') === best) agree++
       resolve({
         closest: done.slice(0, k).map((e) => e.c),
+        reached: done.slice(0, d * k).map((e) => e.c),
         stopped,
         hops: stopped ? stopDepth : best?.depth ?? 0,
         messages,

@@ -30,6 +30,15 @@ export class Publications {
     }
   }
 
+  /**
+   * How many of a put's closest answered nodes it stores on (config `putCopies`; 0 = s x d, each path's own closest
+   * answers): beyond the s closest, because attackers with ids ground next to the key can hold most of those.
+   */
+  #copies(): number {
+    const c = this.#ctx.config
+    return c.putCopies > 0 ? c.putCopies : c.siblings * Math.max(1, c.disjointPaths)
+  }
+
   /** Our publications restored at construction (values, provider records). */
   get restored(): number { return this.#published.size + this.#provided.size }
 
@@ -49,7 +58,7 @@ export class Publications {
     const record = signRecord(this.#signer, key, value, seq, t0 + this.#ctx.config.recordTtlMs)
     this.#ctx.store.putRecord(record, t0)
     const res = await this.#ctx.findNode(key, signal)
-    const acks = await this.#ctx.storeOn(res.closest.slice(0, this.#ctx.config.siblings), { t: 'store', x: this.#ctx.x, record }, signal)
+    const acks = await this.#ctx.storeOn(res.reached.slice(0, this.#copies()), { t: 'store', x: this.#ctx.x, record }, signal)
     return { record, stored: acks, stats: { hops: res.hops, messages: res.messages + res.closest.length, latencyMs: this.#ctx.clock.now() - t0 } }
   }
 
@@ -65,7 +74,7 @@ export class Publications {
     const provider = signProvider(this.#signer, key, this.#advertise().slice(0, 4), data, now + this.#ctx.config.recordTtlMs)
     this.#ctx.store.putProvider(provider, now)
     const res = await this.#ctx.findNode(key, signal)
-    return this.#ctx.storeOn(res.closest.slice(0, this.#ctx.config.siblings), { t: 'add_provider', x: this.#ctx.x, provider }, signal)
+    return this.#ctx.storeOn(res.reached.slice(0, this.#copies()), { t: 'add_provider', x: this.#ctx.x, provider }, signal)
   }
 
   unprovide(key: Uint8Array): void { this.#provided.delete(toHex(key)); this.#persist?.deletePublished('provider', key) }

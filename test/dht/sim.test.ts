@@ -40,6 +40,16 @@ test('simulator: own-value attackers (30%, valid signatures under the same keys)
   assert.ok(r.reads.open.foreignValues && r.reads.open.foreignValues.mean > 0, 'the open-key view lists the attackers\' values as other publishers')
 })
 
+test('simulator: eclipse attackers holding all 20 closest positions of a key (ground ids) do not cut readers off the newest value: a put stores on each path\'s own closest answers (s x d)', async () => {
+  // 2 keys, 90 eclipse attackers (45 per key): they own the 20 closest of both. Stored on the s = 20 closest only
+  // (putCopies: 20), every one of these reads came back empty (45 of 45 lost, seed 3)
+  const r = await runScenario({ ...small, records: 2, paths: 4, adversary: { kind: 'eclipse', fraction: 0.3 } })
+  assert.equal(r.eclipse?.ownedOfClosest20, 20, JSON.stringify(r.eclipse))
+  assert.ok(r.publish.storedPerPublish > 40, `stored on ${r.publish.storedPerPublish}`)
+  assert.ok(r.reads.default.correctRate >= 0.95, JSON.stringify(r.reads.default))
+  assert.equal(r.reads.default.wrongRate, 0)
+})
+
 test('simulator: a fresh lookup pays connection setup, a warm one does not; without the charge both cost the same', async () => {
   const config = defaultDhtConfig({ staticPuzzleBits: 2, dynamicPuzzleBits: 8 })
   const ids = Array.from({ length: 200 }, (_, i) => pool.at(i))
