@@ -8,6 +8,7 @@
  *     [--kinds mix,drop,collude,forge,own,rollback,eclipse] [--fractions 0.1,0.2,0.3] [--kind-fraction 0.3]
  *     [--paths 1,4] [--connect-rtts 2] [--max-conn 256] [--idle-s 90] [--grind 262144] [--seed 7] [--only KIND:FRACTION]
  *     [--real-joins 1] (share of the joins that run the node's own join; the rest: SimWorld.bulkJoin)
+ *     [--alpha N] [--soft-ms N] [--quorum N] [--put-copies N] (DHT config overrides for experiments; default: the config defaults)
  *   env: DHT_SIM_NODES, DHT_SIM_READS, DHT_SIM_RECORDS override the defaults (the flags win).
  *
  * Rows: no adversaries; 'mix' (the six kinds in turn) at every fraction; each kind alone at --kind-fraction.
@@ -37,6 +38,11 @@ const grindBudget = Number(arg('grind', String(2 ** 18)))
 const seed = Number(arg('seed', '7'))
 const only = arg('only', '')
 const realJoins = Number(arg('real-joins', '1'))
+const config: Record<string, number> = {}
+for (const [flag, key] of [['alpha', 'alpha'], ['soft-ms', 'softTimeoutMs'], ['quorum', 'getQuorum'], ['put-copies', 'putCopies']] as const) {
+  const v = arg(flag, '')
+  if (v) config[key] = Number(v)
+}
 
 const rows: { kind: Behaviour | 'mix' | 'none'; fraction: number }[] = [{ kind: 'none', fraction: 0 }]
 if (kinds.includes('mix')) for (const f of fractions) rows.push({ kind: 'mix', fraction: f })
@@ -50,7 +56,7 @@ const t0 = Date.now()
 for (const row of plan) {
   for (const d of paths) {
     const r = await runScenario({
-      nodes, paths: d, records, reads, churn, deadEntries: dead, windowMs, seed, links, pool, grindBudget, grindCache, realJoins,
+      nodes, paths: d, records, reads, churn, deadEntries: dead, windowMs, seed, links, pool, grindBudget, grindCache, realJoins, config,
       ...(row.kind === 'none' ? {} : { adversary: { kind: row.kind, fraction: row.fraction } }),
     })
     results.push(r)
@@ -64,7 +70,7 @@ console.log(JSON.stringify({
   bench: 'dht-sim',
   machine: `${process.platform} ${process.arch}, node ${process.version}`,
   model: {
-    rttMs: [20, 150], links, churn, deadEntries: dead, windowS: windowMs / 1000, k: 20, alpha: 3, getQuorum: 8, softTimeoutMs: 400, rpcTimeoutMs: 5000,
+    rttMs: [20, 150], links, churn, deadEntries: dead, windowS: windowMs / 1000, k: 20, alpha: config.alpha ?? 3, getQuorum: config.getQuorum ?? 8, softTimeoutMs: config.softTimeoutMs ?? 400, rpcTimeoutMs: 5000,
     puzzles: { staticBits: 2, dynamicBits: 8 }, grindBudget, realJoins,
   },
   baseline: 'd = 1 (plain Kademlia lookup) in the same run',

@@ -16,6 +16,11 @@ export const dhtConfigSchema = z.object({
   disjointPaths: z.number().int().min(1).max(8).default(4),
   /** Sibling list size s: a record is stored on the s closest nodes. @default 20 */
   siblings: z.number().int().min(1).max(64).default(20),
+  /** Copies a put (and republish, provide) stores: the closest nodes that answered its lookup, up to this many
+   *  (0 = siblings x disjointPaths: each path's own closest answers). Beyond the s closest, so that attackers holding
+   *  most sibling positions (ids ground next to the key) cannot keep the newest seq to a handful of honest copies.
+   *  @default 0 */
+  putCopies: z.number().int().min(0).max(512).default(0),
   /** S/Kademlia static puzzle c1: leading zero bits of SHA-1(SHA-1(pubkey)) a node id needs to enter the table.
    *  15 bits = 2^15 key generations, ~0.7 s mean on the 2-vCPU dev machine (47.8k tries/s measured). @default 15 */
   staticPuzzleBits: z.number().int().min(0).max(32).default(15),
@@ -25,8 +30,9 @@ export const dhtConfigSchema = z.object({
   rpcTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
   /** After this long a slow request stops holding a lookup slot (its late answer is still merged). @default 400 */
   softTimeoutMs: z.number().int().min(10).max(60_000).default(400),
-  /** A get stops once this many nodes answered with a valid copy from the publisher and returns the highest seq among
-   *  them (0 = collect from every node of the lookup). More copies make a rollback by stale replicas harder. @default 8 */
+  /** A get stops once the closest nodes known (in distance order, none of them unanswered) include this many that answered
+   *  with a valid copy from the publisher, and returns the highest seq it saw (0 = collect from every node of the
+   *  lookup). More copies make a rollback by stale replicas harder. @default 8 */
   getQuorum: z.number().int().min(0).max(64).default(8),
   /** Bucket refresh interval (random-id lookup in buckets untouched this long). @default 3600000 */
   bucketRefreshMs: z.number().int().min(1000).default(3_600_000),

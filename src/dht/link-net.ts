@@ -37,6 +37,11 @@ export class LinkDhtNet implements DhtNet {
     return { type: msg.type, body: msg.body, from }
   }
 
+  hasLink(c: Contact): boolean {
+    const link = this.links.get(c.nodeId)
+    return link !== undefined && !link.closed
+  }
+
   async connect(addr: Endpoint, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Contact | undefined> {
     const link = await this.links.dial(addr, { signal: withTimeout(opts.timeoutMs, opts.signal) })
     const c = contactFromPeer(link.peer, this.clock.now())

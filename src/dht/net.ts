@@ -15,4 +15,6 @@ export interface DhtNet {
   request(c: Contact, type: number, body: Uint8Array, opts: { timeoutMs: number; signal?: AbortSignal; trace?: TraceContext }): Promise<DhtReply>
   /** Connects to an address whose identity we do not know yet (bootstrap); resolves with the proven contact. */
   connect(addr: Endpoint, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Contact | undefined>
+  /** Whether a link to `c` is open now (a request pays no connection setup); lookups ask such candidates first. */
+  hasLink?(c: Contact): boolean
 }

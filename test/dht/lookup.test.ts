@@ -166,3 +166,145 @@ test('once a path converged (its closest candidate answered), it asks the rest o
   assert.ok(most > 3, `at most ${most} requests in flight`)
   assert.equal(clock.now() - t0, 200)
 })
+
+test('sibling sharing: every one of the k closest is asked once although one path learned them all, and other paths help ask them', async () => {
+  const all = world(60)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const siblings = sorted.slice(0, 8)
+  const seeds = sorted.slice(40, 44) // one per path
+  const clock = new VirtualClock()
+  const askedBy = new Map<string, number[]>()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 8, alpha: 1, paths: 4, softTimeoutMs: 400, seeds,
+    query: (c, _signal, path) => new Promise<QueryAnswer>((resolve) => {
+      askedBy.set(c.idHex, [...(askedBy.get(c.idHex) ?? []), path])
+      // only the first seed's path learns the siblings; the other seeds name nobody, and siblings name nobody new
+      const named = c === seeds[0] ? siblings : []
+      clock.setTimeout(() => resolve({ closer: named }), c === seeds[0] ? 10 : 50)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok([...askedBy.values()].every((p) => p.length === 1), 'a node was queried twice (queried sets not disjoint)')
+  assert.deepEqual(result!.closest.map((c) => c.idHex), siblings.map((c) => c.idHex), 'every sibling asked')
+  const helpers = new Set(siblings.map((c) => askedBy.get(c.idHex)![0]!))
+  assert.ok(helpers.size > 1, `all siblings asked by path ${[...helpers]} alone`)
+})
+
+test('a sibling another path learned and steers towards colluders never enters the helping path\'s own walk', async () => {
+  // path 0's seed is a colluder naming colluders next to the key; path 1 walks honestly through a far node to the
+  // honest siblings. Path 1 helps ask path 0's colluders, but what they name must not replace its own candidates
+  const all = world(80)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const colluders = new Set(sorted.filter((_, i) => i < 16 && i % 4 !== 3).map((c) => c.idHex))
+  const honestNear = sorted.filter((c, i) => i < 16 && !colluders.has(c.idHex))
+  const colluderList = sorted.filter((c) => colluders.has(c.idHex))
+  const [bad, far, step] = [sorted[70]!, sorted[60]!, sorted[30]!]
+  colluders.add(bad.idHex)
+  const clock = new VirtualClock()
+  const asked = new Map<string, number>()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 8, alpha: 2, paths: 2, softTimeoutMs: 400, seeds: [bad, far],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      asked.set(c.idHex, (asked.get(c.idHex) ?? 0) + 1)
+      if (colluders.has(c.idHex)) { clock.setTimeout(() => resolve({ closer: colluderList }), 5); return }
+      // the honest route is slower: far -> step -> the honest siblings
+      const named = c === far ? [step] : c === step ? honestNear : []
+      clock.setTimeout(() => resolve({ closer: named }), 60)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok([...asked.values()].every((n) => n === 1), 'a node was queried twice')
+  for (const h of honestNear) assert.ok(asked.has(h.idHex), 'an honest sibling was never asked: the helping path\'s walk was steered away')
+  assert.ok(result!.closest.some((c) => !colluders.has(c.idHex)))
+})
+
+test('quorum from the closest: copies from far nodes that answer first do not end the lookup before the closest node answers', async () => {
+  const all = world(60)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const closest = sorted[0]!
+  const far = sorted.slice(20, 26) // fast, each holding a copy (an older seq, say)
+  const clock = new VirtualClock()
+  let closestAnswered = false
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 8, alpha: 3, paths: 2, softTimeoutMs: 400, quorum: 3, seeds: [...far, sorted[10]!],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      if (c === closest) { clock.setTimeout(() => { closestAnswered = true; resolve({ closer: [], held: true }) }, 300); return }
+      const named = c === sorted[10] ? [closest] : []
+      clock.setTimeout(() => resolve({ closer: named, held: far.includes(c) }), c === sorted[10] ? 40 : 10)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok(closestAnswered, 'the lookup stopped on far copies before the closest node answered')
+  assert.equal(result!.closest[0]!.idHex, closest.idHex)
+})
+
+test('quorum from the closest: once the closest nodes answered with the quorum, the lookup stops without waiting on farther slow nodes', async () => {
+  const all = world(60)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const clock = new VirtualClock()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  const t0 = clock.now()
+  lookup({
+    target, selfIdHex: 'self', clock, k: 8, alpha: 8, paths: 1, softTimeoutMs: 400, quorum: 3, seeds: sorted.slice(0, 8),
+    // the 3 closest hold a copy and answer fast; the other 5 answer only after 2 s
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      const i = sorted.indexOf(c)
+      clock.setTimeout(() => resolve({ closer: [], held: i < 3 }), i < 3 ? 50 : 2000)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.equal(result!.stopped, true)
+  assert.equal(clock.now() - t0, 50)
+})
+
+test('a node another path asked does not count among a path\'s own k closest: the path still walks to k answers of its own', async () => {
+  const all = world(40)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const near = sorted.slice(0, 4) // both seeds name these; path 0 hears first and asks them all
+  const own = sorted.slice(10, 14) // only path 1's seed names these
+  const [s0, s1] = [sorted[30]!, sorted[31]!]
+  const clock = new VirtualClock()
+  const asked = new Set<string>()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 4, alpha: 1, paths: 2, softTimeoutMs: 400, seeds: [s0, s1],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      asked.add(c.idHex)
+      const named = c === s0 ? near : c === s1 ? [...near, ...own] : []
+      clock.setTimeout(() => resolve({ closer: named }), c === s1 ? 100 : 10)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.ok(result)
+  for (const c of own) assert.ok(asked.has(c.idHex), 'path 1 ended on the nodes path 0 had asked, without answers of its own')
+})
+
+test('reached (a put\'s copy set): each path\'s own closest answers, up to d * k, closest first; closest keeps the k closest', async () => {
+  const all = world(40)
+  const target = randomBytes(20)
+  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
+  const near = sorted.slice(0, 4) // both seeds name these; path 0 hears first and asks them all
+  const own = sorted.slice(10, 14) // only path 1's seed names these
+  const [s0, s1] = [sorted[30]!, sorted[31]!]
+  const clock = new VirtualClock()
+  let result: Awaited<ReturnType<typeof lookup>> | undefined
+  lookup({
+    target, selfIdHex: 'self', clock, k: 4, alpha: 1, paths: 2, softTimeoutMs: 400, seeds: [s0, s1],
+    query: (c) => new Promise<QueryAnswer>((resolve) => {
+      const named = c === s0 ? near : c === s1 ? [...near, ...own] : []
+      clock.setTimeout(() => resolve({ closer: named }), c === s1 ? 100 : 10)
+    }),
+  }).then((r) => { result = r })
+  await clock.run(() => result !== undefined)
+  assert.deepEqual(result!.closest.map((c) => c.idHex), near.map((c) => c.idHex))
+  // the 8 answered nearest the key: path 0's (near) and path 1's own (own), in distance order; the seeds are farther
+  assert.deepEqual(result!.reached.map((c) => c.idHex), [...near, ...own].map((c) => c.idHex))
+})

@@ -42,6 +42,7 @@ test('a join through one bootstrap that answers after the soft timeout fills the
     // now half of the network answers late
     tn.nodes.forEach((n, i) => { if (i % 2 === 0) slowSet.add(toHex(n.identity.dhtId)) })
     const put = await dht.put(keyOfString('slow-put'), new TextEncoder().encode('v'))
-    assert.equal(put.stored, config.siblings, `stored on ${put.stored} of ${config.siblings}`)
+    // a put stores beyond the s closest (putCopies: each path's own closest answers), so at least s copies
+    assert.ok(put.stored >= config.siblings, `stored on ${put.stored} of ${config.siblings}`)
   } finally { off(); dht.stop(); node.stop(); tn.destroy() }
 })

@@ -48,6 +48,12 @@ export interface ScenarioInit {
    * `SimWorld.bulkJoin` (table from global knowledge, its neighbours admit it through their real code). @default 1
    */
   realJoins?: number
+  /**
+   * Bootstrap list of a real join: that many distinct honest online nodes, picked at random when the join starts.
+   * With one, a bootstrap node that leaves under churn before it answers strands the joiner with an empty table
+   * (counted in `churnDone.stranded`; its reads are lost). @default 3
+   */
+  bootstrapNodes?: number
 }
 
 export interface ScenarioResult {
@@ -65,7 +71,7 @@ export interface ScenarioResult {
   reads: { default: ReadStats; first: ReadStats; open: ReadStats }
   publish: { latencyMs: Percentiles; storedPerPublish: number }
   /** `joins`, `joinMs`, `tableAfterJoin`: the joins that ran the node's own join; `bulkJoins`: the others. */
-  churnDone: { leaves: number; joins: number; bulkJoins: number; joinMs: Percentiles; tableAfterJoin: Percentiles }
+  churnDone: { leaves: number; joins: number; bulkJoins: number; joinMs: Percentiles; tableAfterJoin: Percentiles; /** real joins that ended with an empty table */ stranded: number }
   /** Share of table entries (honest online nodes, sampled) that point at nodes that are gone: start / end. */
   deadEntryRate: { start: number; end: number }
   links: { setups: number; reuses: number; refused: number; evicted: number }
@@ -125,6 +131,11 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
   const clock = world.clock
   const rand = world.rand
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!
+  const pickSome = <T>(xs: T[], n: number): T[] => {
+    const out = new Set<T>()
+    while (out.size < Math.min(n, xs.length)) out.add(pick(xs))
+    return [...out]
+  }
   const honestLive = (): SimNode[] => world.nodes.filter((n) => n.online && n.dht && n.behaviour === 'honest' && !joining.has(n.idx))
   const byKind = (k: Behaviour): SimNode[] => world.nodes.filter((n) => n.behaviour === k)
   const joining = new Set<number>()
@@ -182,6 +193,7 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
   const joinTable: number[] = []
   const realJoins = init.realJoins ?? 1
   let bulkJoins = 0
+  let stranded = 0
   for (let i = 0; i < nChurn; i++) {
     const j = i + Math.floor(rand() * (leavers.length - i))
     ;[leavers[i], leavers[j]] = [leavers[j]!, leavers[i]!]
@@ -191,13 +203,14 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
     const real = realJoins >= 1 || Math.floor((i + 1) * realJoins) > Math.floor(i * realJoins)
     later(Math.floor(rand() * windowMs), async () => {
       if (!real) { world.bulkJoin(sid); bulkJoins++; return }
-      const via = pick(honestLive())
+      const via = pickSome(honestLive(), init.bootstrapNodes ?? 3)
       const start = clock.now()
       const idx = world.nodes.length
       joining.add(idx)
       const node = await world.join(sid, via)
       joining.delete(idx)
       joinMs.push(clock.now() - start); joinTable.push(node.dht!.table.size)
+      if (node.dht!.table.size === 0) stranded++
     })
   }
   for (const at of [windowMs / 4, windowMs / 2, (3 * windowMs) / 4]) replay(at)
@@ -239,7 +252,7 @@ export async function runScenario(init: ScenarioInit): Promise<ScenarioResult> {
     lookupLatencyMs: def.latencyMs,
     reads: { default: def, first: tally.first.stats(), open: tally.open.stats() },
     publish: { latencyMs: percentiles(pubLat), storedPerPublish: Math.round((stored / Math.max(1, pubLat.length)) * 10) / 10 },
-    churnDone: { leaves: nChurn, joins: joinMs.length, bulkJoins, joinMs: percentiles(joinMs), tableAfterJoin: percentiles(joinTable) },
+    churnDone: { leaves: nChurn, joins: joinMs.length, bulkJoins, joinMs: percentiles(joinMs), tableAfterJoin: percentiles(joinTable), stranded },
     deadEntryRate: { start: deadStart, end: deadEnd },
     links: { setups: world.links.setups, reuses: world.links.reuses, refused: world.links.refused, evicted: world.links.evicted },
     ...(eclipse ? { eclipse } : {}),

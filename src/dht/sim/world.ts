@@ -158,12 +158,17 @@ export class SimWorld {
       .sort((a, b) => Buffer.compare(a.contact.dhtId, b.contact.dhtId))
   }
 
-  /** A new node (not in anyone's table) that joins through `via` with the node's own join sequence. */
-  async join(sid: SimIdentity, via: SimNode): Promise<SimNode> {
+  /**
+   * A new node (not in anyone's table) that joins through `via` (its bootstrap list: one node or several) with the
+   * node's own join sequence. With one bootstrap node that leaves before it answers, the join ends with an empty
+   * table: nobody knows the new node, so it never learns anyone (a real node configures several bootstrap hosts).
+   */
+  async join(sid: SimIdentity, via: SimNode | readonly SimNode[]): Promise<SimNode> {
     const node = this.#add(sid, false)
     this.#insertSorted(node)
     const dht = node.dht!
-    await dht.bootstrap([via.contact.addr]).catch(() => 0)
+    const boot = Array.isArray(via) ? via : [via as SimNode]
+    await dht.bootstrap(boot.map((v) => v.contact.addr)).catch(() => 0)
     // attach.ts: once joined, every bucket is refreshed through whoever answered
     if (dht.table.size > 0) await dht.refresh(0).catch(() => {})
     return node
@@ -207,6 +212,7 @@ export class SimWorld {
     return {
       request: (c, type, body, opts) => this.#request(self, c, type, body, opts),
       connect: (addr, opts) => this.#connect(self, addr, opts),
+      hasLink: (c) => { const to = this.byHex.get(c.idHex); return to !== undefined && this.links.open(self.idx, to.idx, this.clock.now()) },
     }
   }
 
