@@ -264,12 +264,16 @@ test('quorum from the closest: once the closest nodes answered with the quorum, 
   assert.equal(clock.now() - t0, 50)
 })
 
-test('a node another path asked does not count among a path\'s own k closest: the path still walks to k answers of its own', async () => {
+/**
+ * Two disjoint paths (k 4, alpha 1): both seeds name the 4 nodes nearest the key (`near`), path 0's seed first (so
+ * path 0 asks them all); only path 1's seed also names `own` (ranks 10-13). Every other node names nobody.
+ */
+async function twoPathScene(): Promise<{ near: Contact[]; own: Contact[]; asked: Set<string>; result: Awaited<ReturnType<typeof lookup>> }> {
   const all = world(40)
   const target = randomBytes(20)
   const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
-  const near = sorted.slice(0, 4) // both seeds name these; path 0 hears first and asks them all
-  const own = sorted.slice(10, 14) // only path 1's seed names these
+  const near = sorted.slice(0, 4)
+  const own = sorted.slice(10, 14)
   const [s0, s1] = [sorted[30]!, sorted[31]!]
   const clock = new VirtualClock()
   const asked = new Set<string>()
@@ -284,27 +288,17 @@ test('a node another path asked does not count among a path\'s own k closest: th
   }).then((r) => { result = r })
   await clock.run(() => result !== undefined)
   assert.ok(result)
+  return { near, own, asked, result }
+}
+
+test('a node another path asked does not count among a path\'s own k closest: the path still walks to k answers of its own', async () => {
+  const { own, asked } = await twoPathScene()
   for (const c of own) assert.ok(asked.has(c.idHex), 'path 1 ended on the nodes path 0 had asked, without answers of its own')
 })
 
 test('reached (a put\'s copy set): each path\'s own closest answers, up to d * k, closest first; closest keeps the k closest', async () => {
-  const all = world(40)
-  const target = randomBytes(20)
-  const sorted = [...all].sort((a, b) => compareDistance(a.dhtId, b.dhtId, target))
-  const near = sorted.slice(0, 4) // both seeds name these; path 0 hears first and asks them all
-  const own = sorted.slice(10, 14) // only path 1's seed names these
-  const [s0, s1] = [sorted[30]!, sorted[31]!]
-  const clock = new VirtualClock()
-  let result: Awaited<ReturnType<typeof lookup>> | undefined
-  lookup({
-    target, selfIdHex: 'self', clock, k: 4, alpha: 1, paths: 2, softTimeoutMs: 400, seeds: [s0, s1],
-    query: (c) => new Promise<QueryAnswer>((resolve) => {
-      const named = c === s0 ? near : c === s1 ? [...near, ...own] : []
-      clock.setTimeout(() => resolve({ closer: named }), c === s1 ? 100 : 10)
-    }),
-  }).then((r) => { result = r })
-  await clock.run(() => result !== undefined)
-  assert.deepEqual(result!.closest.map((c) => c.idHex), near.map((c) => c.idHex))
+  const { near, own, result } = await twoPathScene()
+  assert.deepEqual(result.closest.map((c) => c.idHex), near.map((c) => c.idHex))
   // the 8 answered nearest the key: path 0's (near) and path 1's own (own), in distance order; the seeds are farther
-  assert.deepEqual(result!.reached.map((c) => c.idHex), [...near, ...own].map((c) => c.idHex))
+  assert.deepEqual(result.reached.map((c) => c.idHex), [...near, ...own].map((c) => c.idHex))
 })
