@@ -58,8 +58,10 @@ export class Publications {
     const record = signRecord(this.#signer, key, value, seq, t0 + this.#ctx.config.recordTtlMs)
     this.#ctx.store.putRecord(record, t0)
     const res = await this.#ctx.findNode(key, signal)
-    const acks = await this.#ctx.storeOn(res.reached.slice(0, this.#copies()), { t: 'store', x: this.#ctx.x, record }, signal)
-    return { record, stored: acks, stats: { hops: res.hops, messages: res.messages + res.closest.length, latencyMs: this.#ctx.clock.now() - t0 } }
+    const targets = res.reached.slice(0, this.#copies())
+    const acks = await this.#ctx.storeOn(targets, { t: 'store', x: this.#ctx.x, record }, signal)
+    // the lookup's messages plus one STORE per copy target (up to s x d since putCopies, not the s closest)
+    return { record, stored: acks, stats: { hops: res.hops, messages: res.messages + targets.length, latencyMs: this.#ctx.clock.now() - t0 } }
   }
 
   /** Announces that we provide `key` (signed provider record on the s closest nodes), re-announced every republish. */
