@@ -104,6 +104,8 @@ async function main(): Promise<void> {
     }
     if (process.env.NAT_BENCH_MATRIX !== '0') {
       for (const [ma, mb] of PAIRS) {
+        // nodes stop before a mode switch (which flushes conntrack), or their rendezvous sessions stay half-open
+        await Promise.all([a.call('node-stop'), b.call('node-stop')])
         lab.nat('A', ma); lab.nat('B', mb)
         await measure(`${ma}-${mb}`, a, b)
       }

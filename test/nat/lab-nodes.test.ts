@@ -29,10 +29,25 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
   const agents: Agent[] = []
   try {
     const { pub, a, b, boot } = await startRendezvousLab(lab, agents, NAT)
+    /**
+     * Stops both nodes first, so their TCP sessions to the rendezvous close through the NATs they were made under (a
+     * mode switch flushes conntrack: a FIN sent after it is dropped, and the rendezvous would hold a half-open session
+     * per switch, up to its per-IP cap of 16 from the one NAT address), then switches the modes.
+     */
+    const natModes = async (ma: NatMode, mb: NatMode): Promise<void> => {
+      await Promise.all([a.call('node-stop'), b.call('node-stop')])
+      lab.nat('A', ma); lab.nat('B', mb)
+    }
+    /** Fresh nodes on A and B, each linked to the rendezvous. */
+    const startBoth = async (config: Record<string, unknown> = boot): Promise<Array<Record<string, unknown>>> => {
+      const started = await Promise.all([a.call('node-start', { config, links: 1 }), b.call('node-start', { config, links: 1 })])
+      for (const [side, n] of [['A', started[0]!], ['B', started[1]!]] as const) assert.ok((n.links as number) >= 1, `${side} is linked to the rendezvous`)
+      return started
+    }
     for (const [ma, mb] of pairs) {
       await t.test(`${ma} <-> ${mb}`, async () => {
-        lab.nat('A', ma); lab.nat('B', mb)
-        const [na, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+        await natModes(ma, mb)
+        const [na, nb] = await startBoth()
         for (const [m, n] of [[ma, na], [mb, nb]] as const) {
           assert.equal((m === 'none') === ((n.nat as { mapping: string }).mapping === 'none'), true, `a host ${m === 'none' ? 'without' : 'behind a'} NAT is classified so (${(n.nat as { mapping: string }).mapping})`)
         }
@@ -49,8 +64,8 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       })
     }
     await t.test('cone <-> symmetric: a relayed link upgrades to a birthday-punched path, same session', async () => {
-      lab.nat('A', 'cone'); lab.nat('B', 'symmetric')
-      const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      await natModes('cone', 'symmetric')
+      const [, nb] = await startBoth()
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 10_000, relayOnly: true }, 40_000)
       assert.equal(res.method, 'relay')
       assert.equal((await pub.call('relay-circuits')).n, 1)
@@ -64,8 +79,8 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       await fetchOver(a, b, nb.nodeId as string)
     })
     await t.test('cone <-> symmetric: a relayed link moves to the punched path in the middle of a transfer, no byte lost or repeated', async () => {
-      lab.nat('A', 'cone'); lab.nat('B', 'symmetric')
-      const [na, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      await natModes('cone', 'symmetric')
+      const [na, nb] = await startBoth()
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 1000, relayOnly: true }, 40_000)
       assert.equal(res.method, 'relay')
       const messages = 1024 // 16 MiB of 16 KiB numbered messages
@@ -88,7 +103,7 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       void na
     })
     await t.test('two hosts behind one NAT (router A, two LAN ports) connect directly over their LAN addresses and move a file', async () => {
-      lab.nat('A', 'cone'); lab.nat('B', 'cone')
+      await natModes('cone', 'cone')
       const a2 = new Agent(lab.addSecondHost(), 'A2'); agents.push(a2)
       const [na, n2] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), a2.call('node-start', { config: boot, links: 1 })])
       assert.equal(((na.nat as { publicAddr: { host: string } }).publicAddr).host, '198.18.0.101')
@@ -102,10 +117,10 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       await a2.stop()
     })
     await t.test('cone <-> cone with UDP blocked between the NATs: TCP simultaneous open', async () => {
-      lab.nat('A', 'cone'); lab.nat('B', 'cone')
+      await natModes('cone', 'cone')
       lab.blockUdpBetweenNats('A'); lab.blockUdpBetweenNats('B')
       const cfg = { ...boot, nat: { ...boot.nat, punch: { timeoutMs: 2000, birthday: false } } }
-      const [, nb] = await Promise.all([a.call('node-start', { config: cfg, links: 1 }), b.call('node-start', { config: cfg, links: 1 })])
+      const [, nb] = await startBoth(cfg)
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
       assert.equal(res.method, 'tcp')
       assert.deepEqual(res.tried, ['udp', 'tcp'], 'UDP and TCP raced')
@@ -114,8 +129,8 @@ test('two ZEONE nodes behind every NAT pair connect (directly except symmetric<-
       await fetchOver(a, b, nb.nodeId as string)
     })
     await t.test('symmetric <-> symmetric goes straight to the relay node (no punching or TCP open the pair rules out)', async () => {
-      lab.nat('A', 'symmetric'); lab.nat('B', 'symmetric')
-      const [, nb] = await Promise.all([a.call('node-start', { config: boot, links: 1 }), b.call('node-start', { config: boot, links: 1 })])
+      await natModes('symmetric', 'symmetric')
+      const [, nb] = await startBoth()
       const res = await a.call('node-connect', { nodeId: nb.nodeId, bytes: 50_000 }, 40_000)
       assert.equal(res.method, 'relay')
       assert.deepEqual(res.tried, ['relay'], 'neither UDP punching nor TCP simultaneous open was tried')
